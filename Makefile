@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck unit soak bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+## Start the embedded default: a 3-node cluster on loopback, IRC on 127.0.0.1:6667.
+run: $(STAMP)
+	$(BIN)/python -m twistedchat.devcluster
+
+## Lint, type-check and run the whole test suite.
+test: $(STAMP) lint typecheck
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check twistedchat tests benchmarks
+	$(BIN)/ruff format --check twistedchat tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## Many thousands of Raft simulation seeds (long).
+soak: $(STAMP)
+	SOAK_SEEDS=5000 $(BIN)/python -m pytest -q tests/raft -k simulation
+
+## Raft commit benchmark vs PySyncObj; writes docs/BENCHMARKS.md.
+bench: $(STAMP)
+	$(BIN)/pip install -q pysyncobj
+	$(BIN)/python -m benchmarks.raft_commit
+
+clean:
+	rm -rf $(VENV) chatnode-data

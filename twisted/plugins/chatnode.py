@@ -1,0 +1,3 @@
+"""twistd dropin: makes ``twistd chatnode`` available. All logic lives in the package."""
+
+from twistedchat.node.plugin import serviceMaker  # noqa: F401

@@ -1,0 +1,75 @@
+"""Entries of the replicated chat log and what applying them delivers.
+
+A :class:`Command` is what the node proposes to Raft; every node applies the same commands
+in the same order to its :class:`~twistedchat.chat.state.ChatState` and gets the same
+:class:`Delivery` list back, then hands each delivery to the session it names if that
+session is connected locally.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from twistedchat.irc.message import Message
+
+#: Pseudo-commands that are not IRC commands but travel in the log like them.
+CONNECT = "@CONNECT"  # a connection finished registration: params (nick, user, host, realname)
+NODE_RESET = "@NODE-RESET"  # a node (re)started: end every session it owned (params: ())
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One entry of the replicated chat log.
+
+    ``session`` and ``seq`` make proposals exactly-once (Raft dissertation 6.3): a session's
+    commands are applied in ``seq`` order, each once, however often they are retried.
+    ``time`` (milliseconds since the epoch) is stamped by the proposing node, because the
+    state machine must never read a clock. ``node`` is the id of the node the session is on.
+    """
+
+    session: str
+    seq: int
+    time: int
+    node: str
+    message: Message
+
+    def encode(self) -> bytes:
+        m = self.message
+        doc: dict[str, object] = {
+            "s": self.session,
+            "q": self.seq,
+            "t": self.time,
+            "n": self.node,
+            "c": m.command,
+            "p": list(m.params),
+        }
+        if m.tags:
+            doc["g"] = dict(m.tags)
+        return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> Command:
+        doc = json.loads(data)
+        return cls(
+            session=doc["s"],
+            seq=doc["q"],
+            time=doc["t"],
+            node=doc["n"],
+            message=Message(doc["c"], tuple(doc["p"]), None, doc.get("g") or {}),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """Send ``message`` to ``session``.
+
+    ``echo`` marks the copy of a user's own PRIVMSG/NOTICE/TAGMSG sent back to them: the
+    connection sends it only if the client negotiated ``echo-message``. Tags such as
+    ``time``, ``msgid`` and ``account`` are always attached; the connection drops those its
+    client did not ask for.
+    """
+
+    session: str
+    message: Message
+    echo: bool = False
