@@ -1,0 +1,504 @@
+"""The Twisted edge of the IRC front end: one connection, from bytes to backend calls.
+
+Parsing, framing and flood accounting are pure helpers (:mod:`~twistedchat.irc.grammar`,
+:mod:`~twistedchat.irc.framing`, :mod:`~twistedchat.irc.flood`); the chat itself is the
+backend's. What stays here is what only makes sense per socket: registration progress,
+negotiated capabilities, labels, timers and the send queue. Every timer uses the injected
+clock so the tests drive it with ``twisted.internet.task.Clock``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from zope.interface import implementer
+from twisted.internet.interfaces import IPushProducer
+
+from twistedchat.chat.command import CONNECT, Delivery
+from twistedchat.chat.state import is_write
+from twistedchat.irc import numerics as N
+from twistedchat.irc.backend import ChatBackend
+from twistedchat.irc.capabilities import SUPPORTED, for_client, ls_tokens
+from twistedchat.irc.flood import TokenBucket
+from twistedchat.irc.framing import FrameTooLong, LineFramer
+from twistedchat.irc.grammar import InvalidUtf8, ParseError, parse_line, serialize
+from twistedchat.irc.message import Message
+from twistedchat.irc.names import valid_nick
+from twistedchat.irc.settings import ConnectionSettings
+
+log = Logger()
+
+#: Commands a client may send before it is registered.
+PRE_REGISTRATION = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"})
+#: Commands answered by the connection itself, never by the chat state.
+LOCAL_COMMANDS = frozenset({"CAP", "PING", "PONG", "QUIT", "VERSION", "TIME", "MOTD", "USER", "PASS"})
+ISUPPORT_PER_LINE = 13
+
+
+@implementer(IPushProducer)
+class IRCConnection(Protocol):
+    """One IRC client connection."""
+
+    factory: IRCFactory
+
+    def __init__(self, backend: ChatBackend, settings: ConnectionSettings, clock: IReactorTime):
+        self.backend = backend
+        self.settings = settings
+        self.clock = clock
+        self.session = ""
+        self.host = "unknown"
+        self.nick = "*"
+        self.registered = False
+        self.caps: set[str] = set()
+        self._cap_version = 0
+        self._cap_negotiating = False
+        self._user: tuple[str, str] | None = None  # (username, realname)
+        self._connect_in_flight = False
+        self._quitting = False
+        self._closing = False
+        self._framer = LineFramer()
+        self._inbox: deque[bytes] = deque()
+        self._bucket = TokenBucket(settings.flood_burst, settings.flood_rate)
+        self._drain_call: IDelayedCall | None = None
+        self._timers: dict[str, IDelayedCall] = {}
+        self._writes_in_flight = 0
+        self._reading_paused = False
+        self._last_seen = 0.0
+        self._awaiting_pong = False
+        self._send_paused = False
+        self._bytes_while_paused = 0
+        self._batch_counter = 0
+
+    # -- Twisted callbacks -------------------------------------------------------------
+
+    def connectionMade(self) -> None:
+        peer = self.transport.getPeer()  # type: ignore[union-attr]
+        self.host = getattr(peer, "host", "unknown")
+        self.transport.registerProducer(self, True)  # type: ignore[union-attr]
+        if self.backend.local_client_count() >= self.settings.max_clients:
+            log.info("refusing {host}: node full", host=self.host)
+            self._close(f"Server full ({self.settings.max_clients} clients)")
+            return
+        self.session = self.backend.open_session(self, self.host)
+        self._last_seen = self.clock.seconds()
+        self._timers["register"] = self.clock.callLater(
+            self.settings.registration_timeout, self._registration_timed_out
+        )
+        self._timers["keepalive"] = self.clock.callLater(
+            self.settings.ping_interval, self._check_keepalive
+        )
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._closing:
+            return
+        self._last_seen = self.clock.seconds()
+        self._awaiting_pong = False
+        try:
+            lines = self._framer.feed(data)
+        except FrameTooLong:
+            self._send_numeric(N.ERR_INPUTTOOLONG, "Input line was too long")
+            lines = self._framer.feed(b"")
+        self._inbox.extend(lines)
+        self._drain()
+
+    def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:
+        self._closing = True
+        for call in [*self._timers.values(), self._drain_call]:
+            if call is not None and call.active():
+                call.cancel()
+        self._timers.clear()
+        if self.session:
+            if not self._quitting:
+                self.backend.close_session(self.session, "Connection closed")
+            else:
+                self.backend.close_session(self.session, "")
+            self.session = ""
+
+    # -- IPushProducer: the transport tells us when the client stops reading -----------
+
+    def pauseProducing(self) -> None:
+        self._send_paused = True
+
+    def resumeProducing(self) -> None:
+        self._send_paused = False
+        self._bytes_while_paused = 0
+
+    def stopProducing(self) -> None:
+        self._closing = True
+
+    # -- SessionSink: called by the backend --------------------------------------------
+
+    def deliver(self, delivery: Delivery) -> None:
+        if delivery.echo and "echo-message" not in self.caps:
+            return
+        message = for_client(delivery.message, self.caps)
+        if message is not None:
+            self._send(message)
+
+    def respond(self, label: str | None, deliveries: Sequence[Delivery]) -> None:
+        self._writes_in_flight -= 1
+        messages = [
+            m
+            for d in deliveries
+            if not (d.echo and "echo-message" not in self.caps)
+            for m in [for_client(d.message, self.caps)]
+            if m is not None
+        ]
+        if self._connect_in_flight and not self.registered:
+            self._connect_in_flight = False
+            welcome = next((m for m in messages if m.command == N.RPL_WELCOME), None)
+            if welcome is not None:
+                self._complete_registration(welcome)
+                return
+        self._reply(label, messages)
+        if self._quitting and self._writes_in_flight == 0:
+            self._close("Quit")
+        self._drain()
+
+    def end(self, reason: str) -> None:
+        self._quitting = True  # the backend has already ended the session
+        self._close(reason)
+
+    # -- input processing --------------------------------------------------------------
+
+    def _drain(self) -> None:
+        """Process queued lines in order, as fast as flood control and writes allow."""
+        if self._drain_call is not None and self._drain_call.active():
+            return
+        self._drain_call = None
+        while self._inbox and not self._closing:
+            if self._must_wait_for_writes():
+                self._pause_reading()
+                return
+            delay = self._bucket.take(self.clock.seconds())
+            if delay > 0:
+                if len(self._inbox) > self.settings.flood_backlog:
+                    self._close("Excess Flood")
+                    return
+                self._drain_call = self.clock.callLater(delay, self._drain)
+                return
+            self._handle_line(self._inbox.popleft())
+        self._resume_reading()
+
+    def _must_wait_for_writes(self) -> bool:
+        """Hold the next line while writes are in flight, if it would overtake them."""
+        if self._writes_in_flight == 0:
+            return False
+        if self._writes_in_flight >= self.settings.max_writes_in_flight:
+            return True
+        # A query must see the effects of this client's earlier writes.
+        head = self._inbox[0]
+        return not _looks_like_write(head)
+
+    def _pause_reading(self) -> None:
+        if not self._reading_paused and self.transport is not None:
+            self._reading_paused = True
+            self.transport.pauseProducing()  # type: ignore[attr-defined]
+
+    def _resume_reading(self) -> None:
+        if self._reading_paused and self.transport is not None and not self._closing:
+            self._reading_paused = False
+            self.transport.resumeProducing()  # type: ignore[attr-defined]
+
+    def _handle_line(self, raw: bytes) -> None:
+        if not raw.strip():
+            return
+        try:
+            message = parse_line(raw)
+        except InvalidUtf8:
+            self._send(Message("FAIL", ("*", "INVALID_UTF8", "Message rejected: not UTF-8")))
+            return
+        except ParseError as error:
+            code = N.ERR_INPUTTOOLONG if "long" in str(error).lower() else N.ERR_UNKNOWNERROR
+            self._send_numeric(code, f"Malformed line: {error}")
+            return
+        label = message.tags.get("label") if "labeled-response" in self.caps else None
+        if not self.registered:
+            self._handle_unregistered(message, label)
+        else:
+            self._handle_registered(message, label)
+
+    def _handle_unregistered(self, message: Message, label: str | None) -> None:
+        command = message.command
+        if command not in PRE_REGISTRATION:
+            self._send_numeric(N.ERR_NOTREGISTERED, "You have not registered")
+            return
+        if command == "NICK":
+            if not message.params or not message.params[0]:
+                self._send_numeric(N.ERR_NONICKNAMEGIVEN, "No nickname given")
+                return
+            nick = message.params[0]
+            if not valid_nick(nick, self.backend_nicklen()):
+                self._send_numeric(N.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
+                return
+            if self.backend.nick_in_use(nick):
+                self._send_numeric(N.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+                return
+            self.nick = nick
+        elif command == "USER":
+            if len(message.params) < 4 or not message.params[0]:
+                self._send_numeric(N.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
+                return
+            self._user = (message.params[0][:16], message.params[3])
+        else:
+            self._handle_local(message, label)
+            return
+        self._try_register()
+
+    def backend_nicklen(self) -> int:
+        return self.factory.nicklen
+
+    def _try_register(self) -> None:
+        if self.registered or self._connect_in_flight or self._cap_negotiating:
+            return
+        if self.nick == "*" or self._user is None:
+            return
+        user, realname = self._user
+        self._connect_in_flight = True
+        self._writes_in_flight += 1
+        self.backend.submit(
+            self.session, Message(CONNECT, (self.nick, "~" + user, self.host, realname)), None
+        )
+
+    def _handle_registered(self, message: Message, label: str | None) -> None:
+        command = message.command
+        if command in LOCAL_COMMANDS:
+            self._handle_local(message, label)
+        elif is_write(message):
+            if not self.backend.writable():
+                self._reply(label, [self._numeric(N.ERR_UNKNOWNERROR, command,
+                                                  "Cluster has no quorum; try again shortly")])
+                return
+            self._writes_in_flight += 1
+            self.backend.submit(self.session, message, label)
+        else:
+            replies = self.backend.query(self.session, message)
+            self._reply(label, [m for m in (for_client(r, self.caps) for r in replies) if m])
+
+    def _handle_local(self, message: Message, label: str | None) -> None:
+        command, params = message.command, message.params
+        if command == "CAP":
+            self._handle_cap(message, label)
+        elif command == "PING":
+            if not params:
+                self._reply(label, [self._numeric(N.ERR_NOORIGIN, "No origin specified")])
+            else:
+                self._reply(
+                    label, [Message("PONG", (self.settings.server_name, params[0]))]
+                )
+        elif command == "PONG":
+            self._awaiting_pong = False
+        elif command == "QUIT":
+            reason = f"Quit: {params[0]}" if params and params[0] else "Quit"
+            if not self.registered:
+                self._close(reason)
+                return
+            self._quitting = True
+            self._writes_in_flight += 1
+            self.backend.submit(self.session, Message("QUIT", (reason,)), label)
+        elif command == "PASS":
+            if self.registered:
+                self._reply(label, [self._numeric(N.ERR_ALREADYREGISTERED, "You may not reregister")])
+        elif command == "USER":
+            self._reply(label, [self._numeric(N.ERR_ALREADYREGISTERED, "You may not reregister")])
+        elif command == "VERSION":
+            s = self.settings
+            self._reply(
+                label,
+                [self._numeric(N.RPL_VERSION, s.version, s.server_name, "Raft-replicated IRC"),
+                 *self._isupport_lines()],
+            )
+        elif command == "TIME":
+            from datetime import UTC, datetime
+
+            now = datetime.fromtimestamp(self.clock.seconds(), UTC)
+            self._reply(
+                label,
+                [self._numeric(N.RPL_TIME, self.settings.server_name, now.strftime("%A %B %d %Y -- %H:%M:%S UTC"))],
+            )
+        elif command == "MOTD":
+            self._reply(label, self._motd_lines())
+
+    def _handle_cap(self, message: Message, label: str | None) -> None:
+        params = message.params
+        sub = params[0].upper() if params else ""
+        if sub == "LS":
+            if not self.registered:
+                self._cap_negotiating = True
+            if len(params) > 1 and params[1].isdigit():
+                self._cap_version = max(self._cap_version, int(params[1]))
+                if self._cap_version >= 302:
+                    self.caps.add("cap-notify")
+            self._reply(label, [Message("CAP", (self.nick, "LS", " ".join(ls_tokens(self._cap_version))))])
+        elif sub == "LIST":
+            self._reply(label, [Message("CAP", (self.nick, "LIST", " ".join(sorted(self.caps))))])
+        elif sub == "REQ":
+            if not self.registered:
+                self._cap_negotiating = True
+            wanted = params[1].split() if len(params) > 1 else []
+            names = [w.lstrip("-") for w in wanted]
+            if not wanted or any(name not in SUPPORTED for name in names):
+                self._reply(label, [Message("CAP", (self.nick, "NAK", " ".join(wanted)))])
+                return
+            for token in wanted:
+                if token.startswith("-"):
+                    self.caps.discard(token[1:])
+                else:
+                    self.caps.add(token)
+            self._reply(label, [Message("CAP", (self.nick, "ACK", " ".join(wanted)))])
+        elif sub == "END":
+            if not self.registered:
+                self._cap_negotiating = False
+                self._try_register()
+        else:
+            self._reply(label, [self._numeric(N.ERR_INVALIDCAPCMD, sub or "*", "Invalid CAP command")])
+
+    # -- registration ------------------------------------------------------------------
+
+    def _complete_registration(self, welcome: Message) -> None:
+        self.registered = True
+        self.nick = welcome.params[0]
+        timer = self._timers.pop("register", None)
+        if timer is not None and timer.active():
+            timer.cancel()
+        s = self.settings
+        burst = [
+            welcome,
+            self._numeric(N.RPL_YOURHOST, f"Your host is {s.server_name}, running version {s.version}"),
+            self._numeric(N.RPL_CREATED, f"This server was created {s.created}"),
+            self._numeric(N.RPL_MYINFO, s.server_name, s.version, "i", "biklmnostv", "bklov"),
+            *self._isupport_lines(),
+            *(for_client(m, self.caps) or m for m in self.backend.query(self.session, Message("LUSERS"))),
+            *self._motd_lines(),
+        ]
+        for message in burst:
+            self._send(message)
+        log.info("{nick} registered from {host}", nick=self.nick, host=self.host)
+        self._drain()
+
+    def _isupport_lines(self) -> list[Message]:
+        tokens = self.settings.isupport
+        return [
+            self._numeric(N.RPL_ISUPPORT, *tokens[i : i + ISUPPORT_PER_LINE], "are supported by this server")
+            for i in range(0, len(tokens), ISUPPORT_PER_LINE)
+        ]
+
+    def _motd_lines(self) -> list[Message]:
+        motd = self.settings.motd
+        if motd is None:
+            return [self._numeric(N.ERR_NOMOTD, "MOTD File is missing")]
+        return [
+            self._numeric(N.RPL_MOTDSTART, f"- {self.settings.server_name} Message of the day - "),
+            *(self._numeric(N.RPL_MOTD, f"- {line}") for line in motd),
+            self._numeric(N.RPL_ENDOFMOTD, "End of /MOTD command."),
+        ]
+
+    # -- timers ------------------------------------------------------------------------
+
+    def _registration_timed_out(self) -> None:
+        self._timers.pop("register", None)
+        if not self.registered:
+            self._close("Registration timed out")
+
+    def _check_keepalive(self) -> None:
+        """Ping an idle client, and drop it if it stays silent (half-open connections)."""
+        s = self.settings
+        idle = self.clock.seconds() - self._last_seen
+        if self._awaiting_pong and idle >= s.ping_interval + s.ping_timeout:
+            self._close(f"Ping timeout: {int(idle)} seconds")
+            return
+        if idle >= s.ping_interval and not self._awaiting_pong:
+            self._awaiting_pong = True
+            self._send(Message("PING", (s.server_name,)))
+            wait = s.ping_timeout
+        elif self._awaiting_pong:
+            wait = s.ping_interval + s.ping_timeout - idle
+        else:
+            wait = s.ping_interval - idle
+        self._timers["keepalive"] = self.clock.callLater(max(wait, 0.001), self._check_keepalive)
+
+    # -- output ------------------------------------------------------------------------
+
+    def _numeric(self, code: str, *params: str) -> Message:
+        return Message(code, (self.nick, *params))
+
+    def _send_numeric(self, code: str, *params: str) -> None:
+        self._send(self._numeric(code, *params))
+
+    def _reply(self, label: str | None, messages: Sequence[Message]) -> None:
+        """Send the replies to one command, labelled as labeled-response asks."""
+        if label is None:
+            for message in messages:
+                self._send(message)
+            return
+        if not messages:
+            self._send(Message("ACK", (), None, {"label": label}))
+        elif len(messages) == 1 or "batch" not in self.caps:
+            self._send(messages[0].with_tags(label=label))
+            for message in messages[1:]:
+                self._send(message)
+        else:
+            self._batch_counter += 1
+            ref = f"L{self._batch_counter}"
+            self._send(Message("BATCH", ("+" + ref, "labeled-response"), None, {"label": label}))
+            for message in messages:
+                self._send(message.with_tags(batch=ref))
+            self._send(Message("BATCH", ("-" + ref,)))
+
+    def _send(self, message: Message) -> None:
+        if self._closing or self.transport is None:
+            return
+        data = serialize(message, self.settings.server_name)
+        if self._send_paused:
+            self._bytes_while_paused += len(data)
+            if self._bytes_while_paused > self.settings.sendq_bytes:
+                log.info("{nick}: SendQ exceeded", nick=self.nick)
+                self._closing = True
+                self.transport.abortConnection()  # type: ignore[attr-defined]
+                return
+        self.transport.write(data)
+
+    def _close(self, reason: str) -> None:
+        """Say why, then close. Nothing else is processed for this client afterwards."""
+        if self._closing:
+            return
+        self._send(Message("ERROR", (f"Closing Link: {self.host} ({reason})",)))
+        self._closing = True
+        if self.transport is not None:
+            self.transport.loseConnection()
+
+
+def _looks_like_write(raw: bytes) -> bool:
+    """Cheap pre-parse: whether a queued line is a write (so it may pipeline behind others)."""
+    try:
+        return is_write(parse_line(raw))
+    except ParseError:
+        return False
+
+
+class IRCFactory(Factory):
+    """Builds connections for one listening endpoint."""
+
+    protocol = IRCConnection  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        backend: ChatBackend,
+        settings: ConnectionSettings,
+        clock: IReactorTime,
+        nicklen: int,
+    ):
+        self.backend = backend
+        self.settings = settings
+        self.clock = clock
+        self.nicklen = nicklen
+
+    def buildProtocol(self, addr: object) -> IRCConnection:
+        connection = IRCConnection(self.backend, self.settings, self.clock)
+        connection.factory = self
+        return connection

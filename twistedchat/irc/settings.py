@@ -1,0 +1,32 @@
+"""Per-node settings every IRC connection needs: names, limits, timers, the welcome burst."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """Everything a connection needs to know about the server it belongs to.
+
+    Timers are in seconds of the injected clock. ``flood_rate`` of 0 turns flood control
+    off (benchmarks and load tests); otherwise a client may send ``flood_burst`` lines at
+    once and ``flood_rate`` lines per second after that, excess lines are delayed (fakelag)
+    and a client that gets more than ``flood_backlog`` lines ahead is disconnected.
+    """
+
+    server_name: str
+    network: str = "twistedchat"
+    version: str = "twistedchat-0.1.0"
+    created: str = ""
+    isupport: tuple[str, ...] = ()
+    motd: tuple[str, ...] | None = None
+    max_clients: int = 1024
+    flood_burst: int = 10
+    flood_rate: float = 2.0
+    flood_backlog: int = 20
+    registration_timeout: float = 60.0
+    ping_interval: float = 120.0
+    ping_timeout: float = 60.0
+    sendq_bytes: int = 1 << 20
+    max_writes_in_flight: int = 64

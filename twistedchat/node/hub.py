@@ -1,0 +1,224 @@
+"""Local sessions on one node: turns their commands into log proposals and applied log
+entries back into deliveries.
+
+The hub is the node's side of exactly-once (Raft dissertation 6.3): every command of a
+session gets the next sequence number; proposals are retried until the entry carrying that
+``(session, seq)`` is applied, and the chat state applies each sequence number once and in
+order. The hub never decides anything about the chat: it only routes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from twistedchat.chat.command import NODE_RESET, Command, Delivery
+from twistedchat.chat.state import ChatState
+from twistedchat.irc.backend import SessionSink
+from twistedchat.irc.message import Message
+
+log = Logger()
+
+
+class CommandLog(Protocol):
+    """The ordered log the hub proposes to: Raft in a node, a list in unit tests."""
+
+    def propose(self, entries: list[bytes]) -> None:
+        """Try to append ``entries``; may silently drop them (the hub retries)."""
+
+    def writable(self) -> bool:
+        """Whether proposals can be committed now."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    seq: int
+    data: bytes
+    label: str | None
+    sent_at: float
+
+
+@dataclass(slots=True)
+class LocalSession:
+    """A session of this node: its sink (None once the connection is gone) and its writes."""
+
+    sink: SessionSink | None
+    next_seq: int = 1
+    acked: int = 0
+    pending: deque[_Pending] = field(default_factory=deque)
+    detached_at: float | None = None
+
+
+class SessionHub:
+    """Implements :class:`~twistedchat.irc.backend.ChatBackend` on top of a command log."""
+
+    def __init__(
+        self,
+        node_id: str,
+        state: ChatState,
+        clock: IReactorTime,
+        server_name: str,
+        *,
+        retry_interval: float = 1.0,
+        detached_lifetime: float = 300.0,
+    ):
+        self.node_id = node_id
+        self.state = state
+        self.clock = clock
+        self.server_name = server_name
+        self.retry_interval = retry_interval
+        self.detached_lifetime = detached_lifetime
+        self.log: CommandLog | None = None
+        self.sessions: dict[str, LocalSession] = {}
+        self._boot = secrets.token_hex(4)
+        self._counter = itertools.count(1)
+        self._outbox: list[bytes] = []
+        self._flush_call: IDelayedCall | None = None
+        self._retry_call: IDelayedCall | None = None
+        self._reset_session = f"{node_id}/{self._boot}/node"
+        self.ready = False  # our NODE_RESET has been applied: user writes may go out
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self, log_: CommandLog, irc_addresses: tuple[str, ...]) -> None:
+        """Attach to the log and announce this boot, ending sessions of a previous run."""
+        self.log = log_
+        self.sessions[self._reset_session] = LocalSession(sink=None)
+        self._submit(self._reset_session, Message(NODE_RESET, irc_addresses), None)
+        self._retry_call = self.clock.callLater(self.retry_interval, self._retry)
+
+    def stop(self, reason: str) -> None:
+        for session in list(self.sessions.values()):
+            if session.sink is not None:
+                session.sink.end(reason)
+        for call in (self._flush_call, self._retry_call):
+            if call is not None and call.active():
+                call.cancel()
+
+    # -- ChatBackend -------------------------------------------------------------------
+
+    def open_session(self, sink: SessionSink, host: str) -> str:
+        session_id = f"{self.node_id}/{self._boot}/{next(self._counter)}"
+        self.sessions[session_id] = LocalSession(sink=sink)
+        return session_id
+
+    def close_session(self, session_id: str, reason: str) -> None:
+        session = self.sessions.get(session_id)
+        if session is None:
+            return
+        session.sink = None
+        session.detached_at = self.clock.seconds()
+        if reason and (session.pending or self.state.session_nick(session_id) is not None):
+            self._submit(session_id, Message("QUIT", (reason,)), None)
+        if not session.pending:
+            del self.sessions[session_id]
+
+    def submit(self, session_id: str, message: Message, label: str | None) -> None:
+        self._submit(session_id, message, label)
+
+    def query(self, session_id: str, message: Message) -> list[Message]:
+        return self.state.query(session_id, message, self.server_name)
+
+    def nick_in_use(self, nick: str) -> bool:
+        return self.state.nick_in_use(nick)
+
+    def writable(self) -> bool:
+        return self.ready and self.log is not None and self.log.writable()
+
+    def local_client_count(self) -> int:
+        return sum(1 for s in self.sessions.values() if s.sink is not None)
+
+    # -- proposing ---------------------------------------------------------------------
+
+    def _submit(self, session_id: str, message: Message, label: str | None) -> None:
+        session = self.sessions[session_id]
+        seq = session.next_seq
+        session.next_seq += 1
+        now = self.clock.seconds()
+        command = Command(session_id, seq, int(now * 1000), self.node_id, message)
+        pending = _Pending(seq, command.encode(), label, now)
+        session.pending.append(pending)
+        if self.ready or session_id == self._reset_session:
+            self._queue(pending.data)
+
+    def _queue(self, data: bytes) -> None:
+        """Collect proposals made in this reactor turn into one batch (one log append)."""
+        self._outbox.append(data)
+        if self._flush_call is None:
+            self._flush_call = self.clock.callLater(0, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_call = None
+        batch, self._outbox = self._outbox, []
+        if batch and self.log is not None:
+            self.log.propose(batch)
+
+    def _retry(self) -> None:
+        """Re-propose writes that were not applied in time (lost with a leader, say)."""
+        now = self.clock.seconds()
+        for session_id, session in list(self.sessions.items()):
+            if session.pending and now - session.pending[0].sent_at >= self.retry_interval:
+                if self.ready or session_id == self._reset_session:
+                    self._resend(session, now)
+            elif session.sink is None and (
+                not session.pending
+                or now - (session.detached_at or now) > self.detached_lifetime
+            ):
+                del self.sessions[session_id]
+        self._retry_call = self.clock.callLater(self.retry_interval, self._retry)
+
+    def _resend(self, session: LocalSession, now: float) -> None:
+        for pending in session.pending:
+            pending.sent_at = now
+            self._queue(pending.data)
+
+    # -- applying ----------------------------------------------------------------------
+
+    def apply(self, index: int, data: bytes) -> None:
+        """Apply one committed log entry and hand its deliveries to local sessions."""
+        command = Command.decode(data)
+        deliveries = self.state.apply(index, command)
+        origin = self.sessions.get(command.session)
+        replies: list[Delivery] = []
+        for delivery in deliveries:
+            if delivery.session == command.session:
+                replies.append(delivery)
+                continue
+            target = self.sessions.get(delivery.session)
+            if target is not None and target.sink is not None:
+                target.sink.deliver(delivery)
+        if origin is not None:
+            self._settle(command, origin, replies)
+
+    def _settle(self, command: Command, session: LocalSession, replies: list[Delivery]) -> None:
+        if command.seq <= session.acked:
+            return  # a retry of something already applied: applied once, answered once
+        if command.seq != session.acked + 1:
+            # An earlier write was lost and this one was refused to keep order: resend all.
+            self._resend(session, self.clock.seconds())
+            return
+        session.acked = command.seq
+        done = session.pending.popleft()
+        if command.session == self._reset_session:
+            self.ready = True
+            self._release_held_writes()
+        if session.sink is not None:
+            session.sink.respond(done.label, replies)
+        elif not session.pending:
+            self.sessions.pop(command.session, None)
+
+    def _release_held_writes(self) -> None:
+        for pending in self._all_pending():
+            self._queue(pending.data)
+
+    def _all_pending(self) -> Iterator[_Pending]:
+        for session_id, session in self.sessions.items():
+            if session_id != self._reset_session:
+                yield from session.pending

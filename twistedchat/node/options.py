@@ -1,0 +1,108 @@
+"""``twistd chatnode`` command-line options: a contract users and checks depend on."""
+
+from __future__ import annotations
+
+import os
+import re
+
+from twisted.internet import endpoints, reactor
+from twisted.python import usage
+
+DEFAULT_IRC = "tcp:6667:interface=127.0.0.1"
+DEFAULT_PEER = "tcp:7667:interface=127.0.0.1"
+DEFAULT_STATUS = "tcp:8667:interface=127.0.0.1"
+_HOST_PORT = re.compile(r"^(?P<host>[^\s:]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError(f"must be a positive integer, not {value!r}")
+    return number
+
+
+def _non_negative_float(value: str) -> float:
+    number = float(value)
+    if not number >= 0:
+        raise ValueError(f"must be a non-negative number, not {value!r}")
+    return number
+
+
+def endpoint_host_port(description: str) -> tuple[str, int]:
+    """The (interface, port) a TCP/SSL server endpoint string listens on."""
+    parts = description.split(":")
+    kind = parts[0]
+    if kind not in ("tcp", "ssl", "tcp6") or len(parts) < 2 or not parts[1].isdigit():
+        raise usage.UsageError(f"cannot derive an address from endpoint {description!r}")
+    host = "0.0.0.0"
+    for part in parts[2:]:
+        if part.startswith("interface="):
+            host = part.split("=", 1)[1]
+    return host, int(parts[1])
+
+
+class ChatNodeOptions(usage.Options):
+    synopsis = "[options]"
+    longdesc = (
+        "Run one twistedchat node: an IRC server whose chat state is replicated with Raft "
+        "across the nodes of a cluster."
+    )
+
+    optParameters = [
+        ["data-dir", None, "./chatnode-data", "Directory for everything the node persists."],
+        ["name", None, None, "Server name shown to clients (default: derived from host and port)."],
+        ["network", None, "twistedchat", "Network name advertised in RPL_ISUPPORT."],
+        ["cluster", None, "twistedchat", "Cluster name: peers of another cluster are refused."],
+        ["peer", None, DEFAULT_PEER, "Endpoint string the Raft peer protocol listens on."],
+        ["node-id", None, None, "This node's id in the cluster (default: HOST:PORT of --peer)."],
+        ["status", None, DEFAULT_STATUS, "Endpoint string for the HTTP status endpoint (GET /status)."],
+        ["max-clients", None, 1024, "Refuse new clients beyond this many.", _positive_int],
+        ["flood-burst", None, 10, "Lines a client may send at once.", _positive_int],
+        ["flood-rate", None, 2.0, "Lines per second per client after the burst; 0 turns flood "
+         "control off.", _non_negative_float],
+        ["motd", None, None, "File whose lines are the message of the day."],
+        ["election-timeout", None, 400, "Minimum Raft election timeout in milliseconds.",
+         _positive_int],
+        ["snapshot-every", None, 10000, "Take a snapshot after this many applied entries.",
+         _positive_int],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["irc"] = []
+        self["join"] = []
+
+    def opt_irc(self, description: str) -> None:
+        """Endpoint string to serve IRC on (repeatable; default tcp:6667:interface=127.0.0.1)."""
+        self["irc"].append(description)
+
+    def opt_join(self, address: str) -> None:
+        """HOST:PORT of a peer (its --peer address) to form a cluster with (repeatable)."""
+        if not _HOST_PORT.match(address):
+            raise usage.UsageError(f"--join expects HOST:PORT, not {address!r}")
+        self["join"].append(address)
+
+    def postOptions(self) -> None:
+        if not self["irc"]:
+            self["irc"] = [DEFAULT_IRC]
+        for name in ("peer", "status"):
+            _check_endpoint(f"--{name}", self[name])
+        for description in self["irc"]:
+            _check_endpoint("--irc", description)
+        if self["node-id"] is None:
+            host, port = endpoint_host_port(self["peer"])
+            self["node-id"] = f"{host}:{port}"
+        if self["name"] is None:
+            host, port = endpoint_host_port(self["irc"][0])
+            self["name"] = f"{'localhost' if host.startswith('127.') else host}.{port}"
+        if self["motd"] is not None and not os.path.isfile(self["motd"]):
+            raise usage.UsageError(f"--motd: no such file: {self['motd']}")
+        if self["node-id"] in self["join"]:
+            self["join"].remove(self["node-id"])
+
+
+def _check_endpoint(option: str, description: str) -> None:
+    try:
+        endpoints.serverFromString(reactor, description)
+    except (ValueError, TypeError, KeyError) as error:
+        raise usage.UsageError(f"{option}: bad endpoint {description!r}: {error}") from None
