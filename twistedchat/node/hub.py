@@ -181,6 +181,20 @@ class SessionHub:
 
     # -- applying ----------------------------------------------------------------------
 
+    def restore_state(self, state: ChatState) -> None:
+        """Take a state installed from a snapshot; settle the writes it already contains."""
+        self.state = state
+        for session_id, session in list(self.sessions.items()):
+            applied = state.last_applied_seq(session_id)
+            while session.pending and session.pending[0].seq <= applied:
+                done = session.pending.popleft()
+                session.acked = done.seq
+                if session_id == self._reset_session:
+                    self.ready = True
+                    self._release_held_writes()
+                if session.sink is not None:
+                    session.sink.respond(done.label, [])
+
     def apply(self, index: int, data: bytes) -> None:
         """Apply one committed log entry and hand its deliveries to local sessions."""
         command = Command.decode(data)

@@ -1,0 +1,207 @@
+"""Start and stop real ``twistd chatnode`` processes on loopback, and talk IRC to them.
+
+Every process a test starts is stopped by that test, by its pid (fixtures guarantee it).
+Ports are picked free by binding to port 0 first; a clash is unlikely on loopback and
+shows up as a clear start-up failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = []
+    for _ in range(count):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        sockets.append(s)
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+@dataclass
+class Node:
+    """One ``twistd chatnode`` process and its addresses."""
+
+    data_dir: Path
+    irc_port: int
+    peer_port: int
+    status_port: int
+    joins: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    @property
+    def node_id(self) -> str:
+        return f"127.0.0.1:{self.peer_port}"
+
+    def command(self) -> list[str]:
+        command = [
+            sys.executable, "-m", "twisted", "-n", "--pidfile=", "chatnode",
+            "--data-dir", str(self.data_dir),
+            "--irc", f"tcp:{self.irc_port}:interface=127.0.0.1",
+            "--peer", f"tcp:{self.peer_port}:interface=127.0.0.1",
+            "--status", f"tcp:{self.status_port}:interface=127.0.0.1",
+            *self.extra,
+        ]  # fmt: skip
+        for address in self.joins:
+            command += ["--join", address]
+        return command
+
+    def start(self) -> None:
+        assert self.process is None or self.process.poll() is not None
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
+        self.process = subprocess.Popen(
+            self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.data_dir.parent
+        )
+        log.close()
+
+    def signal(self, signum: int) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signum)
+
+    def kill(self) -> None:
+        """kill -9: no clean shutdown at all."""
+        self.signal(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait(timeout=10)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM, then SIGKILL if it does not stop in time."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def status(self) -> dict[str, Any] | None:
+        try:
+            url = f"http://127.0.0.1:{self.status_port}/status"
+            with urllib.request.urlopen(url, timeout=2) as response:
+                result: dict[str, Any] = json.load(response)
+                return result
+        except OSError:
+            return None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path else ""
+
+
+def make_cluster(root: Path, size: int, extra: Iterable[str] = ()) -> list[Node]:
+    ports = free_ports(3 * size)
+    nodes = [
+        Node(root / f"node{i}", ports[3 * i], ports[3 * i + 1], ports[3 * i + 2], extra=list(extra))
+        for i in range(size)
+    ]
+    for node in nodes:
+        node.joins = [other.node_id for other in nodes if other is not node]
+    return nodes
+
+
+def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.05) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def leader_of(nodes: Iterable[Node]) -> Node | None:
+    """The node every live node agrees leads, if they agree."""
+    live = [n for n in nodes if n.alive()]
+    statuses = [n.status() for n in live]
+    if not statuses or any(s is None for s in statuses):
+        return None
+    leaders = {s["leader"] for s in statuses if s is not None}
+    if len(leaders) != 1 or None in leaders:
+        return None
+    (leader_id,) = leaders
+    return next((n for n in live if n.node_id == leader_id), None)
+
+
+class IRCClient:
+    """A blocking, line-oriented IRC client for driving real nodes in tests."""
+
+    def __init__(self, port: int, nick: str | None = None, *, caps: Iterable[str] = ()):
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buffer = b""
+        self.lines: list[str] = []
+        self.nick = nick
+        if nick is not None:
+            self.register(nick, caps)
+
+    def send(self, line: str) -> None:
+        self.sock.sendall(line.encode() + b"\r\n")
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def read_line(self, timeout: float = 10.0) -> str:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no line within {timeout}s; got so far: {self.lines[-5:]}")
+            self.sock.settimeout(remaining)
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError(f"connection closed; last lines: {self.lines[-5:]}")
+            self.buffer += chunk
+        raw, self.buffer = self.buffer.split(b"\n", 1)
+        line = raw.rstrip(b"\r").decode("utf-8", errors="replace")
+        self.lines.append(line)
+        if line.startswith("PING "):
+            self.send("PONG " + line[5:])
+        return line
+
+    def expect(self, *needles: str, timeout: float = 10.0) -> str:
+        """Read until a line containing one of ``needles`` arrives; return that line."""
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self.read_line(max(deadline - time.monotonic(), 0.01))
+            if any(needle in line for needle in needles):
+                return line
+
+    def register(self, nick: str, caps: Iterable[str] = ()) -> None:
+        caps = list(caps)
+        if caps:
+            self.send("CAP LS 302")
+        self.send(f"NICK {nick}")
+        self.send(f"USER {nick} 0 * :{nick} test user")
+        if caps:
+            self.send(f"CAP REQ :{' '.join(caps)}")
+            self.expect("ACK")
+            self.send("CAP END")
+        self.expect(" 001 ")
+        self.expect(" 376 ", " 422 ")
+        self.nick = nick
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass

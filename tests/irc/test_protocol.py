@@ -1,0 +1,207 @@
+"""The IRC connection over a StringTransport and a Clock, on a real hub and chat state."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.memorylog import Server
+
+
+@pytest.fixture
+def server() -> Server:
+    return Server()
+
+
+def test_welcome_burst_advertises_isupport_and_motd(server: Server) -> None:
+    client = server.connect()
+    client.send("NICK alice", "USER alice 0 * :Alice A")
+    lines = client.lines()
+    codes = [line.split()[1] for line in lines]
+    for code in ("001", "002", "003", "004", "005", "251", "422"):
+        assert code in codes, lines
+    isupport = " ".join(line for line in lines if " 005 " in line)
+    for token in ("CASEMAPPING=rfc1459", "CHANTYPES=#&", "PREFIX=(ov)@+", "NICKLEN=30",
+                  "NETWORK=TestNet", "CHANMODES=b,k,l,imnst", "TARGMAX="):
+        assert token in isupport
+    assert lines[0].startswith(":irc.test 001 alice ")
+
+
+def test_commands_before_registration_get_451(server: Server) -> None:
+    client = server.connect()
+    client.send("JOIN #a")
+    assert client.has(" 451 * :You have not registered")
+
+
+def test_channel_and_private_chat(server: Server) -> None:
+    alice, bob = server.register("alice"), server.register("bob")
+    alice.send("JOIN #room")
+    bob.send("JOIN #room")
+    assert alice.has(":bob!~bob@") and alice.has("JOIN #room")
+    bob.send("PRIVMSG #room :hello all")
+    assert any(line.endswith("PRIVMSG #room :hello all") for line in alice.lines())
+    assert not any("hello all" in line for line in bob.lines())  # no echo without the cap
+    bob.send("PRIVMSG alice :just you")
+    assert any(line.endswith("PRIVMSG alice :just you") for line in alice.lines())
+
+
+def test_nick_in_use_is_refused_before_and_after_registration(server: Server) -> None:
+    server.register("alice")
+    bob = server.connect()
+    bob.send("NICK ALICE")
+    assert bob.has(" 433 * ALICE ")
+    bob.send("NICK bob", "USER bob 0 * :Bob")
+    assert bob.has(" 001 bob ")
+    bob.clear()
+    bob.send("NICK Alice")
+    assert bob.has(" 433 ")
+
+
+def test_cap_negotiation_holds_registration_until_cap_end(server: Server) -> None:
+    client = server.connect()
+    client.send("CAP LS 302", "NICK carol", "USER carol 0 * :Carol")
+    assert client.has("CAP * LS :") and client.has("labeled-response")
+    assert not client.has(" 001 ")
+    client.send("CAP REQ :echo-message bogus-cap")
+    assert client.has("CAP * NAK :echo-message bogus-cap")
+    client.send("CAP REQ :echo-message server-time")
+    assert client.has("CAP * ACK :echo-message server-time")
+    client.send("CAP END")
+    assert client.has(" 001 carol ")
+    client.clear()
+    client.send("CAP LIST")
+    assert client.has("CAP carol LIST :cap-notify echo-message server-time")
+
+
+def test_echo_label_msgid_and_time_tags(server: Server) -> None:
+    caps = ("echo-message", "labeled-response", "message-tags", "server-time", "batch")
+    alice = server.register("alice", caps)
+    bob = server.register("bob", ("message-tags",))
+    alice.send("JOIN #t")
+    bob.send("JOIN #t")
+    alice.clear()
+    bob.clear()
+    alice.send("@label=abc PRIVMSG #t :tagged")
+    (echo,) = [line for line in alice.lines() if "PRIVMSG #t :tagged" in line]
+    (seen,) = [line for line in bob.lines() if "PRIVMSG #t :tagged" in line]
+    assert "label=abc" in echo and "time=" in echo
+    echo_tags = dict(t.split("=", 1) for t in echo[1:].split(" ", 1)[0].split(";"))
+    seen_tags = dict(t.split("=", 1) for t in seen[1:].split(" ", 1)[0].split(";"))
+    assert echo_tags["msgid"] == seen_tags["msgid"]
+    assert "time" not in seen_tags  # bob did not ask for server-time... but message-tags
+    assert "label" not in seen_tags
+
+
+def test_labeled_query_with_several_replies_is_batched(server: Server) -> None:
+    alice = server.register("alice", ("labeled-response", "batch"))
+    alice.send("JOIN #x")
+    alice.clear()
+    alice.send("@label=q1 NAMES #x")
+    lines = alice.lines()
+    assert lines[0].startswith("@label=q1 :irc.test BATCH +")
+    ref = lines[0].split()[2][1:]
+    assert all(f"batch={ref}" in line for line in lines[1:-1])
+    assert lines[-1].endswith(f"BATCH -{ref}")
+    assert any(" 366 " in line for line in lines)
+
+
+def test_labeled_command_without_replies_gets_ack(server: Server) -> None:
+    alice = server.register("alice", ("labeled-response",))
+    server.register("bob")
+    alice.send("@label=p1 PRIVMSG bob :hi")
+    assert alice.lines() == ["@label=p1 :irc.test ACK"]
+
+
+def test_flood_is_delayed_then_disconnected() -> None:
+    server = Server(flood_burst=5, flood_rate=1.0, flood_backlog=10)
+    alice, bob = server.register("alice"), server.register("bob")
+    server.clock.advance(10)  # refill the bucket spent on registration
+    alice.clear()
+    alice.send(*[f"PRIVMSG bob :line {i}" for i in range(8)])
+    got = [line for line in bob.lines() if "PRIVMSG bob :line" in line]
+    assert 4 <= len(got) < 8  # the burst went through, the rest waits (fakelag)
+    server.clock.advance(5)
+    got = [line for line in bob.lines() if "PRIVMSG bob :line" in line]
+    assert len(got) == 8  # nothing accepted is lost
+    alice.send(*[f"PRIVMSG bob :flood {i}" for i in range(40)])
+    assert alice.has("ERROR :Closing Link") and alice.has("Excess Flood")
+    assert alice.closed
+    bob.clear()
+    carol = server.register("carol")
+    carol.send("PRIVMSG bob :still here")
+    assert bob.has("PRIVMSG bob :still here")
+
+
+def test_flood_rate_zero_turns_flood_control_off() -> None:
+    server = Server(flood_rate=0.0)
+    alice, bob = server.register("alice"), server.register("bob")
+    alice.send(*[f"PRIVMSG bob :line {i}" for i in range(200)])
+    assert len([line for line in bob.lines() if "PRIVMSG bob :line" in line]) == 200
+    assert not alice.closed
+
+
+def test_bad_lines_get_answers_and_harm_nobody(server: Server) -> None:
+    alice, bob = server.register("alice"), server.register("bob")
+    alice.send_raw(b"PRIVMSG bob :" + b"x" * 600 + b"\r\n")
+    assert alice.has(" 417 ")
+    alice.send_raw(b"PRIVMSG bob :nul\x00byte\r\n")
+    assert alice.has(" 400 ") or alice.has(" 417 ")
+    alice.send_raw(b"PRIVMSG bob :\xff\xfe bad utf8\r\n")
+    assert alice.has("FAIL * INVALID_UTF8")
+    alice.send("FROBNICATE now")
+    assert alice.has(" 421 alice FROBNICATE ")
+    alice.send_raw(b"@" + b"a=b;" * 3000 + b" PRIVMSG bob :big tags\r\n")
+    assert not alice.closed
+    alice.send("PRIVMSG bob :after all that")
+    assert bob.has("PRIVMSG bob :after all that")
+    assert not any("nul" in line or "bad utf8" in line or "big tags" in line for line in bob.lines())
+
+
+def test_registration_timeout(server: Server) -> None:
+    client = server.connect()
+    client.send("NICK slow")
+    server.clock.advance(61)
+    assert client.has("ERROR :Closing Link") and client.has("Registration timed out")
+    assert client.closed
+
+
+def test_silent_client_is_pinged_then_dropped(server: Server) -> None:
+    alice, bob = server.register("alice"), server.register("bob")
+    alice.send("JOIN #k")
+    bob.send("JOIN #k")
+    server.clock.advance(121)
+    assert alice.has("PING :irc.test")
+    alice.send("PONG :irc.test")
+    server.clock.advance(61)
+    assert not alice.closed
+    server.clock.advance(300)
+    assert alice.closed and alice.has("Ping timeout")
+    server.clock.advance(0)
+    assert any("QUIT" in line and "alice" in line for line in bob.lines())
+
+
+def test_full_node_refuses_with_error() -> None:
+    server = Server(max_clients=2)
+    server.register("a1")
+    server.register("a2")
+    third = server.connect()
+    assert third.has("ERROR :Closing Link") and third.has("Server full")
+    assert third.closed
+
+
+def test_client_that_does_not_read_is_dropped_for_sendq() -> None:
+    server = Server(sendq_bytes=10_000, flood_rate=0.0)
+    alice, bob = server.register("alice"), server.register("bob")
+    bob.protocol.pauseProducing()  # what the transport does when bob stops reading
+    alice.send(*[f"PRIVMSG bob :{'y' * 200}" for i in range(100)])
+    assert bob.closed
+    alice.send("PING :alive")
+    assert alice.has("PONG irc.test alive") or alice.has("PONG irc.test :alive")
+
+
+def test_quit_is_seen_by_channel_members(server: Server) -> None:
+    alice, bob = server.register("alice"), server.register("bob")
+    alice.send("JOIN #q")
+    bob.send("JOIN #q")
+    bob.send("QUIT :bye now")
+    assert bob.has("ERROR :Closing Link")
+    assert any("QUIT :Quit: bye now" in line for line in alice.lines())

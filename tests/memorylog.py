@@ -1,0 +1,97 @@
+"""A single-process command log for unit tests: commits on the next reactor turn.
+
+It is the degenerate one-node case of the Raft log (append, then apply in order), so the
+connection and the hub are exercised end to end without sockets or processes.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.task import Clock
+from twisted.test.proto_helpers import StringTransport
+
+from twistedchat.chat.limits import ChatLimits
+from twistedchat.chat.state import ChatState
+from twistedchat.irc.isupport import isupport_tokens
+from twistedchat.irc.protocol import IRCConnection, IRCFactory
+from twistedchat.irc.settings import ConnectionSettings
+from twistedchat.node.hub import SessionHub
+
+
+class MemoryLog:
+    def __init__(self, hub: SessionHub):
+        self.hub = hub
+        self.entries: list[bytes] = []
+        self.accepting = True
+
+    def propose(self, entries: list[bytes]) -> None:
+        if not self.accepting:
+            return
+        for data in entries:
+            self.entries.append(data)
+            self.hub.apply(len(self.entries), data)
+
+    def writable(self) -> bool:
+        return self.accepting
+
+
+class Server:
+    """A hub on a memory log, and helpers to connect clients over StringTransports."""
+
+    def __init__(self, **settings: object):
+        self.clock = Clock()
+        self.clock.advance(1_700_000_000)
+        limits = ChatLimits()
+        self.settings = ConnectionSettings(
+            server_name="irc.test", isupport=isupport_tokens(limits, "TestNet"), **settings  # type: ignore[arg-type]
+        )
+        self.hub = SessionHub("n1", ChatState(limits), self.clock, "irc.test")
+        self.log = MemoryLog(self.hub)
+        self.hub.start(self.log, ("127.0.0.1:6667",))
+        self.clock.advance(0)
+        self.factory = IRCFactory(self.hub, self.settings, self.clock, limits.nicklen)
+
+    def connect(self) -> Client:
+        protocol = self.factory.buildProtocol(None)
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        return Client(self, protocol, transport)
+
+    def register(self, nick: str, caps: tuple[str, ...] = ()) -> Client:
+        client = self.connect()
+        if caps:
+            client.send("CAP LS 302", f"CAP REQ :{' '.join(caps)}")
+        client.send(f"NICK {nick}", f"USER {nick} 0 * :Real {nick}")
+        if caps:
+            client.send("CAP END")
+        assert client.has(" 001 "), client.lines()
+        client.clear()
+        return client
+
+
+class Client:
+    def __init__(self, server: Server, protocol: IRCConnection, transport: StringTransport):
+        self.server = server
+        self.protocol = protocol
+        self.transport = transport
+
+    def send(self, *lines: str) -> None:
+        for line in lines:
+            self.protocol.dataReceived(line.encode() + b"\r\n")
+        self.server.clock.advance(0)
+
+    def send_raw(self, data: bytes) -> None:
+        self.protocol.dataReceived(data)
+        self.server.clock.advance(0)
+
+    def lines(self) -> list[str]:
+        return self.transport.value().decode("utf-8", "replace").splitlines()
+
+    def has(self, needle: str) -> bool:
+        return any(needle in line for line in self.lines())
+
+    def clear(self) -> None:
+        self.transport.clear()
+
+    @property
+    def closed(self) -> bool:
+        return self.transport.disconnecting

@@ -1,0 +1,183 @@
+"""Drives the sans-IO Raft core with the reactor: ticks, durable storage, peers, applying.
+
+The loop is the one etcd-raft prescribes: take a ``Ready``, make its hard state, entries
+and snapshot durable, *then* send its messages and apply its committed entries, then
+``advance``. Everything that arrives in one reactor turn (proposals, peer messages) is
+handled by one pass of that loop, so a burst of proposals costs one fsync (group commit).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from twistedchat.raft.core import NotLeader, RaftConfig, RaftNode, SnapshotMeta
+from twistedchat.raft.messages import Configuration, EntryKind, RaftMessage
+from twistedchat.raft.storage import RaftStorage
+from twistedchat.raft.transport import PeerTransport
+
+log = Logger()
+
+
+class RaftReplica:
+    """One node's Raft: implements the hub's :class:`~twistedchat.node.hub.CommandLog`."""
+
+    def __init__(
+        self,
+        node_id: str,
+        storage: RaftStorage,
+        transport: PeerTransport,
+        clock: IReactorTime,
+        *,
+        config: RaftConfig,
+        tick_seconds: float,
+        bootstrap: Configuration,
+        apply_command: Callable[[int, bytes], None],
+        take_snapshot: Callable[[], bytes],
+        restore_snapshot: Callable[[bytes], None],
+        snapshot_every: int,
+        rng: random.Random | None = None,
+    ):
+        self.node_id = node_id
+        self.storage = storage
+        self.transport = transport
+        self.clock = clock
+        self.tick_seconds = tick_seconds
+        self._apply_command = apply_command
+        self._take_snapshot = take_snapshot
+        self._restore_snapshot = restore_snapshot
+        self.snapshot_every = snapshot_every
+        self._tick_call: IDelayedCall | None = None
+        self._process_call: IDelayedCall | None = None
+        self._last_snapshot_index = 0
+        self.core = self._load_core(config, bootstrap, rng or random.Random())
+        transport.on_message = self.receive
+
+    def _load_core(
+        self, config: RaftConfig, bootstrap: Configuration, rng: random.Random
+    ) -> RaftNode:
+        """Restart from durable state, or bootstrap a new cluster deterministically."""
+        hard_state, snapshot, snapshot_data, entries = self.storage.load()
+        if snapshot is not None and snapshot_data is not None:
+            self._restore_snapshot(snapshot_data)
+            self._last_snapshot_index = snapshot.index
+        if snapshot is None and not entries:
+            return RaftNode.bootstrap(self.node_id, config, rng, bootstrap)
+        return RaftNode(
+            self.node_id,
+            config,
+            rng,
+            hard_state=hard_state,
+            snapshot=snapshot,
+            entries=entries,
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._sync_peers()
+        self._tick_call = self.clock.callLater(self.tick_seconds, self._tick)
+        self._schedule()
+
+    def stop(self) -> None:
+        for call in (self._tick_call, self._process_call):
+            if call is not None and call.active():
+                call.cancel()
+        self._tick_call = self._process_call = None
+
+    def hand_over_leadership(self, timeout: float = 1.0) -> Deferred[None]:
+        """On a graceful stop, let the most up-to-date voter lead before we go (no election)."""
+        done: Deferred[None] = Deferred()
+        target = self.core.transfer_target() if self.core.role == "leader" else None
+        if target is None:
+            done.callback(None)
+            return done
+        log.info("handing leadership to {target}", target=target)
+        self.core.transfer_leadership(target)
+        self._process()
+        deadline = self.clock.seconds() + timeout
+
+        def check() -> None:
+            if self.core.role != "leader" or self.clock.seconds() >= deadline:
+                done.callback(None)
+            else:
+                self.clock.callLater(self.tick_seconds, check)
+
+        check()
+        return done
+
+    # -- CommandLog --------------------------------------------------------------------
+
+    def propose(self, entries: list[bytes]) -> None:
+        try:
+            self.core.propose(entries)
+        except NotLeader:
+            return  # no leader known: the hub retries
+        self._schedule()
+
+    def writable(self) -> bool:
+        return self.core.leader_id is not None
+
+    # -- the loop ----------------------------------------------------------------------
+
+    def receive(self, message: RaftMessage) -> None:
+        self.core.step(message)
+        self._schedule()
+
+    def _tick(self) -> None:
+        self.core.tick()
+        self._process()
+        self._tick_call = self.clock.callLater(self.tick_seconds, self._tick)
+
+    def _schedule(self) -> None:
+        if self._process_call is None:
+            self._process_call = self.clock.callLater(0, self._process)
+
+    def _process(self) -> None:
+        self._process_call = None
+        config_changed = False
+        while self.core.has_ready():
+            ready = self.core.ready()
+            if ready.snapshot is not None:
+                meta, data = ready.snapshot
+                self.storage.save_snapshot(meta, data)
+                self._restore_snapshot(data)
+                self._last_snapshot_index = meta.index
+                config_changed = True
+            if ready.hard_state is not None or ready.entries:
+                self.storage.save(ready.hard_state, ready.entries)
+            config_changed |= any(e.kind == EntryKind.CONFIG for e in ready.entries)
+            for message in ready.messages:
+                self.transport.send(message)
+            for entry in ready.committed:
+                if entry.kind == EntryKind.COMMAND:
+                    self._apply_command(entry.index, entry.data)
+            self.core.advance(ready)
+        if config_changed:
+            self._sync_peers()
+        self._maybe_snapshot()
+
+    def _maybe_snapshot(self) -> None:
+        applied = self.core.applied_index
+        if applied - self._last_snapshot_index < self.snapshot_every:
+            return
+        data = self._take_snapshot()
+        meta = self.core.compact(applied, data)
+        self.storage.compact(meta, data)
+        self._last_snapshot_index = applied
+        log.info("snapshot at index {index} ({size} bytes)", index=applied, size=len(data))
+
+    def _sync_peers(self) -> None:
+        """Dial every member of the latest configuration (node ids are HOST:PORT)."""
+        members = self.core.configuration.members()
+        for member in members - {self.node_id}:
+            self.transport.set_peer(member, f"tcp:{member}")
+        for known in set(self.transport.peers) - members:
+            self.transport.remove_peer(known)
+
+    def snapshot_meta(self) -> SnapshotMeta | None:
+        return self.core.snapshot_meta
