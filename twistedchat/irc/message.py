@@ -26,7 +26,7 @@ class Message:
     command: str
     params: tuple[str, ...] = ()
     source: str | None = None
-    tags: Mapping[str, str] = field(default=EMPTY_TAGS)
+    tags: Mapping[str, str] = field(default_factory=lambda: EMPTY_TAGS)
 
     def with_tags(self, **extra: str) -> Message:
         """Return a copy with ``extra`` tags added (later wins)."""

@@ -12,6 +12,7 @@ field, so adding a field here needs no codec change (but bumps the codec's wire 
 from __future__ import annotations
 
 import enum
+import json
 from dataclasses import dataclass
 
 
@@ -44,6 +45,16 @@ class Configuration:
 
     def members(self) -> frozenset[str]:
         return self.voters | self.learners
+
+    def encode(self) -> bytes:
+        """Deterministic bytes for a CONFIG entry: every server must write the same entry."""
+        doc = {"voters": sorted(self.voters), "learners": sorted(self.learners)}
+        return json.dumps(doc, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> Configuration:
+        doc = json.loads(data)
+        return cls(frozenset(doc["voters"]), frozenset(doc["learners"]))
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +95,9 @@ class AppendEntriesResponse:
     dst: str
     term: int
     success: bool
-    match_index: int  # on success: last index known to match the leader's log
+    # On success: last index known to match the leader's log. On failure: the rejected
+    # prev_log_index, so the leader can tell a stale rejection from a fresh one (as etcd).
+    match_index: int
     conflict_index: int = 0  # on failure: fast back-off hint (dissertation 5.3 / etcd)
     conflict_term: int = 0
     read_ctx: int = 0

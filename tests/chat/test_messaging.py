@@ -1,0 +1,131 @@
+"""PRIVMSG, NOTICE and TAGMSG: targets, checks, echo, and the tags every copy carries."""
+
+from __future__ import annotations
+
+from tests.chat.helpers import Chat, codes, recipients, to
+from twistedchat.chat.limits import ChatLimits
+from twistedchat.chat.outbox import server_time
+from twistedchat.irc.message import Message
+
+
+def make(limits: ChatLimits | None = None) -> Chat:
+    chat = Chat(limits)
+    chat.users("alice", "bob", "carol")
+    chat.send("alice", "JOIN #a")
+    chat.send("bob", "JOIN #a")
+    return chat
+
+
+def test_channel_message_goes_to_other_members_and_echoes_to_sender() -> None:
+    chat = make()
+    out = chat.send("alice", "PRIVMSG #A :hello there")
+    assert [(d.session, d.echo) for d in out] == [("bob", False), ("alice", True)]
+    assert to(out, "bob") == [":alice!~alice@host PRIVMSG #a :hello there"]
+    assert to(out, "alice", echo=True) == to(out, "bob")
+
+
+def test_every_copy_carries_time_and_the_same_msgid() -> None:
+    chat = make()
+    out = chat.send("alice", "PRIVMSG #a :tagged")
+    tags = [dict(d.message.tags) for d in out]
+    assert tags[0] == tags[1]
+    assert tags[0] == {"time": server_time(chat.time), "msgid": f"{chat.index:x}-1"}
+    assert "account" not in tags[0]
+
+
+def test_server_time_format() -> None:
+    assert server_time(1_795_491_080_123) == "2026-11-24T03:31:20.123Z"
+    assert server_time(5) == "1970-01-01T00:00:00.005Z"
+
+
+def test_several_targets_each_get_their_own_message_and_msgid() -> None:
+    chat = make()
+    out = chat.send("alice", "PRIVMSG #a,carol,nobody,#none :hi")
+    assert recipients(out, "PRIVMSG") == ["bob", "carol"]
+    assert to(out, "carol") == [":alice!~alice@host PRIVMSG carol hi"]
+    assert to(out, "alice") == [
+        ":srv 401 alice nobody :No such nick/channel",
+        ":srv 401 alice #none :No such nick/channel",
+    ]
+    ids = {d.message.tags["msgid"] for d in out if d.message.command == "PRIVMSG"}
+    assert ids == {f"{chat.index:x}-1", f"{chat.index:x}-2"}
+    assert len(to(out, "alice", echo=True)) == 2
+
+
+def test_duplicate_targets_are_sent_once() -> None:
+    chat = make()
+    out = chat.send("alice", "PRIVMSG carol,CAROL :once")
+    assert recipients(out, "PRIVMSG") == ["carol"]
+
+
+def test_targets_beyond_targmax_get_407_for_privmsg_only() -> None:
+    chat = make(ChatLimits(targmax=1))
+    out = chat.send("alice", "PRIVMSG bob,carol :hi")
+    assert to(out, "alice") == [":srv 407 alice carol :Too many targets (at most 1)"]
+    assert recipients(out, "PRIVMSG") == ["bob"]
+    out = chat.send("alice", "NOTICE bob,carol :hi")
+    assert codes(out, "alice") == []
+    assert recipients(out, "NOTICE") == ["bob"]
+
+
+def test_no_recipient_and_no_text() -> None:
+    chat = make()
+    assert to(chat.send("alice", "PRIVMSG"), "alice") == [
+        ":srv 411 alice :No recipient given (PRIVMSG)"
+    ]
+    assert to(chat.send("alice", "PRIVMSG bob"), "alice") == [":srv 412 alice :No text to send"]
+    assert codes(chat.send("alice", "PRIVMSG bob :"), "alice") == ["412"]
+    assert codes(chat.send("alice", "TAGMSG"), "alice") == ["411"]
+
+
+def test_no_external_messages_unless_minus_n() -> None:
+    chat = make()
+    assert to(chat.send("carol", "PRIVMSG #a :from outside"), "carol") == [
+        ":srv 404 carol #a :Cannot send to channel"
+    ]
+    chat.send("alice", "MODE #a -n")
+    out = chat.send("carol", "PRIVMSG #a :from outside")
+    assert recipients(out, "PRIVMSG") == ["alice", "bob"]
+    chat.send("alice", "MODE #a +b carol")
+    assert codes(chat.send("carol", "PRIVMSG #a :x"), "carol") == ["404"]
+
+
+def test_notice_never_gets_error_replies() -> None:
+    chat = make()
+    chat.send("alice", "MODE #a +m")
+    for line in ("NOTICE", "NOTICE bob", "NOTICE nobody :x", "NOTICE #none :x", "NOTICE #a :x"):
+        assert codes(chat.send("carol", line), "carol") == [], line
+    chat.send("bob", "AWAY :out")
+    assert codes(chat.send("carol", "NOTICE bob :x"), "carol") == []
+    assert codes(chat.send("carol", "PRIVMSG bob :x"), "carol") == ["301"]
+
+
+def test_message_to_oneself_arrives_once_without_echo() -> None:
+    chat = make()
+    out = chat.send("alice", "PRIVMSG Alice :note to self")
+    assert [(d.session, d.echo) for d in out] == [("alice", False)]
+
+
+def test_tagmsg_relays_client_only_tags_and_drops_the_rest() -> None:
+    chat = make()
+    out = chat.send("alice", "TAGMSG #a", tags={"+typing": "active", "label": "x1"})
+    assert to(out, "bob") == [":alice!~alice@host TAGMSG #a"]
+    (seen,) = [d.message for d in out if d.session == "bob"]
+    assert seen.tags["+typing"] == "active" and "label" not in seen.tags
+    assert "msgid" in seen.tags and "time" in seen.tags
+    assert recipients(out, "TAGMSG") == ["bob"]
+    assert [d.echo for d in out if d.session == "alice"] == [True]
+
+
+def test_privmsg_relays_client_only_tags() -> None:
+    chat = make()
+    out = chat.send("alice", "PRIVMSG bob :re", tags={"+draft/reply": "abc"})
+    assert all(d.message.tags["+draft/reply"] == "abc" for d in out)
+
+
+def test_command_names_are_case_insensitive() -> None:
+    chat = make()
+    out = chat.apply(chat.command("carol", Message("notice", ("nobody", "x"))))
+    assert out == []
+    out = chat.apply(chat.command("carol", Message("privmsg", ("bob", "x"))))
+    assert to(out, "bob") == [":carol!~carol@host PRIVMSG bob x"]

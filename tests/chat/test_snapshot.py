@@ -1,0 +1,42 @@
+"""Snapshot details the generated workloads are unlikely to pin down."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.chat.helpers import Chat, codes
+from twistedchat.chat.limits import ChatLimits
+from twistedchat.chat.snapshot import SnapshotError
+from twistedchat.chat.state import ChatState
+
+
+def test_ended_sessions_keep_their_eviction_order_across_restore() -> None:
+    limits = ChatLimits(session_records=2)
+    chat = Chat(limits)
+    chat.connect("zz", "1bad")
+    chat.connect("aa", "1bad")
+    chat.state = ChatState.restore(chat.state.snapshot(), limits)
+    chat.connect("mm", "1bad")
+    assert [chat.state.last_applied_seq(s) for s in ("zz", "aa", "mm")] == [0, 1, 1]
+
+
+def test_restored_state_keeps_users_channels_and_invites() -> None:
+    chat = Chat()
+    chat.users("op", "bob")
+    chat.send("op", "JOIN #a")
+    chat.send("op", "MODE #a +i")
+    chat.send("op", "INVITE bob #a")
+    chat.send("bob", "AWAY :away")
+    chat.state = ChatState.restore(chat.state.snapshot(), ChatLimits())
+    assert chat.state.nick_in_use("BOB") and chat.state.sessions_of_node("n1") == ["op", "bob"]
+    assert codes(chat.send("op", "PRIVMSG bob :hi"), "op") == ["301"]
+    assert codes(chat.send("bob", "JOIN #a"), "bob")[0] == "JOIN"
+
+
+def test_snapshot_is_versioned_json() -> None:
+    data = ChatState().snapshot()
+    assert json.loads(data)["version"] == 1
+    with pytest.raises(SnapshotError):
+        ChatState.restore(b'{"version": 99}', ChatLimits())

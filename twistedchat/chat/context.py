@@ -1,0 +1,57 @@
+"""What a handler of one user command gets: the world, the outbox, the sender, the entry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from twistedchat.chat import replies as N
+from twistedchat.chat.limits import ChatLimits
+from twistedchat.chat.model import User, World
+from twistedchat.chat.outbox import Outbox
+from twistedchat.irc.casemap import casefold
+from twistedchat.irc.message import Message
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """One registered user's command being applied; ``time`` is the entry's (ms)."""
+
+    world: World
+    out: Outbox
+    user: User
+    message: Message
+    time: int
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        return self.message.params
+
+    @property
+    def limits(self) -> ChatLimits:
+        return self.world.limits
+
+    def reply(self, code: str, *params: str) -> None:
+        self.out.reply(self.user, code, *params)
+
+    def need_params(self, count: int) -> bool:
+        """Whether there are ``count`` parameters, the first not empty; if not, answers 461."""
+        if len(self.params) >= count and self.params[0]:
+            return True
+        self.reply(N.ERR_NEEDMOREPARAMS, self.message.command, "Not enough parameters")
+        return False
+
+    def targets(self, raw: str, *, quiet: bool = False) -> list[str]:
+        """The comma-separated targets of ``raw``, each once, at most TARGMAX of them.
+
+        Targets past the limit are refused with one 407 (unless ``quiet``, for NOTICE) and
+        the ones before it still go through, as most servers do.
+        """
+        unique: dict[str, str] = {}
+        for target in raw.split(","):
+            if target:
+                unique.setdefault(casefold(target), target)
+        targets = list(unique.values())
+        limit = self.limits.targmax
+        if len(targets) > limit and not quiet:
+            self.reply(N.ERR_TOOMANYTARGETS, targets[limit], f"Too many targets (at most {limit})")
+        return targets[:limit]

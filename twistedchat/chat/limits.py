@@ -1,0 +1,43 @@
+"""The sizes the chat state enforces.
+
+One frozen value shared by the state machine and RPL_ISUPPORT
+(:mod:`twistedchat.irc.isupport`), so what we advertise and what we enforce cannot drift.
+Every node of a cluster must run with the same limits: they decide what ``apply`` does.
+Lengths are in UTF-8 bytes, like the 512-byte line limit they exist to respect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class ChatLimits:
+    """Limits of names, texts, lists and totals (ISUPPORT names in parentheses).
+
+    ``targmax`` bounds the comma-separated targets of PRIVMSG, NOTICE, TAGMSG, JOIN, PART
+    and KICK; ``modes`` bounds the parameter-taking channel modes of one MODE command.
+    ``max_channels`` caps channels in total (empty persisted ones included), ``whowas``
+    caps the WHOWAS history, and ``session_records`` caps how many ended sessions (quit,
+    reset, or never registered) keep their last sequence number for exactly-once.
+    """
+
+    nicklen: int = 30  # NICKLEN
+    channellen: int = 50  # CHANNELLEN
+    topiclen: int = 390  # TOPICLEN
+    kicklen: int = 255  # KICKLEN
+    awaylen: int = 200  # AWAYLEN
+    keylen: int = 23
+    chanlimit: int = 50  # CHANLIMIT, per user
+    targmax: int = 4  # TARGMAX / MAXTARGETS
+    modes: int = 4  # MODES
+    maxlist: int = 100  # MAXLIST b
+    max_channels: int = 10_000
+    whowas: int = 1000
+    session_records: int = 10_000
+
+
+def truncate(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes, never in the middle of a character."""
+    data = text.encode()
+    return text if len(data) <= limit else data[:limit].decode(errors="ignore")

@@ -1,0 +1,72 @@
+"""PRIVMSG, NOTICE and TAGMSG to channels and users.
+
+NOTICE never gets an error reply (RFC 1459: automatic replies must not loop), but is
+otherwise checked exactly like PRIVMSG. Client-only tags (``+name``) are relayed; every
+other tag a client sent (``label``, ...) is the connection's and is not.
+"""
+
+from __future__ import annotations
+
+from twistedchat.chat import replies as N
+from twistedchat.chat.channels import CHANTYPES
+from twistedchat.chat.context import Context
+from twistedchat.irc.message import Message
+
+
+def send_message(ctx: Context) -> None:
+    command = ctx.message.command
+    quiet = command == "NOTICE"
+    if not ctx.params or not ctx.params[0]:
+        if not quiet:
+            ctx.reply(N.ERR_NORECIPIENT, f"No recipient given ({command})")
+        return
+    has_text = len(ctx.params) > 1 and ctx.params[1] != ""
+    if command != "TAGMSG" and not has_text:
+        if not quiet:
+            ctx.reply(N.ERR_NOTEXTTOSEND, "No text to send")
+        return
+    for target in ctx.targets(ctx.params[0], quiet=quiet):
+        if target[0] in CHANTYPES:
+            _to_channel(ctx, target, quiet)
+        else:
+            _to_user(ctx, target, quiet)
+
+
+def _build(ctx: Context, target: str) -> Message:
+    """One message (its own msgid) from the sender to ``target``."""
+    body = () if ctx.message.command == "TAGMSG" else (ctx.params[1],)
+    client_tags = {k: v for k, v in ctx.message.tags.items() if k.startswith("+")}
+    return ctx.out.user_message(
+        ctx.user, ctx.message.command, target, *body, client_tags=client_tags
+    )
+
+
+def _to_channel(ctx: Context, name: str, quiet: bool) -> None:
+    user = ctx.user
+    channel = ctx.world.channel(name)
+    if channel is None:
+        if not quiet:
+            ctx.reply(N.ERR_NOSUCHNICK, name, "No such nick/channel")
+        return
+    if not channel.can_speak(user):
+        if not quiet:
+            ctx.reply(N.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
+        return
+    message = _build(ctx, channel.name)
+    ctx.out.send_all((s for s in channel.members if s != user.session), message)
+    ctx.out.send(user.session, message, echo=True)
+
+
+def _to_user(ctx: Context, nick: str, quiet: bool) -> None:
+    user = ctx.user
+    target = ctx.world.user_by_nick(nick)
+    if target is None:
+        if not quiet:
+            ctx.reply(N.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        return
+    message = _build(ctx, target.nick)
+    ctx.out.send(target.session, message)
+    if target is not user:  # messaging oneself: the one copy is already theirs
+        ctx.out.send(user.session, message, echo=True)
+    if ctx.message.command == "PRIVMSG" and target.away is not None:
+        ctx.reply(N.RPL_AWAY, target.nick, target.away)

@@ -1,0 +1,224 @@
+"""The chat's data (users, channels, history) and the mutations that keep it consistent.
+
+Every collection that is ever iterated to produce output is a ``dict`` (insertion order),
+never a ``set``: string hashing is randomised per process, so iterating a set would give
+different nodes different delivery orders for the same log.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from twistedchat.chat.limits import ChatLimits
+from twistedchat.chat.masks import glob_match
+from twistedchat.irc.casemap import casefold
+
+#: Channel modes a new channel starts with; a channel with only these is "default".
+DEFAULT_FLAGS = "nt"
+
+
+@dataclass(slots=True)
+class User:
+    """A registered session. ``seq`` is the last command of the session applied."""
+
+    session: str
+    node: str
+    seq: int
+    nick: str
+    username: str
+    host: str
+    realname: str
+    away: str | None = None
+    invisible: bool = False
+    account: str | None = None
+    channels: dict[str, None] = field(default_factory=dict)
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.nick}!{self.username}@{self.host}"
+
+
+@dataclass(slots=True)
+class Member:
+    op: bool = False
+    voice: bool = False
+
+    @property
+    def symbol(self) -> str:
+        """The NAMES/WHO prefix of the highest status (no multi-prefix)."""
+        return "@" if self.op else "+" if self.voice else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    text: str
+    setter: str
+    time: int
+
+
+@dataclass(frozen=True, slots=True)
+class Ban:
+    mask: str
+    setter: str
+    time: int
+
+
+@dataclass(slots=True)
+class Channel:
+    """A channel; ``flags`` is the sorted string of its set flag modes (of ``imnst``).
+
+    ``invites`` are sessions invited and not yet joined; it is capped (oldest dropped) and
+    may hold sessions that have since quit, which is harmless as session ids never recur.
+    """
+
+    name: str
+    created: int
+    members: dict[str, Member] = field(default_factory=dict)
+    flags: str = DEFAULT_FLAGS
+    key: str | None = None
+    limit: int | None = None
+    topic: Topic | None = None
+    bans: list[Ban] = field(default_factory=list)
+    invites: dict[str, None] = field(default_factory=dict)
+
+    def is_default(self) -> bool:
+        """Whether nobody set anything on this channel worth keeping once it is empty."""
+        return (
+            self.flags == DEFAULT_FLAGS
+            and self.key is None
+            and self.limit is None
+            and self.topic is None
+            and not self.bans
+        )
+
+    def has_flag(self, flag: str) -> bool:
+        return flag in self.flags
+
+    def set_flag(self, flag: str, on: bool) -> bool:
+        """Set or clear a flag mode; returns whether anything changed."""
+        if (flag in self.flags) == on:
+            return False
+        flags = self.flags + flag if on else self.flags.replace(flag, "")
+        self.flags = "".join(sorted(flags))
+        return True
+
+    def is_banned(self, user: User) -> bool:
+        return any(glob_match(ban.mask, user.prefix) for ban in self.bans)
+
+    def can_speak(self, user: User) -> bool:
+        """+n keeps outsiders out, +m and bans silence members without op or voice."""
+        member = self.members.get(user.session)
+        if member is None:
+            return not self.has_flag("n") and not self.has_flag("m") and not self.is_banned(user)
+        if member.op or member.voice:
+            return True
+        return not self.has_flag("m") and not self.is_banned(user)
+
+
+@dataclass(frozen=True, slots=True)
+class WhowasEntry:
+    nick: str
+    username: str
+    host: str
+    realname: str
+    time: int
+
+
+@dataclass(slots=True)
+class NodeInfo:
+    """What the log says about a node: its IRC addresses, last restart, peak and current users.
+
+    ``sessions`` (its users, in connect order) is derived from the users and not snapshotted.
+    """
+
+    addresses: list[str] = field(default_factory=list)
+    reset_at: int = 0
+    max_users: int = 0
+    sessions: dict[str, None] = field(default_factory=dict)
+
+
+class World:
+    """Users, channels and history, with the mutations that keep their indexes in step."""
+
+    def __init__(self, limits: ChatLimits):
+        self.limits = limits
+        self.users: dict[str, User] = {}
+        self.nicks: dict[str, str] = {}
+        self.channels: dict[str, Channel] = {}
+        self.whowas: deque[WhowasEntry] = deque(maxlen=limits.whowas)
+        self.nodes: dict[str, NodeInfo] = {}
+        self.max_users = 0
+
+    # -- lookups -----------------------------------------------------------------------
+
+    def user_by_nick(self, nick: str) -> User | None:
+        session = self.nicks.get(casefold(nick))
+        return None if session is None else self.users[session]
+
+    def channel(self, name: str) -> Channel | None:
+        return self.channels.get(casefold(name))
+
+    def node(self, node_id: str) -> NodeInfo:
+        return self.nodes.setdefault(node_id, NodeInfo())
+
+    def peers(self, user: User) -> list[User]:
+        """Everyone sharing a channel with ``user`` (not ``user``), each once, in a fixed order."""
+        seen: dict[str, None] = {}
+        for key in user.channels:
+            for session in self.channels[key].members:
+                if session != user.session:
+                    seen[session] = None
+        return [self.users[session] for session in seen]
+
+    def shares_channel(self, a: User, b: User) -> bool:
+        return any(b.session in self.channels[key].members for key in a.channels)
+
+    # -- users -------------------------------------------------------------------------
+
+    def add_user(self, user: User) -> None:
+        self.users[user.session] = user
+        self.nicks[casefold(user.nick)] = user.session
+        self.max_users = max(self.max_users, len(self.users))
+        info = self.node(user.node)
+        info.sessions[user.session] = None
+        info.max_users = max(info.max_users, len(info.sessions))
+
+    def rename(self, user: User, nick: str, time: int) -> None:
+        self.record_whowas(user, time)
+        del self.nicks[casefold(user.nick)]
+        user.nick = nick
+        self.nicks[casefold(nick)] = user.session
+
+    def remove_user(self, user: User, time: int) -> None:
+        """Forget ``user``: their channels (maybe dropping them), nick and session."""
+        self.record_whowas(user, time)
+        for key in list(user.channels):
+            self.remove_member(self.channels[key], user)
+        del self.nicks[casefold(user.nick)]
+        del self.users[user.session]
+        del self.nodes[user.node].sessions[user.session]
+
+    def record_whowas(self, user: User, time: int) -> None:
+        self.whowas.append(WhowasEntry(user.nick, user.username, user.host, user.realname, time))
+
+    # -- channels ----------------------------------------------------------------------
+
+    def create_channel(self, name: str, time: int) -> Channel:
+        channel = Channel(name=name, created=time)
+        self.channels[casefold(name)] = channel
+        return channel
+
+    def add_member(self, channel: Channel, user: User) -> None:
+        """Join ``user``; the first member of an empty channel becomes its operator."""
+        channel.members[user.session] = Member(op=not channel.members)
+        channel.invites.pop(user.session, None)
+        user.channels[casefold(channel.name)] = None
+
+    def remove_member(self, channel: Channel, user: User) -> None:
+        """Part ``user``; an empty channel is dropped unless it carries state someone set."""
+        key = casefold(channel.name)
+        del channel.members[user.session]
+        del user.channels[key]
+        if not channel.members and channel.is_default():
+            del self.channels[key]

@@ -1,0 +1,243 @@
+"""MODE: user mode +i, channel modes (CHANMODES=b,k,l,imnst, PREFIX=(ov)@+) and mode queries.
+
+A MODE command is applied mode by mode, left to right; the changes that took effect are
+announced in one MODE message with a normalised mode string, and nothing is announced
+when nothing changed.
+"""
+
+from __future__ import annotations
+
+from twistedchat.chat import replies as N
+from twistedchat.chat.channels import CHANTYPES
+from twistedchat.chat.context import Context
+from twistedchat.chat.listings import ban_list_replies, channel_mode_replies
+from twistedchat.chat.masks import MAX_MASK_LENGTH, normalize_ban
+from twistedchat.chat.model import Ban, Channel, User, World
+from twistedchat.chat.outbox import numeric
+from twistedchat.irc.casemap import casefold
+from twistedchat.irc.message import Message
+
+FLAG_MODES = "imnst"
+#: Modes that take a parameter whenever they are given with a sign (list, key, prefixes).
+ALWAYS_PARAM = "bkov"
+KNOWN_MODES = FLAG_MODES + ALWAYS_PARAM + "l"
+#: Largest +l accepted (a signed 32-bit int, which every client parses).
+MAX_LIMIT = 2**31 - 1
+
+Change = tuple[str, str, str | None]  # sign, mode letter, parameter
+
+
+def render(changes: list[Change]) -> tuple[str, ...]:
+    """The mode string and parameters announcing ``changes``, e.g. ``("+ov-b", "a", "b", "m")``."""
+    text, args, sign = "", [], ""
+    for change_sign, letter, arg in changes:
+        if change_sign != sign:
+            text += change_sign
+            sign = change_sign
+        text += letter
+        if arg is not None:
+            args.append(arg)
+    return (text, *args)
+
+
+def mode(ctx: Context) -> None:
+    """MODE with a mode string (a write, see :func:`~twistedchat.chat.state.is_write`)."""
+    target = ctx.params[0]
+    if target[0] in CHANTYPES:
+        _channel_mode(ctx, target)
+    else:
+        _user_mode(ctx, target)
+
+
+def mode_query(world: World, viewer: User, params: tuple[str, ...]) -> list[Message]:
+    """MODE without changes: 324/329 for a channel, 367/368 for ``b``, 221 for oneself."""
+    if not params or not params[0]:
+        return [numeric(viewer.nick, N.ERR_NEEDMOREPARAMS, "MODE", "Not enough parameters")]
+    target = params[0]
+    if target[0] in CHANTYPES:
+        channel = world.channel(target)
+        if channel is None:
+            return [numeric(viewer.nick, N.ERR_NOSUCHCHANNEL, target, "No such channel")]
+        if len(params) > 1 and params[1]:
+            return ban_list_replies(channel, viewer)
+        return channel_mode_replies(channel, viewer)
+    if casefold(target) == casefold(viewer.nick):
+        return [numeric(viewer.nick, N.RPL_UMODEIS, "+i" if viewer.invisible else "+")]
+    if world.user_by_nick(target) is None:
+        return [numeric(viewer.nick, N.ERR_NOSUCHNICK, target, "No such nick/channel")]
+    return [numeric(viewer.nick, N.ERR_USERSDONTMATCH, "Can't view modes for other users")]
+
+
+def _user_mode(ctx: Context, target: str) -> None:
+    user = ctx.user
+    if casefold(target) != casefold(user.nick):
+        if ctx.world.user_by_nick(target) is None:
+            ctx.reply(N.ERR_NOSUCHNICK, target, "No such nick/channel")
+        else:
+            ctx.reply(N.ERR_USERSDONTMATCH, "Can't change mode for other users")
+        return
+    changes: list[Change] = []
+    sign, unknown = "+", False
+    for letter in ctx.params[1]:
+        if letter in "+-":
+            sign = letter
+        elif letter == "i":
+            if user.invisible != (sign == "+"):
+                user.invisible = sign == "+"
+                changes.append((sign, "i", None))
+        else:
+            unknown = True
+    if unknown:
+        ctx.reply(N.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag")
+    if changes:
+        ctx.out.send(user.session, ctx.out.user_message(user, "MODE", user.nick, *render(changes)))
+
+
+def _channel_mode(ctx: Context, name: str) -> None:
+    """Apply a channel mode string.
+
+    Unknown letters get one 472 each; a non-operator trying to change anything gets one
+    482 (listing bans needs no privilege). Parameter modes beyond MODES are ignored, as
+    RPL_ISUPPORT MODES tells clients they will be.
+    """
+    channel = ctx.world.channel(name)
+    if channel is None:
+        ctx.reply(N.ERR_NOSUCHCHANNEL, name, "No such channel")
+        return
+    member = channel.members.get(ctx.user.session)
+    is_op = member is not None and member.op
+    args = list(ctx.params[2:])
+    changes: list[Change] = []
+    reported: dict[str, None] = {}
+    sign, counted, denied, listed = "+", 0, False, False
+    for letter in ctx.params[1]:
+        if letter in "+-":
+            sign = letter
+            continue
+        takes_param = letter in ALWAYS_PARAM or (letter == "l" and sign == "+")
+        if letter not in KNOWN_MODES:
+            if letter not in reported:
+                reported[letter] = None
+                ctx.reply(N.ERR_UNKNOWNMODE, letter, "is unknown mode char to me")
+            continue
+        if letter == "b" and not args:
+            if not listed:
+                listed = True
+                for message in ban_list_replies(channel, ctx.user):
+                    ctx.out.send(ctx.user.session, message)
+            continue
+        arg = args.pop(0) if takes_param and args else None
+        if takes_param and arg is not None:
+            counted += 1
+            if counted > ctx.limits.modes:
+                continue
+        if not is_op:
+            denied = True
+            continue
+        change = _apply_one(ctx, channel, sign, letter, arg)
+        if change is not None:
+            changes.append(change)
+    if denied:
+        ctx.reply(N.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+    if changes:
+        message = ctx.out.user_message(ctx.user, "MODE", channel.name, *render(changes))
+        ctx.out.send_all(channel.members, message)
+
+
+def _apply_one(
+    ctx: Context, channel: Channel, sign: str, letter: str, arg: str | None
+) -> Change | None:
+    """Apply one mode change; returns it if it changed something, else replies why not."""
+    on = sign == "+"
+    if letter in FLAG_MODES:
+        return (sign, letter, None) if channel.set_flag(letter, on) else None
+    if arg is None:
+        if on or letter in "ov":
+            ctx.reply(N.ERR_INVALIDMODEPARAM, channel.name, letter, "*", "Mode needs a parameter")
+            return None
+        return _unset(channel, letter)
+    if letter in "ov":
+        return _prefix_mode(ctx, channel, sign, letter, arg)
+    if letter == "b":
+        return _ban(ctx, channel, on, arg)
+    if letter == "k":
+        return _key(ctx, channel, arg) if on else _unset(channel, "k")
+    return _limit(ctx, channel, arg)
+
+
+def _prefix_mode(
+    ctx: Context, channel: Channel, sign: str, letter: str, nick: str
+) -> Change | None:
+    target = ctx.world.user_by_nick(nick)
+    if target is None:
+        ctx.reply(N.ERR_NOSUCHNICK, nick, "No such nick/channel")
+        return None
+    member = channel.members.get(target.session)
+    if member is None:
+        ctx.reply(N.ERR_USERNOTINCHANNEL, target.nick, channel.name, "They aren't on that channel")
+        return None
+    on = sign == "+"
+    if letter == "o":
+        if member.op == on:
+            return None
+        member.op = on
+    else:
+        if member.voice == on:
+            return None
+        member.voice = on
+    return (sign, letter, target.nick)
+
+
+def _ban(ctx: Context, channel: Channel, on: bool, arg: str) -> Change | None:
+    mask = normalize_ban(arg)
+    existing = next((b for b in channel.bans if casefold(b.mask) == casefold(mask)), None)
+    if not on:
+        if existing is None:
+            return None
+        channel.bans.remove(existing)
+        return ("-", "b", existing.mask)
+    if len(mask) > MAX_MASK_LENGTH or " " in mask:
+        ctx.reply(N.ERR_INVALIDMODEPARAM, channel.name, "b", arg, "Invalid ban mask")
+        return None
+    if existing is not None:
+        return None
+    if len(channel.bans) >= ctx.limits.maxlist:
+        ctx.reply(N.ERR_BANLISTFULL, channel.name, "b", "Channel ban list is full")
+        return None
+    channel.bans.append(Ban(mask, ctx.user.prefix, ctx.time))
+    return ("+", "b", mask)
+
+
+def _key(ctx: Context, channel: Channel, key: str) -> Change | None:
+    """+k needs a well-formed key and no key set yet (467)."""
+    if channel.key is not None:
+        ctx.reply(N.ERR_KEYSET, channel.name, "Channel key already set")
+        return None
+    if not 0 < len(key) <= ctx.limits.keylen or any(c in " ," or c < " " for c in key):
+        ctx.reply(N.ERR_INVALIDMODEPARAM, channel.name, "k", key, "Invalid key")
+        return None
+    channel.key = key
+    return ("+", "k", key)
+
+
+def _limit(ctx: Context, channel: Channel, arg: str) -> Change | None:
+    if not (arg.isascii() and arg.isdigit() and len(arg) <= 10 and 0 < int(arg) <= MAX_LIMIT):
+        ctx.reply(N.ERR_INVALIDMODEPARAM, channel.name, "l", arg, "Invalid limit")
+        return None
+    if channel.limit == int(arg):
+        return None
+    channel.limit = int(arg)
+    return ("+", "l", str(channel.limit))
+
+
+def _unset(channel: Channel, letter: str) -> Change | None:
+    """-k (whatever key is given: members know it anyway) or -l."""
+    if letter == "k":
+        if channel.key is None:
+            return None
+        channel.key = None
+        return ("-", "k", "*")
+    if channel.limit is None:
+        return None
+    channel.limit = None
+    return ("-", "l", None)

@@ -1,0 +1,62 @@
+"""What applying one log entry delivers, with the tags every node must attach identically."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+
+from twistedchat.chat.command import Delivery
+from twistedchat.chat.model import User
+from twistedchat.irc.message import EMPTY_TAGS, Message
+
+
+def server_time(ms: int) -> str:
+    """The IRCv3 ``time`` tag value for ``ms`` milliseconds since the epoch (UTC)."""
+    stamp = datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{ms % 1000:03d}Z"
+
+
+def numeric(nick: str, code: str, *params: str) -> Message:
+    """A numeric reply: from this server (source None), addressed to ``nick`` first."""
+    return Message(code, (nick, *params))
+
+
+class Outbox:
+    """Collects the deliveries of the log entry at ``index`` applied at ``time`` (ms).
+
+    Each distinct user message gets ``msgid`` ``<index hex>-<n>``: the log index makes it
+    unique in the cluster and identical on every node without any coordination.
+    """
+
+    def __init__(self, index: int, time: int):
+        self.deliveries: list[Delivery] = []
+        self._index = index
+        self._time = server_time(time)
+        self._count = 0
+
+    def user_message(
+        self,
+        user: User,
+        command: str,
+        *params: str,
+        client_tags: Mapping[str, str] = EMPTY_TAGS,
+    ) -> Message:
+        """A new message from ``user`` carrying time, msgid and (if logged in) account tags."""
+        self._count += 1
+        tags = dict(client_tags)
+        tags["time"] = self._time
+        tags["msgid"] = f"{self._index:x}-{self._count}"
+        if user.account is not None:
+            tags["account"] = user.account
+        return Message(command, params, user.prefix, tags)
+
+    def send(self, session: str, message: Message, *, echo: bool = False) -> None:
+        self.deliveries.append(Delivery(session, message, echo))
+
+    def send_all(self, sessions: Iterable[str], message: Message) -> None:
+        for session in sessions:
+            self.deliveries.append(Delivery(session, message))
+
+    def reply(self, user: User, code: str, *params: str) -> None:
+        """Send a numeric to ``user``'s session, addressed to their current nick."""
+        self.deliveries.append(Delivery(user.session, numeric(user.nick, code, *params)))

@@ -1,0 +1,263 @@
+"""Read-only commands, answered from the local replica without going through the log.
+
+Nothing here changes the world. The server name (for 312 and 352) is the answering
+node's, which the replicated state cannot know, so the caller passes it in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from twistedchat.chat import replies as N
+from twistedchat.chat.channels import CHANTYPES
+from twistedchat.chat.listings import (
+    LIST_WIDTH,
+    can_see_channel,
+    chunk_words,
+    names_replies,
+    topic_replies,
+    visible_members,
+)
+from twistedchat.chat.masks import glob_match
+from twistedchat.chat.model import User, World
+from twistedchat.chat.modes import mode_query
+from twistedchat.chat.outbox import numeric, server_time
+from twistedchat.irc.casemap import casefold
+from twistedchat.irc.message import Message
+
+SERVER_INFO = "twistedchat, a Raft-replicated IRC server"
+USERHOST_MAX = 5
+
+
+def answer(world: World, viewer: User, message: Message, server_name: str) -> list[Message]:
+    """The replies to the read-only ``message`` from ``viewer``; 421 for unknown commands."""
+    handler = _HANDLERS.get(message.command.upper())
+    if handler is None:
+        return [numeric(viewer.nick, N.ERR_UNKNOWNCOMMAND, message.command, "Unknown command")]
+    return handler(world, viewer, message.params, server_name)
+
+
+def _names(world: World, viewer: User, params: tuple[str, ...], _server: str) -> list[Message]:
+    """NAMES for each listed channel; without a channel only the end marker (modern docs
+    allow that, and listing every channel of a large network in one reply helps nobody)."""
+    if not params or not params[0]:
+        return [numeric(viewer.nick, N.RPL_ENDOFNAMES, "*", "End of /NAMES list")]
+    replies: list[Message] = []
+    for name in params[0].split(",")[: world.limits.targmax]:
+        channel = world.channel(name)
+        if channel is not None and can_see_channel(channel, viewer):
+            replies += names_replies(world, channel, viewer)
+        else:
+            replies.append(numeric(viewer.nick, N.RPL_ENDOFNAMES, name, "End of /NAMES list"))
+    return replies
+
+
+def _list(world: World, viewer: User, params: tuple[str, ...], _server: str) -> list[Message]:
+    """LIST, optionally of named channels and filtered by ``>n`` / ``<n`` (user counts)."""
+    names: list[str] = []
+    more_than, less_than = -1, None
+    for token in params[0].split(",") if params and params[0] else []:
+        bound = token[1:]
+        if token[:1] in "<>" and bound.isascii() and bound.isdigit():
+            if token[0] == ">":
+                more_than = int(bound)
+            else:
+                less_than = int(bound)
+        elif token:
+            names.append(token)
+    if names:
+        found = (world.channel(name) for name in names)
+        channels = list({casefold(c.name): c for c in found if c is not None}.values())
+    else:
+        channels = list(world.channels.values())
+    rows = [
+        numeric(
+            viewer.nick, N.RPL_LIST, c.name, str(len(c.members)), c.topic.text if c.topic else ""
+        )
+        for c in channels
+        if can_see_channel(c, viewer)
+        and len(c.members) > more_than
+        and (less_than is None or len(c.members) < less_than)
+    ]
+    return [
+        numeric(viewer.nick, N.RPL_LISTSTART, "Channel", "Users  Name"),
+        *rows,
+        numeric(viewer.nick, N.RPL_LISTEND, "End of /LIST"),
+    ]
+
+
+def _who(world: World, viewer: User, params: tuple[str, ...], server: str) -> list[Message]:
+    """WHO of a channel's members or of users matching a mask (nick, user, host, realname).
+
+    Invisible users are listed only to people sharing a channel with them.
+    """
+    mask = params[0] if params and params[0] else "*"
+    rows: list[tuple[str, User, str]] = []
+    if mask[0] in CHANTYPES:
+        channel = world.channel(mask)
+        if channel is not None:
+            rows = [(channel.name, u, sym) for u, sym in visible_members(world, channel, viewer)]
+    else:
+        pattern = "*" if mask == "0" else mask
+        rows = [
+            ("*", u, "")
+            for u in world.users.values()
+            if (u is viewer or not u.invisible or world.shares_channel(viewer, u))
+            and any(glob_match(pattern, f) for f in (u.nick, u.username, u.host, u.realname))
+        ]
+    return [
+        *(
+            numeric(
+                viewer.nick,
+                N.RPL_WHOREPLY,
+                where,
+                u.username,
+                u.host,
+                server,
+                u.nick,
+                ("G" if u.away is not None else "H") + sym,
+                f"0 {u.realname}",
+            )
+            for where, u, sym in rows
+        ),
+        numeric(viewer.nick, N.RPL_ENDOFWHO, mask, "End of WHO list"),
+    ]
+
+
+def _whois(world: World, viewer: User, params: tuple[str, ...], server: str) -> list[Message]:
+    if not params or not params[-1]:
+        return [numeric(viewer.nick, N.ERR_NONICKNAMEGIVEN, "No nickname given")]
+    nick = params[-1].split(",")[0]  # WHOIS [server] nick; TARGMAX WHOIS:1
+    user = world.user_by_nick(nick)
+    if user is None:
+        return [
+            numeric(viewer.nick, N.ERR_NOSUCHNICK, nick, "No such nick/channel"),
+            numeric(viewer.nick, N.RPL_ENDOFWHOIS, nick, "End of /WHOIS list"),
+        ]
+    me = viewer.nick
+    replies = [
+        numeric(me, N.RPL_WHOISUSER, user.nick, user.username, user.host, "*", user.realname)
+    ]
+    channels = [
+        world.channels[key].members[user.session].symbol + world.channels[key].name
+        for key in user.channels
+        if viewer is user or can_see_channel(world.channels[key], viewer)
+    ]
+    width = LIST_WIDTH - len(me) - len(user.nick)
+    replies += [
+        numeric(me, N.RPL_WHOISCHANNELS, user.nick, line) for line in chunk_words(channels, width)
+    ]
+    replies.append(numeric(me, N.RPL_WHOISSERVER, user.nick, server, SERVER_INFO))
+    if user.away is not None:
+        replies.append(numeric(me, N.RPL_AWAY, user.nick, user.away))
+    if user.account is not None:
+        replies.append(numeric(me, N.RPL_WHOISACCOUNT, user.nick, user.account, "is logged in as"))
+    replies.append(numeric(me, N.RPL_ENDOFWHOIS, user.nick, "End of /WHOIS list"))
+    return replies
+
+
+def _whowas(world: World, viewer: User, params: tuple[str, ...], server: str) -> list[Message]:
+    """WHOWAS, newest first, at most ``count`` entries if a positive count is given."""
+    if not params or not params[0]:
+        return [numeric(viewer.nick, N.ERR_NONICKNAMEGIVEN, "No nickname given")]
+    nick = params[0]
+    wanted = casefold(nick)
+    entries = [e for e in reversed(world.whowas) if casefold(e.nick) == wanted]
+    count = params[1] if len(params) > 1 else ""
+    if count.isascii() and count.isdigit() and int(count) > 0:
+        entries = entries[: int(count)]
+    me = viewer.nick
+    replies: list[Message] = []
+    for e in entries:
+        replies.append(numeric(me, N.RPL_WHOWASUSER, e.nick, e.username, e.host, "*", e.realname))
+        replies.append(numeric(me, N.RPL_WHOISSERVER, e.nick, server, server_time(e.time)))
+    if not entries:
+        replies.append(numeric(me, N.ERR_WASNOSUCHNICK, nick, "There was no such nickname"))
+    replies.append(numeric(me, N.RPL_ENDOFWHOWAS, nick, "End of WHOWAS"))
+    return replies
+
+
+def _ison(world: World, viewer: User, params: tuple[str, ...], _server: str) -> list[Message]:
+    if not params:
+        return [numeric(viewer.nick, N.ERR_NEEDMOREPARAMS, "ISON", "Not enough parameters")]
+    online = [
+        user.nick
+        for nick in " ".join(params).split()
+        if (user := world.user_by_nick(nick)) is not None
+    ]
+    return [numeric(viewer.nick, N.RPL_ISON, " ".join(online))]
+
+
+def _userhost(world: World, viewer: User, params: tuple[str, ...], _server: str) -> list[Message]:
+    if not params:
+        return [numeric(viewer.nick, N.ERR_NEEDMOREPARAMS, "USERHOST", "Not enough parameters")]
+    found = [
+        f"{user.nick}={'-' if user.away is not None else '+'}{user.username}@{user.host}"
+        for nick in " ".join(params).split()[:USERHOST_MAX]
+        if (user := world.user_by_nick(nick)) is not None
+    ]
+    return [numeric(viewer.nick, N.RPL_USERHOST, " ".join(found))]
+
+
+def _mode(world: World, viewer: User, params: tuple[str, ...], _server: str) -> list[Message]:
+    return mode_query(world, viewer, params)
+
+
+def _topic(world: World, viewer: User, params: tuple[str, ...], _server: str) -> list[Message]:
+    """TOPIC without a text. A secret channel answers non-members as if it did not exist."""
+    if not params or not params[0]:
+        return [numeric(viewer.nick, N.ERR_NEEDMOREPARAMS, "TOPIC", "Not enough parameters")]
+    channel = world.channel(params[0])
+    if channel is None or not can_see_channel(channel, viewer):
+        return [numeric(viewer.nick, N.ERR_NOSUCHCHANNEL, params[0], "No such channel")]
+    return topic_replies(channel, viewer)
+
+
+def _lusers(world: World, viewer: User, _params: tuple[str, ...], _server: str) -> list[Message]:
+    """LUSERS; each node of the cluster counts as a server, "local" means the viewer's node."""
+    me = viewer.nick
+    total = len(world.users)
+    invisible = sum(1 for user in world.users.values() if user.invisible)
+    servers = max(len(world.nodes), 1)
+    node = world.nodes.get(viewer.node)
+    local, local_max = (len(node.sessions), node.max_users) if node is not None else (0, 0)
+    peak = world.max_users
+    return [
+        numeric(
+            me,
+            N.RPL_LUSERCLIENT,
+            f"There are {total - invisible} users and {invisible} invisible on {servers} servers",
+        ),
+        numeric(me, N.RPL_LUSERCHANNELS, str(len(world.channels)), "channels formed"),
+        numeric(me, N.RPL_LUSERME, f"I have {local} clients and {servers - 1} servers"),
+        numeric(
+            me,
+            N.RPL_LOCALUSERS,
+            str(local),
+            str(local_max),
+            f"Current local users {local}, max {local_max}",
+        ),
+        numeric(
+            me,
+            N.RPL_GLOBALUSERS,
+            str(total),
+            str(peak),
+            f"Current global users {total}, max {peak}",
+        ),
+    ]
+
+
+_Handler = Callable[[World, User, tuple[str, ...], str], list[Message]]
+
+_HANDLERS: dict[str, _Handler] = {
+    "NAMES": _names,
+    "LIST": _list,
+    "WHO": _who,
+    "WHOIS": _whois,
+    "WHOWAS": _whowas,
+    "ISON": _ison,
+    "USERHOST": _userhost,
+    "MODE": _mode,
+    "TOPIC": _topic,
+    "LUSERS": _lusers,
+}

@@ -1,0 +1,99 @@
+"""Snapshot encoding of the chat state: compact, deterministic JSON.
+
+Everything is written as ordered lists, because order is state here: it decides the order
+of deliveries (members, a user's channels) and of evictions (WHOWAS, ended sessions).
+Indexes (nick lookup, a node's sessions) are rebuilt on load instead of stored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from typing import Any
+
+from twistedchat.chat.limits import ChatLimits
+from twistedchat.chat.model import Ban, Channel, Member, NodeInfo, Topic, User, WhowasEntry, World
+from twistedchat.irc.casemap import casefold
+
+VERSION = 1
+
+
+class SnapshotError(ValueError):
+    """The data is not a chat state snapshot this code can read."""
+
+
+def dump(world: World, ended: dict[str, int]) -> bytes:
+    doc = {
+        "version": VERSION,
+        "users": [_user(u) for u in world.users.values()],
+        "channels": [_channel(c) for c in world.channels.values()],
+        "whowas": [[e.nick, e.username, e.host, e.realname, e.time] for e in world.whowas],
+        "nodes": [[n, i.addresses, i.reset_at, i.max_users] for n, i in world.nodes.items()],
+        "max_users": world.max_users,
+        "ended": [[session, seq] for session, seq in ended.items()],
+    }
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
+    doc = json.loads(data)
+    if not isinstance(doc, dict) or doc.get("version") != VERSION:
+        raise SnapshotError("unknown chat snapshot version")
+    world = World(limits)
+    for node_id, addresses, reset_at, max_users in doc["nodes"]:
+        world.nodes[node_id] = NodeInfo(list(addresses), reset_at, max_users)
+    for row in doc["channels"]:
+        channel = _load_channel(row)
+        world.channels[casefold(channel.name)] = channel
+    for row in doc["users"]:
+        user = _load_user(row)
+        world.users[user.session] = user
+        world.nicks[casefold(user.nick)] = user.session
+        world.node(user.node).sessions[user.session] = None
+    world.whowas = deque((WhowasEntry(*row) for row in doc["whowas"]), maxlen=limits.whowas)
+    world.max_users = doc["max_users"]
+    return world, {session: seq for session, seq in doc["ended"]}
+
+
+def _user(u: User) -> list[Any]:
+    return [
+        u.session, u.node, u.seq, u.nick, u.username, u.host, u.realname,
+        u.away, u.invisible, u.account, list(u.channels),
+    ]  # fmt: skip
+
+
+def _load_user(row: list[Any]) -> User:
+    session, node, seq, nick, username, host, realname, away, invisible, account, channels = row
+    return User(
+        session, node, seq, nick, username, host, realname,
+        away, invisible, account, dict.fromkeys(channels),
+    )  # fmt: skip
+
+
+def _channel(c: Channel) -> dict[str, Any]:
+    return {
+        "name": c.name,
+        "created": c.created,
+        "members": [[s, m.op, m.voice] for s, m in c.members.items()],
+        "flags": c.flags,
+        "key": c.key,
+        "limit": c.limit,
+        "topic": None if c.topic is None else [c.topic.text, c.topic.setter, c.topic.time],
+        "bans": [[b.mask, b.setter, b.time] for b in c.bans],
+        "invites": list(c.invites),
+    }
+
+
+def _load_channel(row: dict[str, Any]) -> Channel:
+    topic = row["topic"]
+    return Channel(
+        name=row["name"],
+        created=row["created"],
+        members={session: Member(op, voice) for session, op, voice in row["members"]},
+        flags=row["flags"],
+        key=row["key"],
+        limit=row["limit"],
+        topic=None if topic is None else Topic(*topic),
+        bans=[Ban(*ban) for ban in row["bans"]],
+        invites=dict.fromkeys(row["invites"]),
+    )

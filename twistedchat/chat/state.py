@@ -1,0 +1,182 @@
+"""The deterministic chat state machine every node applies the replicated log to.
+
+``apply`` reads no clock and no randomness and iterates nothing whose order depends on
+the process (see :mod:`twistedchat.chat.model`), so nodes applying the same commands in
+the same order hold the same state and produce the same deliveries, msgids included.
+
+Exactly-once (Raft dissertation 6.3): each session's commands carry ``seq`` 1, 2, 3...;
+a command is applied only if its ``seq`` is the session's last applied one plus one. A
+lower ``seq`` is a duplicate (a retry of something applied); a higher one means an earlier
+command was lost, and it is skipped without advancing so the node re-proposes in order.
+Live users keep their last ``seq``; ended sessions (quit, ended by a node restart, or
+not registered yet because CONNECT failed) keep it in a bounded record, oldest dropped
+first, so a delayed duplicate of their CONNECT cannot bring a ghost user back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from twistedchat.chat import channels, messaging, modes, queries, snapshot, users
+from twistedchat.chat import replies as N
+from twistedchat.chat.command import CONNECT, NODE_RESET, Command, Delivery
+from twistedchat.chat.context import Context
+from twistedchat.chat.limits import ChatLimits
+from twistedchat.chat.model import World
+from twistedchat.chat.outbox import Outbox, numeric
+from twistedchat.irc.message import Message
+
+#: Commands that always change state (or are answered in log order, like PRIVMSG errors).
+WRITE_COMMANDS = frozenset(
+    {CONNECT, NODE_RESET, "NICK", "JOIN", "PART", "PRIVMSG", "NOTICE", "TAGMSG", "KICK",
+     "INVITE", "AWAY", "QUIT"}
+)  # fmt: skip
+
+
+def is_write(message: Message) -> bool:
+    """Whether ``message`` must go through the log, rather than be answered locally.
+
+    TOPIC and MODE are writes only with something to set: ``TOPIC #c``, ``MODE #c``,
+    ``MODE nick`` and the ban list request ``MODE #c b`` / ``MODE #c +b`` are queries.
+    """
+    command = message.command.upper()
+    params = message.params
+    if command in WRITE_COMMANDS:
+        return True
+    if command == "TOPIC":
+        return len(params) >= 2
+    if command == "MODE":
+        if len(params) < 2 or not params[0] or not params[1]:
+            return False
+        ban_list = len(params) == 2 and params[1] in ("b", "+b")
+        return not (ban_list and params[0][0] in channels.CHANTYPES)
+    return False
+
+
+def _reregister(ctx: Context) -> None:
+    ctx.reply(N.ERR_ALREADYREGISTERED, "You may not reregister")
+
+
+_WRITES: dict[str, Callable[[Context], None]] = {
+    CONNECT: _reregister,
+    "NICK": users.nick,
+    "AWAY": users.away,
+    "QUIT": users.quit_,
+    "JOIN": channels.join,
+    "PART": channels.part,
+    "KICK": channels.kick,
+    "INVITE": channels.invite,
+    "TOPIC": channels.set_topic,
+    "MODE": modes.mode,
+    "PRIVMSG": messaging.send_message,
+    "NOTICE": messaging.send_message,
+    "TAGMSG": messaging.send_message,
+}
+
+
+DEFAULT_LIMITS = ChatLimits()
+
+
+class ChatState:
+    """Users, channels and their history; see the module docstring for the guarantees."""
+
+    is_write = staticmethod(is_write)
+
+    def __init__(self, limits: ChatLimits = DEFAULT_LIMITS):
+        self.limits = limits
+        self._world = World(limits)
+        self._ended: dict[str, int] = {}  # session -> last seq, least recently ended first
+
+    # -- the log -----------------------------------------------------------------------
+
+    def apply(self, index: int, command: Command) -> list[Delivery]:
+        """Apply the log entry at ``index``; returns what each session must be sent."""
+        session, seq = command.session, command.seq
+        if seq != self.last_applied_seq(session) + 1:
+            return []  # a duplicate, or an earlier command of this session is missing
+        out = Outbox(index, command.time)
+        world = self._world
+        user = world.users.get(session)
+        message = command.message
+        name = message.command.upper()
+        if user is not None:
+            user.seq = seq
+            if name != message.command:  # handlers relay the command name as they get it
+                message = Message(name, message.params, message.source, message.tags)
+            handler = _WRITES.get(name) if is_write(message) else None
+            if handler is not None:
+                handler(Context(world, out, user, message, command.time))
+            else:  # a query sent through the log: answer it in log order all the same
+                for reply in queries.answer(world, user, message, "*"):
+                    out.send(session, reply)
+            if session not in world.users:
+                self._end(session, seq)
+            return out.deliveries
+        self._end(session, seq)
+        if name == CONNECT:
+            users.connect(world, out, command)
+            if session in world.users:
+                del self._ended[session]
+        elif name == NODE_RESET:
+            for gone in users.node_reset(world, out, command):
+                self._end(gone.session, gone.seq)
+        elif name != "QUIT":
+            out.send(session, numeric("*", N.ERR_NOTREGISTERED, "You have not registered"))
+        return out.deliveries
+
+    def _end(self, session: str, seq: int) -> None:
+        """Remember the last ``seq`` of a session that is not (or no longer) a user."""
+        self._ended.pop(session, None)
+        self._ended[session] = seq
+        while len(self._ended) > self.limits.session_records:
+            del self._ended[next(iter(self._ended))]
+
+    def last_applied_seq(self, session: str) -> int:
+        """The ``seq`` of the session's last applied command; 0 if none is known."""
+        user = self._world.users.get(session)
+        return user.seq if user is not None else self._ended.get(session, 0)
+
+    # -- reads -------------------------------------------------------------------------
+
+    def query(self, session: str, message: Message, server_name: str) -> list[Message]:
+        """Answer a read-only command (see :func:`is_write`) from this replica."""
+        user = self._world.users.get(session)
+        if user is None:
+            return [numeric("*", N.ERR_NOTREGISTERED, "You have not registered")]
+        return queries.answer(self._world, user, message, server_name)
+
+    def nick_in_use(self, nick: str) -> bool:
+        return self._world.user_by_nick(nick) is not None
+
+    def session_nick(self, session: str) -> str | None:
+        user = self._world.users.get(session)
+        return None if user is None else user.nick
+
+    def sessions_of_node(self, node: str) -> list[str]:
+        info = self._world.nodes.get(node)
+        return [] if info is None else list(info.sessions)
+
+    def node_addresses(self, node: str) -> list[str]:
+        """The IRC addresses ``node`` announced when it last started."""
+        info = self._world.nodes.get(node)
+        return [] if info is None else list(info.addresses)
+
+    def user_count(self) -> int:
+        return len(self._world.users)
+
+    def channel_count(self) -> int:
+        return len(self._world.channels)
+
+    # -- snapshots ---------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """Everything, per-session sequence numbers included, as deterministic JSON."""
+        return snapshot.dump(self._world, self._ended)
+
+    @classmethod
+    def restore(cls, data: bytes, limits: ChatLimits) -> ChatState:
+        """The state ``snapshot`` saved; :class:`~twistedchat.chat.snapshot.SnapshotError`
+        if ``data`` is of a version this code does not know."""
+        state = cls(limits)
+        state._world, state._ended = snapshot.load(data, limits)
+        return state

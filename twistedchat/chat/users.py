@@ -1,0 +1,107 @@
+"""Commands about a user themselves: registration, NICK, AWAY, QUIT, and node restarts."""
+
+from __future__ import annotations
+
+from twistedchat.chat import replies as N
+from twistedchat.chat.command import Command
+from twistedchat.chat.context import Context
+from twistedchat.chat.limits import truncate
+from twistedchat.chat.model import User, World
+from twistedchat.chat.outbox import Outbox, numeric
+from twistedchat.irc.names import valid_nick
+
+NODE_RESTARTED = "Node restarted"
+
+
+def connect(world: World, out: Outbox, command: Command) -> None:
+    """Register ``command.session`` with params (nick, user, host, realname), or refuse it.
+
+    Two nodes may both have seen a nick free; the log order decides, and the later CONNECT
+    gets 433 with target ``*`` so its connection can ask for another nick. A CONNECT
+    stamped before its node's last restart was proposed by a previous run of that node
+    (a delayed retry): registering it would create a user nobody is connected as.
+    """
+    params = command.message.params
+    session = command.session
+    if command.time < world.node(command.node).reset_at:
+        return
+    if len(params) < 4:
+        out.send(
+            session,
+            numeric("*", N.ERR_NEEDMOREPARAMS, command.message.command, "Not enough parameters"),
+        )
+        return
+    nick, username, host, realname = params[:4]
+    if not valid_nick(nick, world.limits.nicklen):
+        out.send(session, numeric("*", N.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname"))
+        return
+    if world.user_by_nick(nick) is not None:
+        out.send(session, numeric("*", N.ERR_NICKNAMEINUSE, nick, "Nickname is already in use"))
+        return
+    user = User(session, command.node, command.seq, nick, username, host, realname)
+    world.add_user(user)
+    out.reply(user, N.RPL_WELCOME, f"Welcome to the Internet Relay Network {user.prefix}")
+
+
+def nick(ctx: Context) -> None:
+    user = ctx.user
+    if not ctx.params or not ctx.params[0]:
+        ctx.reply(N.ERR_NONICKNAMEGIVEN, "No nickname given")
+        return
+    new = ctx.params[0]
+    if not valid_nick(new, ctx.limits.nicklen):
+        ctx.reply(N.ERR_ERRONEUSNICKNAME, new, "Erroneous nickname")
+        return
+    if new == user.nick:
+        return
+    holder = ctx.world.user_by_nick(new)
+    if holder is not None and holder is not user:
+        ctx.reply(N.ERR_NICKNAMEINUSE, new, "Nickname is already in use")
+        return
+    message = ctx.out.user_message(user, "NICK", new)  # from the old prefix
+    peers = ctx.world.peers(user)
+    ctx.world.rename(user, new, ctx.time)
+    ctx.out.send(user.session, message)
+    ctx.out.send_all((peer.session for peer in peers), message)
+
+
+def away(ctx: Context) -> None:
+    text = ctx.params[0] if ctx.params else ""
+    if text:
+        ctx.user.away = truncate(text, ctx.limits.awaylen)
+        ctx.reply(N.RPL_NOWAWAY, "You have been marked as being away")
+    else:
+        ctx.user.away = None
+        ctx.reply(N.RPL_UNAWAY, "You are no longer marked as being away")
+
+
+def quit_(ctx: Context) -> None:
+    """End the session. The reason is used as given: the connection already wrote
+    ``Quit: ...`` around a client's own text, and server reasons (ping timeout, connection
+    closed) must stay distinguishable from it.
+    """
+    reason = ctx.params[0] if ctx.params and ctx.params[0] else "Quit"
+    _leave(ctx.world, ctx.out, ctx.user, reason, ctx.time, skip_node=None)
+
+
+def node_reset(world: World, out: Outbox, command: Command) -> list[User]:
+    """A node (re)started: its previous sessions are gone. Returns the users removed.
+
+    Their QUITs go only to users of other nodes, since every session of the restarted
+    node is gone. The params are the node's IRC addresses, kept for the status page.
+    """
+    info = world.node(command.node)
+    info.addresses = list(command.message.params)
+    info.reset_at = command.time
+    gone = [world.users[session] for session in info.sessions]
+    for user in gone:
+        _leave(world, out, user, NODE_RESTARTED, command.time, skip_node=command.node)
+    return gone
+
+
+def _leave(
+    world: World, out: Outbox, user: User, reason: str, time: int, skip_node: str | None
+) -> None:
+    message = out.user_message(user, "QUIT", reason)
+    out.send_all((p.session for p in world.peers(user) if p.node != skip_node), message)
+    world.remove_user(user, time)
