@@ -7,7 +7,7 @@ connection and the hub are exercised end to end without sockets or processes.
 from __future__ import annotations
 
 from twisted.internet.task import Clock
-from twisted.test.proto_helpers import StringTransport
+from twisted.internet.testing import StringTransport
 
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.state import ChatState
@@ -91,6 +91,11 @@ class Client:
 
     def clear(self) -> None:
         self.transport.clear()
+
+    def connection_lost(self) -> None:
+        """What the reactor does once a closed transport has flushed."""
+        self.protocol.connectionLost()
+        self.server.clock.advance(0)
 
     @property
     def closed(self) -> bool:

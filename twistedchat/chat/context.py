@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from twistedchat.chat import replies as N
+from twistedchat.irc import numerics as N
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from twistedchat.chat import replies as N
+from twistedchat.irc import numerics as N
 from twistedchat.chat.model import Channel, User, World
 from twistedchat.chat.outbox import numeric
 from twistedchat.irc.message import Message

@@ -7,7 +7,7 @@ when nothing changed.
 
 from __future__ import annotations
 
-from twistedchat.chat import replies as N
+from twistedchat.irc import numerics as N
 from twistedchat.chat.channels import CHANTYPES
 from twistedchat.chat.context import Context
 from twistedchat.chat.listings import ban_list_replies, channel_mode_replies

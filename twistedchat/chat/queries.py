@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from twistedchat.chat import replies as N
+from twistedchat.irc import numerics as N
 from twistedchat.chat.channels import CHANTYPES
 from twistedchat.chat.listings import (
     LIST_WIDTH,

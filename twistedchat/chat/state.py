@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from twistedchat.chat import channels, messaging, modes, queries, snapshot, users
-from twistedchat.chat import replies as N
+from twistedchat.irc import numerics as N
 from twistedchat.chat.command import CONNECT, NODE_RESET, Command, Delivery
 from twistedchat.chat.context import Context
 from twistedchat.chat.limits import ChatLimits

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from twistedchat.chat import replies as N
+from twistedchat.irc import numerics as N
 from twistedchat.chat.command import Command
 from twistedchat.chat.context import Context
 from twistedchat.chat.limits import truncate

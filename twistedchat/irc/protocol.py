@@ -105,6 +105,9 @@ class IRCConnection(Protocol):
             lines = self._framer.feed(b"")
         self._inbox.extend(lines)
         self._drain()
+        flood_waiting = self._drain_call is not None and self._drain_call.active()
+        if flood_waiting and len(self._inbox) > self.settings.flood_backlog:
+            self._close("Excess Flood")
 
     def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:
         self._closing = True
@@ -177,9 +180,6 @@ class IRCConnection(Protocol):
                 return
             delay = self._bucket.take(self.clock.seconds())
             if delay > 0:
-                if len(self._inbox) > self.settings.flood_backlog:
-                    self._close("Excess Flood")
-                    return
                 self._drain_call = self.clock.callLater(delay, self._drain)
                 return
             self._handle_line(self._inbox.popleft())

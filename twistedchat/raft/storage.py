@@ -1,0 +1,272 @@
+"""The durable half of a Raft server: hard state, log entries and the latest snapshot.
+
+Raft's safety rests on what a server has promised surviving a crash: a vote (``voted_for``)
+and every entry it acknowledged (paper Figure 2, "persistent state on all servers"). The
+core (:mod:`twistedchat.raft.core`) hands us exactly what to persist in each ``Ready``; the
+replica calls :meth:`RaftStorage.save` and only then sends messages, so ``save`` must be
+durable when it returns.
+
+We keep it all in one SQLite database in WAL mode with ``synchronous=FULL`` (see
+``docs/decisions/0003-raft-storage.md``): one ``save`` is one transaction and one fsync of
+the WAL, so truncating a conflicting suffix and appending its replacement happen together
+or not at all, torn writes are SQLite's problem rather than ours, and there is no recovery
+code of our own to get wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from twistedchat.raft.core import HardState
+from twistedchat.raft.log import SnapshotMeta
+from twistedchat.raft.messages import Configuration, Entry, EntryKind
+
+#: Bumped whenever the schema changes; older stores are migrated, newer ones refused.
+SCHEMA_VERSION = 1
+
+DB_NAME = "raft.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE entries (
+    idx INTEGER PRIMARY KEY,
+    term INTEGER NOT NULL,
+    kind INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE TABLE hard_state (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    term INTEGER NOT NULL,
+    voted_for TEXT,
+    commit_index INTEGER NOT NULL
+);
+CREATE TABLE snapshot (
+    id INTEGER PRIMARY KEY CHECK (id = 0),
+    idx INTEGER NOT NULL,
+    term INTEGER NOT NULL,
+    config BLOB NOT NULL,
+    data BLOB NOT NULL
+);
+"""
+
+
+class StorageError(Exception):
+    """The store cannot be opened, read or written safely; the server must not go on."""
+
+
+class RaftStorage:
+    """One server's durable Raft state in ``<path>/raft.sqlite3``.
+
+    Every mutating method is one SQLite transaction, committed (and fsync'd) before it
+    returns. The database is opened in exclusive locking mode, so a second server pointed
+    at the same directory fails to open it instead of interleaving two logs.
+    """
+
+    def __init__(self, path: str, db: sqlite3.Connection) -> None:
+        self.path = path
+        self._db = db
+
+    @classmethod
+    def open(cls, path: str) -> RaftStorage:
+        """Open (creating if needed) the store in directory ``path``."""
+        directory = Path(path)
+        try:
+            created = not directory.exists()
+            directory.mkdir(parents=True, exist_ok=True)
+            if created:
+                _fsync_dir(directory.parent)
+            db_file = directory / DB_NAME
+            new_file = not db_file.exists()
+            # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per call.
+            # timeout=0: a store locked by another process is an error, not a wait.
+            db = sqlite3.connect(db_file, isolation_level=None, timeout=0)
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"cannot open raft storage at {path}: {exc}") from exc
+        try:
+            _configure(db)
+            _migrate(db, path)
+            if new_file:
+                _fsync_dir(directory)  # make the new database file's name durable too
+        except StorageError:
+            db.close()
+            raise
+        except (OSError, sqlite3.Error) as exc:
+            db.close()
+            raise StorageError(f"cannot open raft storage at {path}: {exc}") from exc
+        return cls(path, db)
+
+    def load(self) -> tuple[HardState, SnapshotMeta | None, bytes | None, list[Entry]]:
+        """Everything a restarting server needs: hard state, snapshot, and the entries after it."""
+        with self._errors("read"):
+            row = self._db.execute(
+                "SELECT term, voted_for, commit_index FROM hard_state WHERE id = 0"
+            ).fetchone()
+            hard_state = HardState(0, None, 0) if row is None else HardState(*row)
+            snap = self._db.execute(
+                "SELECT idx, term, config, data FROM snapshot WHERE id = 0"
+            ).fetchone()
+            meta: SnapshotMeta | None = None
+            data: bytes | None = None
+            if snap is not None:
+                meta = SnapshotMeta(snap[0], snap[1], Configuration.decode(snap[2]))
+                data = bytes(snap[3])
+            after = meta.index if meta is not None else 0
+            entries = [
+                Entry(term, idx, EntryKind(kind), bytes(blob))
+                for idx, term, kind, blob in self._db.execute(
+                    "SELECT idx, term, kind, data FROM entries WHERE idx > ? ORDER BY idx",
+                    (after,),
+                )
+            ]
+        # save() never leaves a gap, so one here means the file was damaged or edited.
+        for offset, entry in enumerate(entries):
+            if entry.index != after + 1 + offset:
+                raise StorageError(
+                    f"raft storage at {self.path} is corrupt: log has a gap before index "
+                    f"{entry.index}"
+                )
+        return hard_state, meta, data, entries
+
+    def save(self, hard_state: HardState | None, entries: Sequence[Entry]) -> None:
+        """Durably store ``hard_state`` (None: unchanged) and ``entries`` in one transaction.
+
+        ``entries`` replace every stored entry at ``entries[0].index`` or later (a follower
+        overwriting a conflicting suffix, Figure 2 AppendEntries step 3). Entries that are
+        not contiguous, that would leave a gap after the stored log, or that reach into the
+        snapshot are refused: any of them would silently corrupt the log.
+        """
+        if hard_state is None and not entries:
+            return
+        first = entries[0].index if entries else 0
+        for offset, entry in enumerate(entries):
+            if entry.index != first + offset:
+                raise StorageError(
+                    f"entries to save are not contiguous: index {entry.index} after "
+                    f"{first + offset - 1}"
+                )
+        with self._transaction("write"):
+            if entries:
+                snap_index, last = self._bounds()
+                if first <= snap_index or first > last + 1:
+                    raise StorageError(
+                        f"cannot save entries from index {first}: the stored log holds "
+                        f"{snap_index + 1}..{last}"
+                    )
+                self._db.execute("DELETE FROM entries WHERE idx >= ?", (first,))
+                self._db.executemany(
+                    "INSERT INTO entries (idx, term, kind, data) VALUES (?, ?, ?, ?)",
+                    [(e.index, e.term, int(e.kind), e.data) for e in entries],
+                )
+            if hard_state is not None:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO hard_state (id, term, voted_for, commit_index) "
+                    "VALUES (0, ?, ?, ?)",
+                    (hard_state.term, hard_state.voted_for, hard_state.commit),
+                )
+
+    def save_snapshot(self, meta: SnapshotMeta, data: bytes) -> None:
+        """Install a leader's snapshot: it replaces the stored snapshot and the whole log."""
+        with self._transaction("write snapshot"):
+            self._db.execute("DELETE FROM entries")
+            self._put_snapshot(meta, data)
+
+    def compact(self, meta: SnapshotMeta, data: bytes) -> None:
+        """Store our own snapshot and drop the entries it covers, keeping later ones."""
+        with self._transaction("compact"):
+            snap_index, _ = self._bounds()
+            if meta.index < snap_index:
+                raise StorageError(
+                    f"cannot compact to index {meta.index}: already compacted to {snap_index}"
+                )
+            self._db.execute("DELETE FROM entries WHERE idx <= ?", (meta.index,))
+            self._put_snapshot(meta, data)
+
+    def close(self) -> None:
+        """Close the database (SQLite checkpoints the WAL and releases the lock)."""
+        self._db.close()
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _bounds(self) -> tuple[int, int]:
+        """(snapshot index, last stored index); both 0 for an empty store."""
+        row = self._db.execute("SELECT idx FROM snapshot WHERE id = 0").fetchone()
+        snap_index = 0 if row is None else int(row[0])
+        (last,) = self._db.execute("SELECT max(idx) FROM entries").fetchone()
+        return snap_index, max(snap_index, last or 0)
+
+    def _put_snapshot(self, meta: SnapshotMeta, data: bytes) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO snapshot (id, idx, term, config, data) VALUES (0, ?, ?, ?, ?)",
+            (meta.index, meta.term, meta.config.encode(), data),
+        )
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """Turn SQLite and decoding failures into StorageError naming the store."""
+        try:
+            yield
+        except StorageError:
+            raise
+        except (sqlite3.Error, OSError, ValueError, KeyError, TypeError) as exc:
+            raise StorageError(f"cannot {what} raft storage at {self.path}: {exc}") from exc
+
+    @contextmanager
+    def _transaction(self, what: str) -> Iterator[None]:
+        """BEGIN ... COMMIT; the COMMIT is the fsync. Any failure rolls everything back."""
+        with self._errors(what):
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+
+def _configure(db: sqlite3.Connection) -> None:
+    """Exclusive lock, WAL, and an fsync on every commit.
+
+    The locking mode must be set before the first WAL access so SQLite never needs the
+    shared-memory index; the first read then takes the lock and keeps it until close.
+    """
+    db.execute("PRAGMA locking_mode = EXCLUSIVE")
+    (mode,) = db.execute("PRAGMA journal_mode = WAL").fetchone()
+    if str(mode).lower() != "wal":
+        raise StorageError(f"cannot switch to WAL mode (got {mode!r})")
+    db.execute("PRAGMA synchronous = FULL")
+    db.execute("PRAGMA fullfsync = ON")  # macOS: F_FULLFSYNC; no-op elsewhere
+
+
+def _migrate(db: sqlite3.Connection, path: str) -> None:
+    """Create the schema in a new store; refuse one written by a newer version."""
+    db.execute("BEGIN IMMEDIATE")  # takes the exclusive lock (or fails if someone holds it)
+    try:
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise StorageError(
+                f"raft storage at {path} has schema version {version}, newer than the "
+                f"supported {SCHEMA_VERSION}: upgrade twistedchat"
+            )
+        if version == 0:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make a newly created name in ``directory`` survive a power loss."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
