@@ -42,7 +42,9 @@ class Server:
         self.clock.advance(1_700_000_000)
         limits = ChatLimits()
         self.settings = ConnectionSettings(
-            server_name="irc.test", isupport=isupport_tokens(limits, "TestNet"), **settings  # type: ignore[arg-type]
+            server_name="irc.test",
+            isupport=isupport_tokens(limits, "TestNet"),
+            **settings,  # type: ignore[arg-type]
         )
         self.hub = SessionHub("n1", ChatState(limits), self.clock, "irc.test")
         self.log = MemoryLog(self.hub)

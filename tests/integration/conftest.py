@@ -31,7 +31,9 @@ def cluster_factory(tmp_path: Path) -> Iterator[Callable[..., list[Node]]]:
     failed = [n for n in started if n.process is not None and n.process.returncode not in (0, -9)]
     if failed:
         for node in failed:
-            print(f"--- {node.node_id} exited {node.process.returncode}:\n{node.log_text()[-3000:]}")  # type: ignore[union-attr]
+            print(
+                f"--- {node.node_id} exited {node.process.returncode}:\n{node.log_text()[-3000:]}"
+            )  # type: ignore[union-attr]
 
 
 @pytest.fixture

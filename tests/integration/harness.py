@@ -7,6 +7,7 @@ shows up as a clear start-up failure.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -201,7 +202,5 @@ class IRCClient:
         self.nick = nick
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 
@@ -32,7 +33,7 @@ def test_three_nodes_elect_one_leader_and_order_chat_the_same(
             client.send(f"PRIVMSG #order :m{round_}-{i}")
     # Every member sees the others' 10 messages; their relative order is the same for all.
     views = []
-    for i, client in enumerate(clients):
+    for client in clients:
         seen = [client.expect("PRIVMSG #order").rsplit(":", 1)[1] for _ in range(10)]
         views.append(seen)
     everything = [f"m{r}-{i}" for r in range(5) for i in range(3)]
@@ -56,7 +57,7 @@ def test_killing_the_leader_elects_a_new_one_and_chat_continues(
         survivors = [n for n in nodes if n is not leader]
         killed_at = time.monotonic()
         leader.kill()
-        new = wait_for(lambda: leader_of(survivors), 20, "a new leader", interval=0.02)
+        new = wait_for(partial(leader_of, survivors), 20, "a new leader", interval=0.02)
         takeovers.append(time.monotonic() - killed_at)
         assert new is not leader
         alice = IRCClient(survivors[0].irc_port, "alice")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import pty
@@ -52,10 +53,8 @@ class Terminal:
         os.write(self.fd, text.encode() + b"\r")
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.type("/quit")
-        except OSError:
-            pass
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
             if os.waitpid(self.pid, os.WNOHANG) != (0, 0):

@@ -8,7 +8,6 @@ import sys
 from tests.integration.harness import IRCClient, Node, wait_for
 
 
-
 def test_two_clients_chat_in_a_channel_and_privately(single_node: Node) -> None:
     alice = IRCClient(single_node.irc_port, "alice")
     bob = IRCClient(single_node.irc_port, "bob")
@@ -79,8 +78,17 @@ def test_help_lists_the_options() -> None:
         capture_output=True, text=True, timeout=60, cwd="/",
     )  # fmt: skip
     assert result.returncode == 0
-    for option in ("--data-dir", "--irc", "--name", "--max-clients", "--flood-burst",
-                   "--flood-rate", "--peer", "--join", "--status"):
+    for option in (
+        "--data-dir",
+        "--irc",
+        "--name",
+        "--max-clients",
+        "--flood-burst",
+        "--flood-rate",
+        "--peer",
+        "--join",
+        "--status",
+    ):
         assert option in result.stdout
 
 

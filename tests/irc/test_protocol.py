@@ -20,8 +20,15 @@ def test_welcome_burst_advertises_isupport_and_motd(server: Server) -> None:
     for code in ("001", "002", "003", "004", "005", "251", "422"):
         assert code in codes, lines
     isupport = " ".join(line for line in lines if " 005 " in line)
-    for token in ("CASEMAPPING=rfc1459", "CHANTYPES=#&", "PREFIX=(ov)@+", "NICKLEN=30",
-                  "NETWORK=TestNet", "CHANMODES=b,k,l,imnst", "TARGMAX="):
+    for token in (
+        "CASEMAPPING=rfc1459",
+        "CHANTYPES=#&",
+        "PREFIX=(ov)@+",
+        "NICKLEN=30",
+        "NETWORK=TestNet",
+        "CHANMODES=b,k,l,imnst",
+        "TARGMAX=",
+    ):
         assert token in isupport
     assert lines[0].startswith(":irc.test 001 alice ")
 
@@ -153,7 +160,9 @@ def test_bad_lines_get_answers_and_harm_nobody(server: Server) -> None:
     assert not alice.closed
     alice.send("PRIVMSG bob :after all that")
     assert bob.has("PRIVMSG bob :after all that")
-    assert not any("nul" in line or "bad utf8" in line or "big tags" in line for line in bob.lines())
+    assert not any(
+        "nul" in line or "bad utf8" in line or "big tags" in line for line in bob.lines()
+    )
 
 
 def test_registration_timeout(server: Server) -> None:

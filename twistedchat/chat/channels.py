@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from twistedchat.irc import numerics as N
 from twistedchat.chat.context import Context
 from twistedchat.chat.limits import truncate
 from twistedchat.chat.listings import names_replies, topic_replies
 from twistedchat.chat.model import Channel, Topic, User
+from twistedchat.irc import numerics as N
 from twistedchat.irc.casemap import casefold
 
 CHANTYPES = "#&"

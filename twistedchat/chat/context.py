@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from twistedchat.irc import numerics as N
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox
+from twistedchat.irc import numerics as N
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.message import Message
 

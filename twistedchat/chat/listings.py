@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from twistedchat.irc import numerics as N
 from twistedchat.chat.model import Channel, User, World
 from twistedchat.chat.outbox import numeric
+from twistedchat.irc import numerics as N
 from twistedchat.irc.message import Message
 
 #: Bytes for the list in a 353/319 line, less the nick and channel put before it: 512

@@ -7,9 +7,9 @@ other tag a client sent (``label``, ...) is the connection's and is not.
 
 from __future__ import annotations
 
-from twistedchat.irc import numerics as N
 from twistedchat.chat.channels import CHANTYPES
 from twistedchat.chat.context import Context
+from twistedchat.irc import numerics as N
 from twistedchat.irc.message import Message
 
 

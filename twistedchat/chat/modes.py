@@ -7,13 +7,13 @@ when nothing changed.
 
 from __future__ import annotations
 
-from twistedchat.irc import numerics as N
 from twistedchat.chat.channels import CHANTYPES
 from twistedchat.chat.context import Context
 from twistedchat.chat.listings import ban_list_replies, channel_mode_replies
 from twistedchat.chat.masks import MAX_MASK_LENGTH, normalize_ban
 from twistedchat.chat.model import Ban, Channel, User, World
 from twistedchat.chat.outbox import numeric
+from twistedchat.irc import numerics as N
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.message import Message
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from twistedchat.irc import numerics as N
 from twistedchat.chat.channels import CHANTYPES
 from twistedchat.chat.listings import (
     LIST_WIDTH,
@@ -22,6 +21,7 @@ from twistedchat.chat.masks import glob_match
 from twistedchat.chat.model import User, World
 from twistedchat.chat.modes import mode_query
 from twistedchat.chat.outbox import numeric, server_time
+from twistedchat.irc import numerics as N
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.message import Message
 

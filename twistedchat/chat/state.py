@@ -18,12 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from twistedchat.chat import channels, messaging, modes, queries, snapshot, users
-from twistedchat.irc import numerics as N
 from twistedchat.chat.command import CONNECT, NODE_RESET, Command, Delivery
 from twistedchat.chat.context import Context
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.model import World
 from twistedchat.chat.outbox import Outbox, numeric
+from twistedchat.irc import numerics as N
 from twistedchat.irc.message import Message
 
 #: Commands that always change state (or are answered in log order, like PRIVMSG errors).

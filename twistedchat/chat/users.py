@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from twistedchat.irc import numerics as N
 from twistedchat.chat.command import Command
 from twistedchat.chat.context import Context
 from twistedchat.chat.limits import truncate
 from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox, numeric
+from twistedchat.irc import numerics as N
 from twistedchat.irc.names import valid_nick
 
 NODE_RESTARTED = "Node restarted"

@@ -25,8 +25,20 @@ _UNSAFE = str.maketrans({"\r": " ", "\n": " ", "\0": " "})
 #: Commands whose last parameter is free text: sent in trailing form (":text") even when
 #: one word, as servers traditionally do, because some clients and bots rely on it.
 _TEXT_COMMANDS = frozenset(
-    {"PRIVMSG", "NOTICE", "TAGMSG", "PING", "PONG", "ERROR", "QUIT", "PART", "TOPIC", "KICK",
-     "AWAY", "WALLOPS"}
+    {
+        "PRIVMSG",
+        "NOTICE",
+        "TAGMSG",
+        "PING",
+        "PONG",
+        "ERROR",
+        "QUIT",
+        "PART",
+        "TOPIC",
+        "KICK",
+        "AWAY",
+        "WALLOPS",
+    }
 )
 
 
@@ -107,8 +119,10 @@ def parse_tags(text: str) -> dict[str, str]:
 def _valid_tag_key(key: str) -> bool:
     name = key[1:] if key.startswith("+") else key
     vendor, _, short = name.rpartition("/")
-    return bool(short) and all(c.isascii() and (c.isalnum() or c == "-") for c in short) and (
-        not vendor or all(c.isascii() and (c.isalnum() or c in "-.") for c in vendor)
+    return (
+        bool(short)
+        and all(c.isascii() and (c.isalnum() or c == "-") for c in short)
+        and (not vendor or all(c.isascii() and (c.isalnum() or c in "-.") for c in vendor))
     )
 
 

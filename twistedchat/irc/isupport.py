@@ -11,22 +11,24 @@ from twistedchat.irc.casemap import CASEMAPPING
 
 
 def isupport_tokens(limits: ChatLimits, network: str) -> tuple[str, ...]:
+    """Every token we advertise, sorted by name as most servers do."""
     t = limits.targmax
     return (
-        "AWAYLEN=%d" % limits.awaylen,
+        f"AWAYLEN={limits.awaylen}",
         "CASEMAPPING=" + CASEMAPPING,
-        "CHANLIMIT=#&:%d" % limits.chanlimit,
+        f"CHANLIMIT=#&:{limits.chanlimit}",
         "CHANMODES=b,k,l,imnst",
-        "CHANNELLEN=%d" % limits.channellen,
+        f"CHANNELLEN={limits.channellen}",
         "CHANTYPES=#&",
-        "KICKLEN=%d" % limits.kicklen,
-        "MAXLIST=b:%d" % limits.maxlist,
-        "MAXTARGETS=%d" % t,
-        "MODES=%d" % limits.modes,
+        f"KEYLEN={limits.keylen}",
+        f"KICKLEN={limits.kicklen}",
+        f"MAXLIST=b:{limits.maxlist}",
+        f"MAXTARGETS={t}",
+        f"MODES={limits.modes}",
         "NETWORK=" + network,
-        "NICKLEN=%d" % limits.nicklen,
+        f"NICKLEN={limits.nicklen}",
         "PREFIX=(ov)@+",
-        "TARGMAX=JOIN:%d,PART:%d,KICK:%d,PRIVMSG:%d,NOTICE:%d,TAGMSG:%d,WHOIS:1" % ((t,) * 6),
-        "TOPICLEN=%d" % limits.topiclen,
+        f"TARGMAX=JOIN:{t},PART:{t},KICK:{t},PRIVMSG:{t},NOTICE:{t},TAGMSG:{t},WHOIS:1",
+        f"TOPICLEN={limits.topiclen}",
         "UTF8ONLY",
     )

@@ -12,12 +12,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, IReactorTime
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
-from twisted.internet.interfaces import IPushProducer
 
 from twistedchat.chat.command import CONNECT, Delivery
 from twistedchat.chat.state import is_write
@@ -36,7 +35,9 @@ log = Logger()
 #: Commands a client may send before it is registered.
 PRE_REGISTRATION = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"})
 #: Commands answered by the connection itself, never by the chat state.
-LOCAL_COMMANDS = frozenset({"CAP", "PING", "PONG", "QUIT", "VERSION", "TIME", "MOTD", "USER", "PASS"})
+LOCAL_COMMANDS = frozenset(
+    {"CAP", "PING", "PONG", "QUIT", "VERSION", "TIME", "MOTD", "USER", "PASS"}
+)
 ISUPPORT_PER_LINE = 13
 
 
@@ -109,7 +110,7 @@ class IRCConnection(Protocol):
         if flood_waiting and len(self._inbox) > self.settings.flood_backlog:
             self._close("Excess Flood")
 
-    def connectionLost(self, reason: Failure = Failure(ConnectionError())) -> None:
+    def connectionLost(self, reason: Failure | None = None) -> None:
         self._closing = True
         for call in [*self._timers.values(), self._drain_call]:
             if call is not None and call.active():
@@ -271,8 +272,14 @@ class IRCConnection(Protocol):
             self._handle_local(message, label)
         elif is_write(message):
             if not self.backend.writable():
-                self._reply(label, [self._numeric(N.ERR_UNKNOWNERROR, command,
-                                                  "Cluster has no quorum; try again shortly")])
+                self._reply(
+                    label,
+                    [
+                        self._numeric(
+                            N.ERR_UNKNOWNERROR, command, "Cluster has no quorum; try again shortly"
+                        )
+                    ],
+                )
                 return
             self._writes_in_flight += 1
             self.backend.submit(self.session, message, label)
@@ -288,9 +295,7 @@ class IRCConnection(Protocol):
             if not params:
                 self._reply(label, [self._numeric(N.ERR_NOORIGIN, "No origin specified")])
             else:
-                self._reply(
-                    label, [Message("PONG", (self.settings.server_name, params[0]))]
-                )
+                self._reply(label, [Message("PONG", (self.settings.server_name, params[0]))])
         elif command == "PONG":
             self._awaiting_pong = False
         elif command == "QUIT":
@@ -303,15 +308,19 @@ class IRCConnection(Protocol):
             self.backend.submit(self.session, Message("QUIT", (reason,)), label)
         elif command == "PASS":
             if self.registered:
-                self._reply(label, [self._numeric(N.ERR_ALREADYREGISTERED, "You may not reregister")])
+                self._reply(
+                    label, [self._numeric(N.ERR_ALREADYREGISTERED, "You may not reregister")]
+                )
         elif command == "USER":
             self._reply(label, [self._numeric(N.ERR_ALREADYREGISTERED, "You may not reregister")])
         elif command == "VERSION":
             s = self.settings
             self._reply(
                 label,
-                [self._numeric(N.RPL_VERSION, s.version, s.server_name, "Raft-replicated IRC"),
-                 *self._isupport_lines()],
+                [
+                    self._numeric(N.RPL_VERSION, s.version, s.server_name, "Raft-replicated IRC"),
+                    *self._isupport_lines(),
+                ],
             )
         elif command == "TIME":
             from datetime import UTC, datetime
@@ -319,7 +328,13 @@ class IRCConnection(Protocol):
             now = datetime.fromtimestamp(self.clock.seconds(), UTC)
             self._reply(
                 label,
-                [self._numeric(N.RPL_TIME, self.settings.server_name, now.strftime("%A %B %d %Y -- %H:%M:%S UTC"))],
+                [
+                    self._numeric(
+                        N.RPL_TIME,
+                        self.settings.server_name,
+                        now.strftime("%A %B %d %Y -- %H:%M:%S UTC"),
+                    )
+                ],
             )
         elif command == "MOTD":
             self._reply(label, self._motd_lines())
@@ -334,7 +349,9 @@ class IRCConnection(Protocol):
                 self._cap_version = max(self._cap_version, int(params[1]))
                 if self._cap_version >= 302:
                     self.caps.add("cap-notify")
-            self._reply(label, [Message("CAP", (self.nick, "LS", " ".join(ls_tokens(self._cap_version))))])
+            self._reply(
+                label, [Message("CAP", (self.nick, "LS", " ".join(ls_tokens(self._cap_version))))]
+            )
         elif sub == "LIST":
             self._reply(label, [Message("CAP", (self.nick, "LIST", " ".join(sorted(self.caps))))])
         elif sub == "REQ":
@@ -356,7 +373,9 @@ class IRCConnection(Protocol):
                 self._cap_negotiating = False
                 self._try_register()
         else:
-            self._reply(label, [self._numeric(N.ERR_INVALIDCAPCMD, sub or "*", "Invalid CAP command")])
+            self._reply(
+                label, [self._numeric(N.ERR_INVALIDCAPCMD, sub or "*", "Invalid CAP command")]
+            )
 
     # -- registration ------------------------------------------------------------------
 
@@ -369,11 +388,16 @@ class IRCConnection(Protocol):
         s = self.settings
         burst = [
             welcome,
-            self._numeric(N.RPL_YOURHOST, f"Your host is {s.server_name}, running version {s.version}"),
+            self._numeric(
+                N.RPL_YOURHOST, f"Your host is {s.server_name}, running version {s.version}"
+            ),
             self._numeric(N.RPL_CREATED, f"This server was created {s.created}"),
             self._numeric(N.RPL_MYINFO, s.server_name, s.version, "i", "biklmnostv", "bklov"),
             *self._isupport_lines(),
-            *(for_client(m, self.caps) or m for m in self.backend.query(self.session, Message("LUSERS"))),
+            *(
+                for_client(m, self.caps) or m
+                for m in self.backend.query(self.session, Message("LUSERS"))
+            ),
             *self._motd_lines(),
         ]
         for message in burst:
@@ -384,7 +408,9 @@ class IRCConnection(Protocol):
     def _isupport_lines(self) -> list[Message]:
         tokens = self.settings.isupport
         return [
-            self._numeric(N.RPL_ISUPPORT, *tokens[i : i + ISUPPORT_PER_LINE], "are supported by this server")
+            self._numeric(
+                N.RPL_ISUPPORT, *tokens[i : i + ISUPPORT_PER_LINE], "are supported by this server"
+            )
             for i in range(0, len(tokens), ISUPPORT_PER_LINE)
         ]
 
@@ -498,7 +524,7 @@ class IRCFactory(Factory):
         self.clock = clock
         self.nicklen = nicklen
 
-    def buildProtocol(self, addr: object) -> IRCConnection:
+    def buildProtocol(self, addr: IAddress) -> IRCConnection:  # type: ignore[override]
         connection = IRCConnection(self.backend, self.settings, self.clock)
         connection.factory = self
         return connection

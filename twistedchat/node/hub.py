@@ -168,8 +168,7 @@ class SessionHub:
                 if self.ready or session_id == self._reset_session:
                     self._resend(session, now)
             elif session.sink is None and (
-                not session.pending
-                or now - (session.detached_at or now) > self.detached_lifetime
+                not session.pending or now - (session.detached_at or now) > self.detached_lifetime
             ):
                 del self.sessions[session_id]
         self._retry_call = self.clock.callLater(self.retry_interval, self._retry)

@@ -55,16 +55,36 @@ class ChatNodeOptions(usage.Options):
         ["cluster", None, "twistedchat", "Cluster name: peers of another cluster are refused."],
         ["peer", None, DEFAULT_PEER, "Endpoint string the Raft peer protocol listens on."],
         ["node-id", None, None, "This node's id in the cluster (default: HOST:PORT of --peer)."],
-        ["status", None, DEFAULT_STATUS, "Endpoint string for the HTTP status endpoint (GET /status)."],
+        [
+            "status",
+            None,
+            DEFAULT_STATUS,
+            "Endpoint string for the HTTP status endpoint (GET /status).",
+        ],
         ["max-clients", None, 1024, "Refuse new clients beyond this many.", _positive_int],
         ["flood-burst", None, 10, "Lines a client may send at once.", _positive_int],
-        ["flood-rate", None, 2.0, "Lines per second per client after the burst; 0 turns flood "
-         "control off.", _non_negative_float],
+        [
+            "flood-rate",
+            None,
+            2.0,
+            "Lines per second per client after the burst; 0 turns flood control off.",
+            _non_negative_float,
+        ],
         ["motd", None, None, "File whose lines are the message of the day."],
-        ["election-timeout", None, 400, "Minimum Raft election timeout in milliseconds.",
-         _positive_int],
-        ["snapshot-every", None, 10000, "Take a snapshot after this many applied entries.",
-         _positive_int],
+        [
+            "election-timeout",
+            None,
+            400,
+            "Minimum Raft election timeout in milliseconds.",
+            _positive_int,
+        ],
+        [
+            "snapshot-every",
+            None,
+            10000,
+            "Take a snapshot after this many applied entries.",
+            _positive_int,
+        ],
     ]
 
     def __init__(self) -> None:

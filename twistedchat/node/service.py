@@ -54,7 +54,7 @@ class ChatNodeService(service.Service):
 
     def __init__(self, config: NodeConfig, clock: IReactorTime | None = None):
         self.config = config
-        self.clock: IReactorTime = clock or reactor  # type: ignore[assignment]
+        self.clock: IReactorTime = clock or reactor
         self.limits = ChatLimits()
         self.hub: SessionHub | None = None
         self.replica: RaftReplica | None = None
@@ -102,9 +102,14 @@ class ChatNodeService(service.Service):
         c = self.config
         c.data_dir.mkdir(parents=True, exist_ok=True)
         self.storage = RaftStorage.open(str(c.data_dir / "raft"))
-        hub = self.hub = SessionHub(c.node_id, ChatState(self.limits), self.clock, c.settings.server_name)
+        hub = self.hub = SessionHub(
+            c.node_id, ChatState(self.limits), self.clock, c.settings.server_name
+        )
         self.transport = PeerTransport(
-            c.node_id, c.cluster, c.peer, reactor=self.clock  # type: ignore[arg-type]
+            c.node_id,
+            c.cluster,
+            c.peer,
+            reactor=self.clock,
         )
         tick = c.election_timeout_ms / 1000 / ELECTION_TICKS
         self.replica = RaftReplica(
@@ -143,7 +148,7 @@ class ChatNodeService(service.Service):
     def _fail(self, failure: Any) -> None:
         log.failure("chatnode failed to start", failure)
         print(f"chatnode: cannot start: {failure.getErrorMessage()}", flush=True)
-        reactor.stop()  # type: ignore[attr-defined]
+        reactor.stop()
 
     # -- stop --------------------------------------------------------------------------
 
@@ -197,4 +202,6 @@ class ChatNodeService(service.Service):
 
 
 async def _stop_port(port: IListeningPort) -> None:
-    await port.stopListening()
+    stopped = port.stopListening()
+    if stopped is not None:
+        await stopped
