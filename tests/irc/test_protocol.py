@@ -217,3 +217,12 @@ def test_quit_is_seen_by_channel_members(server: Server) -> None:
     bob.send("QUIT :bye now")
     assert bob.has("ERROR :Closing Link")
     assert any("QUIT :Quit: bye now" in line for line in alice.lines())
+
+
+def test_numerics_follow_a_nick_change(server: Server) -> None:
+    alice = server.register("alice")
+    alice.send("NICK alicia")
+    assert any(line.startswith(":alice!") and " NICK " in line for line in alice.lines())
+    alice.clear()
+    alice.send_raw(b"PRIVMSG x :" + b"x" * 600 + b"\r\n")
+    assert alice.has(" 417 alicia ")

@@ -23,6 +23,7 @@ from twistedchat.chat.state import is_write
 from twistedchat.irc import numerics as N
 from twistedchat.irc.backend import ChatBackend
 from twistedchat.irc.capabilities import SUPPORTED, for_client, ls_tokens
+from twistedchat.irc.casemap import casefold
 from twistedchat.irc.flood import TokenBucket
 from twistedchat.irc.framing import FrameTooLong, LineFramer
 from twistedchat.irc.grammar import InvalidUtf8, ParseError, parse_line, serialize
@@ -123,6 +124,13 @@ class IRCConnection(Protocol):
                 self.backend.close_session(self.session, "")
             self.session = ""
 
+    def _follow_own_nick(self, message: Message) -> None:
+        """Keep the nick used in our own numerics in step with the replicated state."""
+        if message.command != "NICK" or not message.params or message.source is None:
+            return
+        if casefold(message.source.partition("!")[0]) == casefold(self.nick):
+            self.nick = message.params[0]
+
     # -- IPushProducer: the transport tells us when the client stops reading -----------
 
     def pauseProducing(self) -> None:
@@ -138,6 +146,7 @@ class IRCConnection(Protocol):
     # -- SessionSink: called by the backend --------------------------------------------
 
     def deliver(self, delivery: Delivery) -> None:
+        self._follow_own_nick(delivery.message)
         if delivery.echo and "echo-message" not in self.caps:
             return
         message = for_client(delivery.message, self.caps)
@@ -146,6 +155,8 @@ class IRCConnection(Protocol):
 
     def respond(self, label: str | None, deliveries: Sequence[Delivery]) -> None:
         self._writes_in_flight -= 1
+        for delivery in deliveries:
+            self._follow_own_nick(delivery.message)
         messages = [
             m
             for d in deliveries

@@ -74,6 +74,7 @@ class RaftReplica:
             hard_state=hard_state,
             snapshot=snapshot,
             entries=entries,
+            snapshot_data=(lambda: snapshot_data) if snapshot_data is not None else None,
         )
 
     # -- lifecycle ---------------------------------------------------------------------
