@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,9 +35,9 @@ def span(lo: int, hi: int, term: int = 1) -> list[Entry]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> RaftStorage:
+def store(tmp_path: Path) -> Iterator[RaftStorage]:
     s = RaftStorage.open(str(tmp_path / "raft"))
-    yield s  # type: ignore[misc]
+    yield s
     s.close()
 
 
@@ -377,4 +378,4 @@ class StorageMachine(RuleBasedStateMachine):
 
 
 TestStorageModel = StorageMachine.TestCase
-TestStorageModel.settings = settings(max_examples=60, stateful_step_count=25, deadline=None)
+TestStorageModel.settings = settings(max_examples=100, stateful_step_count=30, deadline=None)

@@ -170,7 +170,7 @@ class RaftStorage:
     def save_snapshot(self, meta: SnapshotMeta, data: bytes) -> None:
         """Install a leader's snapshot: it replaces the stored snapshot and the whole log."""
         with self._transaction("write snapshot"):
-            self._db.execute("SELECT 1")
+            self._db.execute("DELETE FROM entries")
             self._put_snapshot(meta, data)
 
     def compact(self, meta: SnapshotMeta, data: bytes) -> None:
