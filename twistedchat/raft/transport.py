@@ -1,0 +1,275 @@
+"""Raft peer messages over TCP: a listening port for inbound links, one outbound link per peer.
+
+Connections are one-way. We send only on the connection we opened to a peer
+(:mod:`twistedchat.raft.peer`) and only receive on the connections peers opened to us, so
+neither side ever has to decide which of two simultaneous dials wins, and a slow reader
+cannot block the other direction. Every connection starts with a :class:`~.codec.Hello`;
+an inbound link from another cluster or wire version is refused with one log line.
+
+Failures stay local: a peer sending garbage loses that one connection, a peer that is down
+costs a bounded queue and a reconnect timer, and :meth:`PeerTransport.send` never raises,
+because Raft treats the network as lossy anyway and retransmits.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Any
+
+from twisted.internet import endpoints
+from twisted.internet.address import IPv4Address, IPv6Address
+from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
+from twisted.internet.interfaces import IDelayedCall, IListeningPort
+from twisted.internet.protocol import Factory, connectionDone
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from twistedchat.raft import codec
+from twistedchat.raft.codec import WIRE_VERSION, FrameDecoder, FrameError, Hello
+from twistedchat.raft.messages import RaftMessage
+from twistedchat.raft.peer import LinkContext, OutboundPeer, PeerSettings, TrackedProtocol
+
+log = Logger()
+
+STAT_NAMES = ("frames_sent", "frames_received", "bytes_sent", "bytes_received", "dropped",
+              "bad_frames", "connects", "rejected_hello")  # fmt: skip
+
+
+def _discard(message: RaftMessage) -> None:
+    """Until the replica installs its handler, messages have nowhere to go."""
+
+
+class InboundProtocol(TrackedProtocol):
+    """A connection a peer opened to us: a Hello, then Raft messages for us, nothing back."""
+
+    def __init__(self, owner: PeerTransport):
+        super().__init__(owner.context)
+        self.owner = owner
+        self.decoder = FrameDecoder()
+        self.peer_id: str | None = None  # from its Hello
+        self._hello_timer: IDelayedCall | None = None
+
+    def connectionMade(self) -> None:
+        super().connectionMade()
+        timeout = self.context.settings.hello_timeout
+        self._hello_timer = self.context.reactor.callLater(timeout, self._no_hello)
+
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._cancel_hello_timer()
+        self.owner.inbound_lost(self)
+        super().connectionLost(reason)
+
+    def _cancel_hello_timer(self) -> None:
+        if self._hello_timer is not None and self._hello_timer.active():
+            self._hello_timer.cancel()
+        self._hello_timer = None
+
+    def _no_hello(self) -> None:
+        self._hello_timer = None
+        self._refuse(f"sent no hello within {self.context.settings.hello_timeout}s")
+
+    def _peer_name(self) -> str:
+        if self.peer_id is not None:
+            return self.peer_id
+        return str(self.transport.getPeer()) if self.transport is not None else "?"
+
+    def _refuse(self, why: str, counter: str = "rejected_hello") -> None:
+        self.context.stats[counter] += 1
+        log.warn("closing peer connection from {peer}: {why}", peer=self._peer_name(), why=why)
+        self.abort()  # nothing of ours to flush: we never write on inbound links
+
+    def dataReceived(self, data: bytes) -> None:
+        stats = self.context.stats
+        stats["bytes_received"] += len(data)
+        try:
+            frames = self.decoder.feed(data)
+        except codec.UnsupportedVersion as exc:
+            self._refuse(str(exc), "rejected_hello" if self.peer_id is None else "bad_frames")
+            return
+        except FrameError as exc:
+            self._refuse(f"bad frame: {exc}", "bad_frames")
+            return
+        for frame in frames:
+            stats["frames_received"] += 1
+            if self.peer_id is None:
+                if not self._accept_hello(frame):
+                    return
+            elif isinstance(frame, RaftMessage):
+                self._deliver(frame)
+            else:
+                self._refuse(f"unexpected {type(frame).__name__} frame", "bad_frames")
+                return
+
+    def _accept_hello(self, frame: object) -> bool:
+        if not isinstance(frame, Hello):
+            self._refuse(f"first frame is a {type(frame).__name__}, not a Hello")
+            return False
+        ours = self.owner.cluster
+        if frame.cluster != ours:
+            self._refuse(f"node {frame.node_id!r} is in cluster {frame.cluster!r}, not {ours!r}")
+            return False
+        if frame.version != WIRE_VERSION:
+            self._refuse(f"node {frame.node_id!r} speaks version {frame.version}")
+            return False
+        self._cancel_hello_timer()
+        self.peer_id = frame.node_id
+        self.owner.inbound_accepted(self)
+        return True
+
+    def _deliver(self, message: RaftMessage) -> None:
+        if message.dst != self.owner.node_id:
+            self.context.stats["dropped"] += 1  # meant for whoever had our address before
+            return
+        try:
+            self.owner.on_message(message)
+        except Exception:  # a bug upstream must not cost the link or the rest of the batch
+            log.failure("handling {type} from {peer} failed", type=type(message).__name__,
+                        peer=self.peer_id)  # fmt: skip
+
+
+class _InboundFactory(Factory):
+    def __init__(self, owner: PeerTransport):
+        self.owner = owner
+
+    def buildProtocol(self, addr: Any) -> InboundProtocol:
+        return InboundProtocol(self.owner)
+
+
+class PeerTransport:
+    """Sends each Raft message to ``message.dst`` and hands received ones to ``on_message``."""
+
+    def __init__(
+        self,
+        node_id: str,
+        cluster: str,
+        endpoint: str,
+        *,
+        reactor: Any,
+        rng: random.Random | None = None,
+        settings: PeerSettings | None = None,
+    ) -> None:
+        self.node_id = node_id
+        self.cluster = cluster
+        self.endpoint = endpoint
+        hello = codec.encode(Hello(cluster, node_id, WIRE_VERSION))
+        self.context = LinkContext(reactor, settings or PeerSettings(), rng or random.Random(),
+                                   hello)  # fmt: skip
+        self.on_message: Callable[[RaftMessage], None] = _discard
+        self._peers: dict[str, OutboundPeer] = {}
+        self._inbound_by_peer: dict[str, InboundProtocol] = {}
+        self._port: IListeningPort | None = None
+        self._stopped = False
+
+    @property
+    def peers(self) -> Mapping[str, OutboundPeer]:
+        """Node id to its outbound state; read-only (use set_peer and remove_peer)."""
+        return MappingProxyType(self._peers)
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> Deferred[None]:
+        """Listen for peers; fires once the port is open (fails if it cannot be)."""
+        server = endpoints.serverFromString(self.context.reactor, self.endpoint)
+        listening: Deferred[IListeningPort] = server.listen(_InboundFactory(self))
+
+        def listening_on(port: IListeningPort) -> None:
+            self._port = port
+            log.info("raft peers: listening on {address}", address=port.getHost())
+
+        return listening.addCallback(listening_on)
+
+    def listening_port(self) -> int:
+        """The TCP port we listen on (useful when started on port 0)."""
+        if self._port is None:
+            raise RuntimeError("the transport is not listening")
+        address = self._port.getHost()
+        assert isinstance(address, IPv4Address | IPv6Address), address
+        return address.port
+
+    def stop(self) -> Deferred[None]:
+        """Stop listening, drop every peer and close every connection.
+
+        Fires when the port and all connections are closed. Connections get
+        ``settings.close_grace`` seconds to flush what TCP holds, then are aborted.
+        """
+        self._stopped = True
+        waits: list[Deferred[Any]] = []
+        if self._port is not None:
+            waits.append(maybeDeferred(self._port.stopListening))
+            self._port = None
+        for peer in self._peers.values():
+            peer.close(graceful=True)
+        self._peers.clear()
+        connections = list(self.context.connections)
+        for connection in connections:
+            connection.close()
+            waits.append(connection.when_lost())
+        reactor = self.context.reactor
+        deadline = reactor.callLater(self.context.settings.close_grace, self._abort_all)
+        done = DeferredList(waits, consumeErrors=True)
+
+        def finished(_: object) -> None:
+            if deadline.active():
+                deadline.cancel()
+
+        return done.addCallback(finished)
+
+    def _abort_all(self) -> None:
+        for connection in list(self.context.connections):
+            connection.abort()
+
+    # -- peers -------------------------------------------------------------------------
+
+    def set_peer(self, node_id: str, endpoint: str) -> None:
+        """Dial ``node_id`` at a client endpoint description; a new endpoint redials."""
+        if self._stopped:
+            return
+        peer = self._peers.get(node_id)
+        if peer is None:
+            peer = self._peers[node_id] = OutboundPeer(node_id, endpoint, self.context)
+            peer.start()
+        else:
+            peer.set_endpoint(endpoint)
+
+    def remove_peer(self, node_id: str) -> None:
+        peer = self._peers.pop(node_id, None)
+        if peer is not None:
+            log.info("raft peers: removed {peer}", peer=node_id)
+            peer.close(graceful=False)
+
+    def inbound_accepted(self, connection: InboundProtocol) -> None:
+        """A peer that reconnects replaces its old inbound link, which may be half-open."""
+        assert connection.peer_id is not None
+        old = self._inbound_by_peer.get(connection.peer_id)
+        self._inbound_by_peer[connection.peer_id] = connection
+        if old is not None and old is not connection:
+            old.abort()
+
+    def inbound_lost(self, connection: InboundProtocol) -> None:
+        peer_id = connection.peer_id
+        if peer_id is not None and self._inbound_by_peer.get(peer_id) is connection:
+            del self._inbound_by_peer[peer_id]
+
+    # -- sending -----------------------------------------------------------------------
+
+    def send(self, message: RaftMessage) -> None:
+        """Queue ``message`` for ``message.dst``; drops (and counts) what cannot go."""
+        peer = self._peers.get(message.dst)
+        if peer is None:
+            self.context.stats["dropped"] += 1
+            return
+        try:
+            frame = codec.encode(message)
+        except (TypeError, ValueError) as exc:
+            self.context.stats["dropped"] += 1
+            log.error("cannot send {type} to {peer}: {error}", type=type(message).__name__,
+                      peer=message.dst, error=exc)  # fmt: skip
+            return
+        peer.send(frame)
+
+    def stats(self) -> dict[str, int]:
+        """Counters since start: frames and bytes each way, drops, bad frames, connects."""
+        counts = self.context.stats
+        return {name: counts[name] for name in STAT_NAMES}
