@@ -34,6 +34,10 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
+#: The venv's own twistd, so the nodes run exactly what ``pip install`` put there.
+TWISTD = str(Path(sys.executable).with_name("twistd"))
+
+
 @dataclass
 class Node:
     """One ``twistd chatnode`` process and its addresses."""
@@ -53,7 +57,7 @@ class Node:
 
     def command(self) -> list[str]:
         command = [
-            sys.executable, "-m", "twisted", "-n", "--pidfile=", "chatnode",
+            TWISTD, "-n", "--pidfile=", "chatnode",
             "--data-dir", str(self.data_dir),
             "--irc", f"tcp:{self.irc_port}:interface=127.0.0.1",
             "--peer", f"tcp:{self.peer_port}:interface=127.0.0.1",

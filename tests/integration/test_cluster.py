@@ -86,7 +86,7 @@ def test_killing_the_leader_elects_a_new_one_and_chat_continues(
 def test_five_nodes_survive_follower_kills_and_a_follower_catches_up(
     cluster_factory: Callable[..., list[Node]],
 ) -> None:
-    nodes = cluster_factory(5, "--snapshot-every", "20")
+    nodes = cluster_factory(5, "--snapshot-every", "20", "--flood-rate", "0")
     leader = leader_of(nodes)
     assert leader is not None
     followers = [n for n in nodes if n is not leader]

@@ -94,6 +94,7 @@ def test_irssi_joins_a_channel_and_exchanges_messages(single_node: Node, tmp_pat
         bob.send("PRIVMSG #debian :welcome back, irssi")
         wait_for(lambda: b"welcome back, irssi" in irssi.screen, 10, "irssi to show the reply")
         bob.send("PRIVMSG irssiuser :a private word")
+        irssi.type("/query bob")  # irssi opens the query in a background window
         wait_for(lambda: b"a private word" in irssi.screen, 10, "irssi to show the query")
     finally:
         irssi.stop()

@@ -35,7 +35,6 @@ class RaftReplica:
         *,
         config: RaftConfig,
         tick_seconds: float,
-        bootstrap: Configuration,
         apply_command: Callable[[int, bytes], None],
         take_snapshot: Callable[[], bytes],
         restore_snapshot: Callable[[bytes], None],
@@ -54,28 +53,50 @@ class RaftReplica:
         self._tick_call: IDelayedCall | None = None
         self._process_call: IDelayedCall | None = None
         self._last_snapshot_index = 0
-        self.core = self._load_core(config, bootstrap, rng or random.Random())
+        self._raft_config = config
+        self._rng = rng or random.Random()
+        #: When we last heard from each peer over Raft (for dead-node detection).
+        self.last_contact: dict[str, float] = {}
+        self.core, self.fresh = self._load_core()
+        #: A fresh node ignores peers until it knows whether it founds a cluster or joins one.
+        self.decided = not self.fresh
         transport.on_message = self.receive
 
-    def _load_core(
-        self, config: RaftConfig, bootstrap: Configuration, rng: random.Random
-    ) -> RaftNode:
-        """Restart from durable state, or bootstrap a new cluster deterministically."""
+    def _load_core(self) -> tuple[RaftNode, bool]:
+        """Restart from durable state; a node without any starts empty and undecided."""
         hard_state, snapshot, snapshot_data, entries = self.storage.load()
         if snapshot is not None and snapshot_data is not None:
             self._restore_snapshot(snapshot_data)
             self._last_snapshot_index = snapshot.index
-        if snapshot is None and not entries:
-            return RaftNode.bootstrap(self.node_id, config, rng, bootstrap)
-        return RaftNode(
+        fresh = snapshot is None and not entries and hard_state.term == 0
+        core = RaftNode(
             self.node_id,
-            config,
-            rng,
+            self._raft_config,
+            self._rng,
             hard_state=hard_state,
             snapshot=snapshot,
             entries=entries,
             snapshot_data=(lambda: snapshot_data) if snapshot_data is not None else None,
         )
+        return core, fresh
+
+    def found_cluster(self, voters: frozenset[str]) -> None:
+        """Bootstrap a new cluster: every founder writes the same first entry."""
+        if self.decided:
+            raise RuntimeError("only a fresh, undecided node may found a cluster")
+        log.info("founding cluster with voters {voters}", voters=sorted(voters))
+        self.core = RaftNode.bootstrap(
+            self.node_id, self._raft_config, self._rng, Configuration(voters)
+        )
+        self.decided = True
+        self._sync_peers()
+        self._schedule()
+
+    def await_invitation(self) -> None:
+        """Join an existing cluster: accept its leader's log once it adds us."""
+        if not self.decided:
+            log.info("waiting to be added to the cluster by its leader")
+            self.decided = True
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -126,6 +147,9 @@ class RaftReplica:
     # -- the loop ----------------------------------------------------------------------
 
     def receive(self, message: RaftMessage) -> None:
+        self.last_contact[message.src] = self.clock.seconds()
+        if not self.decided:
+            return  # stepping now could persist a term before we found a cluster
         self.core.step(message)
         self._schedule()
 
@@ -133,6 +157,10 @@ class RaftReplica:
         self.core.tick()
         self._process()
         self._tick_call = self.clock.callLater(self.tick_seconds, self._tick)
+
+    def poke(self) -> None:
+        """Something changed the core from outside the loop (a membership proposal)."""
+        self._schedule()
 
     def _schedule(self) -> None:
         if self._process_call is None:

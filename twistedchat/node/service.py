@@ -119,7 +119,6 @@ class ChatNodeService(service.Service):
             self.clock,
             config=RaftConfig(election_ticks=ELECTION_TICKS, heartbeat_ticks=2),
             tick_seconds=tick,
-            bootstrap=Configuration(voters=frozenset({c.node_id, *c.joins})),
             apply_command=hub.apply,
             take_snapshot=lambda: hub.state.snapshot(),
             restore_snapshot=self._restore_chat,
@@ -128,6 +127,8 @@ class ChatNodeService(service.Service):
         )
         await self.transport.start()
         self.replica.start()
+        if not self.replica.decided:
+            self.replica.found_cluster(frozenset({c.node_id, *c.joins}))
         hub.start(self.replica, c.irc)
         factory = IRCFactory(hub, c.settings, self.clock, self.limits.nicklen)
         for description in c.irc:

@@ -1,0 +1,224 @@
+"""The node's side of discovery: announce ourselves, found or join a cluster, steer membership.
+
+Everything here reacts to what discovery hears and what the Raft core reports; the rules
+themselves are pure (:mod:`twistedchat.node.membership`). Time comes from the reactor for
+liveness and from ``wall`` only for the datagram timestamps that stop replays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+from twistedchat.discovery.directory import Directory
+from twistedchat.discovery.wire import Announcement, Offer, Query
+from twistedchat.node.membership import ClusterView, MembershipPolicy, bootstrap_voters
+from twistedchat.node.replica import RaftReplica
+from twistedchat.raft.core import ConfigChangeRefused, NotLeader, Role
+
+log = Logger()
+
+#: Roles a node announces besides Raft's own: undecided (may found a cluster), waiting to
+#: be added, and shutting down gracefully.
+NEW, JOINING, LEAVING = "new", "joining", "leaving"
+
+ANNOUNCE_EVERY = 1.0
+LEADER_ANNOUNCE_EVERY = 0.25
+#: How long the set of fresh nodes must stay the same before founding a cluster from it.
+BOOTSTRAP_SETTLE = 1.5
+MEMBERSHIP_EVERY = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Addresses:
+    """Where others reach this node, as HOST:PORT (the node id is its peer address)."""
+
+    peer: str
+    irc: str
+    status: str
+
+
+class ClusterAgent:
+    """Announces this node and turns what it hears into Raft membership decisions."""
+
+    def __init__(
+        self,
+        cluster: str,
+        addresses: Addresses,
+        replica: RaftReplica,
+        directory: Directory,
+        clock: IReactorTime,
+        *,
+        send_announcement: Callable[[Announcement], None],
+        client_count: Callable[[], int],
+        capacity: int,
+        policy: MembershipPolicy,
+    ) -> None:
+        self.cluster = cluster
+        self.addresses = addresses
+        self.replica = replica
+        self.directory = directory
+        self.clock = clock
+        self._send = send_announcement
+        self._client_count = client_count
+        self.capacity = capacity
+        self.policy = policy
+        self.leaving = False
+        self._started_at = 0.0
+        self._fresh_view: frozenset[str] = frozenset()
+        self._fresh_view_since = 0.0
+        self._leader_since: float | None = None
+        self._announce_loop = LoopingCall(self._announce_if_due)
+        self._membership_loop = LoopingCall(self._steer)
+        self._announce_loop.clock = self._membership_loop.clock = clock
+        self._last_announce = float("-inf")
+
+    @property
+    def node_id(self) -> str:
+        return self.replica.node_id
+
+    def start(self) -> None:
+        self._started_at = self._fresh_view_since = self.clock.seconds()
+        self._announce_loop.start(LEADER_ANNOUNCE_EVERY, now=True)
+        self._membership_loop.start(MEMBERSHIP_EVERY, now=False)
+
+    def stop(self) -> None:
+        for loop in (self._announce_loop, self._membership_loop):
+            if loop.running:
+                loop.stop()
+
+    def leave(self) -> None:
+        """Say we are going, so the leader removes us instead of waiting for a timeout."""
+        self.leaving = True
+        self._announce()
+
+    # -- what we say -------------------------------------------------------------------
+
+    def announcement(self) -> Announcement:
+        core = self.replica.core
+        if self.leaving:
+            role = LEAVING
+        elif not self.replica.decided:
+            role = NEW
+        elif core.last_index == 0 and core.term == 0:
+            role = JOINING
+        else:
+            role = str(core.role)
+        return Announcement(
+            cluster=self.cluster,
+            node_id=self.node_id,
+            peer=self.addresses.peer,
+            irc=self.addresses.irc,
+            status=self.addresses.status,
+            role=role,
+            term=core.term,
+            leader=core.leader_id,
+            clients=self._client_count(),
+            capacity=self.capacity,
+            has_state=role not in (NEW, JOINING),
+            voter=self.node_id in core.configuration.voters,
+        )
+
+    def _announce_if_due(self) -> None:
+        leading = self.replica.core.role == Role.LEADER
+        interval = LEADER_ANNOUNCE_EVERY if leading else ANNOUNCE_EVERY
+        if self.clock.seconds() - self._last_announce >= interval - 1e-6:
+            self._announce()
+
+    def _announce(self) -> None:
+        self._last_announce = self.clock.seconds()
+        own = self.announcement()
+        self.directory.heard(own, self._last_announce)
+        self._send(own)
+
+    # -- what we hear ------------------------------------------------------------------
+
+    def heard(self, announcement: Announcement) -> None:
+        if announcement.cluster != self.cluster or announcement.node_id == self.node_id:
+            return
+        self.directory.heard(announcement, self.clock.seconds())
+        if not self.replica.decided:
+            self._consider_bootstrap()
+
+    def answer(self, query: Query) -> Offer | None:
+        """Client discovery: a full node stays silent; the leader names the node it assigns."""
+        if self.leaving or self._client_count() >= self.capacity:
+            return None
+        if self.replica.core.role == Role.LEADER:
+            target = self.directory.least_loaded(self.clock.seconds())
+            if target is not None and target.role not in (NEW, JOINING, LEAVING):
+                return Offer(self.cluster, query.nonce, target.node_id, target.irc, True)
+        return Offer(self.cluster, query.nonce, self.node_id, self.addresses.irc, False)
+
+    # -- founding or joining -----------------------------------------------------------
+
+    def _consider_bootstrap(self) -> None:
+        now = self.clock.seconds()
+        alive = [a for a in self.directory.alive(now) if a.node_id != self.node_id]
+        if any(a.has_state or a.role == JOINING for a in alive):
+            self.replica.await_invitation()  # a cluster exists: its leader adds us
+            return
+        fresh = frozenset(a.node_id for a in alive if a.role == NEW) | {self.node_id}
+        if fresh != self._fresh_view:
+            self._fresh_view, self._fresh_view_since = fresh, now
+        if now - self._fresh_view_since < BOOTSTRAP_SETTLE:
+            return
+        voters = bootstrap_voters(self.node_id, fresh, self.policy.bootstrap_expect)
+        if voters is None:
+            return
+        if voters:
+            self.replica.found_cluster(voters)
+        else:
+            self.replica.await_invitation()
+        self._announce()
+
+    # -- the leader's membership duty --------------------------------------------------
+
+    def _steer(self) -> None:
+        now = self.clock.seconds()
+        if not self.replica.decided:
+            self._consider_bootstrap()
+            return
+        core = self.replica.core
+        if core.role != Role.LEADER or self.leaving:
+            self._leader_since = None
+            return
+        if self._leader_since is None:
+            self._leader_since = now  # give every member a fresh grace period
+        config = core.configuration
+        alive = self.directory.alive(now)
+        change = self.policy.next_change(
+            ClusterView(
+                config=config,
+                leader_id=self.node_id,
+                last_index=core.last_index,
+                match={m: core.match_index(m) for m in config.members()},
+                last_heard={m: self._last_heard(m) for m in config.members()},
+                candidates={a.node_id for a in alive if a.role not in (NEW, LEAVING)},
+                leaving={a.node_id for a in alive if a.role == LEAVING},
+                now=now,
+            )
+        )
+        if change is None or change == config:
+            return
+        try:
+            core.propose_config(change)
+        except (ConfigChangeRefused, NotLeader) as refused:
+            log.debug("membership change postponed: {why}", why=refused)
+            return
+        log.info(
+            "membership: voters {voters}, learners {learners}",
+            voters=sorted(change.voters), learners=sorted(change.learners),
+        )  # fmt: skip
+        self.replica.poke()
+
+    def _last_heard(self, member: str) -> float:
+        assert self._leader_since is not None
+        heard = [self._leader_since, self.replica.last_contact.get(member, float("-inf"))]
+        if (seen := self.directory.last_heard(member)) is not None:
+            heard.append(seen)
+        return max(heard)
