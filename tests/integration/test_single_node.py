@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
-from tests.integration.harness import IRCClient, Node, wait_for
+from tests.integration.harness import TWISTD, IRCClient, Node, wait_for
 
 
 def test_two_clients_chat_in_a_channel_and_privately(single_node: Node) -> None:
@@ -74,7 +73,7 @@ def test_bad_input_gets_answers_while_others_chat(single_node: Node) -> None:
 
 def test_help_lists_the_options() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "twisted", "chatnode", "--help"],
+        [TWISTD, "chatnode", "--help"],
         capture_output=True, text=True, timeout=60, cwd="/",
     )  # fmt: skip
     assert result.returncode == 0
@@ -94,7 +93,7 @@ def test_help_lists_the_options() -> None:
 
 def test_bad_option_fails_with_one_clear_line() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "twisted", "-n", "chatnode", "--max-clients", "lots"],
+        [TWISTD, "-n", "chatnode", "--max-clients", "lots"],
         capture_output=True, text=True, timeout=60, cwd="/",
     )  # fmt: skip
     assert result.returncode != 0
