@@ -66,7 +66,7 @@ def run_one(system: str, nodes: int, duration: float, concurrency: int) -> dict[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=float, default=5.0, help="measured seconds per run")
-    parser.add_argument("--concurrency", type=int, default=64, help="concurrent proposers")
+    parser.add_argument("--concurrency", type=int, default=256, help="concurrent proposers")
     parser.add_argument("--nodes", type=int, nargs="+", default=[1, 3, 5])
     args = parser.parse_args()
     print(f"Raft commits, 100-byte entries, {args.concurrency} concurrent proposers, "
