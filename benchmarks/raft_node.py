@@ -74,7 +74,6 @@ def run_twistedchat(args: argparse.Namespace) -> None:
 
     from twistedchat.node.replica import RaftReplica
     from twistedchat.raft.core import RaftConfig
-    from twistedchat.raft.messages import Configuration
     from twistedchat.raft.storage import RaftStorage
     from twistedchat.raft.transport import PeerTransport
 
