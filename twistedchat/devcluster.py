@@ -21,7 +21,7 @@ def node_command(index: int, size: int, data_root: Path, base: int) -> list[str]
     peer_port = base + 1000 + index - 1
     joins = [f"127.0.0.1:{base + 1000 + i}" for i in range(size) if i != index - 1]
     command = [
-        sys.executable, "-m", "twisted", "-n", "--pidfile=", "chatnode",
+        str(Path(sys.executable).with_name("twistd")), "-n", "--pidfile=", "chatnode",
         "--data-dir", str(data_root / f"node{index}"),
         "--irc", f"tcp:{base + index - 1}:interface=127.0.0.1",
         "--peer", f"tcp:{peer_port}:interface=127.0.0.1",
