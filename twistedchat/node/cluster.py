@@ -26,6 +26,9 @@ log = Logger()
 #: be added, and shutting down gracefully.
 NEW, JOINING, LEAVING = "new", "joining", "leaving"
 
+#: Roles of nodes that serve clients (fresh or leaving nodes are not offered to clients).
+SERVING = frozenset({"leader", "follower", "candidate", "learner"})
+
 ANNOUNCE_EVERY = 1.0
 LEADER_ANNOUNCE_EVERY = 0.25
 #: How long the set of fresh nodes must stay the same before founding a cluster from it.
@@ -149,8 +152,8 @@ class ClusterAgent:
         if self.leaving or self._client_count() >= self.capacity:
             return None
         if self.replica.core.role == Role.LEADER:
-            target = self.directory.least_loaded(self.clock.seconds())
-            if target is not None and target.role not in (NEW, JOINING, LEAVING):
+            target = self.directory.least_loaded(self.clock.seconds(), SERVING)
+            if target is not None:
                 return Offer(self.cluster, query.nonce, target.node_id, target.irc, True)
         return Offer(self.cluster, query.nonce, self.node_id, self.addresses.irc, False)
 

@@ -1,0 +1,1 @@
+"""Nodes and clients finding each other by authenticated UDP broadcast."""
