@@ -114,15 +114,44 @@ class Node:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
 
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cluster_options(root: Path) -> list[str]:
+    """Options every node of one test's cluster shares: its own name, discovery port and
+    secret, so clusters of tests running side by side never hear each other."""
+    secret = root / "cluster.secret"
+    if not secret.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        secret.write_text(os.urandom(32).hex() + "\n")
+    return [
+        "--cluster", f"test-{root.name}", "--discovery-port", str(free_udp_port_for(root)),
+        "--secret-file", str(secret),
+    ]  # fmt: skip
+
+
+def free_udp_port_for(root: Path) -> int:
+    """One discovery port per test directory, chosen once."""
+    record = root / "discovery.port"
+    if not record.exists():
+        record.write_text(str(free_udp_port()))
+    return int(record.read_text())
+
+
+def new_node(root: Path, name: str, extra: Iterable[str] = ()) -> Node:
+    irc, peer, status = free_ports(3)
+    return Node(root / name, irc, peer, status, extra=[*cluster_options(root), *extra])
+
+
 def make_cluster(root: Path, size: int, extra: Iterable[str] = ()) -> list[Node]:
-    ports = free_ports(3 * size)
-    nodes = [
-        Node(root / f"node{i}", ports[3 * i], ports[3 * i + 1], ports[3 * i + 2], extra=list(extra))
+    """``size`` fresh nodes that find each other by broadcast and form one cluster."""
+    return [
+        new_node(root, f"node{i}", ["--bootstrap-expect", str(size), *extra])
         for i in range(size)
     ]
-    for node in nodes:
-        node.joins = [other.node_id for other in nodes if other is not node]
-    return nodes
 
 
 def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.05) -> Any:

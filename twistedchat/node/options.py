@@ -8,6 +8,8 @@ import re
 from twisted.internet import endpoints, reactor
 from twisted.python import usage
 
+from twistedchat.discovery.udp import default_broadcast
+
 DEFAULT_IRC = "tcp:6667:interface=127.0.0.1"
 DEFAULT_PEER = "tcp:7667:interface=127.0.0.1"
 DEFAULT_STATUS = "tcp:8667:interface=127.0.0.1"
@@ -25,6 +27,20 @@ def _non_negative_float(value: str) -> float:
     number = float(value)
     if not number >= 0:
         raise ValueError(f"must be a non-negative number, not {value!r}")
+    return number
+
+
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0:
+        raise ValueError(f"must be a positive number, not {value!r}")
+    return number
+
+
+def _port(value: str) -> int:
+    number = int(value)
+    if not 0 < number < 65536:
+        raise ValueError(f"must be a port number (1-65535), not {value!r}")
     return number
 
 
@@ -79,6 +95,48 @@ class ChatNodeOptions(usage.Options):
             _positive_int,
         ],
         [
+            "discovery-port",
+            None,
+            7666,
+            "UDP port for discovery broadcasts (shared by every node on a host).",
+            _port,
+        ],
+        [
+            "broadcast",
+            None,
+            None,
+            "Broadcast address (default: that of the --peer interface; 127.255.255.255 on "
+            "loopback).",
+        ],
+        [
+            "secret-file",
+            None,
+            None,
+            "Cluster secret authenticating discovery (default: DATA-DIR/cluster.secret, "
+            "created on first start).",
+        ],
+        [
+            "bootstrap-expect",
+            None,
+            1,
+            "A new cluster forms once this many fresh nodes have found each other.",
+            _positive_int,
+        ],
+        [
+            "max-voters",
+            None,
+            5,
+            "Voting members at most; further nodes are learners.",
+            _positive_int,
+        ],
+        [
+            "dead-node-timeout",
+            None,
+            30.0,
+            "Seconds unheard before the leader removes a node.",
+            _positive_float,
+        ],
+        [
             "snapshot-every",
             None,
             10000,
@@ -97,7 +155,8 @@ class ChatNodeOptions(usage.Options):
         self["irc"].append(description)
 
     def opt_join(self, address: str) -> None:
-        """HOST:PORT of a peer (its --peer address) to form a cluster with (repeatable)."""
+        """HOST:PORT of a peer (its --peer address), announced to directly for networks
+        that block broadcast (repeatable)."""
         if not _HOST_PORT.match(address):
             raise usage.UsageError(f"--join expects HOST:PORT, not {address!r}")
         self["join"].append(address)
@@ -111,7 +170,18 @@ class ChatNodeOptions(usage.Options):
             _check_endpoint("--irc", description)
         if self["node-id"] is None:
             host, port = endpoint_host_port(self["peer"])
+            if host in ("0.0.0.0", "::", ""):
+                raise usage.UsageError(
+                    "--peer listens on every interface: give --node-id HOST:PORT that "
+                    "other nodes can dial"
+                )
             self["node-id"] = f"{host}:{port}"
+        elif not _HOST_PORT.match(self["node-id"]):
+            raise usage.UsageError(f"--node-id expects HOST:PORT, not {self['node-id']!r}")
+        if self["broadcast"] is None:
+            self["broadcast"] = default_broadcast(self["node-id"].rpartition(":")[0])
+        if self["secret-file"] is None:
+            self["secret-file"] = os.path.join(self["data-dir"], "cluster.secret")
         if self["name"] is None:
             host, port = endpoint_host_port(self["irc"][0])
             self["name"] = f"{'localhost' if host.startswith('127.') else host}.{port}"

@@ -148,6 +148,9 @@ class RaftReplica:
 
     def receive(self, message: RaftMessage) -> None:
         self.last_contact[message.src] = self.clock.seconds()
+        if message.src not in self.transport.peers:
+            # A leader adding us talks first; answer it before its config reaches us.
+            self.transport.set_peer(message.src, f"tcp:{message.src}")
         if not self.decided:
             return  # stepping now could persist a term before we found a cluster
         self.core.step(message)

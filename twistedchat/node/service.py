@@ -12,6 +12,7 @@ from twisted.application import service
 from twisted.internet import endpoints, reactor
 from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
 from twisted.internet.interfaces import IListeningPort, IReactorTime
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
 from twistedchat.chat.limits import ChatLimits
@@ -19,18 +20,27 @@ from twistedchat.chat.state import ChatState
 from twistedchat.irc.isupport import isupport_tokens
 from twistedchat.irc.protocol import IRCFactory
 from twistedchat.irc.settings import ConnectionSettings
+from twistedchat.discovery.directory import Directory
+from twistedchat.discovery.secret import load_or_create_secret
+from twistedchat.discovery.udp import DiscoveryProtocol, listen_discovery
+from twistedchat.discovery.wire import Decoder
+from twistedchat.node.cluster import Addresses, ClusterAgent
 from twistedchat.node.hub import SessionHub
-from twistedchat.node.options import ChatNodeOptions
+from twistedchat.node.membership import MembershipPolicy
+from twistedchat.node.options import ChatNodeOptions, endpoint_host_port
 from twistedchat.node.replica import RaftReplica
 from twistedchat.node.status import status_site
 from twistedchat.raft.core import RaftConfig
-from twistedchat.raft.messages import Configuration
 from twistedchat.raft.storage import RaftStorage
 from twistedchat.raft.transport import PeerTransport
 
 log = Logger()
 
 ELECTION_TICKS = 10
+#: A node unheard by discovery for this long is no longer offered to clients.
+DIRECTORY_EXPIRY = 5.0
+#: How long a leaving node keeps going so the leader hears it and removes it.
+LEAVE_GRACE = 0.5
 
 
 @dataclass(frozen=True)
@@ -47,6 +57,10 @@ class NodeConfig:
     settings: ConnectionSettings
     election_timeout_ms: int
     snapshot_every: int
+    discovery_port: int
+    broadcast: str
+    secret_file: Path
+    policy: MembershipPolicy
 
 
 class ChatNodeService(service.Service):
@@ -60,7 +74,11 @@ class ChatNodeService(service.Service):
         self.replica: RaftReplica | None = None
         self.transport: PeerTransport | None = None
         self.storage: RaftStorage | None = None
+        self.agent: ClusterAgent | None = None
+        self.directory = Directory(expiry=DIRECTORY_EXPIRY)
         self._ports: list[IListeningPort] = []
+        self._discovery_port: IListeningPort | None = None
+        self._discovery: DiscoveryProtocol | None = None
 
     @classmethod
     def from_options(cls, options: ChatNodeOptions) -> ChatNodeService:
@@ -89,6 +107,14 @@ class ChatNodeService(service.Service):
             settings=settings,
             election_timeout_ms=options["election-timeout"],
             snapshot_every=options["snapshot-every"],
+            discovery_port=options["discovery-port"],
+            broadcast=options["broadcast"],
+            secret_file=Path(options["secret-file"]),
+            policy=MembershipPolicy(
+                max_voters=options["max-voters"],
+                bootstrap_expect=options["bootstrap-expect"],
+                dead_timeout=options["dead-node-timeout"],
+            ),
         )
         return cls(config)
 
@@ -127,8 +153,7 @@ class ChatNodeService(service.Service):
         )
         await self.transport.start()
         self.replica.start()
-        if not self.replica.decided:
-            self.replica.found_cluster(frozenset({c.node_id, *c.joins}))
+        await self._start_discovery(hub)
         hub.start(self.replica, c.irc)
         factory = IRCFactory(hub, c.settings, self.clock, self.limits.nicklen)
         for description in c.irc:
@@ -141,6 +166,46 @@ class ChatNodeService(service.Service):
             node=c.node_id, irc=", ".join(c.irc), peer=c.peer, status=c.status,
             members=sorted(self.replica.core.configuration.members()),
         )  # fmt: skip
+
+    async def _start_discovery(self, hub: SessionHub) -> None:
+        c = self.config
+        assert self.replica is not None
+        secret, created = load_or_create_secret(c.secret_file, create=True)
+        if created:
+            log.info(
+                "new cluster secret written to {path}; start the other nodes of this cluster "
+                "with --secret-file pointing at a copy of it",
+                path=str(c.secret_file),
+            )
+        targets = [(c.broadcast, c.discovery_port)]
+        targets += [(join.rpartition(":")[0], c.discovery_port) for join in c.joins]
+        protocol = DiscoveryProtocol(
+            Decoder(secret, c.cluster), secret, targets, self.clock, time.time
+        )
+        self.agent = ClusterAgent(
+            c.cluster,
+            Addresses(
+                peer=c.node_id,
+                irc=_host_port(c.irc[0], c.node_id),
+                status=_host_port(c.status, c.node_id),
+            ),
+            self.replica,
+            self.directory,
+            self.clock,
+            send_announcement=protocol.send,
+            client_count=hub.local_client_count,
+            capacity=c.settings.max_clients,
+            policy=c.policy,
+        )
+        protocol.on_announcement = self.agent.heard
+        protocol.on_query = self.agent.answer
+        self._discovery_port = listen_discovery(
+            reactor,  # type: ignore[arg-type]
+            c.discovery_port,
+            protocol,
+        )
+        self._discovery = protocol
+        self.agent.start()
 
     def _restore_chat(self, data: bytes) -> None:
         assert self.hub is not None
@@ -160,6 +225,12 @@ class ChatNodeService(service.Service):
     async def _stop(self) -> None:
         if self.replica is not None:
             await self.replica.hand_over_leadership()
+        if self.agent is not None:
+            self.agent.leave()
+            await deferLater(self.clock, LEAVE_GRACE, lambda: None)
+            self.agent.stop()
+        if self._discovery_port is not None:
+            await _stop_port(self._discovery_port)
         if self.hub is not None:
             self.hub.stop("Server shutting down")
         await DeferredList([Deferred.fromCoroutine(_stop_port(p)) for p in self._ports])
@@ -200,6 +271,14 @@ class ChatNodeService(service.Service):
             "users": state.user_count(),
             "channels": state.channel_count(),
         }
+
+
+def _host_port(description: str, node_id: str) -> str:
+    """HOST:PORT others can reach an endpoint at (the node's host if it listens everywhere)."""
+    host, port = endpoint_host_port(description)
+    if host in ("0.0.0.0", "::", ""):
+        host = node_id.rpartition(":")[0]
+    return f"{host}:{port}"
 
 
 async def _stop_port(port: IListeningPort) -> None:
