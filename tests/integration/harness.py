@@ -149,8 +149,7 @@ def new_node(root: Path, name: str, extra: Iterable[str] = ()) -> Node:
 def make_cluster(root: Path, size: int, extra: Iterable[str] = ()) -> list[Node]:
     """``size`` fresh nodes that find each other by broadcast and form one cluster."""
     return [
-        new_node(root, f"node{i}", ["--bootstrap-expect", str(size), *extra])
-        for i in range(size)
+        new_node(root, f"node{i}", ["--bootstrap-expect", str(size), *extra]) for i in range(size)
     ]
 
 

@@ -17,13 +17,13 @@ from twisted.logger import Logger
 
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.state import ChatState
-from twistedchat.irc.isupport import isupport_tokens
-from twistedchat.irc.protocol import IRCFactory
-from twistedchat.irc.settings import ConnectionSettings
 from twistedchat.discovery.directory import Directory
 from twistedchat.discovery.secret import load_or_create_secret
 from twistedchat.discovery.udp import DiscoveryProtocol, listen_discovery
 from twistedchat.discovery.wire import Decoder
+from twistedchat.irc.isupport import isupport_tokens
+from twistedchat.irc.protocol import IRCFactory
+from twistedchat.irc.settings import ConnectionSettings
 from twistedchat.node.cluster import Addresses, ClusterAgent
 from twistedchat.node.hub import SessionHub
 from twistedchat.node.membership import MembershipPolicy
@@ -250,15 +250,23 @@ class ChatNodeService(service.Service):
         core = self.replica.core
         config = core.configuration
         state = self.hub.state
-        members = [
-            {
-                "id": member,
-                "voter": member in config.voters,
-                "irc": state.node_addresses(member),
-                "clients": len(state.sessions_of_node(member)),
-            }
-            for member in sorted(config.members())
-        ]
+        now = self.clock.seconds()
+        members = []
+        for member in sorted(config.members()):
+            announced = self.directory.get(member)
+            sightings = [self.replica.last_contact.get(member), self.directory.last_heard(member)]
+            heard = max((t for t in sightings if t is not None), default=None)
+            members.append(
+                {
+                    "id": member,
+                    "voter": member in config.voters,
+                    "irc": announced.irc if announced else _first_address(state, member),
+                    "clients": len(state.sessions_of_node(member)),
+                    "last_contact_seconds_ago": None
+                    if member == self.config.node_id or heard is None
+                    else round(now - heard, 3),
+                }
+            )
         return {
             "node_id": self.config.node_id,
             "role": core.role,
@@ -267,10 +275,19 @@ class ChatNodeService(service.Service):
             "commit_index": core.commit_index,
             "applied_index": core.applied_index,
             "members": members,
+            "voters": sorted(config.voters),
+            "learners": sorted(config.learners),
+            "discovery": self._discovery.decoder.counters if self._discovery else {},
             "clients": self.hub.local_client_count(),
             "users": state.user_count(),
             "channels": state.channel_count(),
         }
+
+
+def _first_address(state: ChatState, member: str) -> str | None:
+    """A member's IRC address as the replicated state knows it (before discovery hears it)."""
+    addresses = state.node_addresses(member)
+    return _host_port(addresses[0], member) if addresses else None
 
 
 def _host_port(description: str, node_id: str) -> str:
