@@ -13,6 +13,11 @@ def config_of(node: Node) -> tuple[list[str], list[str]] | None:
     return None if status is None else (status["voters"], status["learners"])
 
 
+def members_of(node: Node) -> set[str] | None:
+    config = config_of(node)
+    return None if config is None else {*config[0], *config[1]}
+
+
 def test_nodes_started_together_form_one_cluster_and_a_fourth_joins(
     cluster_factory: Callable[..., list[Node]], tmp_path: Path
 ) -> None:
@@ -65,7 +70,7 @@ def test_graceful_stop_removes_the_node_at_once(
     follower = next(n for n in nodes if n is not leader)
     follower.stop()
     wait_for(
-        lambda: follower.node_id not in sum(config_of(leader) or ([follower.node_id], []), []),
+        lambda: follower.node_id not in (members_of(leader) or {follower.node_id}),
         10,
         "the stopped node to leave the configuration",
     )
