@@ -15,21 +15,24 @@ import threading
 from pathlib import Path
 from typing import IO
 
+from twistedchat.discovery.secret import load_or_create_secret
+
 
 def node_command(index: int, size: int, data_root: Path, base: int) -> list[str]:
-    """The ``twistd chatnode`` command line of node ``index`` (1-based) of ``size``."""
+    """The ``twistd chatnode`` command line of node ``index`` (1-based) of ``size``.
+
+    No node is told another's address: they find each other by broadcast on loopback.
+    """
     peer_port = base + 1000 + index - 1
-    joins = [f"127.0.0.1:{base + 1000 + i}" for i in range(size) if i != index - 1]
-    command = [
+    return [
         str(Path(sys.executable).with_name("twistd")), "-n", "--pidfile=", "chatnode",
         "--data-dir", str(data_root / f"node{index}"),
         "--irc", f"tcp:{base + index - 1}:interface=127.0.0.1",
         "--peer", f"tcp:{peer_port}:interface=127.0.0.1",
         "--status", f"tcp:{base + 2000 + index - 1}:interface=127.0.0.1",
+        "--bootstrap-expect", str(size),
+        "--secret-file", str(data_root / "cluster.secret"),
     ]  # fmt: skip
-    for address in joins:
-        command += ["--join", address]
-    return command
 
 
 def _relay(prefix: str, stream: IO[bytes]) -> None:
@@ -45,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-root", type=Path, default=Path("chatnode-data"))
     args = parser.parse_args(argv)
 
+    load_or_create_secret(args.data_root / "cluster.secret", create=True)
     children: list[subprocess.Popen[bytes]] = []
     relays: list[threading.Thread] = []
     for index in range(1, args.nodes + 1):
