@@ -69,6 +69,7 @@ def test_serialize_cuts_an_overlong_body_on_a_character_boundary() -> None:
         (b":onlysource", ParseError),
         (b"PRIV MSG", None),
         (b"PRI\x00VMSG x", ParseError),
+        (b"PRIVMSG #c :a\rQUIT", ParseError),
         (b"PRIVMSG #c :" + b"x" * 600, ParseError),
         (b"@" + b"a" * 5000 + b" PING x", ParseError),
         (b"PRIVMSG #c :\xff\xfe", InvalidUtf8),
@@ -117,3 +118,13 @@ def test_params_round_trip(middle: list[str], trailing: str) -> None:
     line = serialize(message, "s")
     if len(line) <= 512:
         assert parse_line(line[:-2]).params == message.params
+
+
+@given(st.binary(max_size=700))
+def test_arbitrary_bytes_parse_or_raise_parse_error(raw: bytes) -> None:
+    try:
+        message = parse_line(raw)
+    except ParseError:
+        return
+    assert message.command.isupper() or message.command.isdigit()
+    assert len(message.params) <= 15

@@ -150,6 +150,8 @@ def test_bad_lines_get_answers_and_harm_nobody(server: Server) -> None:
     alice, bob = server.register("alice"), server.register("bob")
     alice.send_raw(b"PRIVMSG bob :" + b"x" * 600 + b"\r\n")
     assert alice.has(" 417 ")
+    alice.send_raw(b"PRIVMSG bob :bare\rcr\r\n")
+    assert alice.has(" 400 ")
     alice.send_raw(b"PRIVMSG bob :nul\x00byte\r\n")
     assert alice.has(" 400 ") or alice.has(" 417 ")
     alice.send_raw(b"PRIVMSG bob :\xff\xfe bad utf8\r\n")

@@ -58,6 +58,8 @@ def parse_line(raw: bytes) -> Message:
     """
     if b"\0" in raw:
         raise ParseError("NUL byte in line")
+    if b"\r" in raw:
+        raise ParseError("bare CR in line")
     tags_part = b""
     if raw.startswith(b"@"):
         tags_part, _, raw = raw.partition(b" ")
