@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from twistedchat.chat.command import CONNECT, NODE_RESET, Command, Delivery
+from twistedchat.chat.command import CONNECT, NODE_LOST, NODE_RESET, Command, Delivery
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.state import ChatState
 from twistedchat.irc.message import Message
@@ -74,6 +74,11 @@ class Chat:
     def reset(self, node: str, *addresses: str) -> list[Delivery]:
         session = f"{node}/boot{self.index}/node"
         return self.apply(self.command(session, Message(NODE_RESET, addresses), node))
+
+    def lose(self, node: str, reporter: str = "leader") -> list[Delivery]:
+        """The leader (on node ``reporter``) gave up on ``node``."""
+        session = f"{reporter}/boot{self.index}/node"
+        return self.apply(self.command(session, Message(NODE_LOST, (node,)), reporter))
 
     def query(self, session: str, line: str, server: str = "irc.test") -> list[str]:
         return [show(m) for m in self.state.query(session, parse(line), server)]

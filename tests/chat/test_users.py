@@ -120,6 +120,20 @@ def test_node_reset_ends_that_nodes_sessions_only() -> None:
     assert codes(chat.connect("a2", "alice", node="n1"), "a2") == ["001"]
 
 
+def test_a_lost_node_s_users_quit_for_everyone_and_free_their_nicks() -> None:
+    chat = Chat()
+    chat.connect("a", "alice", node="n1")
+    chat.connect("c", "carol", node="n2")
+    for session in ("a", "c"):
+        chat.send(session, "JOIN #room")
+    out = chat.lose("n1")
+    assert to(out, "c") == [":alice!~alice@host QUIT :Node lost"]
+    assert chat.state.sessions_of_node("n1") == []
+    assert chat.lose("n1") == []  # nothing left: a second report changes nothing
+    assert chat.lose("never-seen") == []
+    assert codes(chat.connect("a2", "alice", node="n2"), "a2") == ["001"]
+
+
 def test_node_reset_is_exactly_once_too() -> None:
     chat = Chat()
     chat.reset("n1")

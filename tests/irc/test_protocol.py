@@ -228,3 +228,23 @@ def test_numerics_follow_a_nick_change(server: Server) -> None:
     alice.clear()
     alice.send_raw(b"PRIVMSG x :" + b"x" * 600 + b"\r\n")
     assert alice.has(" 417 alicia ")
+
+
+def test_cut_off_node_refuses_writes_keeps_reads_and_says_so(server: Server) -> None:
+    alice, bob = server.register("alice"), server.register("bob")
+    alice.send("JOIN #p")
+    alice.clear()
+    server.log.accepting = False  # the majority is out of reach
+    server.clock.advance(1)
+    assert alice.has("NOTICE alice :*** This server lost contact with the cluster majority")
+    alice.send("PRIVMSG bob :lost?")
+    assert alice.has(" 400 alice PRIVMSG :Cluster has no quorum")
+    assert not bob.has("lost?")
+    alice.send("NAMES #p")
+    assert alice.has(" 353 alice = #p ")  # reads still work from the replica
+    alice.clear()
+    server.log.accepting = True
+    server.clock.advance(1)
+    assert alice.has("NOTICE alice :*** This server is back in contact with the cluster")
+    alice.send("PRIVMSG bob :back")
+    assert bob.has("PRIVMSG bob :back")

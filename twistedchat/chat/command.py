@@ -16,6 +16,7 @@ from twistedchat.irc.message import Message
 #: Pseudo-commands that are not IRC commands but travel in the log like them.
 CONNECT = "@CONNECT"  # a connection finished registration: params (nick, user, host, realname)
 NODE_RESET = "@NODE-RESET"  # a node (re)started: end every session it owned (params: ())
+NODE_LOST = "@NODE-LOST"  # the leader gave up on a dead node: end its sessions (params: (node,))
 
 
 @dataclass(frozen=True, slots=True)

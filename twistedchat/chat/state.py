@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from twistedchat.chat import channels, messaging, modes, queries, snapshot, users
-from twistedchat.chat.command import CONNECT, NODE_RESET, Command, Delivery
+from twistedchat.chat.command import CONNECT, NODE_LOST, NODE_RESET, Command, Delivery
 from twistedchat.chat.context import Context
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.model import World
@@ -28,7 +28,7 @@ from twistedchat.irc.message import Message
 
 #: Commands that always change state (or are answered in log order, like PRIVMSG errors).
 WRITE_COMMANDS = frozenset(
-    {CONNECT, NODE_RESET, "NICK", "JOIN", "PART", "PRIVMSG", "NOTICE", "TAGMSG", "KICK",
+    {CONNECT, NODE_RESET, NODE_LOST, "NICK", "JOIN", "PART", "PRIVMSG", "NOTICE", "TAGMSG", "KICK",
      "INVITE", "AWAY", "QUIT"}
 )  # fmt: skip
 
@@ -119,6 +119,9 @@ class ChatState:
                 del self._ended[session]
         elif name == NODE_RESET:
             for gone in users.node_reset(world, out, command):
+                self._end(gone.session, gone.seq)
+        elif name == NODE_LOST:
+            for gone in users.node_lost(world, out, command):
                 self._end(gone.session, gone.seq)
         elif name != "QUIT":
             out.send(session, numeric("*", N.ERR_NOTREGISTERED, "You have not registered"))

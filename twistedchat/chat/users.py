@@ -11,6 +11,7 @@ from twistedchat.irc import numerics as N
 from twistedchat.irc.names import valid_nick
 
 NODE_RESTARTED = "Node restarted"
+NODE_LOST_REASON = "Node lost"
 
 
 def connect(world: World, out: Outbox, command: Command) -> None:
@@ -96,6 +97,21 @@ def node_reset(world: World, out: Outbox, command: Command) -> list[User]:
     gone = [world.users[session] for session in info.sessions]
     for user in gone:
         _leave(world, out, user, NODE_RESTARTED, command.time, skip_node=command.node)
+    return gone
+
+
+def node_lost(world: World, out: Outbox, command: Command) -> list[User]:
+    """The cluster gave up on a dead node: its users quit for everyone else.
+
+    Without this, users of a node that never comes back would hold their nicks and
+    channel seats forever. Returns the users removed.
+    """
+    if not command.message.params or command.message.params[0] not in world.nodes:
+        return []
+    lost = command.message.params[0]
+    gone = [world.users[session] for session in world.node(lost).sessions]
+    for user in gone:
+        _leave(world, out, user, NODE_LOST_REASON, command.time, skip_node=lost)
     return gone
 
 

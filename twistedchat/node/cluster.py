@@ -58,6 +58,7 @@ class ClusterAgent:
         *,
         send_announcement: Callable[[Announcement], None],
         client_count: Callable[[], int],
+        node_lost: Callable[[str], None],
         capacity: int,
         policy: MembershipPolicy,
     ) -> None:
@@ -68,6 +69,7 @@ class ClusterAgent:
         self.clock = clock
         self._send = send_announcement
         self._client_count = client_count
+        self._node_lost = node_lost
         self.capacity = capacity
         self.policy = policy
         self.leaving = False
@@ -218,6 +220,8 @@ class ClusterAgent:
             voters=sorted(change.voters), learners=sorted(change.learners),
         )  # fmt: skip
         self.replica.poke()
+        for removed in sorted(config.members() - change.members()):
+            self._node_lost(removed)  # its users quit for everyone, nicks are free again
 
     def _last_heard(self, member: str) -> float:
         assert self._leader_since is not None

@@ -19,7 +19,7 @@ from typing import Protocol
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from twistedchat.chat.command import NODE_RESET, Command, Delivery
+from twistedchat.chat.command import NODE_LOST, NODE_RESET, Command, Delivery
 from twistedchat.chat.state import ChatState
 from twistedchat.irc.backend import SessionSink
 from twistedchat.irc.message import Message
@@ -84,6 +84,7 @@ class SessionHub:
         self._retry_call: IDelayedCall | None = None
         self._reset_session = f"{node_id}/{self._boot}/node"
         self.ready = False  # our NODE_RESET has been applied: user writes may go out
+        self._told_cut_off = False  # users were told writes are refused for now
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -95,14 +96,22 @@ class SessionHub:
         self._retry_call = self.clock.callLater(self.retry_interval, self._retry)
 
     def stop(self, reason: str) -> None:
-        for session in list(self.sessions.values()):
-            if session.sink is not None:
-                session.sink.end(reason)
+        self._end_local_sessions(reason)
         for call in (self._flush_call, self._retry_call):
             if call is not None and call.active():
                 call.cancel()
 
+    def report_node_lost(self, node_id: str) -> None:
+        """The leader gave up on ``node_id``: end its users' sessions for everyone."""
+        if self.ready:
+            self._submit(self._reset_session, Message(NODE_LOST, (node_id,)), None)
+
     # -- ChatBackend -------------------------------------------------------------------
+
+    def _end_local_sessions(self, reason: str) -> None:
+        for session in list(self.sessions.values()):
+            if session.sink is not None:
+                session.sink.end(reason)
 
     def open_session(self, sink: SessionSink, host: str) -> str:
         session_id = f"{self.node_id}/{self._boot}/{next(self._counter)}"
@@ -162,6 +171,7 @@ class SessionHub:
 
     def _retry(self) -> None:
         """Re-propose writes that were not applied in time (lost with a leader, say)."""
+        self._tell_users_about_quorum()
         now = self.clock.seconds()
         for session_id, session in list(self.sessions.items()):
             if session.pending and now - session.pending[0].sent_at >= self.retry_interval:
@@ -172,6 +182,27 @@ class SessionHub:
             ):
                 del self.sessions[session_id]
         self._retry_call = self.clock.callLater(self.retry_interval, self._retry)
+
+    def _tell_users_about_quorum(self) -> None:
+        """Say once when this node loses the cluster's majority, and once when it is back.
+
+        Meanwhile the connections refuse writes with a clear error (they cannot be
+        committed) and keep answering queries from this replica.
+        """
+        if not self.ready or self.log is None or self.log.writable() != self._told_cut_off:
+            return
+        self._told_cut_off = not self._told_cut_off
+        text = (
+            "This server lost contact with the cluster majority: messages are refused until "
+            "it is back; you may reconnect to another server"
+            if self._told_cut_off
+            else "This server is back in contact with the cluster: messages are accepted again"
+        )
+        for session_id, session in self.sessions.items():
+            if session.sink is not None:
+                nick = self.state.session_nick(session_id) or "*"
+                notice = Message("NOTICE", (nick, f"*** {text}"))
+                session.sink.deliver(Delivery(session_id, notice, echo=False))
 
     def _resend(self, session: LocalSession, now: float) -> None:
         for pending in session.pending:
@@ -198,6 +229,8 @@ class SessionHub:
         """Apply one committed log entry and hand its deliveries to local sessions."""
         command = Command.decode(data)
         deliveries = self.state.apply(index, command)
+        if command.message.command == NODE_LOST and command.message.params == (self.node_id,):
+            self._end_local_sessions("Node lost: this node was cut off from its cluster")
         origin = self.sessions.get(command.session)
         replies: list[Delivery] = []
         for delivery in deliveries:

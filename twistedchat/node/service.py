@@ -194,6 +194,7 @@ class ChatNodeService(service.Service):
             self.clock,
             send_announcement=protocol.send,
             client_count=hub.local_client_count,
+            node_lost=hub.report_node_lost,
             capacity=c.settings.max_clients,
             policy=c.policy,
         )
