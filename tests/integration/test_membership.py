@@ -44,6 +44,11 @@ def test_nodes_started_together_form_one_cluster_and_a_fourth_joins(
         assert status["leader"] == leader.node_id
         # A killed follower is removed after the dead-node timeout (voters stay >= 3).
         victim = next(n for n in nodes if n is not leader)
+        carol = IRCClient(victim.irc_port, "carol")
+        bob = IRCClient(leader.irc_port, "bob")
+        for client in (carol, bob):
+            client.send("JOIN #lost")
+            client.expect(" 366 ")
         victim.kill()
         wait_for(
             lambda: victim.node_id not in (config_of(leader) or ([victim.node_id], []))[0],
@@ -52,6 +57,11 @@ def test_nodes_started_together_form_one_cluster_and_a_fourth_joins(
         )
         voters, _ = config_of(leader)  # type: ignore[misc]
         assert len(voters) == 3
+        # The dead node's users quit for everyone, and their nicks are free again.
+        assert bob.expect("QUIT").startswith(":carol!")
+        bob.send("NICK carol")
+        bob.expect("NICK")
+        bob.close()
         # Chat still works through the newcomer.
         alice = IRCClient(fourth.irc_port, "alice")
         alice.send("JOIN #late")

@@ -164,7 +164,7 @@ class ClusterAgent:
     def _consider_bootstrap(self) -> None:
         now = self.clock.seconds()
         alive = [a for a in self.directory.alive(now) if a.node_id != self.node_id]
-        if any(a.has_state or a.role == JOINING for a in alive):
+        if any(a.has_state for a in alive):
             self.replica.await_invitation()  # a cluster exists: its leader adds us
             return
         fresh = frozenset(a.node_id for a in alive if a.role == NEW) | {self.node_id}

@@ -82,7 +82,7 @@ class SessionHub:
         self._outbox: list[bytes] = []
         self._flush_call: IDelayedCall | None = None
         self._retry_call: IDelayedCall | None = None
-        self._reset_session = f"{node_id}/{self._boot}/node"
+        self._node_session = f"{node_id}/{self._boot}/node"
         self.ready = False  # our NODE_RESET has been applied: user writes may go out
         self._told_cut_off = False  # users were told writes are refused for now
 
@@ -91,8 +91,8 @@ class SessionHub:
     def start(self, log_: CommandLog, irc_addresses: tuple[str, ...]) -> None:
         """Attach to the log and announce this boot, ending sessions of a previous run."""
         self.log = log_
-        self.sessions[self._reset_session] = LocalSession(sink=None)
-        self._submit(self._reset_session, Message(NODE_RESET, irc_addresses), None)
+        self.sessions[self._node_session] = LocalSession(sink=None)
+        self._submit(self._node_session, Message(NODE_RESET, irc_addresses), None)
         self._retry_call = self.clock.callLater(self.retry_interval, self._retry)
 
     def stop(self, reason: str) -> None:
@@ -104,7 +104,7 @@ class SessionHub:
     def report_node_lost(self, node_id: str) -> None:
         """The leader gave up on ``node_id``: end its users' sessions for everyone."""
         if self.ready:
-            self._submit(self._reset_session, Message(NODE_LOST, (node_id,)), None)
+            self._submit(self._node_session, Message(NODE_LOST, (node_id,)), None)
 
     # -- ChatBackend -------------------------------------------------------------------
 
@@ -154,7 +154,7 @@ class SessionHub:
         command = Command(session_id, seq, int(now * 1000), self.node_id, message)
         pending = _Pending(seq, command.encode(), label, now)
         session.pending.append(pending)
-        if self.ready or session_id == self._reset_session:
+        if self.ready or session_id == self._node_session:
             self._queue(pending.data)
 
     def _queue(self, data: bytes) -> None:
@@ -175,9 +175,9 @@ class SessionHub:
         now = self.clock.seconds()
         for session_id, session in list(self.sessions.items()):
             if session.pending and now - session.pending[0].sent_at >= self.retry_interval:
-                if self.ready or session_id == self._reset_session:
+                if self.ready or session_id == self._node_session:
                     self._resend(session, now)
-            elif session.sink is None and (
+            elif session.sink is None and session_id != self._node_session and (
                 not session.pending or now - (session.detached_at or now) > self.detached_lifetime
             ):
                 del self.sessions[session_id]
@@ -219,7 +219,7 @@ class SessionHub:
             while session.pending and session.pending[0].seq <= applied:
                 done = session.pending.popleft()
                 session.acked = done.seq
-                if session_id == self._reset_session:
+                if session_id == self._node_session:
                     self.ready = True
                     self._release_held_writes()
                 if session.sink is not None:
@@ -252,12 +252,12 @@ class SessionHub:
             return
         session.acked = command.seq
         done = session.pending.popleft()
-        if command.session == self._reset_session:
+        if command.session == self._node_session:
             self.ready = True
             self._release_held_writes()
         if session.sink is not None:
             session.sink.respond(done.label, replies)
-        elif not session.pending:
+        elif not session.pending and command.session != self._node_session:
             self.sessions.pop(command.session, None)
 
     def _release_held_writes(self) -> None:
@@ -266,5 +266,5 @@ class SessionHub:
 
     def _all_pending(self) -> Iterator[_Pending]:
         for session_id, session in self.sessions.items():
-            if session_id != self._reset_session:
+            if session_id != self._node_session:
                 yield from session.pending
