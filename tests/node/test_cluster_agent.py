@@ -42,10 +42,11 @@ class FakeReplica:
         self.decided = True
 
 
-def start_nodes(
-    names: list[str], expect: int, clock: Clock, rng: random.Random, loss: float
-) -> list[FakeReplica]:
-    replicas = [FakeReplica(name) for name in names]
+def run_agents(
+    replicas: list[FakeReplica], expect: int, rng: random.Random, loss: float = 0.0
+) -> None:
+    """Start one agent per replica at slightly different moments; run 20 s of fake time."""
+    clock = Clock()
     agents: list[ClusterAgent] = []
 
     def broadcast(announcement: Announcement) -> None:
@@ -62,13 +63,12 @@ def start_nodes(
         )  # fmt: skip
         agents.append(agent)
     for agent in agents:
-        clock.advance(rng.random() * 0.5)  # nodes start at slightly different moments
+        clock.advance(rng.random() * 0.5)
         agent.start()
     for _ in range(200):
         clock.advance(0.1)
     for agent in agents:
         agent.stop()
-    return replicas
 
 
 @pytest.mark.parametrize("seed", range(30))
@@ -77,9 +77,9 @@ def test_nodes_started_together_found_exactly_one_cluster(
     seed: int, size: int, expect: int
 ) -> None:
     rng = random.Random(seed)
-    names = [f"127.0.0.1:{7000 + rng.randrange(1000)}" for _ in range(size)]
-    names = list(dict.fromkeys(names))
-    replicas = start_nodes(names, min(expect, len(names)), Clock(), rng, loss=0.1)
+    names = list(dict.fromkeys(f"127.0.0.1:{7000 + rng.randrange(1000)}" for _ in range(size)))
+    replicas = [FakeReplica(name) for name in names]
+    run_agents(replicas, min(expect, len(names)), rng, loss=0.1)
     assert all(r.decided for r in replicas), f"seed {seed}: someone never decided"
     founded = {r.founded for r in replicas if r.founded is not None}
     assert len(founded) == 1, f"seed {seed}: founded {founded}"
@@ -93,40 +93,10 @@ def test_nodes_started_together_found_exactly_one_cluster(
 
 
 def test_a_node_that_hears_an_existing_cluster_never_founds_one() -> None:
-    clock, rng = Clock(), random.Random(1)
     replicas = [FakeReplica("a"), FakeReplica("b")]
     replicas[0].decided = True
-    replicas[0].core = FakeCore(role="leader", term=3, last_index=10,
-                                configuration=Configuration(frozenset({"a"})))  # fmt: skip
-    start_nodes_with(replicas, clock, rng)
+    replicas[0].core = FakeCore(
+        role="leader", term=3, last_index=10, configuration=Configuration(frozenset({"a"}))
+    )
+    run_agents(replicas, expect=1, rng=random.Random(1))
     assert replicas[1].decided and replicas[1].founded is None
-
-
-def start_nodes_with(replicas: list[FakeReplica], clock: Clock, rng: random.Random) -> None:
-    agents: list[ClusterAgent] = []
-
-    def broadcast(announcement: Announcement) -> None:
-        for agent in agents:
-            agent.heard(announcement)
-
-    for replica in replicas:
-        agents.append(
-            ClusterAgent(
-                "c",
-                Addresses(replica.node_id, "irc", "status"),
-                replica,  # type: ignore[arg-type]
-                Directory(expiry=5),
-                clock,
-                send_announcement=broadcast,
-                client_count=lambda: 0,
-                node_lost=lambda node: None,
-                capacity=10,
-                policy=MembershipPolicy(bootstrap_expect=1),
-            )  # fmt: skip
-        )
-    for agent in agents:
-        agent.start()
-    for _ in range(50):
-        clock.advance(0.1)
-    for agent in agents:
-        agent.stop()
