@@ -112,3 +112,20 @@ def test_five_nodes_survive_follower_kills_and_a_follower_catches_up(
     assert "written while two were down" in carol.expect(" 332 ")
     alice.close()
     carol.close()
+
+
+def test_a_nick_race_across_nodes_has_exactly_one_winner(
+    cluster_factory: Callable[..., list[Node]],
+) -> None:
+    nodes = cluster_factory(3)
+    for round_ in range(5):
+        racers = [IRCClient(node.irc_port) for node in nodes]
+        for client in racers:  # as close to simultaneous as one thread gets
+            client.send_raw(f"NICK racer{round_}\r\nUSER r 0 * :racer\r\n".encode())
+        outcomes = [client.expect(" 001 ", " 433 ") for client in racers]
+        assert sum(" 001 " in line for line in outcomes) == 1, outcomes
+        for client, line in zip(racers, outcomes, strict=True):
+            if " 433 " in line:  # the losers pick another nick and get in
+                client.send(f"NICK r{client.sock.getsockname()[1]}")
+                client.expect(" 001 ")
+            client.close()

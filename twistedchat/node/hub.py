@@ -177,10 +177,10 @@ class SessionHub:
             if session.pending and now - session.pending[0].sent_at >= self.retry_interval:
                 if self.ready or session_id == self._node_session:
                     self._resend(session, now)
-            elif session.sink is None and session_id != self._node_session and (
-                not session.pending or now - (session.detached_at or now) > self.detached_lifetime
-            ):
-                del self.sessions[session_id]
+            elif session.sink is None and session_id != self._node_session:
+                expired = now - (session.detached_at or now) > self.detached_lifetime
+                if not session.pending or expired:
+                    del self.sessions[session_id]
         self._retry_call = self.clock.callLater(self.retry_interval, self._retry)
 
     def _tell_users_about_quorum(self) -> None:
