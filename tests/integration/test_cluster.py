@@ -129,3 +129,33 @@ def test_a_nick_race_across_nodes_has_exactly_one_winner(
                 client.send(f"NICK r{client.sock.getsockname()[1]}")
                 client.expect(" 001 ")
             client.close()
+
+
+def test_a_user_who_reconnects_elsewhere_fetches_what_was_said_meanwhile(
+    cluster_factory: Callable[..., list[Node]],
+) -> None:
+    nodes = cluster_factory(3)
+    alice = IRCClient(nodes[0].irc_port, "alice")
+    bob = IRCClient(nodes[1].irc_port, "bob")
+    for client in (alice, bob):
+        client.send("JOIN #news")
+        client.expect(" 366 ")
+    bob.close()  # bob's connection drops
+    for i in range(3):
+        alice.send(f"PRIVMSG #news :while you were away {i}")
+    alice.send("TOPIC #news :sync")  # acknowledged once committed, after her messages
+    alice.expect("TOPIC #news")
+    caps = ("batch", "server-time", "message-tags", "draft/chathistory")
+    bob = IRCClient(nodes[2].irc_port, "bob", caps=caps)
+    bob.send("JOIN #news")
+    bob.expect(" 366 ")
+    bob.send("CHATHISTORY LATEST #news * 10")
+    bob.expect("BATCH +")
+    got = [bob.expect("PRIVMSG #news", "BATCH -") for _ in range(4)]
+    assert [line.rsplit(":", 1)[1] for line in got[:3]] == [
+        f"while you were away {i}" for i in range(3)
+    ]
+    assert all("msgid=" in line and "time=" in line for line in got[:3])
+    assert "BATCH -" in got[3]
+    alice.close()
+    bob.close()

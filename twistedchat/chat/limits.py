@@ -19,7 +19,8 @@ class ChatLimits:
     and KICK; ``modes`` bounds the parameter-taking channel modes of one MODE command.
     ``max_channels`` caps channels in total (empty persisted ones included), ``whowas``
     caps the WHOWAS history, and ``session_records`` caps how many ended sessions (quit,
-    reset, or never registered) keep their last sequence number for exactly-once.
+    reset, or never registered) keep their last sequence number for exactly-once. The
+    ``history_*`` limits bound the replicated message history (see ``chat.history``).
     """
 
     nicklen: int = 30  # NICKLEN
@@ -35,6 +36,10 @@ class ChatLimits:
     max_channels: int = 10_000
     whowas: int = 1000
     session_records: int = 10_000
+    history_max: int = 500  # CHATHISTORY: messages kept per channel or private conversation
+    history_days: int = 30
+    history_conversations: int = 2000
+    history_batch: int = 100  # CHATHISTORY limit per request
 
 
 def truncate(text: str, limit: int) -> str:

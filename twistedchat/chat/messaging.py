@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from twistedchat.chat.channels import CHANTYPES
 from twistedchat.chat.context import Context
+from twistedchat.chat.history import conversation_key
 from twistedchat.irc import numerics as N
 from twistedchat.irc.message import Message
 
@@ -53,6 +54,7 @@ def _to_channel(ctx: Context, name: str, quiet: bool) -> None:
             ctx.reply(N.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
         return
     message = _build(ctx, channel.name)
+    _remember(ctx, conversation_key(channel.name), message)
     ctx.out.send_all((s for s in channel.members if s != user.session), message)
     ctx.out.send(user.session, message, echo=True)
 
@@ -65,8 +67,15 @@ def _to_user(ctx: Context, nick: str, quiet: bool) -> None:
             ctx.reply(N.ERR_NOSUCHNICK, nick, "No such nick/channel")
         return
     message = _build(ctx, target.nick)
+    _remember(ctx, conversation_key(target.nick, user.nick), message)
     ctx.out.send(target.session, message)
     if target is not user:  # messaging oneself: the one copy is already theirs
         ctx.out.send(user.session, message, echo=True)
     if ctx.message.command == "PRIVMSG" and target.away is not None:
         ctx.reply(N.RPL_AWAY, target.nick, target.away)
+
+
+def _remember(ctx: Context, key: str, message: Message) -> None:
+    """Keep PRIVMSG and NOTICE for CHATHISTORY (TAGMSG carries no text worth replaying)."""
+    if message.command != "TAGMSG":
+        ctx.world.history.record(key, ctx.time, message)

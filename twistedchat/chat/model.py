@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from twistedchat.chat.history import History
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.masks import glob_match
 from twistedchat.irc.casemap import casefold
@@ -149,6 +150,9 @@ class World:
         self.whowas: deque[WhowasEntry] = deque(maxlen=limits.whowas)
         self.nodes: dict[str, NodeInfo] = {}
         self.max_users = 0
+        self.history = History(
+            limits.history_max, limits.history_days, limits.history_conversations
+        )
 
     # -- lookups -----------------------------------------------------------------------
 

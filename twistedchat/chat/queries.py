@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from twistedchat.chat.channels import CHANTYPES
+from twistedchat.chat.chathistory import chathistory
 from twistedchat.chat.listings import (
     LIST_WIDTH,
     can_see_channel,
@@ -260,4 +261,5 @@ _HANDLERS: dict[str, _Handler] = {
     "MODE": _mode,
     "TOPIC": _topic,
     "LUSERS": _lusers,
+    "CHATHISTORY": chathistory,
 }

@@ -14,6 +14,7 @@ from typing import Any
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.model import Ban, Channel, Member, NodeInfo, Topic, User, WhowasEntry, World
 from twistedchat.irc.casemap import casefold
+from twistedchat.irc.message import Message
 
 VERSION = 1
 
@@ -31,6 +32,10 @@ def dump(world: World, ended: dict[str, int]) -> bytes:
         "nodes": [[n, i.addresses, i.reset_at, i.max_users] for n, i in world.nodes.items()],
         "max_users": world.max_users,
         "ended": [[session, seq] for session, seq in ended.items()],
+        "history": [
+            [key, [[m.time, *_message(m.message)] for m in stored]]
+            for key, stored in world.history.conversations.items()
+        ],
     }
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -52,7 +57,14 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
         world.node(user.node).sessions[user.session] = None
     world.whowas = deque((WhowasEntry(*row) for row in doc["whowas"]), maxlen=limits.whowas)
     world.max_users = doc["max_users"]
+    for key, stored in doc.get("history", []):  # absent in snapshots of older versions
+        for time, command, params, source, tags in stored:
+            world.history.record(key, time, Message(command, tuple(params), source, tags))
     return world, {session: seq for session, seq in doc["ended"]}
+
+
+def _message(m: Message) -> list[Any]:
+    return [m.command, list(m.params), m.source, dict(m.tags)]
 
 
 def _user(u: User) -> list[Any]:

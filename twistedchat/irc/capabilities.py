@@ -16,6 +16,7 @@ SUPPORTED: Mapping[str, str] = {
     "account-tag": "",
     "batch": "",
     "cap-notify": "",
+    "draft/chathistory": "",
     "echo-message": "",
     "labeled-response": "",
     "message-tags": "",
@@ -44,6 +45,8 @@ def for_client(message: Message, caps: Set[str]) -> Message | None:
     """Return ``message`` as a client with ``caps`` may see it, or None if it must not."""
     if message.command in TAG_ONLY_COMMANDS and "message-tags" not in caps:
         return None
+    if message.command == "BATCH" and "batch" not in caps:
+        return None  # the messages still come, just not grouped
     if not message.tags:
         return message
     kept = {k: v for k, v in message.tags.items() if tag_allowed(k, caps)}

@@ -20,6 +20,7 @@ def isupport_tokens(limits: ChatLimits, network: str) -> tuple[str, ...]:
         "CHANMODES=b,k,l,imnst",
         f"CHANNELLEN={limits.channellen}",
         "CHANTYPES=#&",
+        f"CHATHISTORY={limits.history_batch}",
         f"KEYLEN={limits.keylen}",
         f"KICKLEN={limits.kicklen}",
         f"MAXLIST=b:{limits.maxlist}",

@@ -484,7 +484,9 @@ class IRCConnection(Protocol):
             ref = f"L{self._batch_counter}"
             self._send(Message("BATCH", ("+" + ref, "labeled-response"), None, {"label": label}))
             for message in messages:
-                self._send(message.with_tags(batch=ref))
+                # A reply that is itself in a batch (chathistory) nests: only its BATCH
+                # lines join ours, its messages stay in their own.
+                self._send(message if "batch" in message.tags else message.with_tags(batch=ref))
             self._send(Message("BATCH", ("-" + ref,)))
 
     def _send(self, message: Message) -> None:

@@ -1,0 +1,170 @@
+"""IRCv3 ``draft/chathistory``: LATEST, BEFORE, AFTER, AROUND, BETWEEN and TARGETS.
+
+Answered from the local replica like any query. Messages come back in a ``chathistory``
+batch with their original ``time`` and ``msgid`` tags, oldest first, so a client can tell
+exactly what it missed. Errors are ``FAIL CHATHISTORY <code>`` as the spec asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from twistedchat.chat.channels import CHANTYPES
+from twistedchat.chat.history import Stored, conversation_key
+from twistedchat.chat.model import User, World
+from twistedchat.irc.message import Message
+
+BATCH_REF = "history"
+
+
+class _Invalid(Exception):
+    def __init__(self, code: str, *context: str) -> None:
+        super().__init__(code)
+        self.code = code
+        self.context = context
+
+
+def chathistory(world: World, viewer: User, params: tuple[str, ...], _server: str) -> list[Message]:
+    try:
+        return _answer(world, viewer, params)
+    except _Invalid as invalid:
+        reason = {
+            "INVALID_PARAMS": "Invalid parameters",
+            "INVALID_TARGET": "No such target, or you may not read its history",
+            "UNKNOWN_COMMAND": "Unknown CHATHISTORY subcommand",
+            "NEED_MORE_PARAMS": "Missing parameters",
+        }[invalid.code]
+        return [Message("FAIL", ("CHATHISTORY", invalid.code, *invalid.context, reason))]
+
+
+def _answer(world: World, viewer: User, params: tuple[str, ...]) -> list[Message]:
+    if not params:
+        raise _Invalid("NEED_MORE_PARAMS")
+    sub = params[0].upper()
+    if sub == "TARGETS":
+        return _targets(world, viewer, params[1:])
+    select = _SELECTORS.get(sub)
+    if select is None:
+        raise _Invalid("UNKNOWN_COMMAND", params[0])
+    needed = 5 if sub == "BETWEEN" else 4
+    if len(params) < needed:
+        raise _Invalid("NEED_MORE_PARAMS", sub)
+    target = params[1]
+    stored = world.history.messages(_key(world, viewer, target))
+    limit = _limit(world, params[needed - 1])
+    refs = [_reference(stored, ref, allow_star=sub == "LATEST") for ref in params[2 : needed - 1]]
+    chosen = select(stored, refs, limit)
+    return _batch(target, [s.message for s in chosen])
+
+
+def _key(world: World, viewer: User, target: str) -> str:
+    if target[:1] in CHANTYPES:
+        channel = world.channel(target)
+        if channel is None or viewer.session not in channel.members:
+            raise _Invalid("INVALID_TARGET", "*", target)
+        return conversation_key(channel.name)
+    return conversation_key(target, viewer.nick)
+
+
+def _limit(world: World, text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise _Invalid("INVALID_PARAMS", text)
+    return min(int(text), world.limits.history_batch)
+
+
+def _reference(stored: list[Stored], ref: str, *, allow_star: bool) -> int:
+    """A position in time: ``timestamp=`` or a ``msgid=`` we know, as ms; ``*`` is before
+    everything (LATEST only)."""
+    if ref == "*" and allow_star:
+        return -1
+    kind, _, value = ref.partition("=")
+    if kind == "timestamp":
+        try:
+            moment = datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+        except ValueError:
+            raise _Invalid("INVALID_PARAMS", ref) from None
+        return int(moment.timestamp() * 1000)
+    if kind == "msgid":
+        for entry in stored:
+            if entry.msgid == value:
+                return entry.time
+        raise _Invalid("INVALID_PARAMS", ref)
+    raise _Invalid("INVALID_PARAMS", ref)
+
+
+_Selector = Callable[[list[Stored], list[int], int], list[Stored]]
+
+
+def _latest(stored: list[Stored], refs: list[int], limit: int) -> list[Stored]:
+    return [s for s in stored if s.time > refs[0]][-limit:]
+
+
+def _before(stored: list[Stored], refs: list[int], limit: int) -> list[Stored]:
+    return [s for s in stored if s.time < refs[0]][-limit:]
+
+
+def _after(stored: list[Stored], refs: list[int], limit: int) -> list[Stored]:
+    return [s for s in stored if s.time > refs[0]][:limit]
+
+
+def _around(stored: list[Stored], refs: list[int], limit: int) -> list[Stored]:
+    before = [s for s in stored if s.time < refs[0]]
+    rest = [s for s in stored if s.time >= refs[0]]
+    half = limit // 2
+    return before[-half:] + rest[: limit - min(half, len(before))] if half else rest[:limit]
+
+
+def _between(stored: list[Stored], refs: list[int], limit: int) -> list[Stored]:
+    low, high = sorted((refs[0], refs[1]))
+    return [s for s in stored if low < s.time < high][:limit]
+
+
+_SELECTORS: dict[str, _Selector] = {
+    "LATEST": _latest,
+    "BEFORE": _before,
+    "AFTER": _after,
+    "AROUND": _around,
+    "BETWEEN": _between,
+}
+
+
+def _targets(world: World, viewer: User, params: tuple[str, ...]) -> list[Message]:
+    """Conversations of ``viewer`` with messages between two timestamps, newest last."""
+    if len(params) < 3:
+        raise _Invalid("NEED_MORE_PARAMS", "TARGETS")
+    low, high = sorted(_reference([], ref, allow_star=False) for ref in params[:2])
+    limit = _limit(world, params[2])
+    found: list[tuple[int, str]] = []
+    for channel_key in viewer.channels:
+        channel = world.channels[channel_key]
+        found += _last_in(world, conversation_key(channel.name), channel.name, low, high)
+    me = conversation_key(viewer.nick)
+    for key in world.history.conversations:
+        if "\0" in key and me in key.split("\0"):
+            a, b = key.split("\0")
+            found += _last_in(world, key, b if a == me else a, low, high)
+    found.sort()
+    messages = [
+        Message("CHATHISTORY", ("TARGETS", name, _timestamp(time))) for time, name in found[-limit:]
+    ]
+    return _batch(None, messages, kind="draft/chathistory-targets")
+
+
+def _last_in(world: World, key: str, name: str, low: int, high: int) -> list[tuple[int, str]]:
+    times = [s.time for s in world.history.messages(key) if low < s.time < high]
+    return [(times[-1], name)] if times else []
+
+
+def _timestamp(ms: int) -> str:
+    return (
+        "timestamp="
+        + datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+        + "Z"
+    )
+
+
+def _batch(target: str | None, messages: list[Message], kind: str = "chathistory") -> list[Message]:
+    params = (f"+{BATCH_REF}", kind) if target is None else (f"+{BATCH_REF}", kind, target)
+    inside = [m.with_tags(batch=BATCH_REF) for m in messages]
+    return [Message("BATCH", params), *inside, Message("BATCH", (f"-{BATCH_REF}",))]
