@@ -23,6 +23,13 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError(f"must be zero or a positive integer, not {value!r}")
+    return number
+
+
 def _non_negative_float(value: str) -> float:
     number = float(value)
     if not number >= 0:
@@ -135,6 +142,20 @@ class ChatNodeOptions(usage.Options):
             30.0,
             "Seconds unheard before the leader removes a node.",
             _positive_float,
+        ],
+        [
+            "history-max",
+            None,
+            500,
+            "CHATHISTORY: messages kept per channel or private conversation (0: none).",
+            _non_negative_int,
+        ],
+        [
+            "history-days",
+            None,
+            30,
+            "CHATHISTORY: days a message is kept.",
+            _positive_int,
         ],
         [
             "snapshot-every",

@@ -61,6 +61,7 @@ class NodeConfig:
     broadcast: str
     secret_file: Path
     policy: MembershipPolicy
+    limits: ChatLimits
 
 
 class ChatNodeService(service.Service):
@@ -69,7 +70,7 @@ class ChatNodeService(service.Service):
     def __init__(self, config: NodeConfig, clock: IReactorTime | None = None):
         self.config = config
         self.clock: IReactorTime = clock or reactor
-        self.limits = ChatLimits()
+        self.limits = config.limits
         self.hub: SessionHub | None = None
         self.replica: RaftReplica | None = None
         self.transport: PeerTransport | None = None
@@ -85,7 +86,9 @@ class ChatNodeService(service.Service):
         motd = None
         if options["motd"]:
             motd = tuple(Path(options["motd"]).read_text(errors="replace").splitlines())
-        limits = ChatLimits()
+        limits = ChatLimits(
+            history_max=options["history-max"], history_days=options["history-days"]
+        )
         settings = ConnectionSettings(
             server_name=options["name"],
             network=options["network"],
@@ -110,6 +113,7 @@ class ChatNodeService(service.Service):
             discovery_port=options["discovery-port"],
             broadcast=options["broadcast"],
             secret_file=Path(options["secret-file"]),
+            limits=limits,
             policy=MembershipPolicy(
                 max_voters=options["max-voters"],
                 bootstrap_expect=options["bootstrap-expect"],
