@@ -73,7 +73,6 @@ class ClusterAgent:
         self.capacity = capacity
         self.policy = policy
         self.leaving = False
-        self._started_at = 0.0
         self._fresh_view: frozenset[str] = frozenset()
         self._fresh_view_since = 0.0
         self._leader_since: float | None = None
@@ -87,7 +86,7 @@ class ClusterAgent:
         return self.replica.node_id
 
     def start(self) -> None:
-        self._started_at = self._fresh_view_since = self.clock.seconds()
+        self._fresh_view_since = self.clock.seconds()  # nobody founds before a full settle
         self._announce_loop.start(LEADER_ANNOUNCE_EVERY, now=True)
         self._membership_loop.start(MEMBERSHIP_EVERY, now=False)
 
