@@ -248,3 +248,12 @@ def test_cut_off_node_refuses_writes_keeps_reads_and_says_so(server: Server) -> 
     assert alice.has("NOTICE alice :*** This server is back in contact with the cluster")
     alice.send("PRIVMSG bob :back")
     assert bob.has("PRIVMSG bob :back")
+
+
+def test_lines_pipelined_behind_registration_wait_for_it(server: Server) -> None:
+    bob = server.register("bob")
+    client = server.connect()
+    client.send_raw(b"NICK eager\r\nUSER eager 0 * :Eager\r\nJOIN #now\r\nPRIVMSG bob :hi\r\n")
+    assert client.has(" 001 eager ") and client.has(" 366 eager #now ")
+    assert not client.has(" 451 ")
+    assert bob.has("PRIVMSG bob :hi")

@@ -201,6 +201,8 @@ class IRCConnection(Protocol):
         """Hold the next line while writes are in flight, if it would overtake them."""
         if self._writes_in_flight == 0:
             return False
+        if self._connect_in_flight:
+            return True  # lines pipelined behind NICK/USER wait until we know who they are
         if self._writes_in_flight >= self.settings.max_writes_in_flight:
             return True
         # A query must see the effects of this client's earlier writes.
