@@ -31,10 +31,13 @@ typecheck: $(STAMP)
 soak: $(STAMP)
 	SOAK_SEEDS=5000 $(BIN)/python -m pytest -q tests/raft -k simulation
 
-## Raft commit benchmark vs PySyncObj; writes docs/BENCHMARKS.md.
+## Benchmarks against baselines in the same run (figures go to docs/BENCHMARKS.md).
 bench: $(STAMP)
 	$(BIN)/pip install -q pysyncobj
+	command -v ngircd >/dev/null || (apt-get update -qq && apt-get install -y -qq ngircd)
 	$(BIN)/python -m benchmarks.raft_commit
+	$(BIN)/python -m benchmarks.storage_append
+	$(BIN)/python -m benchmarks.irc_fanout
 
 clean:
 	rm -rf $(VENV) chatnode-data
