@@ -167,7 +167,7 @@ def _build(body: dict[str, Any]) -> Datagram:
 
 
 def _is_int(value: object) -> bool:
-    return isinstance(value, int) and type(value) is int and -_MAX_INT < value < _MAX_INT
+    return type(value) is int and -_MAX_INT < value < _MAX_INT
 
 
 def _fits(value: object, annotation: str) -> bool:

@@ -8,6 +8,8 @@ Client Protocol: at most 512 bytes for the message body including CRLF, and at m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from twistedchat.irc.message import EMPTY_TAGS, Message
 
 #: Body bytes (source, command, parameters) a line may carry, excluding CRLF.
@@ -75,7 +77,7 @@ def parse_line(raw: bytes) -> Message:
     return _parse_body(text.lstrip(" "), parse_tags(tag_text) if tags_part else EMPTY_TAGS)
 
 
-def _parse_body(text: str, tags: dict[str, str] | object) -> Message:
+def _parse_body(text: str, tags: Mapping[str, str]) -> Message:
     source = None
     if text.startswith(":"):
         source, _, text = text[1:].partition(" ")
@@ -88,7 +90,7 @@ def _parse_body(text: str, tags: dict[str, str] | object) -> Message:
     if not (command.isascii() and (command.isalpha() or (command.isdigit() and len(command) == 3))):
         raise ParseError(f"bad command {command[:20]!r}")
     params = _parse_params(rest)
-    return Message(command.upper(), params, source, tags)  # type: ignore[arg-type]
+    return Message(command.upper(), params, source, tags)
 
 
 def _parse_params(rest: str) -> tuple[str, ...]:
