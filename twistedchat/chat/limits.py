@@ -40,6 +40,7 @@ class ChatLimits:
     history_days: int = 30
     history_conversations: int = 2000
     history_batch: int = 100  # CHATHISTORY limit per request
+    max_accounts: int = 100_000
 
 
 def truncate(text: str, limit: int) -> str:

@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from twistedchat.chat.history import History
+
+if TYPE_CHECKING:
+    from twistedchat.chat.accounts import Account
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.masks import glob_match
 from twistedchat.irc.casemap import casefold
@@ -150,6 +154,7 @@ class World:
         self.whowas: deque[WhowasEntry] = deque(maxlen=limits.whowas)
         self.nodes: dict[str, NodeInfo] = {}
         self.max_users = 0
+        self.accounts: dict[str, Account] = {}  # by folded name
         self.history = History(
             limits.history_max, limits.history_days, limits.history_conversations
         )

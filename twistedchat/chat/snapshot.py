@@ -11,6 +11,7 @@ import json
 from collections import deque
 from typing import Any
 
+from twistedchat.chat.accounts import Account
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.model import Ban, Channel, Member, NodeInfo, Topic, User, WhowasEntry, World
 from twistedchat.irc.casemap import casefold
@@ -32,6 +33,7 @@ def dump(world: World, ended: dict[str, int]) -> bytes:
         "nodes": [[n, i.addresses, i.reset_at, i.max_users] for n, i in world.nodes.items()],
         "max_users": world.max_users,
         "ended": [[session, seq] for session, seq in ended.items()],
+        "accounts": [[a.name, a.password_hash, a.registered_at] for a in world.accounts.values()],
         "history": [
             [key, [[m.time, *_message(m.message)] for m in stored]]
             for key, stored in world.history.conversations.items()
@@ -57,6 +59,8 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
         world.node(user.node).sessions[user.session] = None
     world.whowas = deque((WhowasEntry(*row) for row in doc["whowas"]), maxlen=limits.whowas)
     world.max_users = doc["max_users"]
+    for name, password_hash, registered_at in doc.get("accounts", []):
+        world.accounts[casefold(name)] = Account(name, password_hash, registered_at)
     for key, stored in doc.get("history", []):  # absent in snapshots of older versions
         for time, command, params, source, tags in stored:
             world.history.record(key, time, Message(command, tuple(params), source, tags))

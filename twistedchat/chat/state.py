@@ -17,19 +17,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from twistedchat.chat import channels, messaging, modes, queries, snapshot, users
+from twistedchat.chat import accounts, channels, messaging, modes, queries, snapshot, users
 from twistedchat.chat.command import CONNECT, NODE_LOST, NODE_RESET, Command, Delivery
 from twistedchat.chat.context import Context
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.model import World
 from twistedchat.chat.outbox import Outbox, numeric
 from twistedchat.irc import numerics as N
+from twistedchat.irc.casemap import casefold
 from twistedchat.irc.message import Message
 
 #: Commands that always change state (or are answered in log order, like PRIVMSG errors).
 WRITE_COMMANDS = frozenset(
-    {CONNECT, NODE_RESET, NODE_LOST, "NICK", "JOIN", "PART", "PRIVMSG", "NOTICE", "TAGMSG", "KICK",
-     "INVITE", "AWAY", "QUIT"}
+    {CONNECT, NODE_RESET, NODE_LOST, accounts.REGISTER, accounts.LOGIN, "NICK", "JOIN",
+     "PART", "PRIVMSG", "NOTICE", "TAGMSG", "KICK", "INVITE", "AWAY", "QUIT"}
 )  # fmt: skip
 
 
@@ -71,6 +72,8 @@ _WRITES: dict[str, Callable[[Context], None]] = {
     "PRIVMSG": messaging.send_message,
     "NOTICE": messaging.send_message,
     "TAGMSG": messaging.send_message,
+    accounts.REGISTER: accounts.register,
+    accounts.LOGIN: accounts.login,
 }
 
 
@@ -147,6 +150,11 @@ class ChatState:
         if user is None:
             return [numeric("*", N.ERR_NOTREGISTERED, "You have not registered")]
         return queries.answer(self._world, user, message, server_name)
+
+    def password_hash(self, account: str) -> str | None:
+        """The stored hash of ``account``, for the node to verify a login against."""
+        record = self._world.accounts.get(casefold(account))
+        return None if record is None else record.password_hash
 
     def nick_in_use(self, nick: str) -> bool:
         return self._world.user_by_nick(nick) is not None

@@ -1,0 +1,72 @@
+"""Accounts in the replicated state: registration, login, notify and snapshots."""
+
+from __future__ import annotations
+
+from tests.chat.helpers import Chat, codes, to
+from twistedchat.chat.accounts import LOGIN, REGISTER
+from twistedchat.chat.limits import ChatLimits
+from twistedchat.chat.passwords import hash_password, verify_password
+from twistedchat.chat.state import ChatState
+from twistedchat.irc.message import Message
+
+HASH = "scrypt$00$11"
+
+
+def internal(chat: Chat, session: str, command: str, *params: str) -> list:  # type: ignore[type-arg]
+    return chat.apply(chat.command(session, Message(command, params)))
+
+
+def test_register_logs_in_and_tells_channel_peers() -> None:
+    chat = Chat()
+    chat.users("alice", "bob")
+    for session in ("alice", "bob"):
+        chat.send(session, "JOIN #a")
+    out = internal(chat, "alice", REGISTER, "alice", HASH)
+    assert ":srv REGISTER SUCCESS alice Registered" in to(out, "alice")
+    assert codes(out, "alice") == ["REGISTER", "900"]
+    assert [line for line in to(out, "bob") if "ACCOUNT" in line] == [
+        ":alice!~alice@host ACCOUNT alice"
+    ]
+    assert chat.state.password_hash("ALICE") == HASH
+    out = chat.send("alice", "PRIVMSG #a :signed")
+    assert any(d.message.tags.get("account") == "alice" for d in out)
+
+
+def test_register_refusals() -> None:
+    chat = Chat(ChatLimits(max_accounts=1))
+    chat.users("alice", "bob", "carol")
+    internal(chat, "alice", REGISTER, "alice", HASH)
+    assert (
+        "ALREADY_AUTHENTICATED" in to(internal(chat, "alice", REGISTER, "other", HASH), "alice")[0]
+    )
+    assert "ACCOUNT_EXISTS" in to(internal(chat, "bob", REGISTER, "Alice", HASH), "bob")[0]
+    assert "BAD_ACCOUNT_NAME" in to(internal(chat, "bob", REGISTER, "1bad", HASH), "bob")[0]
+    assert (
+        "TEMPORARILY_UNAVAILABLE"
+        in to(internal(chat, "carol", REGISTER, "carol", HASH), "carol")[0]
+    )
+
+
+def test_login_applies_only_for_an_existing_account() -> None:
+    chat = Chat()
+    chat.users("alice", "bob")
+    internal(chat, "alice", REGISTER, "alice", HASH)
+    assert codes(internal(chat, "bob", LOGIN, "nobody"), "bob") == ["904"]
+    assert codes(internal(chat, "bob", LOGIN, "alice"), "bob") == ["900"]
+    assert any(" 330 alice bob alice " in line for line in chat.query("alice", "WHOIS bob"))
+
+
+def test_accounts_survive_a_snapshot() -> None:
+    chat = Chat()
+    chat.users("alice")
+    internal(chat, "alice", REGISTER, "alice", HASH)
+    restored = ChatState.restore(chat.state.snapshot(), ChatLimits())
+    assert restored.password_hash("alice") == HASH
+
+
+def test_passwords_hash_and_verify() -> None:
+    stored = hash_password("correct horse", b"s" * 16)
+    assert stored.startswith("scrypt$") and "correct horse" not in stored
+    assert verify_password("correct horse", stored)
+    assert not verify_password("wrong", stored)
+    assert not verify_password("x", "md5$00$00") and not verify_password("x", "scrypt$zz$zz")

@@ -1,0 +1,67 @@
+"""Accounts: registration and login, applied from the log.
+
+Both arrive as internal commands the node builds after handling the password itself
+(:mod:`twistedchat.chat.passwords`): ``@REGISTER (account, hash)`` and ``@LOGIN
+(account,)``. Clients cannot send them: a client line cannot start a command with ``@``.
+Replies follow IRCv3 ``draft/account-registration`` and the SASL numerics (900).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from twistedchat.chat.context import Context
+from twistedchat.irc import numerics as N
+from twistedchat.irc.casemap import casefold
+from twistedchat.irc.message import Message
+from twistedchat.irc.names import valid_nick
+
+REGISTER = "@REGISTER"
+LOGIN = "@LOGIN"
+
+
+@dataclass(slots=True)
+class Account:
+    name: str
+    password_hash: str
+    registered_at: int
+
+
+def register(ctx: Context) -> None:
+    if len(ctx.params) < 2:
+        return
+    name, password_hash = ctx.params[0], ctx.params[1]
+    accounts = ctx.world.accounts
+    if ctx.user.account is not None:
+        _fail(ctx, "ALREADY_AUTHENTICATED", name, "You are already logged in")
+    elif not valid_nick(name, ctx.limits.nicklen):
+        _fail(ctx, "BAD_ACCOUNT_NAME", name, "Account names follow the rules of nicks")
+    elif casefold(name) in accounts:
+        _fail(ctx, "ACCOUNT_EXISTS", name, "That account is already registered")
+    elif len(accounts) >= ctx.limits.max_accounts:
+        _fail(ctx, "TEMPORARILY_UNAVAILABLE", name, "No more accounts can be registered")
+    else:
+        accounts[casefold(name)] = Account(name, password_hash, ctx.time)
+        ctx.out.send(ctx.user.session, Message("REGISTER", ("SUCCESS", name, "Registered")))
+        _log_in(ctx, name)
+
+
+def login(ctx: Context) -> None:
+    """The node verified the password against its replica; apply it if still valid."""
+    account = ctx.world.accounts.get(casefold(ctx.params[0])) if ctx.params else None
+    if account is None:
+        ctx.reply(N.ERR_SASLFAIL, "Authentication failed")
+    elif ctx.user.account is None:
+        _log_in(ctx, account.name)
+
+
+def _log_in(ctx: Context, name: str) -> None:
+    user = ctx.user
+    user.account = name
+    ctx.reply(N.RPL_LOGGEDIN, user.prefix, name, f"You are now logged in as {name}")
+    notice = ctx.out.user_message(user, "ACCOUNT", name)  # account-notify
+    ctx.out.send_all((peer.session for peer in ctx.world.peers(user)), notice)
+
+
+def _fail(ctx: Context, code: str, name: str, text: str) -> None:
+    ctx.out.send(ctx.user.session, Message("FAIL", ("REGISTER", code, name, text)))
