@@ -257,3 +257,32 @@ def test_lines_pipelined_behind_registration_wait_for_it(server: Server) -> None
     assert client.has(" 001 eager ") and client.has(" 366 eager #now ")
     assert not client.has(" 451 ")
     assert bob.has("PRIVMSG bob :hi")
+
+
+def test_register_and_identify_keep_the_password_out_of_the_log(server: Server) -> None:
+    alice = server.register("alice")
+    watcher = server.register("watcher", ("account-notify",))
+    alice.send("JOIN #acc")
+    watcher.send("JOIN #acc")
+    alice.send("REGISTER * * hunter2hunter2")
+    assert alice.has("REGISTER SUCCESS alice Registered") and alice.has(" 900 alice ")
+    assert any(line.startswith(":alice!") and " ACCOUNT alice" in line for line in watcher.lines())
+    alice.send("REGISTER * * short")
+    assert alice.has("FAIL REGISTER WEAK_PASSWORD")
+    bob = server.register("bob")
+    bob.send("PRIVMSG NickServ :IDENTIFY alice wrong-password")
+    assert bob.has(":NickServ!NickServ@services. NOTICE bob :Invalid account or password.")
+    bob.send("PRIVMSG NickServ :IDENTIFY alice hunter2hunter2")
+    assert bob.has(" 900 bob ")
+    logged = b"".join(server.log.entries)
+    assert b"hunter2" not in logged and b"wrong-password" not in logged
+    assert b"scrypt$" in logged
+
+
+def test_account_notify_needs_its_capability(server: Server) -> None:
+    alice, plain = server.register("alice"), server.register("plain")
+    alice.send("JOIN #n")
+    plain.send("JOIN #n")
+    plain.clear()
+    alice.send("REGISTER * * long-enough-pw")
+    assert not plain.has(" ACCOUNT ")

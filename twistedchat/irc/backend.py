@@ -47,6 +47,9 @@ class ChatBackend(Protocol):
     def query(self, session: str, message: Message) -> list[Message]:
         """Answer a read-only command from the local replica of the chat state."""
 
+    def password_hash(self, account: str) -> str | None:
+        """The stored password hash of ``account`` in the local replica (None: no account)."""
+
     def nick_in_use(self, nick: str) -> bool:
         """Whether ``nick`` is taken according to the local replica (a hint: the log decides)."""
 

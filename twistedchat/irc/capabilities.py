@@ -13,9 +13,11 @@ from twistedchat.irc.message import EMPTY_TAGS, Message
 
 #: Capabilities offered in ``CAP LS``; a value is advertised as ``name=value`` with CAP 302.
 SUPPORTED: Mapping[str, str] = {
+    "account-notify": "",
     "account-tag": "",
     "batch": "",
     "cap-notify": "",
+    "draft/account-registration": "",
     "draft/chathistory": "",
     "echo-message": "",
     "labeled-response": "",
@@ -44,6 +46,8 @@ def tag_allowed(tag: str, caps: Set[str]) -> bool:
 def for_client(message: Message, caps: Set[str]) -> Message | None:
     """Return ``message`` as a client with ``caps`` may see it, or None if it must not."""
     if message.command in TAG_ONLY_COMMANDS and "message-tags" not in caps:
+        return None
+    if message.command == "ACCOUNT" and "account-notify" not in caps:
         return None
     if message.command == "BATCH" and "batch" not in caps:
         return None  # the messages still come, just not grouped

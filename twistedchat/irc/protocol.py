@@ -9,6 +9,7 @@ clock so the tests drive it with ``twisted.internet.task.Clock``.
 
 from __future__ import annotations
 
+import os
 from collections import deque
 from collections.abc import Sequence
 
@@ -21,6 +22,11 @@ from zope.interface import implementer
 from twistedchat.chat.command import CONNECT, Delivery
 from twistedchat.chat.state import is_write
 from twistedchat.irc import numerics as N
+from twistedchat.irc.account_commands import (
+    is_service_message,
+    register_command,
+    service_command,
+)
 from twistedchat.irc.backend import ChatBackend
 from twistedchat.irc.capabilities import SUPPORTED, for_client, ls_tokens
 from twistedchat.irc.casemap import casefold
@@ -123,6 +129,27 @@ class IRCConnection(Protocol):
             else:
                 self.backend.close_session(self.session, "")
             self.session = ""
+
+    def _submit_write(self, write: Message, command: str, label: str | None) -> None:
+        """Send a write to the log, or refuse it at once when it could not be committed."""
+        if not self.backend.writable():
+            reason = "Cluster has no quorum; try again shortly"
+            self._reply(label, [self._numeric(N.ERR_UNKNOWNERROR, command, reason)])
+            return
+        self._writes_in_flight += 1
+        self.backend.submit(self.session, write, label)
+
+    def _handle_account(self, message: Message, label: str | None) -> None:
+        """Passwords are hashed or checked here; only the outcome goes to the log."""
+        salt = os.urandom(16)
+        if message.command == "REGISTER":
+            outcome = register_command(self.nick, message.params, salt)
+        else:
+            outcome = service_command(self.nick, message, salt, self.backend.password_hash)
+        if outcome.write is None:
+            self._reply(label, outcome.replies)
+        else:
+            self._submit_write(outcome.write, message.command, label)
 
     def _follow_own_nick(self, message: Message) -> None:
         """Keep the nick used in our own numerics in step with the replicated state."""
@@ -283,19 +310,10 @@ class IRCConnection(Protocol):
         command = message.command
         if command in LOCAL_COMMANDS:
             self._handle_local(message, label)
+        elif command == "REGISTER" or is_service_message(message):
+            self._handle_account(message, label)
         elif is_write(message):
-            if not self.backend.writable():
-                self._reply(
-                    label,
-                    [
-                        self._numeric(
-                            N.ERR_UNKNOWNERROR, command, "Cluster has no quorum; try again shortly"
-                        )
-                    ],
-                )
-                return
-            self._writes_in_flight += 1
-            self.backend.submit(self.session, message, label)
+            self._submit_write(message, command, label)
         else:
             replies = self.backend.query(self.session, message)
             self._reply(label, [m for m in (for_client(r, self.caps) for r in replies) if m])

@@ -135,6 +135,9 @@ class SessionHub:
     def query(self, session_id: str, message: Message) -> list[Message]:
         return self.state.query(session_id, message, self.server_name)
 
+    def password_hash(self, account: str) -> str | None:
+        return self.state.password_hash(account)
+
     def nick_in_use(self, nick: str) -> bool:
         return self.state.nick_in_use(nick)
 
