@@ -286,3 +286,26 @@ def test_account_notify_needs_its_capability(server: Server) -> None:
     plain.clear()
     alice.send("REGISTER * * long-enough-pw")
     assert not plain.has(" ACCOUNT ")
+
+
+def test_sasl_plain_logs_in_during_registration(server: Server) -> None:
+    import base64
+
+    owner = server.register("owner")
+    owner.send("REGISTER carol * correct-horse")
+    client = server.connect()
+    client.send("CAP LS 302", "CAP REQ :sasl", "NICK carol", "USER carol 0 * :Carol")
+    assert client.has(" ACK ") and client.has("sasl")
+    client.send("AUTHENTICATE PLAIN")
+    assert client.has("AUTHENTICATE +")
+    client.send("AUTHENTICATE " + base64.b64encode(b"\0carol\0wrong").decode())
+    assert client.has(" 904 carol ")
+    client.send("AUTHENTICATE PLAIN")
+    client.send("AUTHENTICATE " + base64.b64encode(b"\0carol\0correct-horse").decode())
+    assert client.has(" 900 carol carol!*@") and client.has(" 903 carol ")
+    assert not client.has(" 001 ")  # registration still waits for CAP END
+    client.send("CAP END")
+    assert client.has(" 001 carol ")
+    owner.send("WHOIS carol")
+    assert owner.has(" 330 owner carol carol ")  # the CONNECT entry carried the account
+    assert b"correct-horse" not in b"".join(server.log.entries)

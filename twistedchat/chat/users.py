@@ -8,6 +8,7 @@ from twistedchat.chat.limits import truncate
 from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox, numeric
 from twistedchat.irc import numerics as N
+from twistedchat.irc.casemap import casefold
 from twistedchat.irc.names import valid_nick
 
 NODE_RESTARTED = "Node restarted"
@@ -15,7 +16,7 @@ NODE_LOST_REASON = "Node lost"
 
 
 def connect(world: World, out: Outbox, command: Command) -> None:
-    """Register ``command.session`` with params (nick, user, host, realname), or refuse it.
+    """Register ``command.session`` with params (nick, user, host, realname[, account]).
 
     Two nodes may both have seen a nick free; the log order decides, and the later CONNECT
     gets 433 with target ``*`` so its connection can ask for another nick. A CONNECT
@@ -40,6 +41,9 @@ def connect(world: World, out: Outbox, command: Command) -> None:
         out.send(session, numeric("*", N.ERR_NICKNAMEINUSE, nick, "Nickname is already in use"))
         return
     user = User(session, command.node, command.seq, nick, username, host, realname)
+    if len(params) > 4:  # the node verified a SASL login for this account
+        account = world.accounts.get(casefold(params[4]))
+        user.account = None if account is None else account.name
     world.add_user(user)
     out.reply(user, N.RPL_WELCOME, f"Welcome to the Internet Relay Network {user.prefix}")
 

@@ -22,6 +22,7 @@ SUPPORTED: Mapping[str, str] = {
     "echo-message": "",
     "labeled-response": "",
     "message-tags": "",
+    "sasl": "PLAIN",
     "server-time": "",
 }
 

@@ -20,8 +20,10 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from twistedchat.chat.command import CONNECT, Delivery
+from twistedchat.chat.passwords import verify_password
 from twistedchat.chat.state import is_write
 from twistedchat.irc import numerics as N
+from twistedchat.irc import sasl
 from twistedchat.irc.account_commands import (
     is_service_message,
     register_command,
@@ -40,7 +42,9 @@ from twistedchat.irc.settings import ConnectionSettings
 log = Logger()
 
 #: Commands a client may send before it is registered.
-PRE_REGISTRATION = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"})
+PRE_REGISTRATION = frozenset(
+    {"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT", "AUTHENTICATE"}
+)
 #: Commands answered by the connection itself, never by the chat state.
 LOCAL_COMMANDS = frozenset(
     {"CAP", "PING", "PONG", "QUIT", "VERSION", "TIME", "MOTD", "USER", "PASS"}
@@ -66,6 +70,8 @@ class IRCConnection(Protocol):
         self._cap_version = 0
         self._cap_negotiating = False
         self._user: tuple[str, str] | None = None  # (username, realname)
+        self._sasl = sasl.PlainExchange()
+        self._sasl_account: str | None = None  # verified by SASL, applied with CONNECT
         self._connect_in_flight = False
         self._quitting = False
         self._closing = False
@@ -286,10 +292,38 @@ class IRCConnection(Protocol):
                 self._send_numeric(N.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
                 return
             self._user = (message.params[0][:16], message.params[3])
+        elif command == "AUTHENTICATE":
+            self._authenticate(message)
+            return
         else:
             self._handle_local(message, label)
             return
         self._try_register()
+
+    def _authenticate(self, message: Message) -> None:
+        """SASL PLAIN before registration; the account rides on the CONNECT entry."""
+        if "sasl" not in self.caps or not message.params:
+            self._send_numeric(N.ERR_SASLFAIL, "SASL authentication failed")
+            return
+        if self._sasl_account is not None:
+            self._send_numeric(N.ERR_SASLALREADY, "You have already authenticated")
+            return
+        step = self._sasl.step(message.params[0])
+        if isinstance(step, sasl.Challenge):
+            self._send(Message("AUTHENTICATE", ("+",)))
+        elif isinstance(step, sasl.Failure):
+            self._send_numeric(step.numeric, *step.params)
+        elif isinstance(step, sasl.Credentials):
+            stored = self.backend.password_hash(step.account)
+            if stored is None or not verify_password(step.password, stored):
+                self._send_numeric(N.ERR_SASLFAIL, "SASL authentication failed")
+                return
+            self._sasl_account = step.account
+            mask = f"{self.nick}!*@{self.host}"
+            self._send_numeric(
+                N.RPL_LOGGEDIN, mask, step.account, f"You are now logged in as {step.account}"
+            )
+            self._send_numeric(N.RPL_SASLSUCCESS, "SASL authentication successful")
 
     def backend_nicklen(self) -> int:
         return self.factory.nicklen
@@ -302,9 +336,10 @@ class IRCConnection(Protocol):
         user, realname = self._user
         self._connect_in_flight = True
         self._writes_in_flight += 1
-        self.backend.submit(
-            self.session, Message(CONNECT, (self.nick, "~" + user, self.host, realname)), None
-        )
+        params: tuple[str, ...] = (self.nick, "~" + user, self.host, realname)
+        if self._sasl_account is not None:
+            params += (self._sasl_account,)
+        self.backend.submit(self.session, Message(CONNECT, params), None)
 
     def _handle_registered(self, message: Message, label: str | None) -> None:
         command = message.command

@@ -1,0 +1,84 @@
+"""The AUTHENTICATE exchange of IRCv3 SASL 3.1, mechanism PLAIN, as a pure state machine.
+
+The connection feeds it each AUTHENTICATE parameter and acts on what comes back: send a
+``+`` challenge, wait for more 400-byte chunks, check the credentials, or answer a failure.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+
+from twistedchat.irc import numerics as N
+
+MECHANISMS = "PLAIN"
+CHUNK = 400
+MAX_RESPONSE = 4096
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """Send ``AUTHENTICATE +``: the client may now send its response."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A full 400-byte chunk arrived: more follows."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    account: str
+    password: str
+
+
+@dataclass(frozen=True)
+class Failure:
+    numeric: str
+    params: tuple[str, ...]
+
+
+Step = Challenge | Pending | Credentials | Failure
+
+
+class PlainExchange:
+    """One SASL attempt; a new attempt starts with a new ``AUTHENTICATE PLAIN``."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self.started = False
+        self._response = ""
+
+    def step(self, param: str) -> Step:
+        if param == "*":
+            self._reset()
+            return Failure(N.ERR_SASLABORTED, ("SASL authentication aborted",))
+        if not self.started:
+            if param.upper() != "PLAIN":
+                return Failure(N.RPL_SASLMECHS, (MECHANISMS, "are available SASL mechanisms"))
+            self.started = True
+            return Challenge()
+        if param != "+":
+            self._response += param
+        if len(self._response) > MAX_RESPONSE:
+            self._reset()
+            return Failure(N.ERR_SASLTOOLONG, ("SASL message too long",))
+        if len(param) == CHUNK:
+            return Pending()
+        response = self._response
+        self._reset()
+        return _parse_plain(response)
+
+
+def _parse_plain(response: str) -> Step:
+    try:
+        decoded = base64.b64decode(response, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return Failure(N.ERR_SASLFAIL, ("SASL authentication failed",))
+    parts = decoded.split("\0")
+    if len(parts) != 3 or not parts[1] or (parts[0] and parts[0] != parts[1]):
+        return Failure(N.ERR_SASLFAIL, ("SASL authentication failed",))
+    return Credentials(parts[1], parts[2])
