@@ -136,27 +136,6 @@ class IRCConnection(Protocol):
                 self.backend.close_session(self.session, "")
             self.session = ""
 
-    def _submit_write(self, write: Message, command: str, label: str | None) -> None:
-        """Send a write to the log, or refuse it at once when it could not be committed."""
-        if not self.backend.writable():
-            reason = "Cluster has no quorum; try again shortly"
-            self._reply(label, [self._numeric(N.ERR_UNKNOWNERROR, command, reason)])
-            return
-        self._writes_in_flight += 1
-        self.backend.submit(self.session, write, label)
-
-    def _handle_account(self, message: Message, label: str | None) -> None:
-        """Passwords are hashed or checked here; only the outcome goes to the log."""
-        salt = os.urandom(16)
-        if message.command == "REGISTER":
-            outcome = register_command(self.nick, message.params, salt)
-        else:
-            outcome = service_command(self.nick, message, salt, self.backend.password_hash)
-        if outcome.write is None:
-            self._reply(label, outcome.replies)
-        else:
-            self._submit_write(outcome.write, message.command, label)
-
     def _follow_own_nick(self, message: Message) -> None:
         """Keep the nick used in our own numerics in step with the replicated state."""
         if message.command != "NICK" or not message.params or message.source is None:
@@ -352,6 +331,27 @@ class IRCConnection(Protocol):
         else:
             replies = self.backend.query(self.session, message)
             self._reply(label, [m for m in (for_client(r, self.caps) for r in replies) if m])
+
+    def _submit_write(self, write: Message, command: str, label: str | None) -> None:
+        """Send a write to the log, or refuse it at once when it could not be committed."""
+        if not self.backend.writable():
+            reason = "Cluster has no quorum; try again shortly"
+            self._reply(label, [self._numeric(N.ERR_UNKNOWNERROR, command, reason)])
+            return
+        self._writes_in_flight += 1
+        self.backend.submit(self.session, write, label)
+
+    def _handle_account(self, message: Message, label: str | None) -> None:
+        """Passwords are hashed or checked here; only the outcome goes to the log."""
+        salt = os.urandom(16)
+        if message.command == "REGISTER":
+            outcome = register_command(self.nick, message.params, salt)
+        else:
+            outcome = service_command(self.nick, message, salt, self.backend.password_hash)
+        if outcome.write is None:
+            self._reply(label, outcome.replies)
+        else:
+            self._submit_write(outcome.write, message.command, label)
 
     def _handle_local(self, message: Message, label: str | None) -> None:
         command, params = message.command, message.params
