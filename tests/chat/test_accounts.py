@@ -71,3 +71,48 @@ def test_passwords_hash_and_verify() -> None:
     assert verify_password("correct horse", stored)
     assert not verify_password("wrong", stored)
     assert not verify_password("x", "md5$00$00") and not verify_password("x", "scrypt$zz$zz")
+
+
+def test_someone_else_on_a_registered_nick_is_warned_then_renamed() -> None:
+    chat = Chat()
+    chat.users("carol", "mallory", "bob")
+    internal(chat, "carol", REGISTER, "carol", HASH)
+    chat.send("carol", "NICK carol_away")
+    out = chat.send("mallory", "NICK carol")
+    assert any("is a registered account" in line for line in to(out, "mallory"))
+    chat.send("mallory", "JOIN #m")
+    chat.send("bob", "JOIN #m")
+    chat.time += 30_000
+    assert chat.state.nick_in_use("carol")  # still within the grace period
+    chat.time += 31_000
+    out = chat.send("bob", "PRIVMSG #m :tick")  # any entry applies the rule
+    renames = [line for line in to(out, "bob") if " NICK " in line]
+    assert len(renames) == 1 and renames[0].startswith(":carol!")
+    assert not chat.state.nick_in_use("carol")
+    assert chat.state.nick_in_use(renames[0].split()[-1].lstrip(":"))
+
+
+def test_the_owner_and_an_identified_user_keep_the_nick() -> None:
+    chat = Chat()
+    chat.users("carol", "guest")
+    internal(chat, "carol", REGISTER, "carol", HASH)
+    chat.time += 120_000
+    chat.send("guest", "AWAY :x")
+    assert chat.state.nick_in_use("carol")  # the owner is never renamed
+    chat.send("carol", "NICK other")
+    chat.send("guest", "NICK carol")
+    internal(chat, "guest", LOGIN, "carol")  # identified in time
+    chat.time += 120_000
+    chat.send("guest", "AWAY :y")
+    assert chat.state.session_nick("guest") == "carol"
+
+
+def test_nick_guard_survives_a_snapshot() -> None:
+    chat = Chat()
+    chat.users("carol", "mallory")
+    internal(chat, "carol", REGISTER, "carol", HASH)
+    chat.send("carol", "NICK elsewhere")
+    chat.send("mallory", "NICK carol")
+    restored = ChatState.restore(chat.state.snapshot(), ChatLimits())
+    assert restored.snapshot() == chat.state.snapshot()
+    assert restored._world.nick_guard == chat.state._world.nick_guard == {"mallory": chat.time}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from twistedchat.chat import nickguard
 from twistedchat.chat.context import Context
 from twistedchat.irc import numerics as N
 from twistedchat.irc.casemap import casefold
@@ -44,6 +45,9 @@ def register(ctx: Context) -> None:
         accounts[casefold(name)] = Account(name, password_hash, ctx.time)
         ctx.out.send(ctx.user.session, Message("REGISTER", ("SUCCESS", name, "Registered")))
         _log_in(ctx, name)
+        holder = ctx.world.user_by_nick(name)
+        if holder is not None and holder is not ctx.user:
+            nickguard.review(ctx.world, ctx.out, holder, ctx.time)
 
 
 def login(ctx: Context) -> None:

@@ -155,6 +155,7 @@ class World:
         self.nodes: dict[str, NodeInfo] = {}
         self.max_users = 0
         self.accounts: dict[str, Account] = {}  # by folded name
+        self.nick_guard: dict[str, int] = {}  # session -> since when it holds another's nick
         self.history = History(
             limits.history_max, limits.history_days, limits.history_conversations
         )

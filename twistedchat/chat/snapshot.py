@@ -34,6 +34,7 @@ def dump(world: World, ended: dict[str, int]) -> bytes:
         "max_users": world.max_users,
         "ended": [[session, seq] for session, seq in ended.items()],
         "accounts": [[a.name, a.password_hash, a.registered_at] for a in world.accounts.values()],
+        "nick_guard": [[session, since] for session, since in world.nick_guard.items()],
         "history": [
             [key, [[m.time, *_message(m.message)] for m in stored]]
             for key, stored in world.history.conversations.items()
@@ -61,6 +62,7 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
     world.max_users = doc["max_users"]
     for name, password_hash, registered_at in doc.get("accounts", []):
         world.accounts[casefold(name)] = Account(name, password_hash, registered_at)
+    world.nick_guard = {session: since for session, since in doc.get("nick_guard", [])}
     for key, stored in doc.get("history", []):  # absent in snapshots of older versions
         for time, command, params, source, tags in stored:
             world.history.record(key, time, Message(command, tuple(params), source, tags))

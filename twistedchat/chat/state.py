@@ -17,7 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from twistedchat.chat import accounts, channels, messaging, modes, queries, snapshot, users
+from twistedchat.chat import (
+    accounts,
+    channels,
+    messaging,
+    modes,
+    nickguard,
+    queries,
+    snapshot,
+    users,
+)
 from twistedchat.chat.command import CONNECT, NODE_LOST, NODE_RESET, Command, Delivery
 from twistedchat.chat.context import Context
 from twistedchat.chat.limits import ChatLimits
@@ -114,12 +123,16 @@ class ChatState:
                     out.send(session, reply)
             if session not in world.users:
                 self._end(session, seq)
+            else:
+                nickguard.review(world, out, user, command.time)
+            nickguard.enforce(world, out, command.time, index)
             return out.deliveries
         self._end(session, seq)
         if name == CONNECT:
             users.connect(world, out, command)
             if session in world.users:
                 del self._ended[session]
+                nickguard.review(world, out, world.users[session], command.time)
         elif name == NODE_RESET:
             for gone in users.node_reset(world, out, command):
                 self._end(gone.session, gone.seq)
