@@ -309,3 +309,9 @@ def test_sasl_plain_logs_in_during_registration(server: Server) -> None:
     owner.send("WHOIS carol")
     assert owner.has(" 330 owner carol carol ")  # the CONNECT entry carried the account
     assert b"correct-horse" not in b"".join(server.log.entries)
+
+
+def test_sasl_after_registration_points_to_identify(server: Server) -> None:
+    alice = server.register("alice", ("sasl",))
+    alice.send("AUTHENTICATE PLAIN")
+    assert alice.has(" 904 alice :SASL is only available before registration")

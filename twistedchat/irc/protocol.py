@@ -326,6 +326,9 @@ class IRCConnection(Protocol):
             self._handle_local(message, label)
         elif command == "REGISTER" or is_service_message(message):
             self._handle_account(message, label)
+        elif command == "AUTHENTICATE":
+            text = "SASL is only available before registration; use NickServ IDENTIFY"
+            self._reply(label, [self._numeric(N.ERR_SASLFAIL, text)])
         elif is_write(message):
             self._submit_write(message, command, label)
         else:
