@@ -18,8 +18,10 @@ from twistedchat.node.hub import SessionHub
 
 
 class MemoryLog:
-    def __init__(self, hub: SessionHub):
-        self.hub = hub
+    """Applies every proposal at once, in order, on each hub attached to it."""
+
+    def __init__(self) -> None:
+        self.hubs: list[SessionHub] = []
         self.entries: list[bytes] = []
         self.accepting = True
 
@@ -28,26 +30,39 @@ class MemoryLog:
             return
         for data in entries:
             self.entries.append(data)
-            self.hub.apply(len(self.entries), data)
+            for hub in self.hubs:
+                hub.apply(len(self.entries), data)
 
     def writable(self) -> bool:
         return self.accepting
 
 
 class Server:
-    """A hub on a memory log, and helpers to connect clients over StringTransports."""
+    """A hub on a memory log, and helpers to connect clients over StringTransports.
 
-    def __init__(self, **settings: object):
-        self.clock = Clock()
-        self.clock.advance(1_700_000_000)
+    Servers built with the same ``log`` and ``clock`` are nodes of one cluster.
+    """
+
+    def __init__(
+        self,
+        node_id: str = "n1",
+        log: MemoryLog | None = None,
+        clock: Clock | None = None,
+        **settings: object,
+    ):
+        if clock is None:
+            clock = Clock()
+            clock.advance(1_700_000_000)
+        self.clock = clock
         limits = ChatLimits()
         self.settings = ConnectionSettings(
             server_name="irc.test",
             isupport=isupport_tokens(limits, "TestNet"),
             **settings,  # type: ignore[arg-type]
         )
-        self.hub = SessionHub("n1", ChatState(limits), self.clock, "irc.test")
-        self.log = MemoryLog(self.hub)
+        self.hub = SessionHub(node_id, ChatState(limits), self.clock, "irc.test")
+        self.log = MemoryLog() if log is None else log
+        self.log.hubs.append(self.hub)
         self.hub.start(self.log, ("127.0.0.1:6667",))
         self.clock.advance(0)
         self.factory = IRCFactory(self.hub, self.settings, self.clock, limits.nicklen)

@@ -27,6 +27,8 @@ class Command:
     commands are applied in ``seq`` order, each once, however often they are retried.
     ``time`` (milliseconds since the epoch) is stamped by the proposing node, because the
     state machine must never read a clock. ``node`` is the id of the node the session is on.
+    ``ref`` is the client's own reference for the write (its label), by which a resumed
+    session recognises a write it re-sent (see :mod:`twistedchat.chat.resume`).
     """
 
     session: str
@@ -34,6 +36,7 @@ class Command:
     time: int
     node: str
     message: Message
+    ref: str | None = None
 
     def encode(self) -> bytes:
         m = self.message
@@ -47,6 +50,8 @@ class Command:
         }
         if m.tags:
             doc["g"] = dict(m.tags)
+        if self.ref is not None:
+            doc["r"] = self.ref
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
@@ -58,6 +63,7 @@ class Command:
             time=doc["t"],
             node=doc["n"],
             message=Message(doc["c"], tuple(doc["p"]), None, doc.get("g") or {}),
+            ref=doc.get("r"),
         )
 
 

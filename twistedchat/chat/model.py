@@ -25,7 +25,11 @@ DEFAULT_FLAGS = "nt"
 
 @dataclass(slots=True)
 class User:
-    """A registered session. ``seq`` is the last command of the session applied."""
+    """A registered session. ``seq`` is the last command of the session applied.
+
+    ``resume_hash`` is set for a session that may be resumed (see ``chat.resume``), and
+    ``refs`` then holds the client references of its recent writes, oldest first.
+    """
 
     session: str
     node: str
@@ -38,6 +42,8 @@ class User:
     invisible: bool = False
     account: str | None = None
     channels: dict[str, None] = field(default_factory=dict)
+    resume_hash: str | None = None
+    refs: dict[str, None] = field(default_factory=dict)
 
     @property
     def prefix(self) -> str:
@@ -156,6 +162,7 @@ class World:
         self.max_users = 0
         self.accounts: dict[str, Account] = {}  # by folded name
         self.nick_guard: dict[str, int] = {}  # session -> since when it holds another's nick
+        self.resumable: dict[str, str] = {}  # resume token hash -> session
         self.history = History(
             limits.history_max, limits.history_days, limits.history_conversations
         )
@@ -190,9 +197,27 @@ class World:
         self.users[user.session] = user
         self.nicks[casefold(user.nick)] = user.session
         self.max_users = max(self.max_users, len(self.users))
+        if user.resume_hash is not None:
+            self.resumable[user.resume_hash] = user.session
+        self._place(user)
+
+    def _place(self, user: User) -> None:
         info = self.node(user.node)
         info.sessions[user.session] = None
         info.max_users = max(info.max_users, len(info.sessions))
+
+    def move_user(self, user: User, node: str) -> None:
+        """Carry ``user``'s session over to ``node`` (a resume)."""
+        del self.nodes[user.node].sessions[user.session]
+        user.node = node
+        self._place(user)
+
+    def set_resume_hash(self, user: User, resume_hash: str) -> None:
+        """Replace the user's resume token: a token is good for one resume only."""
+        if user.resume_hash is not None:
+            del self.resumable[user.resume_hash]
+        user.resume_hash = resume_hash
+        self.resumable[resume_hash] = user.session
 
     def rename(self, user: User, nick: str, time: int) -> None:
         self.record_whowas(user, time)
@@ -208,6 +233,8 @@ class World:
         del self.nicks[casefold(user.nick)]
         del self.users[user.session]
         del self.nodes[user.node].sessions[user.session]
+        if user.resume_hash is not None:
+            del self.resumable[user.resume_hash]
 
     def record_whowas(self, user: User, time: int) -> None:
         self.whowas.append(WhowasEntry(user.nick, user.username, user.host, user.realname, time))

@@ -58,6 +58,8 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
         world.users[user.session] = user
         world.nicks[casefold(user.nick)] = user.session
         world.node(user.node).sessions[user.session] = None
+        if user.resume_hash is not None:
+            world.resumable[user.resume_hash] = user.session
     world.whowas = deque((WhowasEntry(*row) for row in doc["whowas"]), maxlen=limits.whowas)
     world.max_users = doc["max_users"]
     for name, password_hash, registered_at in doc.get("accounts", []):
@@ -76,15 +78,18 @@ def _message(m: Message) -> list[Any]:
 def _user(u: User) -> list[Any]:
     return [
         u.session, u.node, u.seq, u.nick, u.username, u.host, u.realname,
-        u.away, u.invisible, u.account, list(u.channels),
+        u.away, u.invisible, u.account, list(u.channels), u.resume_hash, list(u.refs),
     ]  # fmt: skip
 
 
 def _load_user(row: list[Any]) -> User:
-    session, node, seq, nick, username, host, realname, away, invisible, account, channels = row
+    session, node, seq, nick, username, host, realname, away, invisible, account, channels = row[
+        :11
+    ]
+    resume_hash, refs = row[11:] if len(row) > 11 else (None, [])  # older snapshots
     return User(
         session, node, seq, nick, username, host, realname,
-        away, invisible, account, dict.fromkeys(channels),
+        away, invisible, account, dict.fromkeys(channels), resume_hash, dict.fromkeys(refs),
     )  # fmt: skip
 
 

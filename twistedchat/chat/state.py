@@ -8,6 +8,8 @@ Exactly-once (Raft dissertation 6.3): each session's commands carry ``seq`` 1, 2
 a command is applied only if its ``seq`` is the session's last applied one plus one. A
 lower ``seq`` is a duplicate (a retry of something applied); a higher one means an earlier
 command was lost, and it is skipped without advancing so the node re-proposes in order.
+A user's commands count only when they come from the node the user is on: after a resume
+moved the session, late commands of its old node are ignored (see ``chat.resume``).
 Live users keep their last ``seq``; ended sessions (quit, ended by a node restart, or
 not registered yet because CONNECT failed) keep it in a bounded record, oldest dropped
 first, so a delayed duplicate of their CONNECT cannot bring a ghost user back.
@@ -24,6 +26,7 @@ from twistedchat.chat import (
     modes,
     nickguard,
     queries,
+    resume,
     snapshot,
     users,
 )
@@ -38,8 +41,8 @@ from twistedchat.irc.message import Message
 
 #: Commands that always change state (or are answered in log order, like PRIVMSG errors).
 WRITE_COMMANDS = frozenset(
-    {CONNECT, NODE_RESET, NODE_LOST, accounts.REGISTER, accounts.LOGIN, "NICK", "JOIN",
-     "PART", "PRIVMSG", "NOTICE", "TAGMSG", "KICK", "INVITE", "AWAY", "QUIT"}
+    {CONNECT, NODE_RESET, NODE_LOST, resume.RESUME, accounts.REGISTER, accounts.LOGIN, "NICK",
+     "JOIN", "PART", "PRIVMSG", "NOTICE", "TAGMSG", "KICK", "INVITE", "AWAY", "QUIT"}
 )  # fmt: skip
 
 
@@ -111,6 +114,11 @@ class ChatState:
         user = world.users.get(session)
         message = command.message
         name = message.command.upper()
+        if user is not None and user.node != command.node:
+            return []  # proposed by the node the session was resumed away from
+        if user is not None and resume.seen_before(user, command.ref):
+            user.seq = seq
+            return []  # the client re-sent a write it had no acknowledgement for
         if user is not None:
             user.seq = seq
             if name != message.command:  # handlers relay the command name as they get it
@@ -124,6 +132,7 @@ class ChatState:
             if session not in world.users:
                 self._end(session, seq)
             else:
+                resume.remember(user, command.ref)
                 nickguard.review(world, out, user, command.time)
             nickguard.enforce(world, out, command.time, index)
             return out.deliveries
@@ -139,6 +148,8 @@ class ChatState:
         elif name == NODE_LOST:
             for gone in users.node_lost(world, out, command):
                 self._end(gone.session, gone.seq)
+        elif name == resume.RESUME:
+            resume.resume(world, out, command)
         elif name != "QUIT":
             out.send(session, numeric("*", N.ERR_NOTREGISTERED, "You have not registered"))
         return out.deliveries
@@ -168,6 +179,18 @@ class ChatState:
         """The stored hash of ``account``, for the node to verify a login against."""
         record = self._world.accounts.get(casefold(account))
         return None if record is None else record.password_hash
+
+    def resumed_session(self, resume_hash: str) -> str | None:
+        """The session whose current resume token has hash ``resume_hash``."""
+        return self._world.resumable.get(resume_hash)
+
+    def is_resumable(self, session: str) -> bool:
+        user = self._world.users.get(session)
+        return user is not None and user.resume_hash is not None
+
+    def session_node(self, session: str) -> str | None:
+        user = self._world.users.get(session)
+        return None if user is None else user.node
 
     def nick_in_use(self, nick: str) -> bool:
         return self._world.user_by_nick(nick) is not None

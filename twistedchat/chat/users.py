@@ -7,6 +7,7 @@ from twistedchat.chat.context import Context
 from twistedchat.chat.limits import truncate
 from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox, numeric
+from twistedchat.chat.resume import RESUME_TAG
 from twistedchat.irc import numerics as N
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.names import valid_nick
@@ -17,6 +18,8 @@ NODE_LOST_REASON = "Node lost"
 
 def connect(world: World, out: Outbox, command: Command) -> None:
     """Register ``command.session`` with params (nick, user, host, realname[, account]).
+
+    A ``resume`` tag makes the session resumable by the token it is the hash of.
 
     Two nodes may both have seen a nick free; the log order decides, and the later CONNECT
     gets 433 with target ``*`` so its connection can ask for another nick. A CONNECT
@@ -41,6 +44,7 @@ def connect(world: World, out: Outbox, command: Command) -> None:
         out.send(session, numeric("*", N.ERR_NICKNAMEINUSE, nick, "Nickname is already in use"))
         return
     user = User(session, command.node, command.seq, nick, username, host, realname)
+    user.resume_hash = command.message.tags.get(RESUME_TAG)
     if len(params) > 4:  # the node verified a SASL login for this account
         account = world.accounts.get(casefold(params[4]))
         user.account = None if account is None else account.name

@@ -29,7 +29,13 @@ class SessionSink(Protocol):
         """
 
     def end(self, reason: str) -> None:
-        """The node drops this session (it was killed, or the node is shutting down)."""
+        """The node drops this session (it was killed, or the node is shutting down).
+
+        The connection must not call ``close_session`` for it afterwards.
+        """
+
+    def adopt(self, session: str) -> None:
+        """From now on this connection is ``session``, which it resumed (``chat.resume``)."""
 
 
 class ChatBackend(Protocol):

@@ -24,7 +24,10 @@ SUPPORTED: Mapping[str, str] = {
     "message-tags": "",
     "sasl": "PLAIN",
     "server-time": "",
+    "twistedchat.org/resume": "",
 }
+#: Our own capability: the server hands out resume tokens (see ``chat.resume``).
+RESUME_CAP = "twistedchat.org/resume"
 
 #: Messages that only clients with ``message-tags`` may receive.
 TAG_ONLY_COMMANDS = frozenset({"TAGMSG"})

@@ -10,6 +10,7 @@ clock so the tests drive it with ``twisted.internet.task.Clock``.
 from __future__ import annotations
 
 import os
+import secrets
 from collections import deque
 from collections.abc import Sequence
 
@@ -21,6 +22,7 @@ from zope.interface import implementer
 
 from twistedchat.chat.command import CONNECT, Delivery
 from twistedchat.chat.passwords import verify_password
+from twistedchat.chat.resume import RESUME, RESUME_TAG, token_hash
 from twistedchat.chat.state import is_write
 from twistedchat.irc import numerics as N
 from twistedchat.irc import sasl
@@ -30,7 +32,7 @@ from twistedchat.irc.account_commands import (
     service_command,
 )
 from twistedchat.irc.backend import ChatBackend
-from twistedchat.irc.capabilities import SUPPORTED, for_client, ls_tokens
+from twistedchat.irc.capabilities import RESUME_CAP, SUPPORTED, for_client, ls_tokens
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.flood import TokenBucket
 from twistedchat.irc.framing import FrameTooLong, LineFramer
@@ -43,7 +45,7 @@ log = Logger()
 
 #: Commands a client may send before it is registered.
 PRE_REGISTRATION = frozenset(
-    {"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT", "AUTHENTICATE"}
+    {"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT", "AUTHENTICATE", "RESUME"}
 )
 #: Commands answered by the connection itself, never by the chat state.
 LOCAL_COMMANDS = frozenset(
@@ -72,7 +74,9 @@ class IRCConnection(Protocol):
         self._user: tuple[str, str] | None = None  # (username, realname)
         self._sasl = sasl.PlainExchange()
         self._sasl_account: str | None = None  # verified by SASL, applied with CONNECT
-        self._connect_in_flight = False
+        self._connect_in_flight = False  # a CONNECT or a RESUME, until it is applied
+        self._resuming = False
+        self._resume_token: str | None = None  # our next token, once the state has its hash
         self._quitting = False
         self._closing = False
         self._framer = LineFramer()
@@ -178,6 +182,10 @@ class IRCConnection(Protocol):
         ]
         if self._connect_in_flight and not self.registered:
             self._connect_in_flight = False
+            if self._resuming:
+                self._resuming = False
+                self._finish_resume(messages)
+                return
             welcome = next((m for m in messages if m.command == N.RPL_WELCOME), None)
             if welcome is not None:
                 self._complete_registration(welcome)
@@ -189,7 +197,11 @@ class IRCConnection(Protocol):
 
     def end(self, reason: str) -> None:
         self._quitting = True  # the backend has already ended the session
+        self.session = ""
         self._close(reason)
+
+    def adopt(self, session: str) -> None:
+        self.session = session
 
     # -- input processing --------------------------------------------------------------
 
@@ -274,10 +286,58 @@ class IRCConnection(Protocol):
         elif command == "AUTHENTICATE":
             self._authenticate(message)
             return
+        elif command == "RESUME":
+            self._resume(message)
+            return
         else:
             self._handle_local(message, label)
             return
         self._try_register()
+
+    def _resume(self, message: Message) -> None:
+        """Ask the log to move a session whose token we were given onto this connection."""
+        if RESUME_CAP not in self.caps or not message.params or not message.params[0]:
+            text = f"RESUME needs the {RESUME_CAP} capability and a token"
+            self._send(Message("FAIL", ("RESUME", "INVALID_TOKEN", text)))
+            return
+        if self._connect_in_flight:
+            text = "Registration is already in progress"
+            self._send(Message("FAIL", ("RESUME", "REGISTRATION_IS_COMPLETED", text)))
+            return
+        self._resume_token = secrets.token_urlsafe(24)
+        self._resuming = True
+        self._connect_in_flight = True
+        self._writes_in_flight += 1
+        hashes = (token_hash(message.params[0]), token_hash(self._resume_token))
+        self.backend.submit(self.session, Message(RESUME, hashes), None)
+
+    def _finish_resume(self, messages: Sequence[Message]) -> None:
+        """Resumed: greet like a registration, then replay the channels we are in.
+
+        ``RESUME SUCCESS`` comes last, so a client (the gateway) that already knows all
+        this can skip everything up to it.
+        """
+        success = next((m for m in messages if m.command == "RESUME"), None)
+        if success is None:  # FAIL RESUME: carry on with a normal registration
+            for message in messages:
+                self._send(message)
+            self._resume_token = None
+            self._try_register()
+            self._drain()
+            return
+        self.nick = success.params[1]
+        self._send_welcome(self._numeric(N.RPL_WELCOME, f"Welcome back, {self.nick}"))
+        for join in (m for m in messages if m.command == "JOIN"):
+            self._send(join)
+            channel = join.params[0]
+            for query in (Message("TOPIC", (channel,)), Message("NAMES", (channel,))):
+                for reply in self.backend.query(self.session, query):
+                    if reply.command != N.RPL_NOTOPIC:
+                        self._send(for_client(reply, self.caps) or reply)
+        self._send(Message("RESUME", ("TOKEN", self._resume_token or "")))
+        self._send(success)
+        log.info("{nick} resumed from {host}", nick=self.nick, host=self.host)
+        self._drain()
 
     def _authenticate(self, message: Message) -> None:
         """SASL PLAIN before registration; the account rides on the CONNECT entry."""
@@ -318,7 +378,11 @@ class IRCConnection(Protocol):
         params: tuple[str, ...] = (self.nick, "~" + user, self.host, realname)
         if self._sasl_account is not None:
             params += (self._sasl_account,)
-        self.backend.submit(self.session, Message(CONNECT, params), None)
+        tags = {}
+        if RESUME_CAP in self.caps:
+            self._resume_token = secrets.token_urlsafe(24)
+            tags[RESUME_TAG] = token_hash(self._resume_token)
+        self.backend.submit(self.session, Message(CONNECT, params, None, tags), None)
 
     def _handle_registered(self, message: Message, label: str | None) -> None:
         command = message.command
@@ -449,8 +513,16 @@ class IRCConnection(Protocol):
     # -- registration ------------------------------------------------------------------
 
     def _complete_registration(self, welcome: Message) -> None:
-        self.registered = True
         self.nick = welcome.params[0]
+        self._send_welcome(welcome)
+        if self._resume_token is not None:
+            self._send(Message("RESUME", ("TOKEN", self._resume_token)))
+        log.info("{nick} registered from {host}", nick=self.nick, host=self.host)
+        self._drain()
+
+    def _send_welcome(self, welcome: Message) -> None:
+        """The registration burst: 001-005, LUSERS and the MOTD."""
+        self.registered = True
         timer = self._timers.pop("register", None)
         if timer is not None and timer.active():
             timer.cancel()
@@ -471,8 +543,6 @@ class IRCConnection(Protocol):
         ]
         for message in burst:
             self._send(message)
-        log.info("{nick} registered from {host}", nick=self.nick, host=self.host)
-        self._drain()
 
     def _isupport_lines(self) -> list[Message]:
         tokens = self.settings.isupport

@@ -20,6 +20,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from twistedchat.chat.command import NODE_LOST, NODE_RESET, Command, Delivery
+from twistedchat.chat.resume import RESUME
 from twistedchat.chat.state import ChatState
 from twistedchat.irc.backend import SessionSink
 from twistedchat.irc.message import Message
@@ -47,13 +48,19 @@ class _Pending:
 
 @dataclass(slots=True)
 class LocalSession:
-    """A session of this node: its sink (None once the connection is gone) and its writes."""
+    """A session of this node: its sink (None once the connection is gone) and its writes.
+
+    A resumable session whose connection dropped waits until ``quit_at`` for its client to
+    resume it (here or on another node) before its QUIT is proposed.
+    """
 
     sink: SessionSink | None
     next_seq: int = 1
     acked: int = 0
     pending: deque[_Pending] = field(default_factory=deque)
     detached_at: float | None = None
+    quit_at: float | None = None
+    quit_reason: str = ""
 
 
 class SessionHub:
@@ -68,6 +75,7 @@ class SessionHub:
         *,
         retry_interval: float = 1.0,
         detached_lifetime: float = 300.0,
+        resume_grace: float = 60.0,
     ):
         self.node_id = node_id
         self.state = state
@@ -75,6 +83,7 @@ class SessionHub:
         self.server_name = server_name
         self.retry_interval = retry_interval
         self.detached_lifetime = detached_lifetime
+        self.resume_grace = resume_grace
         self.log: CommandLog | None = None
         self.sessions: dict[str, LocalSession] = {}
         self._boot = secrets.token_hex(4)
@@ -109,9 +118,15 @@ class SessionHub:
     # -- ChatBackend -------------------------------------------------------------------
 
     def _end_local_sessions(self, reason: str) -> None:
-        for session in list(self.sessions.values()):
-            if session.sink is not None:
-                session.sink.end(reason)
+        for session_id in list(self.sessions):
+            if session_id != self._node_session:
+                self._drop(session_id, reason)
+
+    def _drop(self, session_id: str, reason: str) -> None:
+        """Forget a local session without proposing anything, closing its connection."""
+        session = self.sessions.pop(session_id)
+        if session.sink is not None:
+            session.sink.end(reason)
 
     def open_session(self, sink: SessionSink, host: str) -> str:
         session_id = f"{self.node_id}/{self._boot}/{next(self._counter)}"
@@ -124,6 +139,13 @@ class SessionHub:
             return
         session.sink = None
         session.detached_at = self.clock.seconds()
+        resumable = self.state.session_node(session_id) == self.node_id and (
+            self.state.is_resumable(session_id)
+        )
+        if reason and resumable:
+            session.quit_at = session.detached_at + self.resume_grace
+            session.quit_reason = reason
+            return
         if reason and (session.pending or self.state.session_nick(session_id) is not None):
             self._submit(session_id, Message("QUIT", (reason,)), None)
         if not session.pending:
@@ -154,7 +176,7 @@ class SessionHub:
         seq = session.next_seq
         session.next_seq += 1
         now = self.clock.seconds()
-        command = Command(session_id, seq, int(now * 1000), self.node_id, message)
+        command = Command(session_id, seq, int(now * 1000), self.node_id, message, label)
         pending = _Pending(seq, command.encode(), label, now)
         session.pending.append(pending)
         if self.ready or session_id == self._node_session:
@@ -180,6 +202,10 @@ class SessionHub:
             if session.pending and now - session.pending[0].sent_at >= self.retry_interval:
                 if self.ready or session_id == self._node_session:
                     self._resend(session, now)
+            elif session.quit_at is not None:
+                if now >= session.quit_at:
+                    session.quit_at = None
+                    self._submit(session_id, Message("QUIT", (session.quit_reason,)), None)
             elif session.sink is None and session_id != self._node_session:
                 expired = now - (session.detached_at or now) > self.detached_lifetime
                 if not session.pending or expired:
@@ -234,6 +260,7 @@ class SessionHub:
         deliveries = self.state.apply(index, command)
         if command.message.command == NODE_LOST and command.message.params == (self.node_id,):
             self._end_local_sessions("Node lost: this node was cut off from its cluster")
+        resumed = self._follow_resume(command)
         origin = self.sessions.get(command.session)
         replies: list[Delivery] = []
         for delivery in deliveries:
@@ -245,6 +272,35 @@ class SessionHub:
                 target.sink.deliver(delivery)
         if origin is not None:
             self._settle(command, origin, replies)
+        if resumed:
+            self.sessions.pop(command.session, None)  # its connection now has the old id
+
+    def _follow_resume(self, command: Command) -> bool:
+        """Hand a resumed session to its new connection, or let go of it if it left us.
+
+        Returns whether the resume was proposed here and succeeded.
+        """
+        if command.message.command != RESUME or len(command.message.params) != 2:
+            return False
+        resumed = self.state.resumed_session(command.message.params[1])
+        if resumed is None:
+            return False
+        if resumed in self.sessions:  # it was ours: no QUIT, its old connection just goes
+            self._drop(resumed, "Session resumed from another connection")
+        if command.node != self.node_id:
+            return False
+        last = self.state.last_applied_seq(resumed)
+        session = LocalSession(None, next_seq=last + 1, acked=last)
+        self.sessions[resumed] = session
+        proposer = self.sessions.get(command.session)
+        if proposer is None or proposer.sink is None:  # the resuming connection is gone too
+            now = self.clock.seconds()
+            session.detached_at, session.quit_at = now, now + self.resume_grace
+            session.quit_reason = "Connection closed"
+            return False
+        session.sink = proposer.sink
+        proposer.sink.adopt(resumed)
+        return True
 
     def _settle(self, command: Command, session: LocalSession, replies: list[Delivery]) -> None:
         if command.seq <= session.acked:

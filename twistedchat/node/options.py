@@ -144,6 +144,13 @@ class ChatNodeOptions(usage.Options):
             _positive_float,
         ],
         [
+            "resume-grace",
+            None,
+            60.0,
+            "Seconds a resumable session waits for its client to come back before it quits.",
+            _positive_float,
+        ],
+        [
             "history-max",
             None,
             500,

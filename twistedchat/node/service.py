@@ -62,6 +62,7 @@ class NodeConfig:
     secret_file: Path
     policy: MembershipPolicy
     limits: ChatLimits
+    resume_grace: float = 60.0
 
 
 class ChatNodeService(service.Service):
@@ -114,6 +115,7 @@ class ChatNodeService(service.Service):
             broadcast=options["broadcast"],
             secret_file=Path(options["secret-file"]),
             limits=limits,
+            resume_grace=options["resume-grace"],
             policy=MembershipPolicy(
                 max_voters=options["max-voters"],
                 bootstrap_expect=options["bootstrap-expect"],
@@ -133,7 +135,11 @@ class ChatNodeService(service.Service):
         c.data_dir.mkdir(parents=True, exist_ok=True)
         self.storage = RaftStorage.open(str(c.data_dir / "raft"))
         hub = self.hub = SessionHub(
-            c.node_id, ChatState(self.limits), self.clock, c.settings.server_name
+            c.node_id,
+            ChatState(self.limits),
+            self.clock,
+            c.settings.server_name,
+            resume_grace=c.resume_grace,
         )
         self.transport = PeerTransport(
             c.node_id,

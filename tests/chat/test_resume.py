@@ -1,0 +1,109 @@
+"""Resuming a session on another node: the state side (``chat.resume``)."""
+
+from __future__ import annotations
+
+from tests.chat.helpers import Chat, codes, to
+from twistedchat.chat.command import CONNECT, Command
+from twistedchat.chat.resume import RESUME, RESUME_TAG, token_hash
+from twistedchat.chat.state import ChatState
+from twistedchat.irc.message import Message
+
+
+def resumable_chat() -> Chat:
+    """alice (resumable, on n1, in #a and #b) and bob (on n2, in #a)."""
+    chat = Chat()
+    chat.nodes["alice"] = "n1"
+    params = ("alice", "~alice", "host", "Alice")
+    tags = {RESUME_TAG: token_hash("first")}
+    connect = chat.command("alice", Message(CONNECT, params, None, tags), "n1")
+    assert codes(chat.apply(connect), "alice") == ["001"]
+    chat.connect("bob", "bob", node="n2")
+    chat.send("alice", "JOIN #a,#b")
+    chat.send("bob", "JOIN #a")
+    return chat
+
+
+def resume(chat: Chat, token: str, next_token: str, node: str = "n2") -> list[str]:
+    temp = f"{node}/x/{chat.index}"
+    message = Message(RESUME, (token_hash(token), token_hash(next_token)))
+    return to(chat.apply(chat.command(temp, message, node)), temp)
+
+
+def test_resume_moves_the_session_silently_and_replays_its_channels() -> None:
+    chat = resumable_chat()
+    temp = f"n2/x/{chat.index}"
+    message = Message(RESUME, (token_hash("first"), token_hash("second")))
+    deliveries = chat.apply(chat.command(temp, message, "n2"))
+    assert to(deliveries, temp) == [
+        ":alice!~alice@host JOIN #a",
+        ":alice!~alice@host JOIN #b",
+        ":srv RESUME SUCCESS alice",
+    ]
+    assert {d.session for d in deliveries} == {temp}  # bob sees nothing at all
+    assert chat.state.sessions_of_node("n2") == ["bob", "alice"]
+    assert chat.state.sessions_of_node("n1") == []
+
+
+def test_a_token_is_good_for_one_resume() -> None:
+    chat = resumable_chat()
+    resume(chat, "first", "second")
+    assert resume(chat, "first", "third")[-1].startswith(":srv FAIL RESUME INVALID_TOKEN")
+    assert resume(chat, "second", "third")[-1] == ":srv RESUME SUCCESS alice"
+
+
+def test_unknown_token_and_non_resumable_sessions_fail() -> None:
+    chat = resumable_chat()
+    assert resume(chat, "guess", "x")[-1].startswith(":srv FAIL RESUME INVALID_TOKEN")
+    chat.send("alice", "QUIT :bye")
+    assert resume(chat, "first", "x")[-1].startswith(":srv FAIL RESUME INVALID_TOKEN")
+
+
+def test_late_commands_of_the_old_node_are_ignored() -> None:
+    """A write the old node proposed before it died must not take a new node's seq."""
+    chat = resumable_chat()
+    resume(chat, "first", "second")
+    stale = chat.command("alice", Message("PRIVMSG", ("#a", "from the old node")), "n1")
+    assert chat.apply(stale) == []
+    assert chat.state.last_applied_seq("alice") == stale.seq - 1
+    chat.nodes["alice"] = "n2"
+    chat.seqs["alice"] = stale.seq - 1
+    assert to(chat.send("alice", "PRIVMSG #a :from the new node"), "bob") == [
+        ":alice!~alice@host PRIVMSG #a :from the new node"
+    ]
+
+
+def test_a_resent_write_is_applied_once() -> None:
+    chat = resumable_chat()
+    first = chat.command("alice", Message("PRIVMSG", ("#a", "once")), "n1")
+    first = Command(first.session, first.seq, first.time, first.node, first.message, "L7")
+    assert to(chat.apply(first), "bob") == [":alice!~alice@host PRIVMSG #a once"]
+    again = chat.command("alice", Message("PRIVMSG", ("#a", "once")), "n1")
+    again = Command(again.session, again.seq, again.time, again.node, again.message, "L7")
+    assert chat.apply(again) == []
+    assert chat.state.last_applied_seq("alice") == again.seq  # answered: the client moves on
+
+
+def test_refs_do_not_deduplicate_sessions_that_cannot_resume() -> None:
+    chat = resumable_chat()
+    for text in ("same", "label"):
+        command = chat.command("bob", Message("PRIVMSG", ("#a", text)), "n2")
+        labelled = Command(command.session, command.seq, command.time, "n2", command.message, "L")
+        assert to(chat.apply(labelled), "alice") == [f":bob!~bob@host PRIVMSG #a {text}"]
+
+
+def test_a_resumed_user_survives_the_loss_of_the_old_node() -> None:
+    chat = resumable_chat()
+    resume(chat, "first", "second")
+    chat.lose("n1", reporter="n2")
+    assert chat.state.session_nick("alice") == "alice"
+
+
+def test_resume_state_survives_a_snapshot() -> None:
+    chat = resumable_chat()
+    labelled = chat.command("alice", Message("PRIVMSG", ("#a", "x")), "n1")
+    chat.apply(Command("alice", labelled.seq, labelled.time, "n1", labelled.message, "L1"))
+    restored = ChatState.restore(chat.state.snapshot(), chat.state.limits)
+    assert restored.snapshot() == chat.state.snapshot()
+    assert restored.resumed_session(token_hash("first")) == "alice"
+    chat.state = restored
+    assert resume(chat, "first", "second")[-1] == ":srv RESUME SUCCESS alice"

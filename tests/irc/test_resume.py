@@ -1,0 +1,133 @@
+"""Resume through real connections and hubs: same node, another node, a re-sent write."""
+
+from __future__ import annotations
+
+from tests.memorylog import Client, MemoryLog, Server
+
+CAPS = ("twistedchat.org/resume", "labeled-response", "echo-message")
+
+
+def token_of(client: Client) -> str:
+    lines = [line for line in client.lines() if " RESUME TOKEN " in line]
+    assert lines, client.lines()
+    return lines[-1].rsplit(" ", 1)[1]
+
+
+def registered_with_token(server: Server, nick: str) -> tuple[Client, str]:
+    client = server.connect()
+    client.send("CAP LS 302", f"CAP REQ :{' '.join(CAPS)}", f"NICK {nick}", f"USER {nick} 0 * :R")
+    client.send("CAP END")
+    assert client.has(" 001 ")
+    token = token_of(client)
+    client.clear()
+    return client, token
+
+
+def resumed(server: Server, token: str) -> Client:
+    client = server.connect()
+    client.send("CAP LS 302", f"CAP REQ :{' '.join(CAPS)}", f"RESUME {token}", "CAP END")
+    return client
+
+
+def test_resume_on_the_same_node_after_the_connection_dropped() -> None:
+    server = Server()
+    alice, token = registered_with_token(server, "alice")
+    bob = server.register("bob")
+    alice.send("JOIN #a")
+    bob.send("JOIN #a")
+    bob.clear()
+    alice.connection_lost()
+    again = resumed(server, token)
+    lines = again.lines()
+    assert any(" 001 alice " in line for line in lines), lines
+    assert any(line.startswith(":alice!") and " JOIN #a" in line for line in lines), lines
+    assert any(" 353 alice " in line and "@alice" in line for line in lines), lines
+    assert lines[-1] == ":irc.test RESUME SUCCESS alice"
+    assert token_of(again) != token
+    assert bob.lines() == []  # no QUIT, no JOIN
+    again.send("PRIVMSG #a :still here")
+    assert len(bob.lines()) == 1 and bob.has("PRIVMSG #a :still here")
+
+
+def test_without_a_resume_the_session_quits_after_the_grace_period() -> None:
+    server = Server()
+    alice, _ = registered_with_token(server, "alice")
+    bob = server.register("bob")
+    alice.send("JOIN #a")
+    bob.send("JOIN #a")
+    bob.clear()
+    alice.connection_lost()
+    server.clock.advance(server.hub.resume_grace - 2)
+    assert bob.lines() == []
+    server.clock.advance(3)
+    assert bob.has(":alice!~alice@") and bob.has("QUIT :Connection closed")
+
+
+def test_resume_on_another_node_when_the_first_one_died() -> None:
+    log = MemoryLog()
+    one = Server("n1", log)
+    two = Server("n2", log, one.clock)
+    alice, token = registered_with_token(one, "alice")
+    bob = two.register("bob")
+    alice.send("JOIN #a")
+    bob.send("JOIN #a")
+    bob.clear()
+    log.hubs.remove(one.hub)  # n1 is gone, and with it alice's connection
+    again = resumed(two, token)
+    assert again.lines()[-1].endswith("RESUME SUCCESS alice")
+    again.send("PRIVMSG #a :hello from n2")
+    bob.send("PRIVMSG #a :welcome back")
+    assert sum("PRIVMSG #a :hello from n2" in line for line in bob.lines()) == 1
+    assert not bob.has("QUIT") and not bob.has("JOIN")
+    assert again.has("welcome back")
+
+
+def test_the_old_connection_is_closed_when_its_session_moves() -> None:
+    log = MemoryLog()
+    one = Server("n1", log)
+    two = Server("n2", log, one.clock)
+    alice, token = registered_with_token(one, "alice")
+    bob = one.register("bob")
+    alice.send("JOIN #a")
+    bob.send("JOIN #a")
+    bob.clear()
+    session = alice.protocol.session
+    again = resumed(two, token)
+    assert again.protocol.session == session
+    assert alice.closed and alice.has("Session resumed")
+    alice.connection_lost()
+    one.clock.advance(one.hub.resume_grace + 5)
+    assert not bob.has("QUIT")
+    assert session in two.hub.sessions and session not in one.hub.sessions
+
+
+def test_a_write_resent_after_a_resume_is_delivered_once() -> None:
+    server = Server()
+    alice, token = registered_with_token(server, "alice")
+    bob = server.register("bob")
+    alice.send("JOIN #a")
+    bob.send("JOIN #a")
+    bob.clear()
+    alice.send("@label=w1 PRIVMSG #a :exactly once")  # applied; say its ack got lost
+    alice.connection_lost()
+    again = resumed(server, token)
+    again.clear()
+    again.send("@label=w1 PRIVMSG #a :exactly once")
+    assert again.lines() == ["@label=w1 :irc.test ACK"]
+    assert sum("exactly once" in line for line in bob.lines()) == 1
+
+
+def test_a_bad_token_falls_back_to_registration() -> None:
+    server = Server()
+    client = server.connect()
+    client.send("CAP LS 302", f"CAP REQ :{CAPS[0]}", "RESUME nope", "NICK carol", "USER c 0 * :C")
+    client.send("CAP END")
+    assert client.has("FAIL RESUME INVALID_TOKEN")
+    assert client.has(" 001 carol ")
+
+
+def test_resume_needs_the_capability() -> None:
+    server = Server()
+    client = server.connect()
+    client.send("RESUME whatever")
+    assert client.has("FAIL RESUME INVALID_TOKEN")

@@ -1,0 +1,71 @@
+"""Session resume: a user whose connection or node died takes the same session back.
+
+A session that negotiated resume holds the hash of a secret token (the token itself only
+ever travels to its client). Presenting the token on any node proposes ``@RESUME`` with
+the hashes of the old token and a fresh one; applying it moves the session to the
+proposing node. Nobody else sees anything: no QUIT, no JOIN, the same nick, channels and
+account. The session id stays the same, so exactly-once continues across the move.
+
+Two rules make the move safe while commands of the old node may still be in flight:
+
+* A session's commands are applied only when they come from the node the session is on
+  (see :meth:`~twistedchat.chat.state.ChatState.apply`), so a late write of the old node
+  can never take a sequence number the new node hands out.
+* A resumable session remembers the client references (labels) of its recent writes, so a
+  client that re-sends a write whose acknowledgement it lost is answered without applying
+  the write twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from twistedchat.chat.command import Command
+from twistedchat.chat.model import User, World
+from twistedchat.chat.outbox import Outbox
+from twistedchat.irc.message import Message
+
+RESUME = "@RESUME"  # params: (hash of the presented token, hash of the next token)
+RESUME_TAG = "resume"  # tag of a CONNECT: the hash of the session's first token
+#: Client references a resumable session remembers (the writes a client may re-send).
+REFS_KEPT = 128
+
+
+def token_hash(token: str) -> str:
+    """What the replicated state keeps of a resume token: a hash, never the token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def resume(world: World, out: Outbox, command: Command) -> User | None:
+    """Move the session holding the presented token to ``command.node``.
+
+    The proposing (not yet registered) session is answered with a JOIN for each channel
+    of the resumed user, then ``RESUME SUCCESS <nick>``; or ``FAIL RESUME INVALID_TOKEN``.
+    """
+    params = command.message.params
+    session = world.resumable.get(params[0]) if len(params) == 2 else None
+    user = None if session is None else world.users[session]
+    if user is None:
+        text = "Cannot resume: the token is unknown or its session has ended"
+        out.send(command.session, Message("FAIL", ("RESUME", "INVALID_TOKEN", text)))
+        return None
+    world.set_resume_hash(user, params[1])
+    world.move_user(user, command.node)
+    for key in user.channels:
+        out.send(command.session, Message("JOIN", (world.channels[key].name,), user.prefix))
+    out.send(command.session, Message("RESUME", ("SUCCESS", user.nick)))
+    return user
+
+
+def seen_before(user: User, ref: str | None) -> bool:
+    """Whether ``ref`` names a write of this session that was already applied."""
+    return ref is not None and user.resume_hash is not None and ref in user.refs
+
+
+def remember(user: User, ref: str | None) -> None:
+    """Note an applied write of a resumable session by its client reference."""
+    if ref is None or user.resume_hash is None:
+        return
+    user.refs[ref] = None
+    if len(user.refs) > REFS_KEPT:
+        del user.refs[next(iter(user.refs))]
