@@ -114,6 +114,48 @@ class Node:
         return self.log_path.read_text(errors="replace") if self.log_path else ""
 
 
+@dataclass
+class Gateway:
+    """One ``twistd chatgateway`` process finding the cluster of ``root`` by broadcast."""
+
+    root: Path
+    port: int
+    extra: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [
+            TWISTD, "-n", "--pidfile=", "chatgateway",
+            "--listen", f"tcp:{self.port}:interface=127.0.0.1",
+            "--broadcast", "127.255.255.255", "--keepalive", "1",
+            *cluster_options(self.root), *self.extra,
+        ]  # fmt: skip
+        with open(self.root / f"gateway-{self.port}.log", "ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, cwd=self.root
+            )
+        wait_for(self._listening, 30, "the gateway to listen")
+
+    def _listening(self) -> bool:
+        assert self.process is not None and self.process.poll() is None, self.log_text()
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 1):
+            return True
+        return False
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def log_text(self) -> str:
+        path = self.root / f"gateway-{self.port}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
 def free_udp_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))

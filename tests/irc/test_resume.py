@@ -94,6 +94,7 @@ def test_the_old_connection_is_closed_when_its_session_moves() -> None:
     session = alice.protocol.session
     again = resumed(two, token)
     assert again.protocol.session == session
+    assert one.hub.resumable_here() == 0 and two.hub.resumable_here() == 1
     assert alice.closed and alice.has("Session resumed")
     alice.connection_lost()
     one.clock.advance(one.hub.resume_grace + 5)
@@ -131,3 +132,14 @@ def test_resume_needs_the_capability() -> None:
     client = server.connect()
     client.send("RESUME whatever")
     assert client.has("FAIL RESUME INVALID_TOKEN")
+
+
+def test_a_draining_node_asks_resumable_sessions_to_move() -> None:
+    server = Server()
+    alice, _ = registered_with_token(server, "alice")
+    bob = server.register("bob")
+    assert server.hub.drain("maintenance") == 1 and server.hub.resumable_here() == 1
+    assert alice.lines() == [":irc.test RESUME MOVE maintenance"]
+    assert bob.lines() == []  # it could not resume: it stays until the node goes
+    alice.connection_lost()
+    assert server.hub.resumable_here() == 1  # until its resume elsewhere is applied

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import socket
 import time
+from collections.abc import Awaitable, Callable, Set
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime, IReactorUDP
@@ -23,8 +24,13 @@ class NoNodeAnswered(Exception):
     """No node of the cluster offered room within the wait."""
 
 
-def choose(offers: list[Offer]) -> Offer:
-    """The leader's assignment if there is one, else the first node that offered itself."""
+def choose(offers: list[Offer], excluded: Set[str] = frozenset()) -> Offer:
+    """The leader's assignment if there is one, else the first node that offered itself.
+
+    Offers of nodes in ``excluded`` (IRC addresses the client just failed to use; the
+    leader may not have noticed yet that they are dead) are taken only if nothing else is.
+    """
+    offers = [o for o in offers if o.irc not in excluded] or offers
     assigned = [o for o in offers if o.assigned]
     if assigned:
         return assigned[0]
@@ -39,6 +45,7 @@ async def discover(
     secret: bytes,
     targets: list[tuple[str, int]],
     wait: float = 0.5,
+    excluded: Set[str] = frozenset(),
 ) -> Offer:
     """Broadcast a query to ``targets`` (broadcast address, port) and pick a node."""
     nonce = secrets.token_hex(8)
@@ -61,4 +68,16 @@ async def discover(
         stopped = port.stopListening()
         if isinstance(stopped, Deferred):
             await stopped
-    return choose(offers)
+    return choose(offers, excluded)
+
+
+def discovery_locator(
+    reactor: IReactorUDP, cluster: str, secret: bytes, targets: list[tuple[str, int]]
+) -> Callable[[frozenset[str]], Awaitable[str]]:
+    """A locator for :class:`~twistedchat.client.api.ChatClient`: ask the cluster each time."""
+
+    async def locate(excluded: frozenset[str]) -> str:
+        offer = await discover(reactor, cluster, secret, targets, excluded=excluded)
+        return offer.irc
+
+    return locate

@@ -149,15 +149,16 @@ def escape_tag_value(value: str) -> str:
     return value.translate(_TAG_ESCAPE)
 
 
-def serialize(message: Message, server_name: str) -> bytes:
+def serialize(message: Message, server_name: str | None) -> bytes:
     """Encode ``message`` as one CR LF terminated line, ready for the wire.
 
-    A message without a source is "from this server". CR, LF and NUL inside parameters
+    A message without a source is "from this server" (no prefix at all when
+    ``server_name`` is None: what a client sends). CR, LF and NUL inside parameters
     are replaced by spaces so no parameter can inject a second line, and an over-long
     body is cut (on a character boundary) to fit 512 bytes.
     """
     source = message.source if message.source is not None else server_name
-    parts = [f":{source}", message.command]
+    parts = [f":{source}", message.command] if source is not None else [message.command]
     params = [p.translate(_UNSAFE) for p in message.params]
     if params:
         *middle, last = params

@@ -92,3 +92,7 @@ ERR_SASLTOOLONG = "905"
 ERR_SASLABORTED = "906"
 ERR_SASLALREADY = "907"
 RPL_SASLMECHS = "908"
+
+#: The text of the ERR_UNKNOWNERROR a node cut off from the majority answers writes with;
+#: clients that retry (``twistedchat.client``) recognise the refusal by it.
+NO_QUORUM = "Cluster has no quorum; try again shortly"

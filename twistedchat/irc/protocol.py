@@ -402,8 +402,7 @@ class IRCConnection(Protocol):
     def _submit_write(self, write: Message, command: str, label: str | None) -> None:
         """Send a write to the log, or refuse it at once when it could not be committed."""
         if not self.backend.writable():
-            reason = "Cluster has no quorum; try again shortly"
-            self._reply(label, [self._numeric(N.ERR_UNKNOWNERROR, command, reason)])
+            self._reply(label, [self._numeric(N.ERR_UNKNOWNERROR, command, N.NO_QUORUM)])
             return
         self._writes_in_flight += 1
         self.backend.submit(self.session, write, label)

@@ -110,6 +110,28 @@ class SessionHub:
             if call is not None and call.active():
                 call.cancel()
 
+    def drain(self, reason: str) -> int:
+        """Ask every resumable session here to resume on another node; returns how many.
+
+        Clients that negotiated ``twistedchat.org/resume`` get ``RESUME MOVE :<reason>``
+        and move before this node leaves, so its users quit for nobody.
+        """
+        asked = 0
+        for session_id, session in self.sessions.items():
+            if session.sink is not None and self.state.is_resumable(session_id):
+                move = Message("RESUME", ("MOVE", reason))
+                session.sink.deliver(Delivery(session_id, move, echo=False))
+                asked += 1
+        return asked
+
+    def resumable_here(self) -> int:
+        """Resumable sessions the log still places on this node (a drain waits for zero).
+
+        A client that left to resume elsewhere counts until its resume is applied.
+        """
+        sessions = self.state.sessions_of_node(self.node_id)
+        return sum(1 for session_id in sessions if self.state.is_resumable(session_id))
+
     def report_node_lost(self, node_id: str) -> None:
         """The leader gave up on ``node_id``: end its users' sessions for everyone."""
         if self.ready:

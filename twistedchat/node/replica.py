@@ -57,6 +57,9 @@ class RaftReplica:
         self._rng = rng or random.Random()
         #: When we last heard from each peer over Raft (for dead-node detection).
         self.last_contact: dict[str, float] = {}
+        #: Writes are held, not refused, for this long without a leader (an election).
+        self.leaderless_grace = 3 * 2 * config.election_ticks * tick_seconds
+        self._leader_seen_at: float | None = None
         self.core, self.fresh = self._load_core()
         #: A fresh node ignores peers until it knows whether it founds a cluster or joins one.
         self.decided = not self.fresh
@@ -142,7 +145,18 @@ class RaftReplica:
         self._schedule()
 
     def writable(self) -> bool:
-        return self.core.leader_id is not None
+        """Whether writes may be accepted: a leader is known, or was until moments ago.
+
+        An election takes a few election timeouts; refusing writes meanwhile would turn
+        every leader change into errors for users. The hub holds them and re-proposes
+        once the new leader is known. A node without a leader for longer is cut off from
+        the majority, and its users are told so (see the hub).
+        """
+        if self.core.leader_id is not None:
+            self._leader_seen_at = self.clock.seconds()
+            return True
+        seen = self._leader_seen_at
+        return seen is not None and self.clock.seconds() - seen < self.leaderless_grace
 
     # -- the loop ----------------------------------------------------------------------
 
@@ -157,6 +171,8 @@ class RaftReplica:
         self._schedule()
 
     def _tick(self) -> None:
+        if self.core.leader_id is not None:
+            self._leader_seen_at = self.clock.seconds()
         self.core.tick()
         self._process()
         self._tick_call = self.clock.callLater(self.tick_seconds, self._tick)

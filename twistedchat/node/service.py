@@ -41,6 +41,8 @@ ELECTION_TICKS = 10
 DIRECTORY_EXPIRY = 5.0
 #: How long a leaving node keeps going so the leader hears it and removes it.
 LEAVE_GRACE = 0.5
+#: How long a stopping node waits for its resumable clients to move elsewhere.
+DRAIN_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -234,6 +236,7 @@ class ChatNodeService(service.Service):
         return ensureDeferred(self._stop())
 
     async def _stop(self) -> None:
+        await self._drain()
         if self.replica is not None:
             await self.replica.hand_over_leadership()
         if self.agent is not None:
@@ -252,6 +255,15 @@ class ChatNodeService(service.Service):
             await self.transport.stop()
         if self.storage is not None:
             self.storage.close()
+
+    async def _drain(self) -> None:
+        """Let resumable clients (the gateway, ``ChatClient``) move before we leave."""
+        if self.hub is None or not self.hub.drain("This server is shutting down"):
+            return
+        deadline = self.clock.seconds() + DRAIN_TIMEOUT
+        while self.hub.resumable_here() and self.clock.seconds() < deadline:
+            await deferLater(self.clock, 0.1, lambda: None)
+        log.info("drained; {n} resumable clients stayed", n=self.hub.resumable_here())
 
     # -- status ------------------------------------------------------------------------
 

@@ -1,0 +1,3 @@
+"""twistd dropin: makes ``twistd chatgateway`` available. All logic lives in the package."""
+
+from twistedchat.gateway.plugin import serviceMaker  # noqa: F401

@@ -1,0 +1,392 @@
+"""The client side of a resumable session, as a pure state machine (no sockets, no clock).
+
+One :class:`ResumableSession` lives as long as the user's session, across any number of
+connections to nodes. The caller feeds it what a node sends (:meth:`received`), tells it
+when a connection starts or ends, and hands it the user's commands (:meth:`submit`); it
+answers with lines to send (:attr:`outgoing`) and events for the user (:attr:`events`).
+
+What it guarantees across a node's death (see ``chat.resume`` for the server side):
+
+* every command is labelled and kept until its labelled reply arrives; after a failover
+  the unanswered ones are sent again with the same labels, and the cluster applies a
+  write it already applied only once;
+* after a resume, whatever was said while the user was away is fetched with
+  ``CHATHISTORY`` and delivered before anything newer, each message once (by msgid).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+
+from twistedchat.irc import numerics as N
+from twistedchat.irc.message import EMPTY_TAGS, Message
+
+RESUME_CAP = "twistedchat.org/resume"
+#: What the session asks every node for; the user of the session may see less.
+CAPS = (
+    RESUME_CAP,
+    "account-notify",
+    "account-tag",
+    "batch",
+    "draft/chathistory",
+    "echo-message",
+    "labeled-response",
+    "message-tags",
+    "server-time",
+)
+HISTORY_PAGE = 100  # messages per CHATHISTORY request (the server's usual maximum)
+HISTORY_PAGES = 50  # pages per conversation at most after one failover
+HISTORY_SLACK = timedelta(seconds=2)  # fetch a little before the last message seen
+SEEN_KEPT = 8192  # msgids remembered to drop what was already delivered
+PENDING_MAX = 512  # commands awaiting an answer; more are refused (no node answers)
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+class Phase(Enum):
+    OFFLINE = "offline"
+    REGISTERING = "registering"  # first connection: NICK/USER sent, waiting for 001
+    RESUMING = "resuming"  # RESUME sent, the registration burst is skipped
+    SYNCING = "syncing"  # fetching what was missed; live messages wait
+    READY = "ready"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    nick: str
+    username: str
+    realname: str
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A message for the user: from others, a server notice, the registration burst."""
+
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The answer to the command submitted under ``label`` (empty: acknowledged)."""
+
+    label: str
+    messages: tuple[Message, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Registered:
+    nick: str
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """Moved to another node; ``missed`` messages were fetched from history."""
+
+    nick: str
+    missed: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionLost:
+    """The cluster no longer knew the session (it ended); a new one was registered."""
+
+    reason: str
+
+
+Event = Incoming | Reply | Registered | Resumed | SessionLost
+
+
+class ResumableSession:
+    """See the module docstring."""
+
+    def __init__(self, identity: Identity) -> None:
+        self.identity = identity
+        self.nick = identity.nick
+        self.phase = Phase.OFFLINE
+        self.outgoing: list[Message] = []
+        self.events: list[Event] = []
+        self.token: str | None = None
+        self.last_time: str | None = None  # server-time of the newest message seen
+        self.pending: dict[str, Message] = {}  # label -> command awaiting its reply
+        self.refused: list[str] = []  # labels the node refused for want of a quorum
+        self.asked_to_move = False  # the node is going away: resume on another one
+        self._labels = itertools.count(1)
+        self._seen: set[str] = set()
+        self._seen_order: deque[str] = deque()
+        self._batch_owner: dict[str, str] = {}  # open batch ref -> label collecting it
+        self._answer_refs: set[str] = set()  # refs of the labelled batches themselves
+        self._collected: dict[str, list[Message]] = {}
+        self._history: dict[str, tuple[str, int]] = {}  # label -> (target, page)
+        self._missed: list[Message] = []
+        self._held: list[Message] = []
+        self._since = ""
+
+    # -- the caller's side -------------------------------------------------------------
+
+    def take(self) -> tuple[list[Message], list[Event]]:
+        """What to send and what happened since the last call."""
+        outgoing, self.outgoing = self.outgoing, []
+        events, self.events = self.events, []
+        return outgoing, events
+
+    def connected(self) -> None:
+        """A new connection to a node: resume if we have a session, else register."""
+        self._batch_owner.clear()
+        self._answer_refs.clear()
+        self._collected.clear()
+        self._history.clear()
+        self._send(Message("CAP", ("LS", "302")))
+        self._send(Message("CAP", ("REQ", " ".join(CAPS))))
+        if self.token is not None:
+            self.phase = Phase.RESUMING
+            self._send(Message("RESUME", (self.token,)))
+        else:
+            self._register()
+        self._send(Message("CAP", ("END",)))
+
+    def disconnected(self) -> None:
+        """The connection ended; commands stay pending until a node answers them."""
+        self.phase = Phase.OFFLINE
+        self.asked_to_move = False
+        self.refused.clear()  # all pending commands go out again after the resume
+
+    def retry_refused(self) -> None:
+        """Send again the commands refused for want of a quorum (the caller waited)."""
+        refused, self.refused = self.refused, []
+        if self.phase is Phase.READY:
+            for label in refused:
+                if label in self.pending:
+                    self._send(self.pending[label])
+
+    def submit(self, message: Message) -> str:
+        """Send a command of the user; returns the label its :class:`Reply` will carry.
+
+        Before the first registration completes, commands (another NICK after a 433) go
+        out as they are and get no reply event.
+        """
+        label = f"t{next(self._labels)}"
+        if self.token is None and self.phase is not Phase.READY:
+            if self.phase is Phase.REGISTERING:
+                self._send(message)
+            return label
+        if len(self.pending) >= PENDING_MAX:
+            text = "Too many commands are waiting for the cluster; try again shortly"
+            refusal = Message("FAIL", (message.command, "TEMPORARILY_UNAVAILABLE", text))
+            self.events.append(Reply(label, (refusal,)))
+            return label
+        labelled = message.with_tags(label=label)
+        self.pending[label] = labelled
+        if self.phase is Phase.READY:
+            self._send(labelled)
+        return label
+
+    # -- what a node sends -------------------------------------------------------------
+
+    def received(self, message: Message) -> None:
+        command, params = message.command, message.params
+        if command == "PING":
+            self._send(Message("PONG", params[:1]))
+        elif command == "CAP":
+            pass  # answers to our own negotiation
+        elif command == "RESUME" and params[:1] == ("TOKEN",) and len(params) > 1:
+            self.token = params[1]
+        elif command == "RESUME" and params[:1] == ("MOVE",):
+            self.asked_to_move = True
+        elif self.phase is Phase.RESUMING:
+            self._while_resuming(message)
+        elif self.phase is Phase.REGISTERING:
+            self._while_registering(message)
+        elif self.phase in (Phase.SYNCING, Phase.READY):
+            self._while_registered(message)
+
+    def _while_resuming(self, message: Message) -> None:
+        """Skip the burst a resumed connection gets; it ends with RESUME SUCCESS."""
+        params = message.params
+        if message.command == "RESUME" and params[:1] == ("SUCCESS",) and len(params) > 1:
+            self.nick = params[1]
+            self._start_sync()
+        elif message.command == "FAIL" and params[:1] == ("RESUME",):
+            self.token = None
+            self.events.append(SessionLost(params[-1]))
+            self._register()
+
+    def _while_registering(self, message: Message) -> None:
+        if message.command == "001" and message.params:
+            self.nick = message.params[0]
+            self.phase = Phase.READY
+            self.events.append(Incoming(message))
+            self.events.append(Registered(self.nick))
+            self._resend_pending()
+        else:
+            self.events.append(Incoming(message))
+
+    def _while_registered(self, message: Message) -> None:
+        label = message.tags.get("label")
+        batch = message.tags.get("batch")
+        if message.command == "BATCH" and message.params:
+            if self._batch_line(message, label, batch):
+                return
+        elif batch is not None and batch in self._batch_owner:
+            self._collect(batch, message)
+            return
+        if label is not None:
+            self._answered(label, [] if message.command == "ACK" else [message])
+        else:
+            self._live(message)
+
+    def _batch_line(self, message: Message, label: str | None, parent: str | None) -> bool:
+        """Track batches that answer one of our labels; returns whether it was one."""
+        opening, ref = message.params[0][:1], message.params[0][1:]
+        if opening == "+":
+            if label is not None:  # the labelled batch itself: its lines are the answer
+                self._batch_owner[ref] = label
+                self._answer_refs.add(ref)
+                self._collected[label] = []
+                return True
+            if parent is not None and parent in self._batch_owner:
+                self._batch_owner[ref] = self._batch_owner[parent]
+                self._collect(parent, message)
+                return True
+            return False
+        if ref not in self._batch_owner:
+            return False
+        if parent is not None:  # a nested batch closes inside the answer
+            self._collect(parent, message)
+            del self._batch_owner[ref]
+        else:
+            self._answer_refs.discard(ref)
+            label = self._batch_owner.pop(ref)
+            self._answered(label, self._collected.pop(label, []))
+        return True
+
+    def _collect(self, batch: str, message: Message) -> None:
+        """Keep a line of an answer; lines directly in the labelled batch lose its ref."""
+        if batch in self._answer_refs:
+            message = _without(message, "batch")
+        self._collected[self._batch_owner[batch]].append(message)
+
+    # -- answers -----------------------------------------------------------------------
+
+    def _answered(self, label: str, messages: list[Message]) -> None:
+        if label in self._history:
+            self._history_page(label, messages)
+            return
+        if label not in self.pending:
+            return  # an answer to a command of an earlier, superseded send
+        if _no_quorum(messages):
+            self.refused.append(label)  # still pending: the caller retries it later
+            return
+        del self.pending[label]
+        for message in messages:
+            self._note(message)
+        self.events.append(Reply(label, tuple(_without(m, "label") for m in messages)))
+
+    def _live(self, message: Message) -> None:
+        if not self._note(message):
+            return
+        if self.phase is Phase.SYNCING:
+            self._held.append(message)
+        else:
+            self.events.append(Incoming(message))
+
+    def _note(self, message: Message) -> bool:
+        """Remember a message's msgid and time; False if it was delivered before."""
+        msgid = message.tags.get("msgid")
+        time = message.tags.get("time")
+        if time is not None and (self.last_time is None or time > self.last_time):
+            self.last_time = time
+        if msgid is None:
+            return True
+        if msgid in self._seen:
+            return False
+        self._seen.add(msgid)
+        self._seen_order.append(msgid)
+        if len(self._seen_order) > SEEN_KEPT:
+            self._seen.discard(self._seen_order.popleft())
+        return True
+
+    # -- catching up after a resume ----------------------------------------------------
+
+    def _start_sync(self) -> None:
+        self.phase = Phase.SYNCING
+        self._missed = []
+        self._held = []
+        if self.last_time is None:
+            self._finish_sync()
+            return
+        since = datetime.strptime(self.last_time, TIME_FORMAT).replace(tzinfo=UTC)
+        self._since = _timestamp(since - HISTORY_SLACK)
+        until = "timestamp=9999-12-31T23:59:59.999Z"
+        self._request_history("", 0, ("TARGETS", self._since, until, str(HISTORY_PAGE)))
+
+    def _request_history(self, target: str, page: int, params: tuple[str, ...]) -> None:
+        label = f"h{next(self._labels)}"
+        self._history[label] = (target, page)
+        self._send(Message("CHATHISTORY", params, None, {"label": label}))
+
+    def _history_page(self, label: str, messages: list[Message]) -> None:
+        target, page = self._history.pop(label)
+        inside = [m for m in messages if m.command != "BATCH"]
+        if not target:  # the TARGETS answer: fetch each conversation after `since`
+            for line in inside:
+                if line.command == "CHATHISTORY" and len(line.params) >= 2:
+                    name = line.params[1]
+                    self._request_history(name, 1, ("AFTER", name, self._since, str(HISTORY_PAGE)))
+        else:
+            fetched = [m for m in inside if m.command != "FAIL"]
+            self._missed += [m for m in fetched if self._note(m)]
+            last = fetched[-1].tags.get("msgid") if fetched else None
+            if len(fetched) >= HISTORY_PAGE and last is not None and page < HISTORY_PAGES:
+                params = ("AFTER", target, f"msgid={last}", str(HISTORY_PAGE))
+                self._request_history(target, page + 1, params)
+        if not self._history:
+            self._finish_sync()
+
+    def _finish_sync(self) -> None:
+        missed = sorted(self._missed, key=lambda m: m.tags.get("time", ""))
+        for message in missed:
+            self.events.append(Incoming(_without(message, "batch")))
+        for message in self._held:
+            self.events.append(Incoming(message))
+        self._missed, self._held = [], []
+        self.phase = Phase.READY
+        self.events.append(Resumed(self.nick, len(missed)))
+        self._resend_pending()
+
+    # -- sending -----------------------------------------------------------------------
+
+    def _register(self) -> None:
+        self.phase = Phase.REGISTERING
+        identity = self.identity
+        self._send(Message("NICK", (self.nick,)))
+        self._send(Message("USER", (identity.username, "0", "*", identity.realname)))
+
+    def _resend_pending(self) -> None:
+        for message in self.pending.values():
+            self._send(message)
+
+    def _send(self, message: Message) -> None:
+        self.outgoing.append(message)
+
+
+def _no_quorum(messages: list[Message]) -> bool:
+    """Whether a node refused a write because it cannot commit anything now."""
+    return (
+        len(messages) == 1
+        and messages[0].command == N.ERR_UNKNOWNERROR
+        and messages[0].params[-1:] == (N.NO_QUORUM,)
+    )
+
+
+def _without(message: Message, tag: str) -> Message:
+    if tag not in message.tags:
+        return message
+    tags = {k: v for k, v in message.tags.items() if k != tag}
+    return Message(message.command, message.params, message.source, tags or EMPTY_TAGS)
+
+
+def _timestamp(moment: datetime) -> str:
+    return "timestamp=" + moment.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
