@@ -26,7 +26,7 @@ def test_is_write_routes_commands() -> None:
              "WHOIS a", "WHOWAS a", "LIST", "ISON a", "USERHOST a", "LUSERS", "FROB"]  # fmt: skip
     assert [line for line in writes if not is_write(parse(line))] == []
     assert [line for line in reads if is_write(parse(line))] == []
-    assert ChatState.is_write(Message("privmsg", ("a", "b")))
+    assert ChatState().is_write(Message("privmsg", ("a", "b")))
 
 
 def test_unknown_command_and_unregistered_session() -> None:

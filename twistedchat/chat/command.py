@@ -17,6 +17,8 @@ from twistedchat.irc.message import Message
 CONNECT = "@CONNECT"  # a connection finished registration: params (nick, user, host, realname)
 NODE_RESET = "@NODE-RESET"  # a node (re)started: end every session it owned (params: ())
 NODE_LOST = "@NODE-LOST"  # the leader gave up on a dead node: end its sessions (params: (node,))
+TICK = "@TICK"  # the leader's clock for plugins' time-driven actions (params: ())
+PLUGIN_SAY = "@PLUGIN-SAY"  # a leader hook's answer: params (plugin, target, text)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from twistedchat.chat.history import History
 
@@ -163,6 +163,7 @@ class World:
         self.accounts: dict[str, Account] = {}  # by folded name
         self.nick_guard: dict[str, int] = {}  # session -> since when it holds another's nick
         self.resumable: dict[str, str] = {}  # resume token hash -> session
+        self.plugin_data: dict[str, dict[str, Any]] = {}  # plugin name -> its JSON store
         self.history = History(
             limits.history_max, limits.history_days, limits.history_conversations
         )

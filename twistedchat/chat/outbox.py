@@ -50,6 +50,12 @@ class Outbox:
             tags["account"] = user.account
         return Message(command, params, user.prefix, tags)
 
+    def service_message(self, prefix: str, command: str, *params: str) -> Message:
+        """A new message from a service (a plugin's speaker) with time and msgid tags."""
+        self._count += 1
+        tags = {"time": self._time, "msgid": f"{self._index:x}-{self._count}"}
+        return Message(command, params, prefix, tags)
+
     def send(self, session: str, message: Message, *, echo: bool = False) -> None:
         self.deliveries.append(Delivery(session, message, echo))
 

@@ -39,6 +39,7 @@ def dump(world: World, ended: dict[str, int]) -> bytes:
             [key, [[m.time, *_message(m.message)] for m in stored]]
             for key, stored in world.history.conversations.items()
         ],
+        "plugins": world.plugin_data,
     }
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -68,6 +69,7 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
     for key, stored in doc.get("history", []):  # absent in snapshots of older versions
         for time, command, params, source, tags in stored:
             world.history.record(key, time, Message(command, tuple(params), source, tags))
+    world.plugin_data = doc.get("plugins", {})
     return world, {session: seq for session, seq in doc["ended"]}
 
 

@@ -18,6 +18,7 @@ first, so a delayed duplicate of their CONNECT cannot bring a ghost user back.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from twistedchat.chat import (
     accounts,
@@ -30,19 +31,29 @@ from twistedchat.chat import (
     snapshot,
     users,
 )
-from twistedchat.chat.command import CONNECT, NODE_LOST, NODE_RESET, Command, Delivery
+from twistedchat.chat.command import (
+    CONNECT,
+    NODE_LOST,
+    NODE_RESET,
+    PLUGIN_SAY,
+    TICK,
+    Command,
+    Delivery,
+)
 from twistedchat.chat.context import Context
 from twistedchat.chat.limits import ChatLimits
-from twistedchat.chat.model import World
+from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox, numeric
+from twistedchat.chat.plugin_api import ChatEvent, PluginRunner, distinct_messages, event_for
 from twistedchat.irc import numerics as N
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.message import Message
 
 #: Commands that always change state (or are answered in log order, like PRIVMSG errors).
 WRITE_COMMANDS = frozenset(
-    {CONNECT, NODE_RESET, NODE_LOST, resume.RESUME, accounts.REGISTER, accounts.LOGIN, "NICK",
-     "JOIN", "PART", "PRIVMSG", "NOTICE", "TAGMSG", "KICK", "INVITE", "AWAY", "QUIT"}
+    {CONNECT, NODE_RESET, NODE_LOST, TICK, PLUGIN_SAY, resume.RESUME, accounts.REGISTER,
+     accounts.LOGIN, "NICK", "JOIN", "PART", "PRIVMSG", "NOTICE", "TAGMSG", "KICK", "INVITE",
+     "AWAY", "QUIT"}
 )  # fmt: skip
 
 
@@ -95,18 +106,27 @@ DEFAULT_LIMITS = ChatLimits()
 class ChatState:
     """Users, channels and their history; see the module docstring for the guarantees."""
 
-    is_write = staticmethod(is_write)
-
-    def __init__(self, limits: ChatLimits = DEFAULT_LIMITS):
+    def __init__(self, limits: ChatLimits = DEFAULT_LIMITS, plugins: PluginRunner | None = None):
         self.limits = limits
+        self.plugins = plugins
         self._world = World(limits)
         self._ended: dict[str, int] = {}  # session -> last seq, least recently ended first
+        #: The user command the last ``apply`` applied, for per-node and leader hooks.
+        self.last_event: ChatEvent | None = None
+
+    def is_write(self, message: Message) -> bool:
+        """:func:`is_write`, plus the commands plugins add (they always go through the log)."""
+        plugins = self.plugins
+        return is_write(message) or (
+            plugins is not None and plugins.handles(message.command.upper())
+        )
 
     # -- the log -----------------------------------------------------------------------
 
     def apply(self, index: int, command: Command) -> list[Delivery]:
         """Apply the log entry at ``index``; returns what each session must be sent."""
         session, seq = command.session, command.seq
+        self.last_event = None
         if seq != self.last_applied_seq(session) + 1:
             return []  # a duplicate, or an earlier command of this session is missing
         out = Outbox(index, command.time)
@@ -123,12 +143,12 @@ class ChatState:
             user.seq = seq
             if name != message.command:  # handlers relay the command name as they get it
                 message = Message(name, message.params, message.source, message.tags)
-            handler = _WRITES.get(name) if is_write(message) else None
-            if handler is not None:
-                handler(Context(world, out, user, message, command.time))
-            else:  # a query sent through the log: answer it in log order all the same
-                for reply in queries.answer(world, user, message, "*"):
-                    out.send(session, reply)
+            event = event_for(user, world, index, command.time, command.node, message)
+            if self.plugins is None or not self._by_plugin(out, event, session):
+                self._apply_core(out, user, message, command.time)
+            if self.plugins is not None:
+                self.last_event = replace(event, messages=distinct_messages(out.deliveries))
+                self.plugins.applied(world, out, self.last_event)
             if session not in world.users:
                 self._end(session, seq)
             else:
@@ -137,7 +157,10 @@ class ChatState:
             nickguard.enforce(world, out, command.time, index)
             return out.deliveries
         self._end(session, seq)
-        if name == CONNECT:
+        if name == CONNECT and self._reserved(message):
+            text = "Nickname is reserved for a service"
+            out.send(session, numeric("*", N.ERR_NICKNAMEINUSE, message.params[0], text))
+        elif name == CONNECT:
             users.connect(world, out, command)
             if session in world.users:
                 del self._ended[session]
@@ -150,9 +173,58 @@ class ChatState:
                 self._end(gone.session, gone.seq)
         elif name == resume.RESUME:
             resume.resume(world, out, command)
+        elif name in (TICK, PLUGIN_SAY):
+            self._node_plugin_entry(out, index, command)
         elif name != "QUIT":
             out.send(session, numeric("*", N.ERR_NOTREGISTERED, "You have not registered"))
         return out.deliveries
+
+    def _apply_core(self, out: Outbox, user: User, message: Message, time: int) -> None:
+        handler = _WRITES.get(message.command) if is_write(message) else None
+        if handler is not None:
+            handler(Context(self._world, out, user, message, time))
+        else:  # a query sent through the log: answer it in log order all the same
+            for reply in queries.answer(self._world, user, message, "*"):
+                out.send(user.session, reply)
+
+    def _by_plugin(self, out: Outbox, event: ChatEvent, session: str) -> bool:
+        """Let plugins refuse or handle a user command; returns whether they did."""
+        plugins, world = self.plugins, self._world
+        assert plugins is not None
+        reason = plugins.check(world, out, event)
+        if event.command == "NICK" and event.params and plugins.reserves(event.params[0]):
+            text = "Nickname is reserved for a service"
+            out.send(session, numeric(event.nick, N.ERR_NICKNAMEINUSE, event.params[0], text))
+        elif reason is not None:
+            out.send(session, Message("FAIL", (event.command, "PLUGIN_REFUSED", reason)))
+        elif plugins.handles(event.command):
+            plugins.command(world, out, event, session)
+        elif (
+            event.command == "PRIVMSG"
+            and len(event.params) > 1
+            and plugins.service_for(event.params[0])
+        ):
+            plugins.service(world, out, event, session)
+        else:
+            return False
+        return True
+
+    def _node_plugin_entry(self, out: Outbox, index: int, command: Command) -> None:
+        """``@TICK`` and ``@PLUGIN-SAY``, appended by the leader's node for plugins."""
+        if self.plugins is None:
+            return
+        message = command.message
+        event = ChatEvent(
+            index, command.time, command.node, "", None, message.command, message.params
+        )
+        if message.command == TICK:
+            self.plugins.tick(self._world, out, event)
+        elif len(message.params) == 3:
+            self.plugins.say(self._world, out, event)
+
+    def _reserved(self, connect: Message) -> bool:
+        plugins = self.plugins
+        return plugins is not None and bool(connect.params) and plugins.reserves(connect.params[0])
 
     def _end(self, session: str, seq: int) -> None:
         """Remember the last ``seq`` of a session that is not (or no longer) a user."""
@@ -199,6 +271,10 @@ class ChatState:
         user = self._world.users.get(session)
         return None if user is None else user.nick
 
+    def plugin_world(self) -> World:
+        """The world, for the leader's read-only plugin questions (``chat_wants_tick``)."""
+        return self._world
+
     def sessions_of_node(self, node: str) -> list[str]:
         info = self._world.nodes.get(node)
         return [] if info is None else list(info.sessions)
@@ -221,9 +297,11 @@ class ChatState:
         return snapshot.dump(self._world, self._ended)
 
     @classmethod
-    def restore(cls, data: bytes, limits: ChatLimits) -> ChatState:
+    def restore(
+        cls, data: bytes, limits: ChatLimits, plugins: PluginRunner | None = None
+    ) -> ChatState:
         """The state ``snapshot`` saved; :class:`~twistedchat.chat.snapshot.SnapshotError`
         if ``data`` is of a version this code does not know."""
-        state = cls(limits)
+        state = cls(limits, plugins)
         state._world, state._ended = snapshot.load(data, limits)
         return state

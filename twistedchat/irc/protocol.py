@@ -23,7 +23,6 @@ from zope.interface import implementer
 from twistedchat.chat.command import CONNECT, Delivery
 from twistedchat.chat.passwords import verify_password
 from twistedchat.chat.resume import RESUME, RESUME_TAG, token_hash
-from twistedchat.chat.state import is_write
 from twistedchat.irc import numerics as N
 from twistedchat.irc import sasl
 from twistedchat.irc.account_commands import (
@@ -230,8 +229,14 @@ class IRCConnection(Protocol):
         if self._writes_in_flight >= self.settings.max_writes_in_flight:
             return True
         # A query must see the effects of this client's earlier writes.
-        head = self._inbox[0]
-        return not _looks_like_write(head)
+        return not self._looks_like_write(self._inbox[0])
+
+    def _looks_like_write(self, raw: bytes) -> bool:
+        """Cheap pre-parse: whether a queued line is a write (so it may pipeline behind others)."""
+        try:
+            return self.backend.is_write(parse_line(raw))
+        except ParseError:
+            return False
 
     def _pause_reading(self) -> None:
         if not self._reading_paused and self.transport is not None:
@@ -393,7 +398,7 @@ class IRCConnection(Protocol):
         elif command == "AUTHENTICATE":
             text = "SASL is only available before registration; use NickServ IDENTIFY"
             self._reply(label, [self._numeric(N.ERR_SASLFAIL, text)])
-        elif is_write(message):
+        elif self.backend.is_write(message):
             self._submit_write(message, command, label)
         else:
             replies = self.backend.query(self.session, message)
@@ -482,7 +487,17 @@ class IRCConnection(Protocol):
                 if self._cap_version >= 302:
                     self.caps.add("cap-notify")
             self._reply(
-                label, [Message("CAP", (self.nick, "LS", " ".join(ls_tokens(self._cap_version))))]
+                label,
+                [
+                    Message(
+                        "CAP",
+                        (
+                            self.nick,
+                            "LS",
+                            " ".join(ls_tokens(self._cap_version, self.settings.extra_caps)),
+                        ),
+                    )
+                ],
             )
         elif sub == "LIST":
             self._reply(label, [Message("CAP", (self.nick, "LIST", " ".join(sorted(self.caps))))])
@@ -491,7 +506,8 @@ class IRCConnection(Protocol):
                 self._cap_negotiating = True
             wanted = params[1].split() if len(params) > 1 else []
             names = [w.lstrip("-") for w in wanted]
-            if not wanted or any(name not in SUPPORTED for name in names):
+            offered = SUPPORTED.keys() | self.settings.extra_caps
+            if not wanted or any(name not in offered for name in names):
                 self._reply(label, [Message("CAP", (self.nick, "NAK", " ".join(wanted)))])
                 return
             for token in wanted:
@@ -637,14 +653,6 @@ class IRCConnection(Protocol):
         self._closing = True
         if self.transport is not None:
             self.transport.loseConnection()
-
-
-def _looks_like_write(raw: bytes) -> bool:
-    """Cheap pre-parse: whether a queued line is a write (so it may pipeline behind others)."""
-    try:
-        return is_write(parse_line(raw))
-    except ParseError:
-        return False
 
 
 class IRCFactory(Factory):

@@ -30,3 +30,4 @@ class ConnectionSettings:
     ping_timeout: float = 60.0
     sendq_bytes: int = 1 << 20
     max_writes_in_flight: int = 64
+    extra_caps: frozenset[str] = frozenset()  # capabilities plugins add

@@ -12,20 +12,24 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from twistedchat.chat.command import NODE_LOST, NODE_RESET, Command, Delivery
+from twistedchat.chat.command import NODE_LOST, NODE_RESET, PLUGIN_SAY, TICK, Command, Delivery
 from twistedchat.chat.resume import RESUME
 from twistedchat.chat.state import ChatState
 from twistedchat.irc.backend import SessionSink
 from twistedchat.irc.message import Message
+from twistedchat.plugins import PluginHost
 
 log = Logger()
+
+#: Seconds between ``@TICK`` entries while a plugin wants them.
+TICK_INTERVAL = 2.0
 
 
 class CommandLog(Protocol):
@@ -76,6 +80,8 @@ class SessionHub:
         retry_interval: float = 1.0,
         detached_lifetime: float = 300.0,
         resume_grace: float = 60.0,
+        plugins: PluginHost | None = None,
+        is_leader: Callable[[], bool] = lambda: False,
     ):
         self.node_id = node_id
         self.state = state
@@ -84,6 +90,9 @@ class SessionHub:
         self.retry_interval = retry_interval
         self.detached_lifetime = detached_lifetime
         self.resume_grace = resume_grace
+        self.plugins = plugins
+        self.is_leader = is_leader
+        self._last_tick = 0.0
         self.log: CommandLog | None = None
         self.sessions: dict[str, LocalSession] = {}
         self._boot = secrets.token_hex(4)
@@ -185,6 +194,9 @@ class SessionHub:
     def nick_in_use(self, nick: str) -> bool:
         return self.state.nick_in_use(nick)
 
+    def is_write(self, message: Message) -> bool:
+        return self.state.is_write(message)
+
     def writable(self) -> bool:
         return self.ready and self.log is not None and self.log.writable()
 
@@ -219,6 +231,7 @@ class SessionHub:
     def _retry(self) -> None:
         """Re-propose writes that were not applied in time (lost with a leader, say)."""
         self._tell_users_about_quorum()
+        self._tick_plugins()
         now = self.clock.seconds()
         for session_id, session in list(self.sessions.items()):
             if session.pending and now - session.pending[0].sent_at >= self.retry_interval:
@@ -233,6 +246,21 @@ class SessionHub:
                 if not session.pending or expired:
                     del self.sessions[session_id]
         self._retry_call = self.clock.callLater(self.retry_interval, self._retry)
+
+    def _tick_plugins(self) -> None:
+        """On the leader, append ``@TICK`` entries while a plugin has something timed."""
+        if self.plugins is None or not self.ready or not self.is_leader():
+            return
+        now = self.clock.seconds()
+        if now - self._last_tick >= TICK_INTERVAL and self.plugins.wants_tick(
+            self.state.plugin_world()
+        ):
+            self._last_tick = now
+            self._submit(self._node_session, Message(TICK, ()), None)
+
+    def _plugin_say(self, plugin: str, target: str, text: str) -> None:
+        """A leader hook's answer goes through the log, so every node delivers it."""
+        self._submit(self._node_session, Message(PLUGIN_SAY, (plugin, target, text)), None)
 
     def _tell_users_about_quorum(self) -> None:
         """Say once when this node loses the cluster's majority, and once when it is back.
@@ -283,6 +311,11 @@ class SessionHub:
         if command.message.command == NODE_LOST and command.message.params == (self.node_id,):
             self._end_local_sessions("Node lost: this node was cut off from its cluster")
         resumed = self._follow_resume(command)
+        event = self.state.last_event
+        if event is not None and self.plugins is not None:
+            self.plugins.observe(event)
+            if self.is_leader():
+                self.plugins.leader_observe(event, self._plugin_say)
         origin = self.sessions.get(command.session)
         replies: list[Delivery] = []
         for delivery in deliveries:

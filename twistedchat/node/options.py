@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from pathlib import Path
+from typing import Any
 
 from twisted.internet import endpoints, reactor
 from twisted.python import usage
 
+from twistedchat import plugins
 from twistedchat.discovery.udp import default_broadcast
 
 DEFAULT_IRC = "tcp:6667:interface=127.0.0.1"
@@ -70,6 +74,8 @@ class ChatNodeOptions(usage.Options):
         "Run one twistedchat node: an IRC server whose chat state is replicated with Raft "
         "across the nodes of a cluster."
     )
+
+    optFlags = [["list-plugins", None, "List the installed plugins and exit."]]
 
     optParameters = [
         ["data-dir", None, "./chatnode-data", "Directory for everything the node persists."],
@@ -144,6 +150,12 @@ class ChatNodeOptions(usage.Options):
             _positive_float,
         ],
         [
+            "plugin-config",
+            None,
+            None,
+            "JSON file: {plugin name: {option: value}}; re-read on SIGHUP.",
+        ],
+        [
             "resume-grace",
             None,
             60.0,
@@ -177,6 +189,11 @@ class ChatNodeOptions(usage.Options):
         super().__init__()
         self["irc"] = []
         self["join"] = []
+        self["plugin"] = []
+
+    def opt_plugin(self, name: str) -> None:
+        """Enable the installed plugin NAME (repeatable; see --list-plugins)."""
+        self["plugin"].append(name)
 
     def opt_irc(self, description: str) -> None:
         """Endpoint string to serve IRC on (repeatable; default tcp:6667:interface=127.0.0.1)."""
@@ -190,6 +207,10 @@ class ChatNodeOptions(usage.Options):
         self["join"].append(address)
 
     def postOptions(self) -> None:
+        if self["list-plugins"]:
+            print(_plugin_listing())
+            raise SystemExit(0)
+        self["plugins"] = _load_plugins(self)
         if not self["irc"]:
             self["irc"] = [DEFAULT_IRC]
         for name in ("peer", "status"):
@@ -224,3 +245,31 @@ def _check_endpoint(option: str, description: str) -> None:
         endpoints.serverFromString(reactor, description)
     except (ValueError, TypeError, KeyError) as error:
         raise usage.UsageError(f"{option}: bad endpoint {description!r}: {error}") from None
+
+
+def _plugin_listing() -> str:
+    found = plugins.installed()
+    if not found:
+        return "no twistedchat plugins are installed"
+    return "\n".join(f"{name}  ({target})" for name, target in sorted(found.items()))
+
+
+def plugin_config(path: str | None) -> dict[str, dict[str, Any]]:
+    """The ``--plugin-config`` file: a JSON object of objects, one per plugin."""
+    if path is None:
+        return {}
+    try:
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise usage.UsageError(f"--plugin-config: {error}") from None
+    if not isinstance(config, dict) or not all(isinstance(v, dict) for v in config.values()):
+        raise usage.UsageError("--plugin-config: expected {plugin name: {option: value}}")
+    return config
+
+
+def _load_plugins(options: ChatNodeOptions) -> plugins.PluginHost:
+    config = plugin_config(options["plugin-config"])
+    try:
+        return plugins.PluginHost.from_names(options["plugin"], options["data-dir"], config)
+    except plugins.PluginError as error:
+        raise usage.UsageError(f"--plugin: {error}") from None

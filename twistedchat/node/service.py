@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import signal
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
 from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
+from twisted.python.usage import UsageError
 
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.state import ChatState
@@ -27,9 +29,10 @@ from twistedchat.irc.settings import ConnectionSettings
 from twistedchat.node.cluster import Addresses, ClusterAgent
 from twistedchat.node.hub import SessionHub
 from twistedchat.node.membership import MembershipPolicy
-from twistedchat.node.options import ChatNodeOptions, endpoint_host_port
+from twistedchat.node.options import ChatNodeOptions, endpoint_host_port, plugin_config
 from twistedchat.node.replica import RaftReplica
 from twistedchat.node.status import status_site
+from twistedchat.plugins import PluginError, PluginHost
 from twistedchat.raft.core import RaftConfig
 from twistedchat.raft.storage import RaftStorage
 from twistedchat.raft.transport import PeerTransport
@@ -65,6 +68,8 @@ class NodeConfig:
     policy: MembershipPolicy
     limits: ChatLimits
     resume_grace: float = 60.0
+    plugins: PluginHost | None = None
+    plugin_config: str | None = None  # re-read on SIGHUP
 
 
 class ChatNodeService(service.Service):
@@ -92,11 +97,13 @@ class ChatNodeService(service.Service):
         limits = ChatLimits(
             history_max=options["history-max"], history_days=options["history-days"]
         )
+        host: PluginHost = options["plugins"]
         settings = ConnectionSettings(
             server_name=options["name"],
             network=options["network"],
             created=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-            isupport=isupport_tokens(limits, options["network"]),
+            isupport=(*isupport_tokens(limits, options["network"]), *host.isupport()),
+            extra_caps=frozenset(host.capabilities()),
             motd=motd,
             max_clients=options["max-clients"],
             flood_burst=options["flood-burst"],
@@ -118,6 +125,8 @@ class ChatNodeService(service.Service):
             secret_file=Path(options["secret-file"]),
             limits=limits,
             resume_grace=options["resume-grace"],
+            plugins=host if host.names() else None,
+            plugin_config=options["plugin-config"],
             policy=MembershipPolicy(
                 max_voters=options["max-voters"],
                 bootstrap_expect=options["bootstrap-expect"],
@@ -130,6 +139,7 @@ class ChatNodeService(service.Service):
 
     def startService(self) -> None:
         super().startService()
+        signal.signal(signal.SIGHUP, lambda *_: reactor.callFromThread(self.reload_plugins))  # type: ignore[attr-defined]
         ensureDeferred(self._start()).addErrback(self._fail)
 
     async def _start(self) -> None:
@@ -138,10 +148,12 @@ class ChatNodeService(service.Service):
         self.storage = RaftStorage.open(str(c.data_dir / "raft"))
         hub = self.hub = SessionHub(
             c.node_id,
-            ChatState(self.limits),
+            ChatState(self.limits, c.plugins),
             self.clock,
             c.settings.server_name,
             resume_grace=c.resume_grace,
+            plugins=c.plugins,
+            is_leader=lambda: self.replica is not None and self.replica.core.role == "leader",
         )
         self.transport = PeerTransport(
             c.node_id,
@@ -222,7 +234,16 @@ class ChatNodeService(service.Service):
 
     def _restore_chat(self, data: bytes) -> None:
         assert self.hub is not None
-        self.hub.restore_state(ChatState.restore(data, self.limits))
+        self.hub.restore_state(ChatState.restore(data, self.limits, self.config.plugins))
+
+    def reload_plugins(self) -> None:
+        """SIGHUP: re-register the plugins with the configuration file as it is now."""
+        if self.config.plugins is None:
+            return
+        try:
+            self.config.plugins.reload(plugin_config(self.config.plugin_config))
+        except (UsageError, PluginError) as error:
+            log.error("plugin reload failed, keeping the old configuration: {e}", e=error)
 
     def _fail(self, failure: Any) -> None:
         log.failure("chatnode failed to start", failure)
