@@ -4,12 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit soak bench clean
+.PHONY: run test lint typecheck unit soak bench clean fuzz
 
-$(STAMP): pyproject.toml
+PLUGINS := plugins/bots plugins/chatlog plugins/groups docs/example-plugin
+
+$(STAMP): pyproject.toml $(addsuffix /pyproject.toml,$(PLUGINS))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test]' $(addprefix -e ,$(PLUGINS))
 	touch $(STAMP)
 
 ## Start the embedded default: a 3-node cluster on loopback, IRC on 127.0.0.1:6667.
@@ -21,8 +23,8 @@ test: $(STAMP) lint typecheck
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check twistedchat tests benchmarks
-	$(BIN)/ruff format --check twistedchat tests benchmarks
+	$(BIN)/ruff check twistedchat tests benchmarks $(PLUGINS)
+	$(BIN)/ruff format --check twistedchat tests benchmarks $(PLUGINS)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -35,9 +37,15 @@ soak: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install -q pysyncobj
 	command -v ngircd >/dev/null || (apt-get update -qq && apt-get install -y -qq ngircd)
+	command -v inspircd >/dev/null || (apt-get update -qq && apt-get install -y -qq inspircd)
+	$(BIN)/pip install -q miniircd
 	$(BIN)/python -m benchmarks.raft_commit
 	$(BIN)/python -m benchmarks.storage_append
 	$(BIN)/python -m benchmarks.irc_fanout
 
 clean:
 	rm -rf $(VENV) chatnode-data
+
+## Long hypothesis fuzzing of the network decoders (IRC lines, Raft frames, discovery datagrams).
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest -q tests/fuzz

@@ -15,6 +15,7 @@ from twistedchat.irc.isupport import isupport_tokens
 from twistedchat.irc.protocol import IRCConnection, IRCFactory
 from twistedchat.irc.settings import ConnectionSettings
 from twistedchat.node.hub import SessionHub
+from twistedchat.plugins import PluginHost
 
 
 class MemoryLog:
@@ -48,6 +49,7 @@ class Server:
         node_id: str = "n1",
         log: MemoryLog | None = None,
         clock: Clock | None = None,
+        plugins: PluginHost | None = None,
         **settings: object,
     ):
         if clock is None:
@@ -60,7 +62,14 @@ class Server:
             isupport=isupport_tokens(limits, "TestNet"),
             **settings,  # type: ignore[arg-type]
         )
-        self.hub = SessionHub(node_id, ChatState(limits), self.clock, "irc.test")
+        self.hub = SessionHub(
+            node_id,
+            ChatState(limits, plugins),
+            self.clock,
+            "irc.test",
+            plugins=plugins,
+            is_leader=lambda: True,
+        )
         self.log = MemoryLog() if log is None else log
         self.log.hubs.append(self.hub)
         self.hub.start(self.log, ("127.0.0.1:6667",))

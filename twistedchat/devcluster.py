@@ -17,8 +17,13 @@ from typing import IO
 
 from twistedchat.discovery.secret import load_or_create_secret
 
+#: The bundled plugins the embedded default runs (``!ping`` in any channel).
+DEFAULT_PLUGINS = ("chatlog", "bots", "groups")
 
-def node_command(index: int, size: int, data_root: Path, base: int) -> list[str]:
+
+def node_command(
+    index: int, size: int, data_root: Path, base: int, plugins: tuple[str, ...] = ()
+) -> list[str]:
     """The ``twistd chatnode`` command line of node ``index`` (1-based) of ``size``.
 
     No node is told another's address: they find each other by broadcast on loopback.
@@ -32,6 +37,7 @@ def node_command(index: int, size: int, data_root: Path, base: int) -> list[str]
         "--status", f"tcp:{base + 2000 + index - 1}:interface=127.0.0.1",
         "--bootstrap-expect", str(size),
         "--secret-file", str(data_root / "cluster.secret"),
+        *(option for name in plugins for option in ("--plugin", name)),
     ]  # fmt: skip
 
 
@@ -46,14 +52,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--base-port", type=int, default=6667)
     parser.add_argument("--data-root", type=Path, default=Path("chatnode-data"))
+    parser.add_argument(
+        "--plugin", action="append", help=f"plugins to enable (default: {DEFAULT_PLUGINS})"
+    )
     args = parser.parse_args(argv)
+    plugins = tuple(args.plugin) if args.plugin else DEFAULT_PLUGINS
 
     load_or_create_secret(args.data_root / "cluster.secret", create=True)
     children: list[subprocess.Popen[bytes]] = []
     relays: list[threading.Thread] = []
     for index in range(1, args.nodes + 1):
         child = subprocess.Popen(
-            node_command(index, args.nodes, args.data_root, args.base_port),
+            node_command(index, args.nodes, args.data_root, args.base_port, plugins),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches us only; we stop children one by one

@@ -144,3 +144,11 @@ def test_secret_channel_is_hidden_from_outsiders() -> None:
     assert chat.query("carol", "LIST")[1:] == [":srv 323 carol :End of /LIST"]
     assert chat.query("carol", "TOPIC #a") == [":srv 403 carol #a :No such channel"]
     assert chat.query("bob", "NAMES #a")[0] == ":srv 353 bob @ #a :@op bob"
+
+
+def test_a_key_may_not_start_with_a_colon() -> None:
+    chat = Chat()
+    chat.users("alice")
+    chat.send("alice", "JOIN #c")
+    out = chat.send("alice", "MODE #c +k ::x")
+    assert to(out, "alice") == [":srv 696 alice #c k :x :Invalid key"]

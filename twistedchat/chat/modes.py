@@ -209,11 +209,15 @@ def _ban(ctx: Context, channel: Channel, on: bool, arg: str) -> Change | None:
 
 
 def _key(ctx: Context, channel: Channel, key: str) -> Change | None:
-    """+k needs a well-formed key and no key set yet (467)."""
+    """+k needs a well-formed key and no key set yet (467).
+
+    A key may not start with ``:``: it could not be shown as a middle parameter (324).
+    """
     if channel.key is not None:
         ctx.reply(N.ERR_KEYSET, channel.name, "Channel key already set")
         return None
-    if not 0 < len(key) <= ctx.limits.keylen or any(c in " ," or c < " " for c in key):
+    malformed = key.startswith(":") or any(c in " ," or c < " " for c in key)
+    if not 0 < len(key) <= ctx.limits.keylen or malformed:
         ctx.reply(N.ERR_INVALIDMODEPARAM, channel.name, "k", key, "Invalid key")
         return None
     channel.key = key

@@ -147,8 +147,9 @@ class ChatState:
             if self.plugins is None or not self._by_plugin(out, event, session):
                 self._apply_core(out, user, message, command.time)
             if self.plugins is not None:
+                applied = replace(event, messages=distinct_messages(out.deliveries))
+                self.plugins.applied(world, out, applied)
                 self.last_event = replace(event, messages=distinct_messages(out.deliveries))
-                self.plugins.applied(world, out, self.last_event)
             if session not in world.users:
                 self._end(session, seq)
             else:
@@ -221,6 +222,7 @@ class ChatState:
             self.plugins.tick(self._world, out, event)
         elif len(message.params) == 3:
             self.plugins.say(self._world, out, event)
+        self.last_event = replace(event, messages=distinct_messages(out.deliveries))
 
     def _reserved(self, connect: Message) -> bool:
         plugins = self.plugins

@@ -128,14 +128,20 @@ class Decoder:
         return datagram
 
     def _remember(self, nonce: str, sent: int, now: float) -> None:
+        """Reject a datagram seen before, else record it, evicting the oldest entries.
+
+        The replay check comes first: evicting first would, with the cache full, drop the
+        very entry being replayed and let it through. Nothing that passed the freshness
+        check can be expired here, so checking before the time-based purge loses nothing.
+        """
+        key = (nonce, sent)
+        if key in self._seen:
+            raise Rejected("replay")
         while self._seen and (
             len(self._seen) >= self.cache_size
             or next(iter(self._seen.values())) < now - 2 * self.window
         ):
             self._seen.popitem(last=False)
-        key = (nonce, sent)
-        if key in self._seen:
-            raise Rejected("replay")
         self._seen[key] = now
 
 

@@ -44,10 +44,14 @@ class LineFramer:
             if self._discarding:
                 self._discarding = False
                 continue
-            if len(line) > self.max_line + 1:  # +1: the CR of CR LF
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            # The limit applies to the line without its terminator, whether CR LF or LF.
+            if len(line) > self.max_line:
                 overflowed = True
                 continue
-            self._ready.append(line[:-1] if line.endswith(b"\r") else line)
+            self._ready.append(line)
+        # An unfinished line may still hold the CR of its CR LF, hence the +1.
         if len(self._buffer) > self.max_line + 1:
             self._buffer.clear()
             if not self._discarding:

@@ -155,14 +155,17 @@ def serialize(message: Message, server_name: str | None) -> bytes:
     A message without a source is "from this server" (no prefix at all when
     ``server_name`` is None: what a client sends). CR, LF and NUL inside parameters
     are replaced by spaces so no parameter can inject a second line, and an over-long
-    body is cut (on a character boundary) to fit 512 bytes.
+    body is cut (on a character boundary) to fit 512 bytes. Middle parameters are made
+    safe by :func:`_safe_middle` so the parameter count survives. Tags that would push
+    the tag section past :data:`MAX_SERVER_TAGS` bytes are dropped whole (later, smaller
+    ones may still fit): half a tag would carry a wrong value, or split a character.
     """
     source = message.source if message.source is not None else server_name
     parts = [f":{source}", message.command] if source is not None else [message.command]
     params = [p.translate(_UNSAFE) for p in message.params]
     if params:
         *middle, last = params
-        parts.extend(p.replace(" ", "_") or "*" for p in middle)
+        parts.extend(_safe_middle(p) for p in middle)
         needs_colon = (
             message.command in _TEXT_COMMANDS or not last or " " in last or last.startswith(":")
         )
@@ -170,9 +173,27 @@ def serialize(message: Message, server_name: str | None) -> bytes:
     body = " ".join(parts).encode("utf-8")
     if len(body) > MAX_BODY:
         body = body[:MAX_BODY].decode("utf-8", "ignore").encode("utf-8")
-    if not message.tags:
+    tags: list[bytes] = []
+    size = -1  # the first tag has no ";" before it
+    for key, value in message.tags.items():
+        tag = (f"{key}={escape_tag_value(value)}" if value else key).encode("utf-8")
+        if size + 1 + len(tag) <= MAX_SERVER_TAGS:
+            tags.append(tag)
+            size += 1 + len(tag)
+    if not tags:
         return body + b"\r\n"
-    tags = ";".join(
-        f"{key}={escape_tag_value(value)}" if value else key for key, value in message.tags.items()
-    ).encode("utf-8")
-    return b"@" + tags[:MAX_SERVER_TAGS] + b" " + body + b"\r\n"
+    return b"@" + b";".join(tags) + b" " + body + b"\r\n"
+
+
+def _safe_middle(param: str) -> str:
+    """Make ``param`` one middle parameter on the wire, whatever it holds.
+
+    A space would split it, an empty one would vanish, and a leading ":" would turn it
+    into the trailing parameter, swallowing those after it (a channel key ":x" in
+    ``324 nick #c +kl :x 5``). So spaces become "_", a leading ":" becomes "_" and an
+    empty parameter is sent as "*": the value changes, but never the parameter count.
+    """
+    param = param.replace(" ", "_")
+    if param.startswith(":"):
+        param = "_" + param[1:]
+    return param or "*"
