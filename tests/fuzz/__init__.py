@@ -1,0 +1,1 @@
+"""Property-based fuzzing of the decoders that read untrusted network input."""
