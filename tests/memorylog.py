@@ -9,6 +9,7 @@ from __future__ import annotations
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
+from twistedchat.chat.command import Command
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.state import ChatState
 from twistedchat.irc.isupport import isupport_tokens
@@ -71,6 +72,8 @@ class Server:
             is_leader=lambda: True,
         )
         self.log = MemoryLog() if log is None else log
+        for index, data in enumerate(self.log.entries, 1):  # a node starts from its log
+            self.hub.state.apply(index, Command.decode(data))
         self.log.hubs.append(self.hub)
         self.hub.start(self.log, ("127.0.0.1:6667",))
         self.clock.advance(0)

@@ -143,3 +143,23 @@ def test_a_draining_node_asks_resumable_sessions_to_move() -> None:
     assert bob.lines() == []  # it could not resume: it stays until the node goes
     alice.connection_lost()
     assert server.hub.resumable_here() == 1  # until its resume elsewhere is applied
+
+
+def test_a_restarted_node_keeps_resumable_sessions_until_the_grace_runs_out() -> None:
+    log = MemoryLog()
+    one = Server("n1", log)
+    two = Server("n2", log, one.clock)
+    alice, token = registered_with_token(one, "alice")  # will resume on n2
+    erin, _ = registered_with_token(one, "erin")  # will never come back
+    carol = one.register("carol")  # not resumable: ends with the restart
+    bob = two.register("bob")
+    for client in (alice, erin, carol, bob):
+        client.send("JOIN #a")
+    bob.clear()
+    log.hubs.remove(one.hub)  # n1 dies; a new run of n1 starts on the same log
+    again = Server("n1", log, one.clock)
+    assert bob.has(":carol!") and bob.has("QUIT :Node restarted")
+    assert not bob.has(":alice!") and not bob.has(":erin!")
+    resumed(two, token)
+    again.clock.advance(again.hub.resume_grace + 2)
+    assert bob.has(":erin!") and not bob.has(":alice!")

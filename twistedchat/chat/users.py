@@ -97,12 +97,15 @@ def node_reset(world: World, out: Outbox, command: Command) -> list[User]:
     """A node (re)started: its previous sessions are gone. Returns the users removed.
 
     Their QUITs go only to users of other nodes, since every session of the restarted
-    node is gone. The params are the node's IRC addresses, kept for the status page.
+    node is gone. Resumable sessions stay: their clients are probably resuming them
+    elsewhere, and the restarted node quits the rest after the resume grace period.
+    The params are the node's IRC addresses, kept for the status page.
     """
     info = world.node(command.node)
     info.addresses = list(command.message.params)
     info.reset_at = command.time
-    gone = [world.users[session] for session in info.sessions]
+    sessions = (world.users[session] for session in info.sessions)
+    gone = [user for user in sessions if user.resume_hash is None]
     for user in gone:
         _leave(world, out, user, NODE_RESTARTED, command.time, skip_node=command.node)
     return gone

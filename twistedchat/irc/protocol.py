@@ -97,6 +97,8 @@ class IRCConnection(Protocol):
         peer = self.transport.getPeer()  # type: ignore[union-attr]
         self.host = getattr(peer, "host", "unknown")
         self.transport.registerProducer(self, True)  # type: ignore[union-attr]
+        if hasattr(self.transport, "setTcpNoDelay"):  # a chat line should not wait for Nagle
+            self.transport.setTcpNoDelay(True)  # type: ignore[union-attr]
         if self.backend.local_client_count() >= self.settings.max_clients:
             log.info("refusing {host}: node full", host=self.host)
             self._close(f"Server full ({self.settings.max_clients} clients)")

@@ -22,6 +22,7 @@ from twisted.logger import Logger
 from twistedchat.chat.command import NODE_LOST, NODE_RESET, PLUGIN_SAY, TICK, Command, Delivery
 from twistedchat.chat.resume import RESUME
 from twistedchat.chat.state import ChatState
+from twistedchat.chat.users import NODE_RESTARTED
 from twistedchat.irc.backend import SessionSink
 from twistedchat.irc.message import Message
 from twistedchat.plugins import PluginHost
@@ -299,8 +300,7 @@ class SessionHub:
                 done = session.pending.popleft()
                 session.acked = done.seq
                 if session_id == self._node_session:
-                    self.ready = True
-                    self._release_held_writes()
+                    self._became_ready()
                 if session.sink is not None:
                     session.sink.respond(done.label, [])
 
@@ -367,12 +367,26 @@ class SessionHub:
         session.acked = command.seq
         done = session.pending.popleft()
         if command.session == self._node_session:
-            self.ready = True
-            self._release_held_writes()
+            self._became_ready()
         if session.sink is not None:
             session.sink.respond(done.label, replies)
         elif not session.pending and command.session != self._node_session:
             self.sessions.pop(command.session, None)
+
+    def _became_ready(self) -> None:
+        """Our NODE_RESET is applied: send held writes, and take charge of the resumable
+        sessions a previous run of this node left (quit them unless resumed in time)."""
+        if not self.ready:
+            now = self.clock.seconds()
+            for session_id in self.state.sessions_of_node(self.node_id):
+                if session_id not in self.sessions and self.state.is_resumable(session_id):
+                    last = self.state.last_applied_seq(session_id)
+                    self.sessions[session_id] = LocalSession(
+                        None, next_seq=last + 1, acked=last, detached_at=now,
+                        quit_at=now + self.resume_grace, quit_reason=NODE_RESTARTED,
+                    )  # fmt: skip
+        self.ready = True
+        self._release_held_writes()
 
     def _release_held_writes(self) -> None:
         for pending in self._all_pending():
