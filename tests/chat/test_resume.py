@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.chat.helpers import Chat, codes, to
 from twistedchat.chat.command import CONNECT, Command
-from twistedchat.chat.resume import RESUME, RESUME_TAG, token_hash
+from twistedchat.chat.resume import RESUME, RESUME_SEQ_JUMP, RESUME_TAG, token_hash
 from twistedchat.chat.state import ChatState
 from twistedchat.irc.message import Message
 
@@ -58,15 +58,23 @@ def test_unknown_token_and_non_resumable_sessions_fail() -> None:
     assert resume(chat, "first", "x")[-1].startswith(":srv FAIL RESUME INVALID_TOKEN")
 
 
-def test_late_commands_of_the_old_node_are_ignored() -> None:
-    """A write the old node proposed before it died must not take a new node's seq."""
+def test_late_commands_of_the_old_connection_are_ignored() -> None:
+    """A write proposed before the resume must not take a seq the new connection uses,
+    whether it comes from another node or an earlier run of the same one."""
     chat = resumable_chat()
-    resume(chat, "first", "second")
-    stale = chat.command("alice", Message("PRIVMSG", ("#a", "from the old node")), "n1")
-    assert chat.apply(stale) == []
-    assert chat.state.last_applied_seq("alice") == stale.seq - 1
+    before = chat.state.last_applied_seq("alice")
+    resume(chat, "first", "second", node="n1")  # back on the same node id
+    jumped = chat.state.last_applied_seq("alice")
+    assert jumped == before + RESUME_SEQ_JUMP
+    stale = chat.command("alice", Message("PRIVMSG", ("#a", "from the old run")), "n1")
+    assert stale.seq == before + 1 and chat.apply(stale) == []
+    resume(chat, "second", "third", node="n2")
+    elsewhere = chat.command("alice", Message("PRIVMSG", ("#a", "old node")), "n1")
+    elsewhere = Command("alice", chat.state.last_applied_seq("alice") + 1, elsewhere.time, "n1",
+                        elsewhere.message)  # fmt: skip
+    assert chat.apply(elsewhere) == []  # fenced: alice is on n2 now
     chat.nodes["alice"] = "n2"
-    chat.seqs["alice"] = stale.seq - 1
+    chat.seqs["alice"] = chat.state.last_applied_seq("alice")
     assert to(chat.send("alice", "PRIVMSG #a :from the new node"), "bob") == [
         ":alice!~alice@host PRIVMSG #a :from the new node"
     ]

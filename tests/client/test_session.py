@@ -96,33 +96,54 @@ def test_after_a_failover_the_session_resumes_catches_up_and_resends() -> None:
     assert events == [] and session.token == "tok2"  # the burst is not shown again
     lines, events = feed(session, ":srv RESUME SUCCESS alice")
     assert session.phase is Phase.SYNCING
-    (targets,) = lines
-    assert "CHATHISTORY TARGETS timestamp=2026-11-30T09:59:58.000Z" in targets
+    after, targets = lines  # each known conversation from its last msgid, then new ones
+    assert after.endswith("CHATHISTORY AFTER #a msgid=1-1 100")
+    assert "CHATHISTORY TARGETS timestamp=2026-11-30T09:59:00.000Z" in targets
     targets_label = parse_line(targets.encode()).tags["label"]
+    after_label = parse_line(after.encode()).tags["label"]
     lines, _ = feed(
         session,
         f"@label={targets_label} :srv BATCH +L2 draft/chathistory-targets",
         f"@batch=L2 :srv CHATHISTORY TARGETS #a timestamp={T0}",
+        f"@batch=L2 :srv CHATHISTORY TARGETS carol timestamp={T0}",
         ":srv BATCH -L2",
-        f"@msgid=3-1;time={T0} :carol!c@h PRIVMSG #a :live, during the catch-up",
+        f"@msgid=9-1;time={T0} :carol!c@h PRIVMSG #a :live, during the catch-up",
     )
-    (after,) = lines
-    assert after.endswith("CHATHISTORY AFTER #a timestamp=2026-11-30T09:59:58.000Z 100")
-    after_label = parse_line(after.encode()).tags["label"]
+    (private,) = lines  # only the conversation we did not know of, by time
+    assert private.endswith("CHATHISTORY AFTER carol timestamp=2026-11-30T09:59:00.000Z 100")
+    private_label = parse_line(private.encode()).tags["label"]
+    feed(session, f"@label={private_label} :srv ACK")
     lines, events = feed(
         session,
         f"@label={after_label} :srv BATCH +L3 labeled-response",
         "@batch=L3 :srv BATCH +history chathistory #a",
         f"@batch=history;msgid=1-1;time={T0} :bob!b@h PRIVMSG #a :before",
-        f"@batch=history;msgid=2-1;time={T0} :bob!b@h PRIVMSG #a :missed",
+        f"@batch=history;msgid=3-1;time={T0} :bob!b@h PRIVMSG #a :missed",
+        f"@batch=history;msgid=2-1;time=2026-11-30T09:00:00.000Z :dan!d@h PRIVMSG #a :late",
         "@batch=L3 :srv BATCH -history",
         ":srv BATCH -L3",
     )
     texts = [e.message.params[-1] for e in events if isinstance(e, Incoming)]
-    assert texts == ["missed", "live, during the catch-up"]  # "before" was seen already
-    assert Resumed("alice", 1) in events
+    # "before" was seen already; log order is kept even where the times disagree
+    assert texts == ["missed", "late", "live, during the catch-up"]
+    assert Resumed("alice", 2) in events
     assert lines == [f"@label={label} PRIVMSG #a :unanswered"]  # same label: applied once
     assert session.phase is Phase.READY
+
+
+def test_a_msgid_the_server_no_longer_keeps_falls_back_to_time() -> None:
+    session = registered()
+    feed(session, f"@msgid=1-1;time={T0} :bob!b@h PRIVMSG #a :before")
+    session.disconnected()
+    session.connected()
+    session.take()
+    lines, _ = feed(session, ":srv RESUME SUCCESS alice")
+    after_label = parse_line(lines[0].encode()).tags["label"]
+    lines, _ = feed(
+        session, f"@label={after_label} :srv FAIL CHATHISTORY INVALID_PARAMS msgid=1-1 :x"
+    )
+    assert lines == [f"@label=h{int(after_label[1:]) + 2} CHATHISTORY AFTER #a "
+                     "timestamp=2026-11-30T09:59:00.000Z 100"]  # fmt: skip
 
 
 def test_a_session_the_cluster_forgot_registers_again() -> None:

@@ -8,6 +8,7 @@ exactly what it missed. Errors are ``FAIL CHATHISTORY <code>`` as the spec asks.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from twistedchat.chat.channels import CHANTYPES
@@ -53,8 +54,8 @@ def _answer(world: World, viewer: User, params: tuple[str, ...]) -> list[Message
     target = params[1]
     stored = world.history.messages(_key(world, viewer, target))
     limit = _limit(world, params[needed - 1])
-    refs = [_reference(stored, ref, allow_star=sub == "LATEST") for ref in params[2 : needed - 1]]
-    chosen = select(stored, refs, limit)
+    cuts = [_reference(stored, ref, allow_star=sub == "LATEST") for ref in params[2 : needed - 1]]
+    chosen = select(stored, cuts, limit)
     return _batch(target, [s.message for s in chosen])
 
 
@@ -73,51 +74,73 @@ def _limit(world: World, text: str) -> int:
     return min(int(text), world.limits.history_batch)
 
 
-def _reference(stored: list[Stored], ref: str, *, allow_star: bool) -> int:
-    """A position in time: ``timestamp=`` or a ``msgid=`` we know, as ms; ``*`` is before
-    everything (LATEST only)."""
+@dataclass(frozen=True, slots=True)
+class _Cut:
+    """A point to select around: a stored message (by msgid) or a moment (timestamp).
+
+    A msgid cuts the conversation at that message's place in the log. A timestamp cuts by
+    the time each message was sent, which is not log order: a message retried across a
+    leader change is committed after messages sent later. Clients catching up should
+    therefore ask by msgid.
+    """
+
+    position: int | None  # index in the stored list, for msgid=
+    time: int  # ms, for timestamp= (and * as -1)
+
+    def before(self, index: int, stored: Stored) -> bool:
+        return index < self.position if self.position is not None else stored.time < self.time
+
+    def after(self, index: int, stored: Stored) -> bool:
+        return index > self.position if self.position is not None else stored.time > self.time
+
+
+def _reference(stored: list[Stored], ref: str, *, allow_star: bool) -> _Cut:
+    """``timestamp=``, a ``msgid=`` we still keep, or ``*`` (before everything, LATEST)."""
     if ref == "*" and allow_star:
-        return -1
+        return _Cut(None, -1)
     kind, _, value = ref.partition("=")
     if kind == "timestamp":
         try:
             moment = datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
         except ValueError:
             raise _Invalid("INVALID_PARAMS", ref) from None
-        return int(moment.timestamp() * 1000)
+        return _Cut(None, int(moment.timestamp() * 1000))
     if kind == "msgid":
-        for entry in stored:
+        for index, entry in enumerate(stored):
             if entry.msgid == value:
-                return entry.time
+                return _Cut(index, entry.time)
         raise _Invalid("INVALID_PARAMS", ref)
     raise _Invalid("INVALID_PARAMS", ref)
 
 
-_Selector = Callable[[list[Stored], list[int], int], list[Stored]]
+_Selector = Callable[[list[Stored], list[_Cut], int], list[Stored]]
 
 
-def _latest(stored: list[Stored], refs: list[int], limit: int) -> list[Stored]:
-    return [s for s in stored if s.time > refs[0]][-limit:]
+def _latest(stored: list[Stored], cuts: list[_Cut], limit: int) -> list[Stored]:
+    return [s for i, s in enumerate(stored) if cuts[0].after(i, s)][-limit:]
 
 
-def _before(stored: list[Stored], refs: list[int], limit: int) -> list[Stored]:
-    return [s for s in stored if s.time < refs[0]][-limit:]
+def _before(stored: list[Stored], cuts: list[_Cut], limit: int) -> list[Stored]:
+    return [s for i, s in enumerate(stored) if cuts[0].before(i, s)][-limit:]
 
 
-def _after(stored: list[Stored], refs: list[int], limit: int) -> list[Stored]:
-    return [s for s in stored if s.time > refs[0]][:limit]
+def _after(stored: list[Stored], cuts: list[_Cut], limit: int) -> list[Stored]:
+    return [s for i, s in enumerate(stored) if cuts[0].after(i, s)][:limit]
 
 
-def _around(stored: list[Stored], refs: list[int], limit: int) -> list[Stored]:
-    before = [s for s in stored if s.time < refs[0]]
-    rest = [s for s in stored if s.time >= refs[0]]
+def _around(stored: list[Stored], cuts: list[_Cut], limit: int) -> list[Stored]:
+    before = [s for i, s in enumerate(stored) if cuts[0].before(i, s)]
+    rest = [s for i, s in enumerate(stored) if not cuts[0].before(i, s)]
     half = limit // 2
     return before[-half:] + rest[: limit - min(half, len(before))] if half else rest[:limit]
 
 
-def _between(stored: list[Stored], refs: list[int], limit: int) -> list[Stored]:
-    low, high = sorted((refs[0], refs[1]))
-    return [s for s in stored if low < s.time < high][:limit]
+def _between(stored: list[Stored], cuts: list[_Cut], limit: int) -> list[Stored]:
+    first, second = cuts
+    inside = [s for i, s in enumerate(stored) if first.after(i, s) and second.before(i, s)]
+    if not inside:  # the two references may come in either order
+        inside = [s for i, s in enumerate(stored) if second.after(i, s) and first.before(i, s)]
+    return inside[:limit]
 
 
 _SELECTORS: dict[str, _Selector] = {
@@ -133,7 +156,7 @@ def _targets(world: World, viewer: User, params: tuple[str, ...]) -> list[Messag
     """Conversations of ``viewer`` with messages between two timestamps, newest last."""
     if len(params) < 3:
         raise _Invalid("NEED_MORE_PARAMS", "TARGETS")
-    low, high = sorted(_reference([], ref, allow_star=False) for ref in params[:2])
+    low, high = sorted(_reference([], ref, allow_star=False).time for ref in params[:2])
     limit = _limit(world, params[2])
     found: list[tuple[int, str]] = []
     for channel_key in viewer.channels:

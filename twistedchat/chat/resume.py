@@ -6,11 +6,13 @@ the hashes of the old token and a fresh one; applying it moves the session to th
 proposing node. Nobody else sees anything: no QUIT, no JOIN, the same nick, channels and
 account. The session id stays the same, so exactly-once continues across the move.
 
-Two rules make the move safe while commands of the old node may still be in flight:
+Two rules make the move safe while commands of the old connection may still be in flight:
 
-* A session's commands are applied only when they come from the node the session is on
-  (see :meth:`~twistedchat.chat.state.ChatState.apply`), so a late write of the old node
-  can never take a sequence number the new node hands out.
+* A resume moves the session's sequence numbers :data:`RESUME_SEQ_JUMP` ahead, and a
+  session's commands count only when they come from the node the session is on (see
+  :meth:`~twistedchat.chat.state.ChatState.apply`); so a late write of the old
+  connection, on the old node or an earlier run of the same one, can never take a
+  sequence number the new connection hands out.
 * A resumable session remembers the client references (labels) of its recent writes, so a
   client that re-sends a write whose acknowledgement it lost is answered without applying
   the write twice.
@@ -26,6 +28,13 @@ from twistedchat.chat.outbox import Outbox
 from twistedchat.irc.message import Message
 
 RESUME = "@RESUME"  # params: (hash of the presented token, hash of the next token)
+#: A restarted node ends a session its previous run left, unless it was resumed meanwhile:
+#: params (session, the resume hash it had when the node took charge of it).
+ORPHAN_QUIT = "@ORPHAN-QUIT"
+#: A resume moves the session's sequence numbers this far ahead, past any write its old
+#: connection may still have in flight (a connection has at most a few dozen), so such a
+#: write can never take a number the new connection hands out, even on the same node.
+RESUME_SEQ_JUMP = 1 << 20
 RESUME_TAG = "resume"  # tag of a CONNECT: the hash of the session's first token
 #: Client references a resumable session remembers (the writes a client may re-send).
 REFS_KEPT = 128
@@ -51,6 +60,7 @@ def resume(world: World, out: Outbox, command: Command) -> User | None:
         return None
     world.set_resume_hash(user, params[1])
     world.move_user(user, command.node)
+    user.seq += RESUME_SEQ_JUMP
     for key in user.channels:
         out.send(command.session, Message("JOIN", (world.channels[key].name,), user.prefix))
     out.send(command.session, Message("RESUME", ("SUCCESS", user.nick)))
@@ -69,3 +79,12 @@ def remember(user: User, ref: str | None) -> None:
     user.refs[ref] = None
     if len(user.refs) > REFS_KEPT:
         del user.refs[next(iter(user.refs))]
+
+
+def orphan_quit(world: World, command: Command) -> User | None:
+    """End an orphaned session if it is still where and as its node left it."""
+    params = command.message.params
+    user = world.users.get(params[0]) if len(params) == 2 else None
+    if user is None or user.node != command.node or user.resume_hash != params[1]:
+        return None  # resumed meanwhile (a new token), elsewhere, or already gone
+    return user

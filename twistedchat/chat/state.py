@@ -51,7 +51,8 @@ from twistedchat.irc.message import Message
 
 #: Commands that always change state (or are answered in log order, like PRIVMSG errors).
 WRITE_COMMANDS = frozenset(
-    {CONNECT, NODE_RESET, NODE_LOST, TICK, PLUGIN_SAY, resume.RESUME, accounts.REGISTER,
+    {CONNECT, NODE_RESET, NODE_LOST, TICK, PLUGIN_SAY, resume.RESUME, resume.ORPHAN_QUIT,
+     accounts.REGISTER,
      accounts.LOGIN, "NICK", "JOIN", "PART", "PRIVMSG", "NOTICE", "TAGMSG", "KICK", "INVITE",
      "AWAY", "QUIT"}
 )  # fmt: skip
@@ -174,6 +175,11 @@ class ChatState:
                 self._end(gone.session, gone.seq)
         elif name == resume.RESUME:
             resume.resume(world, out, command)
+        elif name == resume.ORPHAN_QUIT:
+            orphan = resume.orphan_quit(world, command)
+            if orphan is not None:
+                users.leave(world, out, orphan, users.NODE_RESTARTED, command.time)
+                self._end(orphan.session, orphan.seq)
         elif name in (TICK, PLUGIN_SAY):
             self._node_plugin_entry(out, index, command)
         elif name != "QUIT":
@@ -259,8 +265,11 @@ class ChatState:
         return self._world.resumable.get(resume_hash)
 
     def is_resumable(self, session: str) -> bool:
+        return self.resume_hash_of(session) is not None
+
+    def resume_hash_of(self, session: str) -> str | None:
         user = self._world.users.get(session)
-        return user is not None and user.resume_hash is not None
+        return None if user is None else user.resume_hash
 
     def session_node(self, session: str) -> str | None:
         user = self._world.users.get(session)

@@ -126,6 +126,11 @@ def node_lost(world: World, out: Outbox, command: Command) -> list[User]:
     return gone
 
 
+def leave(world: World, out: Outbox, user: User, reason: str, time: int) -> None:
+    """End ``user``'s session for everyone, with a QUIT from them."""
+    _leave(world, out, user, reason, time, skip_node=None)
+
+
 def _leave(
     world: World, out: Outbox, user: User, reason: str, time: int, skip_node: str | None
 ) -> None:

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from twistedchat.irc import numerics as N
+from twistedchat.irc.casemap import casefold
 from twistedchat.irc.message import EMPTY_TAGS, Message
 
 RESUME_CAP = "twistedchat.org/resume"
@@ -40,7 +41,11 @@ CAPS = (
 )
 HISTORY_PAGE = 100  # messages per CHATHISTORY request (the server's usual maximum)
 HISTORY_PAGES = 50  # pages per conversation at most after one failover
-HISTORY_SLACK = timedelta(seconds=2)  # fetch a little before the last message seen
+#: How far before the newest message seen to look for conversations we did not know of.
+#: Generous: a message's time is when it was first sent, and a retry across a leader
+#: change commits it later than messages sent after it.
+HISTORY_SLACK = timedelta(seconds=60)
+TARGETS_KEPT = 256  # conversations whose last msgid is remembered for the catch-up
 SEEN_KEPT = 8192  # msgids remembered to drop what was already delivered
 PENDING_MAX = 512  # commands awaiting an answer; more are refused (no node answers)
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -119,7 +124,8 @@ class ResumableSession:
         self._batch_owner: dict[str, str] = {}  # open batch ref -> label collecting it
         self._answer_refs: set[str] = set()  # refs of the labelled batches themselves
         self._collected: dict[str, list[Message]] = {}
-        self._history: dict[str, tuple[str, int]] = {}  # label -> (target, page)
+        self._history: dict[str, tuple[str, int, bool]] = {}  # label -> (target, page, by msgid)
+        self._last_msgid: dict[str, tuple[str, str]] = {}  # folded conversation -> (name, msgid)
         self._missed: list[Message] = []
         self._held: list[Message] = []
         self._since = ""
@@ -306,47 +312,77 @@ class ResumableSession:
         self._seen_order.append(msgid)
         if len(self._seen_order) > SEEN_KEPT:
             self._seen.discard(self._seen_order.popleft())
+        self._note_conversation(message, msgid)
         return True
+
+    def _note_conversation(self, message: Message, msgid: str) -> None:
+        """The last msgid per conversation: where the catch-up resumes, in log order."""
+        if message.command not in ("PRIVMSG", "NOTICE") or not message.params:
+            return
+        target = message.params[0]
+        sender = (message.source or "").partition("!")[0]
+        if target[:1] not in "#&":  # a private conversation is named after the other party
+            target = target if casefold(sender) == casefold(self.nick) else sender
+        if not target:
+            return
+        key = casefold(target)
+        self._last_msgid.pop(key, None)
+        self._last_msgid[key] = (target, msgid)
+        if len(self._last_msgid) > TARGETS_KEPT:
+            del self._last_msgid[next(iter(self._last_msgid))]
 
     # -- catching up after a resume ----------------------------------------------------
 
     def _start_sync(self) -> None:
+        """Ask for what each conversation got since its last message we saw (by msgid),
+        and for conversations that started meanwhile (by time, with slack)."""
         self.phase = Phase.SYNCING
         self._missed = []
         self._held = []
         if self.last_time is None:
             self._finish_sync()
             return
+        for name, msgid in self._last_msgid.values():
+            self._request_after(name, 1, f"msgid={msgid}")
         since = datetime.strptime(self.last_time, TIME_FORMAT).replace(tzinfo=UTC)
         self._since = _timestamp(since - HISTORY_SLACK)
         until = "timestamp=9999-12-31T23:59:59.999Z"
-        self._request_history("", 0, ("TARGETS", self._since, until, str(HISTORY_PAGE)))
+        self._request_history("", 0, False, ("TARGETS", self._since, until, str(HISTORY_PAGE)))
 
-    def _request_history(self, target: str, page: int, params: tuple[str, ...]) -> None:
+    def _request_after(self, target: str, page: int, reference: str) -> None:
+        params = ("AFTER", target, reference, str(HISTORY_PAGE))
+        self._request_history(target, page, reference.startswith("msgid="), params)
+
+    def _request_history(
+        self, target: str, page: int, by_msgid: bool, params: tuple[str, ...]
+    ) -> None:
         label = f"h{next(self._labels)}"
-        self._history[label] = (target, page)
+        self._history[label] = (target, page, by_msgid)
         self._send(Message("CHATHISTORY", params, None, {"label": label}))
 
     def _history_page(self, label: str, messages: list[Message]) -> None:
-        target, page = self._history.pop(label)
+        target, page, by_msgid = self._history.pop(label)
         inside = [m for m in messages if m.command != "BATCH"]
-        if not target:  # the TARGETS answer: fetch each conversation after `since`
+        if not target:  # the TARGETS answer: conversations we knew nothing of
             for line in inside:
                 if line.command == "CHATHISTORY" and len(line.params) >= 2:
                     name = line.params[1]
-                    self._request_history(name, 1, ("AFTER", name, self._since, str(HISTORY_PAGE)))
+                    if casefold(name) not in self._last_msgid:
+                        self._request_after(name, 1, self._since)
+        elif any(m.command == "FAIL" for m in inside) and by_msgid:
+            self._request_after(target, page, self._since)  # that msgid aged out: by time
         else:
             fetched = [m for m in inside if m.command != "FAIL"]
             self._missed += [m for m in fetched if self._note(m)]
             last = fetched[-1].tags.get("msgid") if fetched else None
             if len(fetched) >= HISTORY_PAGE and last is not None and page < HISTORY_PAGES:
-                params = ("AFTER", target, f"msgid={last}", str(HISTORY_PAGE))
-                self._request_history(target, page + 1, params)
+                self._request_after(target, page + 1, f"msgid={last}")
         if not self._history:
             self._finish_sync()
 
     def _finish_sync(self) -> None:
-        missed = sorted(self._missed, key=lambda m: m.tags.get("time", ""))
+        """Deliver the catch-up (each conversation in log order), then what came live."""
+        missed = self._missed
         for message in missed:
             self.events.append(Incoming(_without(message, "batch")))
         for message in self._held:

@@ -20,9 +20,8 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from twistedchat.chat.command import NODE_LOST, NODE_RESET, PLUGIN_SAY, TICK, Command, Delivery
-from twistedchat.chat.resume import RESUME
+from twistedchat.chat.resume import ORPHAN_QUIT, RESUME
 from twistedchat.chat.state import ChatState
-from twistedchat.chat.users import NODE_RESTARTED
 from twistedchat.irc.backend import SessionSink
 from twistedchat.irc.message import Message
 from twistedchat.plugins import PluginHost
@@ -94,6 +93,8 @@ class SessionHub:
         self.plugins = plugins
         self.is_leader = is_leader
         self._last_tick = 0.0
+        #: Resumable sessions a previous run of this node left: (resume hash, quit time).
+        self._orphans: dict[str, tuple[str, float]] = {}
         self.log: CommandLog | None = None
         self.sessions: dict[str, LocalSession] = {}
         self._boot = secrets.token_hex(4)
@@ -233,6 +234,8 @@ class SessionHub:
         """Re-propose writes that were not applied in time (lost with a leader, say)."""
         self._tell_users_about_quorum()
         self._tick_plugins()
+        if self.ready:
+            self._quit_orphans(self.clock.seconds())
         now = self.clock.seconds()
         for session_id, session in list(self.sessions.items()):
             if session.pending and now - session.pending[0].sent_at >= self.retry_interval:
@@ -308,6 +311,12 @@ class SessionHub:
         """Apply one committed log entry and hand its deliveries to local sessions."""
         command = Command.decode(data)
         deliveries = self.state.apply(index, command)
+        try:
+            self._after_apply(command, deliveries)
+        except Exception:  # the state moved on; a bug here must not stall the log for all
+            log.failure("handing out entry {index} failed", index=index)
+
+    def _after_apply(self, command: Command, deliveries: list[Delivery]) -> None:
         if command.message.command == NODE_LOST and command.message.params == (self.node_id,):
             self._end_local_sessions("Node lost: this node was cut off from its cluster")
         resumed = self._follow_resume(command)
@@ -365,6 +374,8 @@ class SessionHub:
             self._resend(session, self.clock.seconds())
             return
         session.acked = command.seq
+        if not session.pending or session.pending[0].seq != command.seq:
+            return  # proposed by an earlier connection of this session: nobody waits on it
         done = session.pending.popleft()
         if command.session == self._node_session:
             self._became_ready()
@@ -377,16 +388,23 @@ class SessionHub:
         """Our NODE_RESET is applied: send held writes, and take charge of the resumable
         sessions a previous run of this node left (quit them unless resumed in time)."""
         if not self.ready:
-            now = self.clock.seconds()
+            quit_at = self.clock.seconds() + self.resume_grace
             for session_id in self.state.sessions_of_node(self.node_id):
-                if session_id not in self.sessions and self.state.is_resumable(session_id):
-                    last = self.state.last_applied_seq(session_id)
-                    self.sessions[session_id] = LocalSession(
-                        None, next_seq=last + 1, acked=last, detached_at=now,
-                        quit_at=now + self.resume_grace, quit_reason=NODE_RESTARTED,
-                    )  # fmt: skip
+                resume_hash = self.state.resume_hash_of(session_id)
+                if session_id not in self.sessions and resume_hash is not None:
+                    self._orphans[session_id] = (resume_hash, quit_at)
         self.ready = True
         self._release_held_writes()
+
+    def _quit_orphans(self, now: float) -> None:
+        """Propose the end of orphans whose grace ran out; the state ignores the ones
+        resumed meanwhile. Proposed by the node session: an orphan's own sequence numbers
+        may still be in use by writes its old connection left in flight."""
+        for session_id, (resume_hash, quit_at) in list(self._orphans.items()):
+            if now >= quit_at:
+                del self._orphans[session_id]
+                message = Message(ORPHAN_QUIT, (session_id, resume_hash))
+                self._submit(self._node_session, message, None)
 
     def _release_held_writes(self) -> None:
         for pending in self._all_pending():

@@ -8,6 +8,7 @@ handled by one pass of that loop, so a burst of proposals costs one fsync (group
 
 from __future__ import annotations
 
+import ipaddress
 import random
 from collections.abc import Callable
 
@@ -164,11 +165,19 @@ class RaftReplica:
         self.last_contact[message.src] = self.clock.seconds()
         if message.src not in self.transport.peers:
             # A leader adding us talks first; answer it before its config reaches us.
-            self.transport.set_peer(message.src, f"tcp:{message.src}")
+            self.transport.set_peer(message.src, self._peer_endpoint(message.src))
         if not self.decided:
             return  # stepping now could persist a term before we found a cluster
         self.core.step(message)
         self._schedule()
+
+    def _peer_endpoint(self, member: str) -> str:
+        """Dial ``member`` from our own address, so a peer sees us as who we say we are
+        (and per-address network faults in tests cut exactly the links they mean to)."""
+        host = self.node_id.rpartition(":")[0]
+        if _is_ipv4_literal(host):
+            return f"tcp:{member}:bindAddress={host}"
+        return f"tcp:{member}"
 
     def _tick(self) -> None:
         if self.core.leader_id is not None:
@@ -223,9 +232,17 @@ class RaftReplica:
         """Dial every member of the latest configuration (node ids are HOST:PORT)."""
         members = self.core.configuration.members()
         for member in members - {self.node_id}:
-            self.transport.set_peer(member, f"tcp:{member}")
+            self.transport.set_peer(member, self._peer_endpoint(member))
         for known in set(self.transport.peers) - members:
             self.transport.remove_peer(known)
 
     def snapshot_meta(self) -> SnapshotMeta | None:
         return self.core.snapshot_meta
+
+
+def _is_ipv4_literal(host: str) -> bool:
+    """Whether ``host`` is a literal IPv4 address other than the wildcard."""
+    try:
+        return ipaddress.IPv4Address(host) != ipaddress.IPv4Address("0.0.0.0")
+    except ValueError:
+        return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import signal
 import time
@@ -318,6 +319,8 @@ class ChatNodeService(service.Service):
             "leader": core.leader_id,
             "commit_index": core.commit_index,
             "applied_index": core.applied_index,
+            # Nodes at the same applied index must hold the same chat state (chaos checks).
+            "state_digest": hashlib.sha256(state.snapshot()).hexdigest()[:16],
             "members": members,
             "voters": sorted(config.voters),
             "learners": sorted(config.learners),

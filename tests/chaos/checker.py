@@ -1,0 +1,73 @@
+"""The chaos checker: what every client saw, against what was sent and acknowledged.
+
+Pure functions over a :class:`History`, so a saved history can be re-checked and the
+checker itself is unit-tested. The rules (Jepsen-style, for a chat):
+
+* every acknowledged message reaches every client exactly once;
+* nothing is delivered that was never sent, and nothing twice;
+* every client sees messages in log order (msgids carry the log index), which makes the
+  order the same for everyone; a message has the same msgid everywhere.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class History:
+    """Everything one run recorded (times in seconds since the run started)."""
+
+    seed: int
+    sent: dict[str, float] = field(default_factory=dict)  # text -> when sent
+    acked: dict[str, float] = field(default_factory=dict)  # text -> when acknowledged
+    delivered: dict[str, list[list[str]]] = field(default_factory=dict)  # client -> [text, msgid]
+    faults: list[list[str | float]] = field(default_factory=list)  # [start, end, what]
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def load(cls, path: Path) -> History:
+        return cls(**json.loads(path.read_text()))
+
+
+def log_position(msgid: str) -> tuple[int, int]:
+    """``"1a-2"`` -> (26, 2): the log index of the entry, then the message within it."""
+    index, _, count = msgid.partition("-")
+    return int(index, 16), int(count or 0)
+
+
+def check(history: History) -> list[str]:
+    """Every violation of the rules above, as one readable line each (none: correct)."""
+    violations: list[str] = []
+    msgids: dict[str, str] = {}
+    for client, deliveries in sorted(history.delivered.items()):
+        texts = [text for text, _ in deliveries]
+        seen: set[str] = set()
+        for text in texts:
+            if text in seen:
+                violations.append(f"{client}: {text} delivered more than once")
+            seen.add(text)
+            if text not in history.sent:
+                violations.append(f"{client}: {text} delivered but never sent")
+        for text in sorted(set(history.acked) - seen):
+            violations.append(f"{client}: acknowledged {text} never delivered")
+        previous: tuple[int, int] | None = None
+        for text, msgid in deliveries:
+            if msgids.setdefault(text, msgid) != msgid:
+                violations.append(f"{client}: {text} has msgid {msgid}, elsewhere {msgids[text]}")
+            position = log_position(msgid)
+            if previous is not None and position <= previous:
+                violations.append(f"{client}: {text} ({msgid}) delivered out of log order")
+            previous = position
+    return violations
+
+
+def unavailability(history: History, longer_than: float = 1.0) -> list[tuple[float, float]]:
+    """Windows with no acknowledgement at all for more than ``longer_than`` seconds."""
+    times = sorted(history.acked.values())
+    return [(a, b) for a, b in itertools.pairwise(times) if b - a > longer_than]

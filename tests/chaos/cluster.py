@@ -1,0 +1,113 @@
+"""Chaos nodes: real ``twistd chatnode`` processes the nemesis kills, pauses and restarts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
+from twisted.web.client import Agent, readBody
+
+from tests.integration.harness import TWISTD, free_ports
+
+
+@dataclass
+class ChaosNode:
+    """One node; ``host`` is its own address (its own loopback IP inside a namespace)."""
+
+    name: str
+    data_dir: Path
+    host: str
+    irc_port: int
+    peer_port: int
+    status_port: int
+    extra: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+    paused: bool = False
+
+    @property
+    def node_id(self) -> str:
+        return f"{self.host}:{self.peer_port}"
+
+    @property
+    def irc(self) -> str:
+        return f"{self.host}:{self.irc_port}"
+
+    def start(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            TWISTD, "-n", "--pidfile=", "chatnode", "--data-dir", str(self.data_dir),
+            "--irc", f"tcp:{self.irc_port}:interface={self.host}",
+            "--peer", f"tcp:{self.peer_port}:interface={self.host}",
+            "--status", f"tcp:{self.status_port}:interface={self.host}",
+            *self.extra,
+        ]  # fmt: skip
+        with open(self.data_dir.parent / f"{self.name}.log", "ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, cwd=self.data_dir.parent
+            )
+        self.paused = False
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def signal(self, signum: int) -> None:
+        if self.alive():
+            assert self.process is not None
+            os.kill(self.process.pid, signum)
+
+    def kill(self) -> None:
+        """kill -9, and reap it."""
+        self.signal(signal.SIGCONT)
+        self.signal(signal.SIGKILL)
+        if self.process is not None:
+            self.process.wait(timeout=10)
+
+    def pause(self) -> None:
+        self.signal(signal.SIGSTOP)
+        self.paused = True
+
+    def resume(self) -> None:
+        self.signal(signal.SIGCONT)
+        self.paused = False
+
+    def stop(self) -> None:
+        """SIGTERM (after SIGCONT), then SIGKILL if it hangs."""
+        if not self.alive():
+            return
+        assert self.process is not None
+        self.resume()
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    async def status(self, reactor: IReactorTime) -> dict[str, Any] | None:
+        """``GET /status`` without blocking the reactor; None if it does not answer in 1 s."""
+        if not self.alive() or self.paused:
+            return None
+        url = f"http://{self.host}:{self.status_port}/status".encode()
+        request: Deferred[Any] = Agent(reactor).request(b"GET", url)  # type: ignore[arg-type]
+        request.addTimeout(1.0, reactor)
+        try:
+            response = await request
+            document: dict[str, Any] = json.loads(await readBody(response))
+            return document
+        except Exception:  # any failure means: not answering now
+            return None
+
+
+def make_nodes(root: Path, hosts: list[str], extra: list[str]) -> list[ChaosNode]:
+    nodes = []
+    for index, host in enumerate(hosts):
+        irc, peer, status = free_ports(3) if host == "127.0.0.1" else (6667, 7667, 8667)
+        nodes.append(ChaosNode(f"node{index}", root / f"node{index}", host, irc, peer, status,
+                               list(extra)))  # fmt: skip
+    return nodes

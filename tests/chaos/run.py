@@ -1,0 +1,195 @@
+"""Run the chaos suite: ``python -m tests.chaos.run --seed 7 --duration 60``.
+
+Starts real nodes (5 by default), failover-proof clients chatting in one channel, and a
+seeded nemesis; heals everything, lets the clients catch up, then checks the history
+(:mod:`tests.chaos.checker`) and that every node holds the same chat state. As root the
+run moves into a network namespace of its own so partitions are real (see
+:mod:`tests.chaos.network`). Exits non-zero on any violation, after saving the history
+and printing how to replay the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from twisted.internet.defer import ensureDeferred, gatherResults
+from twisted.internet.task import deferLater, react
+
+from tests.chaos.checker import History, check, unavailability
+from tests.chaos.cluster import ChaosNode, make_nodes
+from tests.chaos.nemesis import Nemesis
+from tests.chaos.network import Network, namespace, namespaces_available
+from tests.chaos.workload import Talker
+from tests.integration.harness import cluster_options
+
+ELECTION_TIMEOUT_MS = 400
+
+
+class ChaosFailed(Exception):
+    """The run found violations (or could not finish); the report says which."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seed", type=int, default=int(time.time()) % 100_000)
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of faults")
+    parser.add_argument("--nodes", type=int, default=5)
+    parser.add_argument("--clients", type=int, default=5)
+    parser.add_argument("--period", type=float, default=0.2, help="seconds between sends")
+    parser.add_argument("--dir", type=Path, default=None, help="where data and logs go")
+    parser.add_argument("--no-netns", action="store_true", help="stay on the host loopback")
+    parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if namespaces_available() and not args.inside and not args.no_netns:
+        with namespace(f"tcchaos{os.getpid()}") as name:
+            command = ["ip", "netns", "exec", name, sys.executable, "-m", "tests.chaos.run",
+                       *argv, "--inside", "--seed", str(args.seed)]  # fmt: skip
+            return subprocess.run(command, check=False).returncode
+    react(lambda reactor: ensureDeferred(run(reactor, args)))
+    return 0
+
+
+def say(start: float, text: str) -> None:
+    print(f"[{time.monotonic() - start:7.1f}s] {text}", flush=True)
+
+
+async def run(reactor: Any, args: argparse.Namespace) -> None:
+    root = args.dir or Path(tempfile.mkdtemp(prefix=f"chaos-{args.seed}-"))
+    root.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(args.seed)
+    network = Network(partitions=args.inside)
+    started = time.monotonic()
+    partitions = "on" if network.partitions else "off"
+    say(started, f"seed {args.seed}: {args.nodes} nodes, {args.clients} clients, "
+                 f"{args.duration:.0f}s of faults, partitions {partitions}, data in {root}")  # fmt: skip
+    extra = [
+        *cluster_options(root), "--bootstrap-expect", str(args.nodes), "--flood-rate", "0",
+        "--election-timeout", str(ELECTION_TIMEOUT_MS), "--dead-node-timeout", "120",
+    ]  # fmt: skip
+    nodes = make_nodes(root, [network.host(i) for i in range(args.nodes)], extra)
+    history = History(seed=args.seed)
+    talkers: list[Talker] = []
+    try:
+        for node in nodes:
+            node.start()
+        await _until(reactor, lambda: _leader(reactor, nodes), 60, "a leader")
+        say(started, "cluster up")
+        addresses = [n.irc for n in nodes]
+        for i in range(args.clients):
+            ordered = addresses[i % len(nodes) :] + addresses[: i % len(nodes)]
+            talkers.append(Talker(f"c{i}", reactor, ordered, history, random.Random(rng.random()),
+                                  reactor.seconds()))  # fmt: skip
+        await gatherResults([ensureDeferred(t.join()) for t in talkers])
+        for talker in talkers:
+            talker.begin(args.period)
+        say(started, "clients joined and talking")
+        nemesis = Nemesis(reactor, nodes, network, rng, 2 * ELECTION_TIMEOUT_MS / 1000)
+        nemesis.leader = lambda: _leader(reactor, nodes)
+        deadline = time.monotonic() + args.duration
+        while time.monotonic() < deadline:
+            begun = time.monotonic() - started
+            what = await nemesis.inject()
+            history.faults.append([begun, time.monotonic() - started, what])
+            say(started, f"{what} (sent {len(history.sent)}, acked {len(history.acked)})")
+            await _sleep(reactor, rng.uniform(1.0, 3.0))
+        await _heal(reactor, nodes, network)
+        say(started, "healed; letting clients catch up")
+        await _sleep(reactor, 5)
+        for talker in talkers:
+            talker.halt()
+        await _until(reactor, lambda: _caught_up(history), 120, "every client to catch up",
+                     fail=False)  # fmt: skip
+        digests = await _until(reactor, lambda: _same_state(reactor, nodes), 60,
+                               "every node to hold the same state", fail=False)  # fmt: skip
+        violations = check(history)
+        if not digests:
+            states = [await n.status(reactor) for n in nodes]
+            points = [None if s is None else (s["role"], s["term"], s["applied_index"],
+                                              s["state_digest"]) for s in states]  # fmt: skip
+            violations.append(f"the nodes did not converge on one chat state: {points}")
+        _report(started, history, violations, root)
+        if violations:
+            raise ChaosFailed(f"{len(violations)} violations")
+    finally:
+        for talker in talkers:
+            talker.halt()
+            talker.client.close()
+        network.heal()
+        for node in nodes:
+            node.stop()
+
+
+def _report(started: float, history: History, violations: list[str], root: Path) -> None:
+    delivered = sum(len(d) for d in history.delivered.values())
+    gaps = unavailability(history)
+    say(started, f"faults {len(history.faults)}, sent {len(history.sent)}, acknowledged "
+                 f"{len(history.acked)}, delivered {delivered} (to {len(history.delivered)} "
+                 f"clients), violations {len(violations)}")  # fmt: skip
+    if gaps:
+        longest = max(b - a for a, b in gaps)
+        say(started, f"unavailability: {len(gaps)} windows over 1s, longest {longest:.1f}s")
+    for violation in violations[:50]:
+        print(f"  VIOLATION {violation}", flush=True)
+    if violations:
+        saved = root / f"history-{history.seed}.json"
+        history.save(saved)
+        print(f"history saved to {saved}; replay with: python -m tests.chaos.run "
+              f"--seed {history.seed}", flush=True)  # fmt: skip
+
+
+async def _sleep(reactor: Any, seconds: float) -> None:
+    await deferLater(reactor, seconds, lambda: None)
+
+
+async def _until(reactor: Any, check_: Any, timeout: float, what: str, fail: bool = True) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = await check_()
+        if result:
+            return result
+        await _sleep(reactor, 0.5)
+    if fail:
+        raise ChaosFailed(f"timed out after {timeout}s waiting for {what}")
+    return None
+
+
+async def _leader(reactor: Any, nodes: list[ChaosNode]) -> ChaosNode | None:
+    statuses = [(n, await n.status(reactor)) for n in nodes]
+    leaders = [(s["term"], n) for n, s in statuses if s and s.get("role") == "leader"]
+    return max(leaders, key=lambda pair: pair[0])[1] if leaders else None
+
+
+async def _heal(reactor: Any, nodes: list[ChaosNode], network: Network) -> None:
+    network.heal()
+    for node in nodes:
+        if not node.alive():
+            node.start()
+        elif node.paused:
+            node.resume()
+    await _until(reactor, lambda: _leader(reactor, nodes), 60, "a leader after healing")
+
+
+async def _caught_up(history: History) -> bool:
+    acked = set(history.acked)
+    return all(acked <= {text for text, _ in d} for d in history.delivered.values())
+
+
+async def _same_state(reactor: Any, nodes: list[ChaosNode]) -> bool:
+    statuses = [await n.status(reactor) for n in nodes]
+    if any(s is None for s in statuses):
+        return False
+    points = {(s["applied_index"], s["state_digest"]) for s in statuses if s is not None}
+    return len(points) == 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

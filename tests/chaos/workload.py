@@ -1,0 +1,85 @@
+"""The chaos workload: failover-proof clients chatting in one channel, recording it all."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from twisted.internet.interfaces import IDelayedCall
+
+from tests.chaos.checker import History
+from twistedchat.client.api import ChatClient, fixed_nodes
+from twistedchat.client.session import Event, Identity, Incoming, Reply
+from twistedchat.irc.message import Message
+
+CHANNEL = "#chaos"
+MAX_IN_FLIGHT = 20  # unanswered sends per client before it waits
+
+
+class Talker:
+    """One :class:`ChatClient` that sends numbered lines and records what it sees."""
+
+    def __init__(self, name: str, reactor: Any, nodes: list[str], history: History,
+                 rng: random.Random, start: float) -> None:  # fmt: skip
+        self.name = name
+        self.reactor = reactor
+        self.history = history
+        self.rng = rng
+        self.start = start
+        self.count = 0
+        self.sending = False
+        self.joined = False
+        self.in_flight: dict[str, str] = {}  # label -> text
+        self._next: IDelayedCall | None = None
+        history.delivered[name] = []
+        self.client = ChatClient(reactor, fixed_nodes(nodes), Identity(name, name, name),
+                                 self._event, keepalive=1.0)  # fmt: skip
+
+    def now(self) -> float:
+        return float(self.reactor.seconds()) - self.start
+
+    async def join(self) -> None:
+        await self.client.start()
+        await self.client.join(CHANNEL)
+        self.joined = True
+
+    def begin(self, period: float) -> None:
+        self.sending = True
+        self._schedule(period)
+
+    def halt(self) -> None:
+        self.sending = False
+        if self._next is not None and self._next.active():
+            self._next.cancel()
+
+    def _schedule(self, period: float) -> None:
+        if self.sending:
+            delay = self.rng.uniform(0.5, 1.5) * period
+            self._next = self.reactor.callLater(delay, self._send, period)
+
+    def _send(self, period: float) -> None:
+        if len(self.in_flight) < MAX_IN_FLIGHT:
+            self.count += 1
+            text = f"{self.name}-{self.count:05d}"
+            self.history.sent[text] = self.now()
+            label = self.client.submit(Message("PRIVMSG", (CHANNEL, text)))
+            self.in_flight[label] = text
+        self._schedule(period)
+
+    def _event(self, event: Event) -> None:
+        if isinstance(event, Reply):
+            text = self.in_flight.pop(event.label, None)
+            if text is None:
+                return
+            if any(m.command == "FAIL" for m in event.messages):
+                return  # refused: not acknowledged
+            self.history.acked[text] = self.now()
+            for message in event.messages:  # our echo, if it came with the answer
+                self._record(message)
+        elif isinstance(event, Incoming):
+            self._record(event.message)
+
+    def _record(self, message: Message) -> None:
+        if message.command == "PRIVMSG" and message.params[:1] == (CHANNEL,):
+            msgid = message.tags.get("msgid", "")
+            self.history.delivered[self.name].append([message.params[-1], msgid])
