@@ -70,7 +70,8 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
     started = time.monotonic()
     partitions = "on" if network.partitions else "off"
     say(started, f"seed {args.seed}: {args.nodes} nodes, {args.clients} clients, "
-                 f"{args.duration:.0f}s of faults, partitions {partitions}, data in {root}")  # fmt: skip
+                 f"{args.duration:.0f}s of faults, partitions {partitions}, "
+                 f"data in {root}")  # fmt: skip
     extra = [
         *cluster_options(root), "--bootstrap-expect", str(args.nodes), "--flood-rate", "0",
         "--election-timeout", str(ELECTION_TIMEOUT_MS), "--dead-node-timeout", "120",

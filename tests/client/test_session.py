@@ -119,7 +119,7 @@ def test_after_a_failover_the_session_resumes_catches_up_and_resends() -> None:
         "@batch=L3 :srv BATCH +history chathistory #a",
         f"@batch=history;msgid=1-1;time={T0} :bob!b@h PRIVMSG #a :before",
         f"@batch=history;msgid=3-1;time={T0} :bob!b@h PRIVMSG #a :missed",
-        f"@batch=history;msgid=2-1;time=2026-11-30T09:00:00.000Z :dan!d@h PRIVMSG #a :late",
+        "@batch=history;msgid=2-1;time=2026-11-30T09:00:00.000Z :dan!d@h PRIVMSG #a :late",
         "@batch=L3 :srv BATCH -history",
         ":srv BATCH -L3",
     )
