@@ -25,10 +25,11 @@ class MemoryLog:
     def __init__(self) -> None:
         self.hubs: list[SessionHub] = []
         self.entries: list[bytes] = []
-        self.accepting = True
+        self.accepting = True  # False: cut off from the majority (writes refused)
+        self.losing = False  # True: proposals vanish, as with a leader that just died
 
     def propose(self, entries: list[bytes]) -> None:
-        if not self.accepting:
+        if not self.accepting or self.losing:
             return
         for data in entries:
             self.entries.append(data)

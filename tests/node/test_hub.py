@@ -19,3 +19,17 @@ def test_node_lost_reports_go_out_long_after_start() -> None:
     assert [c.message.params for c in lost] == [("gone0",), ("gone1",), ("gone2",)]
     assert len({c.session for c in lost}) == 1  # one node session, sequence numbers in order
     assert [c.seq for c in lost] == sorted(c.seq for c in lost)
+
+
+def test_a_new_leader_gets_the_lost_proposals_at_once() -> None:
+    server = Server()
+    alice = server.register("alice", caps=("echo-message",))
+    alice.send("JOIN #x")
+    alice.clear()
+    server.log.losing = True  # the old leader loses what it is sent
+    alice.send("PRIVMSG #x :during the election")
+    assert not alice.has("during the election")
+    server.log.losing = False
+    server.hub.new_leader()
+    server.clock.advance(0)  # no retry timer: just the next reactor turn
+    assert alice.has("PRIVMSG #x :during the election")

@@ -251,6 +251,14 @@ class SessionHub:
                     del self.sessions[session_id]
         self._retry_call = self.clock.callLater(self.retry_interval, self._retry)
 
+    def new_leader(self) -> None:
+        """A new leader is known: re-propose at once what the old one may have lost,
+        instead of waiting for the retry timer (a failover then costs one election)."""
+        now = self.clock.seconds()
+        for session_id, session in self.sessions.items():
+            if session.pending and (self.ready or session_id == self._node_session):
+                self._resend(session, now)
+
     def _tick_plugins(self) -> None:
         """On the leader, append ``@TICK`` entries while a plugin has something timed."""
         if self.plugins is None or not self.ready or not self.is_leader():

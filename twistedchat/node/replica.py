@@ -61,6 +61,9 @@ class RaftReplica:
         #: Writes are held, not refused, for this long without a leader (an election).
         self.leaderless_grace = 3 * 2 * config.election_ticks * tick_seconds
         self._leader_seen_at: float | None = None
+        self._known_leader: str | None = None
+        #: Called when a new leader becomes known, so lost proposals go out at once.
+        self.on_new_leader: Callable[[], None] = lambda: None
         self.core, self.fresh = self._load_core()
         #: A fresh node ignores peers until it knows whether it founds a cluster or joins one.
         self.decided = not self.fresh
@@ -214,9 +217,18 @@ class RaftReplica:
                 if entry.kind == EntryKind.COMMAND:
                     self._apply_command(entry.index, entry.data)
             self.core.advance(ready)
+        self._notice_leader()
         if config_changed:
             self._sync_peers()
         self._maybe_snapshot()
+
+    def _notice_leader(self) -> None:
+        leader = self.core.leader_id
+        if leader is not None and leader != self._known_leader:
+            self._known_leader = leader
+            self.on_new_leader()
+        elif leader is None:
+            self._known_leader = None
 
     def _maybe_snapshot(self) -> None:
         applied = self.core.applied_index

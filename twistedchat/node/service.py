@@ -176,6 +176,7 @@ class ChatNodeService(service.Service):
             snapshot_every=c.snapshot_every,
             rng=random.Random(),
         )
+        self.replica.on_new_leader = hub.new_leader
         await self.transport.start()
         self.replica.start()
         await self._start_discovery(hub)
