@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit soak bench clean fuzz
+.PHONY: run test lint typecheck unit soak bench clean fuzz chaos
 
 PLUGINS := plugins/bots plugins/chatlog plugins/groups docs/example-plugin
 
@@ -36,12 +36,15 @@ soak: $(STAMP)
 ## Benchmarks against baselines in the same run (figures go to docs/BENCHMARKS.md).
 bench: $(STAMP)
 	$(BIN)/pip install -q pysyncobj
+	$(BIN)/pip install -q matplotlib
 	command -v ngircd >/dev/null || (apt-get update -qq && apt-get install -y -qq ngircd)
 	command -v inspircd >/dev/null || (apt-get update -qq && apt-get install -y -qq inspircd)
 	$(BIN)/pip install -q miniircd
 	$(BIN)/python -m benchmarks.raft_commit
 	$(BIN)/python -m benchmarks.storage_append
 	$(BIN)/python -m benchmarks.irc_fanout
+	$(BIN)/python -m benchmarks.connections
+	$(BIN)/python -m benchmarks.failover
 
 clean:
 	rm -rf $(VENV) chatnode-data
@@ -49,3 +52,9 @@ clean:
 ## Long hypothesis fuzzing of the network decoders (IRC lines, Raft frames, discovery datagrams).
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest -q tests/fuzz
+
+## Faults against a real 5-node cluster, checked (as root: partitions in a private netns).
+CHAOS_DURATION ?= 1800
+CHAOS_SEED ?= $(shell date +%s)
+chaos: $(STAMP)
+	$(BIN)/python -m tests.chaos.run --seed $(CHAOS_SEED) --duration $(CHAOS_DURATION) --nodes 5 --clients 5

@@ -39,6 +39,8 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks import plot
+
 CHANNEL = "#bench"
 REFERENCE = "twistedchat (3 nodes)"
 WORKERS = int(os.environ.get("FANOUT_WORKERS", "2"))
@@ -526,9 +528,12 @@ def main() -> None:
         "|---:|---|---:|---:|---:|---:|---:|---|",
     ]
     print("\n".join(header), flush=True)
+    collected: dict[int, dict[str, dict[str, float | str]]] = {}
     for receivers in args.receivers:
         results = {name: measure(name, receivers, args.messages) for name in names}
         print("\n".join(table(receivers, results)), flush=True)
+        collected[receivers] = results
+    plot.fanout(collected)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks import plot
+
 SYSTEMS = ("twistedchat", "pysyncobj")
 
 
@@ -87,6 +89,7 @@ def main() -> None:
         throughput = ours["commits_per_second"] / max(base["commits_per_second"], 1e-9)
         p99 = ours["p99_ms"] / max(base["p99_ms"], 1e-9)
         print(f"| {nodes} | {throughput:.2f}x | {p99:.2f}x |")
+    plot.raft_commit(ratios)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,140 @@
+"""Write benchmark figures as PNG files into ``docs/benchmarks/`` (one file per figure).
+
+matplotlib is a benchmark-only dependency (``make bench`` installs it). Without it the
+benchmarks still print their tables; :func:`save` then says so once and writes nothing.
+Every figure is titled with the date of the run, since the tables in ``docs/BENCHMARKS.md``
+and the PNGs may come from different runs.
+"""
+
+from __future__ import annotations
+
+import datetime
+import statistics
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+OUT_DIR = Path(__file__).resolve().parent.parent / "docs" / "benchmarks"
+
+
+def save(name: str, draw: Callable[[Any], None], *, title: str) -> Path | None:
+    """Draw with ``draw(axes)`` onto a fresh figure and save it as ``OUT_DIR/name.png``."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"matplotlib is not installed: {name}.png not written", file=sys.stderr)
+        return None
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    figure, axes = plt.subplots(figsize=(9, 4.5), dpi=100)
+    try:
+        draw(axes)
+        axes.set_title(f"{title}\n(run of {datetime.date.today().isoformat()})", fontsize=10)
+        figure.tight_layout()
+        path = OUT_DIR / f"{name}.png"
+        figure.savefig(path)
+    finally:
+        plt.close(figure)
+    print(f"wrote {path}", file=sys.stderr)
+    return path
+
+
+def grouped_bars(
+    name: str,
+    title: str,
+    categories: Sequence[str],
+    series: Mapping[str, Sequence[float | None]],
+    ylabel: str,
+    *,
+    log: bool = False,
+    xlabel: str = "",
+) -> Path | None:
+    """One group of bars per category, one bar per series (``None``: no bar)."""
+
+    def draw(axes: Any) -> None:
+        count = max(len(series), 1)
+        width = 0.8 / count
+        for i, (label, values) in enumerate(series.items()):
+            xs = [c + (i - (count - 1) / 2) * width for c in range(len(categories))]
+            pairs = [(x, v) for x, v in zip(xs, values, strict=True) if v is not None]
+            bars = axes.bar([x for x, _ in pairs], [v for _, v in pairs], width, label=label)
+            if len(series) * len(categories) <= 8:  # few bars: print their values on them
+                axes.bar_label(bars, fmt="%.3g", fontsize=8)
+        axes.set_xticks(range(len(categories)), list(categories))
+        axes.set_ylabel(ylabel)
+        if xlabel:
+            axes.set_xlabel(xlabel)
+        if log:
+            axes.set_yscale("log")
+        axes.grid(axis="y", alpha=0.3)
+        if len(series) > 3:  # many series: the legend goes beside the axes, not over bars
+            axes.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+        else:
+            axes.legend(fontsize=8)
+
+    return save(name, draw, title=title)
+
+
+def points(
+    name: str,
+    title: str,
+    groups: Mapping[str, Sequence[float]],
+    ylabel: str,
+) -> Path | None:
+    """Every sample of each group as a dot, with its median as a bar behind them."""
+
+    def draw(axes: Any) -> None:
+        for x, values in enumerate(groups.values()):
+            ordered = sorted(values)
+            if not ordered:
+                continue
+            axes.bar(x, statistics.median(ordered), 0.6, alpha=0.35, color=f"C{x % 10}")
+            spread = [x + (j / max(len(ordered) - 1, 1) - 0.5) * 0.4 for j in range(len(ordered))]
+            axes.plot(spread, ordered, "o", markersize=3, color=f"C{x % 10}")
+        axes.set_xticks(range(len(groups)), [label.replace(": ", ":\n") for label in groups])
+        axes.tick_params(axis="x", labelsize=8)
+        axes.set_ylabel(ylabel)
+        axes.grid(axis="y", alpha=0.3)
+
+    return save(name, draw, title=title)
+
+
+def fanout(results: Mapping[int, Mapping[str, Mapping[str, float | str]]]) -> None:
+    """Deliveries/s and p99 per system, one group per receiver count (from irc_fanout)."""
+    counts = sorted(results)
+    systems = list(dict.fromkeys(name for r in results.values() for name in r))
+
+    def column(metric: str) -> dict[str, list[float | None]]:
+        return {
+            name: [
+                None
+                if "error" in results[n].get(name, {"error": ""})
+                else float(results[n][name][metric])
+                for n in counts
+            ]
+            for name in systems
+        }
+
+    categories = [f"{n} receivers" for n in counts]
+    grouped_bars("fanout_throughput", "IRC fan-out: deliveries per second (higher is better)",
+                 categories, column("deliveries_per_second"), "deliveries/s", log=True)  # fmt: skip
+    grouped_bars("fanout_p99", "IRC fan-out: p99 latency (lower is better)",
+                 categories, column("p99_ms"), "p99 latency, ms", log=True)  # fmt: skip
+
+
+def raft_commit(rows: Sequence[tuple[int, Mapping[str, float], Mapping[str, float]]]) -> None:
+    """Commits/s and p99 per cluster size, twistedchat and PySyncObj (from raft_commit)."""
+    categories = [f"{nodes} node{'s' if nodes > 1 else ''}" for nodes, _, _ in rows]
+    for metric, name, title, ylabel in (
+        ("commits_per_second", "raft_commits", "Raft commits per second (higher is better)",
+         "commits/s"),
+        ("p99_ms", "raft_p99", "Raft commit p99 latency (lower is better)", "p99 latency, ms"),
+    ):  # fmt: skip
+        series = {
+            "twistedchat": [ours[metric] for _, ours, _ in rows],
+            "PySyncObj": [base[metric] for _, _, base in rows],
+        }
+        grouped_bars(name, title, categories, series, ylabel, log=True)
