@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 from tests.memorylog import Client, MemoryLog, Server
 
 CAPS = ("twistedchat.org/resume", "labeled-response", "echo-message")
@@ -163,3 +165,40 @@ def test_a_restarted_node_keeps_resumable_sessions_until_the_grace_runs_out() ->
     resumed(two, token)
     again.clock.advance(again.hub.resume_grace + 2)
     assert bob.has(":erin!") and not bob.has(":alice!")
+
+
+def test_a_plain_client_logged_in_to_the_account_reclaims_its_session() -> None:
+    """irssi with SASL, reconnecting to another node while its old node is dead or
+    hanging, gets its nick and channels back; nobody sees it leave or come back."""
+    log = MemoryLog()
+    one = Server("n1", log)
+    two = Server("n2", log, one.clock)
+    alice = one.register("alice")
+    alice.send("REGISTER * * correct-horse")
+    alice.send("JOIN #a")
+    bob = two.register("bob")
+    bob.send("JOIN #a")
+    bob.clear()
+    log.hubs.remove(one.hub)  # n1 hangs: alice's session is still there
+    again = two.connect()
+    again.send("CAP LS 302", "CAP REQ :sasl", "NICK alice", "USER alice 0 * :Alice")
+    assert not again.has(" 433 ")
+    again.send("AUTHENTICATE PLAIN")
+    again.send("AUTHENTICATE " + base64.b64encode(b"\0alice\0correct-horse").decode())
+    again.send("CAP END")
+    lines = again.lines()
+    assert any(" 001 alice " in line for line in lines), lines
+    assert any(line.startswith(":alice!") and "JOIN #a" in line for line in lines), lines
+    assert not again.has("RESUME")  # a plain client is not shown our extension
+    assert bob.lines() == []
+    again.send("PRIVMSG #a :back")
+    assert bob.has(":alice!") and bob.has("PRIVMSG #a :back")
+
+
+def test_the_nick_of_another_account_is_not_reclaimed() -> None:
+    server = Server()
+    owner = server.register("owner")
+    owner.send("REGISTER * * correct-horse")
+    thief = server.connect()
+    thief.send("NICK owner", "USER x 0 * :X")  # not logged in: the log says no
+    assert thief.has(" 433 * owner ") and not thief.has(" 001 ")

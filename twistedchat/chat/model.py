@@ -213,12 +213,14 @@ class World:
         user.node = node
         self._place(user)
 
-    def set_resume_hash(self, user: User, resume_hash: str) -> None:
-        """Replace the user's resume token: a token is good for one resume only."""
+    def set_resume_hash(self, user: User, resume_hash: str | None) -> None:
+        """Replace the user's resume token (None: not resumable): a token is good for one
+        resume only."""
         if user.resume_hash is not None:
             del self.resumable[user.resume_hash]
         user.resume_hash = resume_hash
-        self.resumable[resume_hash] = user.session
+        if resume_hash is not None:
+            self.resumable[resume_hash] = user.session
 
     def rename(self, user: User, nick: str, time: int) -> None:
         self.record_whowas(user, time)

@@ -59,12 +59,28 @@ def resume(world: World, out: Outbox, command: Command) -> User | None:
         out.send(command.session, Message("FAIL", ("RESUME", "INVALID_TOKEN", text)))
         return None
     world.set_resume_hash(user, params[1])
+    move(world, out, user, command)
+    return user
+
+
+def reclaim(world: World, out: Outbox, command: Command, holder: User) -> None:
+    """A client logged in by SASL as the account of the session holding its nick takes
+    that session over, like a resume: for plain clients that cannot resume (the holder's
+    node died, or its connection hangs). The old resume token stops working."""
+    world.set_resume_hash(holder, command.message.tags.get(RESUME_TAG))
+    move(world, out, holder, command)
+
+
+def move(world: World, out: Outbox, user: User, command: Command) -> None:
+    """Give ``user``'s session to the connection that proposed ``command``.
+
+    That connection is told the user's channels (a JOIN each) and ``RESUME SUCCESS``.
+    """
     world.move_user(user, command.node)
     user.seq += RESUME_SEQ_JUMP
     for key in user.channels:
         out.send(command.session, Message("JOIN", (world.channels[key].name,), user.prefix))
     out.send(command.session, Message("RESUME", ("SUCCESS", user.nick)))
-    return user
 
 
 def seen_before(user: User, ref: str | None) -> bool:

@@ -114,6 +114,8 @@ class ChatState:
         self._ended: dict[str, int] = {}  # session -> last seq, least recently ended first
         #: The user command the last ``apply`` applied, for per-node and leader hooks.
         self.last_event: ChatEvent | None = None
+        #: The session the last ``apply`` moved to the entry's connection (a resume).
+        self.last_moved: str | None = None
 
     def is_write(self, message: Message) -> bool:
         """:func:`is_write`, plus the commands plugins add (they always go through the log)."""
@@ -128,6 +130,7 @@ class ChatState:
         """Apply the log entry at ``index``; returns what each session must be sent."""
         session, seq = command.session, command.seq
         self.last_event = None
+        self.last_moved = None
         if seq != self.last_applied_seq(session) + 1:
             return []  # a duplicate, or an earlier command of this session is missing
         out = Outbox(index, command.time)
@@ -163,8 +166,10 @@ class ChatState:
             text = "Nickname is reserved for a service"
             out.send(session, numeric("*", N.ERR_NICKNAMEINUSE, message.params[0], text))
         elif name == CONNECT:
-            users.connect(world, out, command)
-            if session in world.users:
+            moved = users.connect(world, out, command)
+            if moved is not None:
+                self.last_moved = moved.session
+            elif session in world.users:
                 del self._ended[session]
                 nickguard.review(world, out, world.users[session], command.time)
         elif name == NODE_RESET:
@@ -174,7 +179,8 @@ class ChatState:
             for gone in users.node_lost(world, out, command):
                 self._end(gone.session, gone.seq)
         elif name == resume.RESUME:
-            resume.resume(world, out, command)
+            moved = resume.resume(world, out, command)
+            self.last_moved = None if moved is None else moved.session
         elif name == resume.ORPHAN_QUIT:
             orphan = resume.orphan_quit(world, command)
             if orphan is not None:
@@ -274,6 +280,11 @@ class ChatState:
     def session_node(self, session: str) -> str | None:
         user = self._world.users.get(session)
         return None if user is None else user.node
+
+    def nick_account(self, nick: str) -> str | None:
+        """The account of the user holding ``nick`` (None: free, or not logged in)."""
+        user = self._world.user_by_nick(nick)
+        return None if user is None else user.account
 
     def nick_in_use(self, nick: str) -> bool:
         return self._world.user_by_nick(nick) is not None

@@ -7,6 +7,7 @@ from twistedchat.chat.context import Context
 from twistedchat.chat.limits import truncate
 from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox, numeric
+from twistedchat.chat import resume
 from twistedchat.chat.resume import RESUME_TAG
 from twistedchat.irc import numerics as N
 from twistedchat.irc.casemap import casefold
@@ -16,33 +17,39 @@ NODE_RESTARTED = "Node restarted"
 NODE_LOST_REASON = "Node lost"
 
 
-def connect(world: World, out: Outbox, command: Command) -> None:
+def connect(world: World, out: Outbox, command: Command) -> User | None:
     """Register ``command.session`` with params (nick, user, host, realname[, account]).
 
     A ``resume`` tag makes the session resumable by the token it is the hash of.
 
     Two nodes may both have seen a nick free; the log order decides, and the later CONNECT
-    gets 433 with target ``*`` so its connection can ask for another nick. A CONNECT
+    gets 433 with target ``*`` so its connection can ask for another nick, unless it is
+    logged in as the account of the session holding the nick: then it takes that session
+    over (see :func:`twistedchat.chat.resume.reclaim`); that user is returned. A CONNECT
     stamped before its node's last restart was proposed by a previous run of that node
     (a delayed retry): registering it would create a user nobody is connected as.
     """
     params = command.message.params
     session = command.session
     if command.time < world.node(command.node).reset_at:
-        return
+        return None
     if len(params) < 4:
         out.send(
             session,
             numeric("*", N.ERR_NEEDMOREPARAMS, command.message.command, "Not enough parameters"),
         )
-        return
+        return None
     nick, username, host, realname = params[:4]
     if not valid_nick(nick, world.limits.nicklen):
         out.send(session, numeric("*", N.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname"))
-        return
-    if world.user_by_nick(nick) is not None:
+        return None
+    holder = world.user_by_nick(nick)
+    if holder is not None and _reclaims(holder, params):
+        resume.reclaim(world, out, command, holder)
+        return holder
+    if holder is not None:
         out.send(session, numeric("*", N.ERR_NICKNAMEINUSE, nick, "Nickname is already in use"))
-        return
+        return None
     user = User(session, command.node, command.seq, nick, username, host, realname)
     user.resume_hash = command.message.tags.get(RESUME_TAG)
     if len(params) > 4:  # the node verified a SASL login for this account
@@ -50,6 +57,15 @@ def connect(world: World, out: Outbox, command: Command) -> None:
         user.account = None if account is None else account.name
     world.add_user(user)
     out.reply(user, N.RPL_WELCOME, f"Welcome to the Internet Relay Network {user.prefix}")
+    return None
+
+
+def _reclaims(holder: User, params: tuple[str, ...]) -> bool:
+    """Whether a CONNECT logged in (SASL) as the holder's account takes its session."""
+    account = params[4] if len(params) > 4 else None
+    return account is not None and holder.account is not None and (
+        casefold(account) == casefold(holder.account)
+    )
 
 
 def nick(ctx: Context) -> None:

@@ -59,6 +59,9 @@ class ChatBackend(Protocol):
     def nick_in_use(self, nick: str) -> bool:
         """Whether ``nick`` is taken according to the local replica (a hint: the log decides)."""
 
+    def nick_reclaimable(self, nick: str) -> bool:
+        """Whether ``nick`` belongs to a logged-in session its account may take over."""
+
     def is_write(self, message: Message) -> bool:
         """Whether ``message`` goes through the log (plugins add commands) or is a query."""
 

@@ -183,8 +183,8 @@ class IRCConnection(Protocol):
         ]
         if self._connect_in_flight and not self.registered:
             self._connect_in_flight = False
-            if self._resuming:
-                self._resuming = False
+            if self._resuming or any(m.command == "RESUME" for m in messages):
+                self._resuming = False  # a RESUME, or a CONNECT that reclaimed a session
                 self._finish_resume(messages)
                 return
             welcome = next((m for m in messages if m.command == N.RPL_WELCOME), None)
@@ -281,7 +281,7 @@ class IRCConnection(Protocol):
             if not valid_nick(nick, self.backend_nicklen()):
                 self._send_numeric(N.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
                 return
-            if self.backend.nick_in_use(nick):
+            if self.backend.nick_in_use(nick) and not self.backend.nick_reclaimable(nick):
                 self._send_numeric(N.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
                 return
             self.nick = nick
@@ -322,7 +322,8 @@ class IRCConnection(Protocol):
         """Resumed: greet like a registration, then replay the channels we are in.
 
         ``RESUME SUCCESS`` comes last, so a client (the gateway) that already knows all
-        this can skip everything up to it.
+        this can skip everything up to it. A plain client that reclaimed its session by
+        logging in gets the same greeting without the RESUME lines.
         """
         success = next((m for m in messages if m.command == "RESUME"), None)
         if success is None:  # FAIL RESUME: carry on with a normal registration
@@ -341,8 +342,9 @@ class IRCConnection(Protocol):
                 for reply in self.backend.query(self.session, query):
                     if reply.command != N.RPL_NOTOPIC:
                         self._send(for_client(reply, self.caps) or reply)
-        self._send(Message("RESUME", ("TOKEN", self._resume_token or "")))
-        self._send(success)
+        if RESUME_CAP in self.caps:
+            self._send(Message("RESUME", ("TOKEN", self._resume_token or "")))
+            self._send(success)
         log.info("{nick} resumed from {host}", nick=self.nick, host=self.host)
         self._drain()
 

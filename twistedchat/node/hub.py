@@ -20,7 +20,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from twistedchat.chat.command import NODE_LOST, NODE_RESET, PLUGIN_SAY, TICK, Command, Delivery
-from twistedchat.chat.resume import ORPHAN_QUIT, RESUME
+from twistedchat.chat.resume import ORPHAN_QUIT
 from twistedchat.chat.state import ChatState
 from twistedchat.irc.backend import SessionSink
 from twistedchat.irc.message import Message
@@ -196,6 +196,9 @@ class SessionHub:
     def nick_in_use(self, nick: str) -> bool:
         return self.state.nick_in_use(nick)
 
+    def nick_reclaimable(self, nick: str) -> bool:
+        return self.state.nick_account(nick) is not None
+
     def is_write(self, message: Message) -> bool:
         return self.state.is_write(message)
 
@@ -352,9 +355,7 @@ class SessionHub:
 
         Returns whether the resume was proposed here and succeeded.
         """
-        if command.message.command != RESUME or len(command.message.params) != 2:
-            return False
-        resumed = self.state.resumed_session(command.message.params[1])
+        resumed = self.state.last_moved
         if resumed is None:
             return False
         if resumed in self.sessions:  # it was ours: no QUIT, its old connection just goes
