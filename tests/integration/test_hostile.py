@@ -1,0 +1,128 @@
+"""Hostile clients against a running 3-node cluster while normal users chat (issue 9).
+
+Thousands of malformed and abusive lines from many connections: garbage bytes, invalid
+UTF-8, NULs, over-long lines and tag sections, command and channel storms, history and
+account abuse. Normal users on other nodes must keep chatting without losing a line, no
+node may crash, and each node's memory must stay bounded.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.integration.harness import IRCClient, Node, wait_for
+
+HOSTILE_CONNECTIONS = 24
+LINES_EACH = 200
+
+
+def rss_kib(node: Node) -> int:
+    assert node.process is not None
+    status = Path(f"/proc/{node.process.pid}/status").read_text()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS")))
+
+
+def hostile_lines(rng: random.Random, n: int) -> list[bytes]:
+    """A mix of everything a careless or malicious client might send."""
+    makers: list[Callable[[], bytes]] = [
+        lambda: bytes(rng.randrange(256) for _ in range(rng.randrange(1, 600))),
+        lambda: b"PRIVMSG #x :" + b"\xff\xfe" * 50,
+        lambda: b"NICK a\x00b",
+        lambda: b"A" * 9000,
+        lambda: b"@" + b"k=v;" * 3000 + b" PING x",
+        lambda: b"JOIN " + b",".join(b"#c%d" % i for i in range(200)),
+        lambda: b"PRIVMSG " + b",".join(b"n%d" % i for i in range(100)) + b" :spam",
+        lambda: b"MODE #x +" + b"b" * 100 + b" " + b"a!b@c " * 100,
+        lambda: b"CHATHISTORY LATEST #x * 999999999",
+        lambda: b"CHATHISTORY BETWEEN #x msgid=zz timestamp=nope 10",
+        lambda: b"AUTHENTICATE " + b"A" * 400,
+        lambda: b"CAP REQ :" + b"x" * 400,
+        lambda: b"CAP LS 99999999999999999999",
+        lambda: b"REGISTER * * x",
+        lambda: b"USER",
+        lambda: b":fake!prefix@x PRIVMSG #x :spoofed",
+        lambda: b"NICK " + b"n" * 100,
+        lambda: b"TOPIC #x :" + b"t" * 600,
+        lambda: b"KICK #x " + b"victim," * 50,
+        lambda: b"\r\r\r\n\n\n",
+        lambda: b"PING",
+        lambda: b"WHO *",
+        lambda: b"LIST",
+        lambda: b"PART " + b"#p," * 100,
+        lambda: b"PRIVMSG #x :\x01" + b"VERSION" * 60 + b"\x01",
+    ]
+    return [rng.choice(makers)() for _ in range(n)]
+
+
+def attack(port: int, seed: int, errors: list[str]) -> None:
+    rng = random.Random(seed)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.settimeout(0.5)
+            if rng.random() < 0.5:  # half of them register first
+                sock.sendall(f"NICK h{seed}\r\nUSER h 0 * :h\r\n".encode())
+            for line in hostile_lines(rng, LINES_EACH):
+                try:
+                    sock.sendall(line + b"\r\n")
+                    sock.recv(65536)
+                except (TimeoutError, BlockingIOError):
+                    pass
+    except (ConnectionError, OSError):
+        pass  # being disconnected for flooding is the server doing its job
+    except Exception as error:  # anything else is a test bug worth seeing
+        errors.append(repr(error))
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(300)
+def test_hostile_clients_harm_no_one(cluster_factory: Callable[..., list[Node]]) -> None:
+    nodes = cluster_factory(3)
+    alice = IRCClient(nodes[0].irc_port, "alice", caps=["echo-message"])
+    bob = IRCClient(nodes[1].irc_port, "bob")
+    for user in (alice, bob):
+        user.send("JOIN #calm")
+        user.expect(" 366 ")
+    before = [rss_kib(n) for n in nodes]
+    errors: list[str] = []
+    attackers = [
+        threading.Thread(target=attack, args=(nodes[i % 3].irc_port, i, errors), daemon=True)
+        for i in range(HOSTILE_CONNECTIONS)
+    ]
+    for thread in attackers:
+        thread.start()
+    said = []
+    for i in range(30):
+        text = f"calm line {i}"
+        alice.send(f"PRIVMSG #calm :{text}")
+        alice.expect(f":{text}", timeout=30)  # its echo: committed
+        said.append(text)
+        time.sleep(0.05)
+    for thread in attackers:
+        thread.join(120)
+    heard: list[str] = []
+
+    def bob_heard_everything() -> bool:
+        try:
+            line = bob.read_line(timeout=1)
+        except TimeoutError:
+            return False
+        if " PRIVMSG #calm :" in line:
+            heard.append(line.rsplit(" :", 1)[1])
+        return heard == said
+
+    wait_for(bob_heard_everything, 60, "bob to hear every calm line", interval=0)
+    assert errors == []
+    assert all(n.alive() for n in nodes), [n.log_text()[-2000:] for n in nodes if not n.alive()]
+    after = [rss_kib(n) for n in nodes]
+    assert all(a - b < 64 * 1024 for a, b in zip(after, before, strict=True)), (before, after)
+    for node in nodes:
+        assert "Traceback" not in node.log_text(), node.log_text()[-4000:]
+    alice.send("PING :still")
+    alice.expect("PONG")
