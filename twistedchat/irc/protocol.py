@@ -25,6 +25,7 @@ from twistedchat.chat.passwords import verify_password
 from twistedchat.chat.resume import RESUME, RESUME_TAG, token_hash
 from twistedchat.irc import numerics as N
 from twistedchat.irc import sasl
+from twistedchat.irc.admission import Admission
 from twistedchat.irc.account_commands import (
     is_service_message,
     register_command,
@@ -90,6 +91,7 @@ class IRCConnection(Protocol):
         self._send_paused = False
         self._bytes_while_paused = 0
         self._batch_counter = 0
+        self._admitted = False  # counted by the factory's per-address limits
 
     # -- Twisted callbacks -------------------------------------------------------------
 
@@ -103,6 +105,12 @@ class IRCConnection(Protocol):
             log.info("refusing {host}: node full", host=self.host)
             self._close(f"Server full ({self.settings.max_clients} clients)")
             return
+        refusal = self.factory.admission.admit(self.host, self.clock.seconds())
+        if refusal is not None:
+            log.info("refusing {host}: {why}", host=self.host, why=refusal)
+            self._close(refusal)
+            return
+        self._admitted = True
         self.session = self.backend.open_session(self, self.host)
         self._last_seen = self.clock.seconds()
         self._timers["register"] = self.clock.callLater(
@@ -130,6 +138,9 @@ class IRCConnection(Protocol):
 
     def connectionLost(self, reason: Failure | None = None) -> None:
         self._closing = True
+        if self._admitted:
+            self._admitted = False
+            self.factory.admission.left(self.host)
         for call in [*self._timers.values(), self._drain_call]:
             if call is not None and call.active():
                 call.cancel()
@@ -675,6 +686,12 @@ class IRCFactory(Factory):
         self.settings = settings
         self.clock = clock
         self.nicklen = nicklen
+        self.admission = Admission(
+            settings.max_per_address,
+            settings.connect_burst,
+            settings.connect_rate,
+            settings.limits_exempt,
+        )
 
     def buildProtocol(self, addr: IAddress) -> IRCConnection:  # type: ignore[override]
         connection = IRCConnection(self.backend, self.settings, self.clock)

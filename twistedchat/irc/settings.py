@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from twistedchat.irc.admission import DEFAULT_EXEMPT
+
 
 @dataclass(frozen=True, slots=True)
 class ConnectionSettings:
@@ -31,3 +33,7 @@ class ConnectionSettings:
     sendq_bytes: int = 1 << 20
     max_writes_in_flight: int = 64
     extra_caps: frozenset[str] = frozenset()  # capabilities plugins add
+    max_per_address: int = 16  # open connections per client address
+    connect_burst: int = 8  # new connections per address at once...
+    connect_rate: float = 1.0  # ...and per second after that (0: unlimited)
+    limits_exempt: tuple[str, ...] = DEFAULT_EXEMPT  # networks the two limits skip
