@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from twistedchat.chat import resume
 from twistedchat.chat.command import Command
 from twistedchat.chat.context import Context
 from twistedchat.chat.limits import truncate
 from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox, numeric
-from twistedchat.chat import resume
 from twistedchat.chat.resume import RESUME_TAG
 from twistedchat.irc import numerics as N
 from twistedchat.irc.casemap import casefold
@@ -63,8 +63,10 @@ def connect(world: World, out: Outbox, command: Command) -> User | None:
 def _reclaims(holder: User, params: tuple[str, ...]) -> bool:
     """Whether a CONNECT logged in (SASL) as the holder's account takes its session."""
     account = params[4] if len(params) > 4 else None
-    return account is not None and holder.account is not None and (
-        casefold(account) == casefold(holder.account)
+    return (
+        account is not None
+        and holder.account is not None
+        and (casefold(account) == casefold(holder.account))
     )
 
 

@@ -25,12 +25,12 @@ from twistedchat.chat.passwords import verify_password
 from twistedchat.chat.resume import RESUME, RESUME_TAG, token_hash
 from twistedchat.irc import numerics as N
 from twistedchat.irc import sasl
-from twistedchat.irc.admission import Admission
 from twistedchat.irc.account_commands import (
     is_service_message,
     register_command,
     service_command,
 )
+from twistedchat.irc.admission import Admission
 from twistedchat.irc.backend import ChatBackend
 from twistedchat.irc.capabilities import RESUME_CAP, SUPPORTED, for_client, ls_tokens
 from twistedchat.irc.casemap import casefold
