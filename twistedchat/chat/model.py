@@ -44,6 +44,7 @@ class User:
     channels: dict[str, None] = field(default_factory=dict)
     resume_hash: str | None = None
     refs: dict[str, None] = field(default_factory=dict)
+    oper: bool = False
 
     @property
     def prefix(self) -> str:

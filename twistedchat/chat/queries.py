@@ -151,6 +151,8 @@ def _whois(world: World, viewer: User, params: tuple[str, ...], server: str) -> 
     replies.append(numeric(me, N.RPL_WHOISSERVER, user.nick, server, SERVER_INFO))
     if user.away is not None:
         replies.append(numeric(me, N.RPL_AWAY, user.nick, user.away))
+    if user.oper:
+        replies.append(numeric(me, N.RPL_WHOISOPERATOR, user.nick, "is an IRC operator"))
     if user.account is not None:
         replies.append(numeric(me, N.RPL_WHOISACCOUNT, user.nick, user.account, "is logged in as"))
     replies.append(numeric(me, N.RPL_ENDOFWHOIS, user.nick, "End of /WHOIS list"))

@@ -80,7 +80,7 @@ def _message(m: Message) -> list[Any]:
 def _user(u: User) -> list[Any]:
     return [
         u.session, u.node, u.seq, u.nick, u.username, u.host, u.realname,
-        u.away, u.invisible, u.account, list(u.channels), u.resume_hash, list(u.refs),
+        u.away, u.invisible, u.account, list(u.channels), u.resume_hash, list(u.refs), u.oper,
     ]  # fmt: skip
 
 
@@ -88,10 +88,12 @@ def _load_user(row: list[Any]) -> User:
     session, node, seq, nick, username, host, realname, away, invisible, account, channels = row[
         :11
     ]
-    resume_hash, refs = row[11:] if len(row) > 11 else (None, [])  # older snapshots
+    later_fields: list[Any] = [None, [], False]  # resume hash, refs, oper: not in older ones
+    resume_hash, refs, oper = [*row[11:], *later_fields[len(row) - 11 :]]
     return User(
         session, node, seq, nick, username, host, realname,
         away, invisible, account, dict.fromkeys(channels), resume_hash, dict.fromkeys(refs),
+        bool(oper),
     )  # fmt: skip
 
 

@@ -26,6 +26,7 @@ from twistedchat.chat import (
     messaging,
     modes,
     nickguard,
+    operators,
     queries,
     resume,
     snapshot,
@@ -52,7 +53,7 @@ from twistedchat.irc.message import Message
 #: Commands that always change state (or are answered in log order, like PRIVMSG errors).
 WRITE_COMMANDS = frozenset(
     {CONNECT, NODE_RESET, NODE_LOST, TICK, PLUGIN_SAY, resume.RESUME, resume.ORPHAN_QUIT,
-     accounts.REGISTER,
+     operators.OPER, "KILL", accounts.REGISTER,
      accounts.LOGIN, "NICK", "JOIN", "PART", "PRIVMSG", "NOTICE", "TAGMSG", "KICK", "INVITE",
      "AWAY", "QUIT"}
 )  # fmt: skip
@@ -98,6 +99,8 @@ _WRITES: dict[str, Callable[[Context], None]] = {
     "TAGMSG": messaging.send_message,
     accounts.REGISTER: accounts.register,
     accounts.LOGIN: accounts.login,
+    operators.OPER: operators.oper,
+    "KILL": operators.kill,
 }
 
 

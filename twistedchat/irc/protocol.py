@@ -21,6 +21,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from twistedchat.chat.command import CONNECT, Delivery
+from twistedchat.chat.operators import OPER
 from twistedchat.chat.passwords import verify_password
 from twistedchat.chat.resume import RESUME, RESUME_TAG, token_hash
 from twistedchat.irc import numerics as N
@@ -174,6 +175,13 @@ class IRCConnection(Protocol):
     # -- SessionSink: called by the backend --------------------------------------------
 
     def deliver(self, delivery: Delivery) -> None:
+        if delivery.message.command == "ERROR":  # the log ended this session (a KILL)
+            self._send(delivery.message)
+            self._quitting = True
+            self._closing = True
+            if self.transport is not None:
+                self.transport.loseConnection()
+            return
         self._follow_own_nick(delivery.message)
         if delivery.echo and "echo-message" not in self.caps:
             return
@@ -410,6 +418,8 @@ class IRCConnection(Protocol):
             self._handle_local(message, label)
         elif command == "REGISTER" or is_service_message(message):
             self._handle_account(message, label)
+        elif command == "OPER":
+            self._oper(message, label)
         elif command == "AUTHENTICATE":
             text = "SASL is only available before registration; use NickServ IDENTIFY"
             self._reply(label, [self._numeric(N.ERR_SASLFAIL, text)])
@@ -426,6 +436,23 @@ class IRCConnection(Protocol):
             return
         self._writes_in_flight += 1
         self.backend.submit(self.session, write, label)
+
+    def _oper(self, message: Message, label: str | None) -> None:
+        """Check OPER against this node's operator list; only the name goes to the log."""
+        operators = dict(self.settings.operators)
+        if len(message.params) < 2:
+            reply = self._numeric(N.ERR_NEEDMOREPARAMS, "OPER", "Not enough parameters")
+        elif not operators:
+            reply = self._numeric(N.ERR_NOOPERHOST, "No O-lines for your host")
+        elif message.params[0] not in operators or not verify_password(
+            message.params[1], operators[message.params[0]]
+        ):
+            log.info("failed OPER as {name} from {host}", name=message.params[0], host=self.host)
+            reply = self._numeric(N.ERR_PASSWDMISMATCH, "Password incorrect")
+        else:
+            self._submit_write(Message(OPER, (message.params[0],)), "OPER", label)
+            return
+        self._reply(label, [reply])
 
     def _handle_account(self, message: Message, label: str | None) -> None:
         """Passwords are hashed or checked here; only the outcome goes to the log."""

@@ -37,3 +37,4 @@ class ConnectionSettings:
     connect_burst: int = 8  # new connections per address at once...
     connect_rate: float = 1.0  # ...and per second after that (0: unlimited)
     limits_exempt: tuple[str, ...] = DEFAULT_EXEMPT  # networks the two limits skip
+    operators: tuple[tuple[str, str], ...] = ()  # (name, scrypt hash) that OPER accepts

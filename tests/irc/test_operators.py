@@ -1,0 +1,48 @@
+"""OPER against the node's operator list, and KILL for operators only."""
+
+from __future__ import annotations
+
+from tests.memorylog import Server
+from twistedchat.chat.passwords import hash_password
+
+OPERATORS = (("root", hash_password("s3cret-pass", b"s" * 16)),)
+
+
+def test_oper_needs_the_right_password_and_is_never_logged() -> None:
+    server = Server(operators=OPERATORS)
+    alice = server.register("alice")
+    alice.send("OPER root wrong")
+    assert alice.has(" 464 alice :Password incorrect")
+    alice.send("OPER nobody s3cret-pass")
+    assert alice.has(" 464 alice ")
+    alice.send("OPER root s3cret-pass")
+    assert alice.has(" 381 alice ") and alice.has("MODE alice +o")
+    alice.send("WHOIS alice")
+    assert alice.has(" 313 alice alice :is an IRC operator")
+    assert b"s3cret-pass" not in b"".join(server.log.entries)
+
+
+def test_a_node_without_operators_says_so() -> None:
+    server = Server()
+    alice = server.register("alice")
+    alice.send("OPER root s3cret-pass")
+    assert alice.has(" 491 alice ")
+
+
+def test_kill_is_for_operators_and_ends_the_victim_for_everyone() -> None:
+    server = Server(operators=OPERATORS)
+    alice, bob, carol = server.register("alice"), server.register("bob"), server.register("carol")
+    for client in (alice, bob, carol):
+        client.send("JOIN #a")
+    bob.send("KILL carol :no")
+    assert bob.has(" 481 bob ") and not carol.closed
+    alice.send("OPER root s3cret-pass", "KILL carol :spamming")
+    assert (
+        carol.closed and carol.has("ERROR :Closing Link") and carol.has("Killed (alice (spamming))")
+    )
+    assert bob.has(":carol!~carol@") and bob.has("QUIT :Killed (alice (spamming))")
+    carol.connection_lost()
+    bob.send("WHOIS carol")
+    assert bob.has(" 401 bob carol ")
+    alice.send("MODE alice -o", "KILL bob")
+    assert alice.has(" 481 alice ")
