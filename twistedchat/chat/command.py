@@ -19,6 +19,7 @@ NODE_RESET = "@NODE-RESET"  # a node (re)started: end every session it owned (pa
 NODE_LOST = "@NODE-LOST"  # the leader gave up on a dead node: end its sessions (params: (node,))
 TICK = "@TICK"  # the leader's clock for plugins' time-driven actions (params: ())
 PLUGIN_SAY = "@PLUGIN-SAY"  # a leader hook's answer: params (plugin, target, text)
+MOVE = "@MOVE"  # the leader asks a node to move some resumable clients: (node, count)
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from twistedchat.chat.command import (
     CONNECT,
     NODE_LOST,
     NODE_RESET,
+    MOVE,
     PLUGIN_SAY,
     TICK,
     Command,
@@ -52,7 +53,7 @@ from twistedchat.irc.message import Message
 
 #: Commands that always change state (or are answered in log order, like PRIVMSG errors).
 WRITE_COMMANDS = frozenset(
-    {CONNECT, NODE_RESET, NODE_LOST, TICK, PLUGIN_SAY, resume.RESUME, resume.ORPHAN_QUIT,
+    {CONNECT, NODE_RESET, NODE_LOST, TICK, PLUGIN_SAY, MOVE, resume.RESUME, resume.ORPHAN_QUIT,
      operators.OPER, "KILL", accounts.REGISTER,
      accounts.LOGIN, "NICK", "JOIN", "PART", "PRIVMSG", "NOTICE", "TAGMSG", "KICK", "INVITE",
      "AWAY", "QUIT"}
@@ -191,6 +192,8 @@ class ChatState:
                 self._end(orphan.session, orphan.seq)
         elif name in (TICK, PLUGIN_SAY):
             self._node_plugin_entry(out, index, command)
+        elif name == MOVE:
+            pass  # for the named node's hub only: the chat does not change
         elif name != "QUIT":
             out.send(session, numeric("*", N.ERR_NOTREGISTERED, "You have not registered"))
         return out.deliveries

@@ -16,6 +16,7 @@ from twisted.logger import Logger
 
 from twistedchat.discovery.directory import Directory
 from twistedchat.discovery.wire import Announcement, Offer, Query
+from twistedchat.node import balance
 from twistedchat.node.membership import ClusterView, MembershipPolicy, bootstrap_voters
 from twistedchat.node.replica import RaftReplica
 from twistedchat.raft.core import ConfigChangeRefused, NotLeader, Role
@@ -34,6 +35,8 @@ LEADER_ANNOUNCE_EVERY = 0.25
 #: How long the set of fresh nodes must stay the same before founding a cluster from it.
 BOOTSTRAP_SETTLE = 1.5
 MEMBERSHIP_EVERY = 0.5
+#: Seconds between two requests to move clients (they need time to land elsewhere).
+REBALANCE_EVERY = 15.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +64,8 @@ class ClusterAgent:
         node_lost: Callable[[str], None],
         capacity: int,
         policy: MembershipPolicy,
+        load_of: Callable[[str], int] = lambda node: 0,
+        rebalance: Callable[[str, int], None] = lambda node, count: None,
     ) -> None:
         self.cluster = cluster
         self.addresses = addresses
@@ -72,6 +77,9 @@ class ClusterAgent:
         self._node_lost = node_lost
         self.capacity = capacity
         self.policy = policy
+        self._load_of = load_of
+        self._rebalance = rebalance
+        self._last_rebalance = float("-inf")
         self.leaving = False
         self._fresh_view: frozenset[str] = frozenset()
         self._fresh_view_since = 0.0
@@ -208,6 +216,7 @@ class ClusterAgent:
             )
         )
         if change is None or change == config:
+            self._consider_rebalance(now, alive)
             return
         try:
             core.propose_config(change)
@@ -221,6 +230,19 @@ class ClusterAgent:
         self.replica.poke()
         for removed in sorted(config.members() - change.members()):
             self._node_lost(removed)  # its users quit for everyone, nicks are free again
+
+    def _consider_rebalance(self, now: float, alive: list[Announcement]) -> None:
+        """With membership settled, ask the busiest live member to shed a few clients."""
+        if now - self._last_rebalance < REBALANCE_EVERY:
+            return
+        live = {a.node_id for a in alive} | {self.node_id}
+        members = self.replica.core.configuration.members() & live
+        move = balance.plan({member: self._load_of(member) for member in members})
+        if move is not None:
+            self._last_rebalance = now
+            log.info("rebalancing: asking {node} to move {n} clients", node=move.node,
+                     n=move.count)  # fmt: skip
+            self._rebalance(move.node, move.count)
 
     def _last_heard(self, member: str) -> float:
         assert self._leader_since is not None

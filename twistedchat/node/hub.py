@@ -19,7 +19,15 @@ from typing import Protocol
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from twistedchat.chat.command import NODE_LOST, NODE_RESET, PLUGIN_SAY, TICK, Command, Delivery
+from twistedchat.chat.command import (
+    MOVE,
+    NODE_LOST,
+    NODE_RESET,
+    PLUGIN_SAY,
+    TICK,
+    Command,
+    Delivery,
+)
 from twistedchat.chat.resume import ORPHAN_QUIT
 from twistedchat.chat.state import ChatState
 from twistedchat.irc.backend import SessionSink
@@ -127,13 +135,31 @@ class SessionHub:
         Clients that negotiated ``twistedchat.org/resume`` get ``RESUME MOVE :<reason>``
         and move before this node leaves, so its users quit for nobody.
         """
-        asked = 0
-        for session_id, session in self.sessions.items():
-            if session.sink is not None and self.state.is_resumable(session_id):
-                move = Message("RESUME", ("MOVE", reason))
-                session.sink.deliver(Delivery(session_id, move, echo=False))
-                asked += 1
+        asked = sum(
+            1
+            for session_id, session in self.sessions.items()
+            if session.sink is not None and self.state.is_resumable(session_id)
+        )
+        self._move_some(asked, reason)
         return asked
+
+    def request_moves(self, node: str, count: int) -> None:
+        """The leader asks ``node`` (through the log) to move ``count`` resumable clients."""
+        if self.ready:
+            self._submit(self._node_session, Message(MOVE, (node, str(count))), None)
+
+    def clients_on(self, node: str) -> int:
+        """Users the log places on ``node`` (the load the leader balances)."""
+        return len(self.state.sessions_of_node(node))
+
+    def _move_some(self, count: int, reason: str) -> None:
+        """Ask up to ``count`` of our connected resumable sessions to go elsewhere."""
+        for session_id, session in list(self.sessions.items()):
+            if count <= 0:
+                return
+            if session.sink is not None and self.state.is_resumable(session_id):
+                session.sink.deliver(Delivery(session_id, Message("RESUME", ("MOVE", reason))))
+                count -= 1
 
     def resumable_here(self) -> int:
         """Resumable sessions the log still places on this node (a drain waits for zero).
@@ -328,6 +354,10 @@ class SessionHub:
             log.failure("handing out entry {index} failed", index=index)
 
     def _after_apply(self, command: Command, deliveries: list[Delivery]) -> None:
+        params = command.message.params
+        if command.message.command == MOVE and params[:1] == (self.node_id,) and len(params) > 1:
+            count = int(params[1]) if params[1].isdigit() else 0
+            self._move_some(count, "Rebalancing: another server has more room")
         if command.message.command == NODE_LOST and command.message.params == (self.node_id,):
             self._end_local_sessions("Node lost: this node was cut off from its cluster")
         resumed = self._follow_resume(command)
