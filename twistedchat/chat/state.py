@@ -34,9 +34,9 @@ from twistedchat.chat import (
 )
 from twistedchat.chat.command import (
     CONNECT,
+    MOVE,
     NODE_LOST,
     NODE_RESET,
-    MOVE,
     PLUGIN_SAY,
     TICK,
     Command,
