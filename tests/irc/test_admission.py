@@ -38,3 +38,16 @@ def test_a_refused_connection_is_told_why_and_others_carry_on() -> None:
     assert first.has(" 001 a ") and not second.closed
     first.connection_lost()
     assert not server.connect().closed
+
+
+def test_sts_names_the_tls_port_on_plain_connections() -> None:
+    server = Server(sts_port=6697)
+    client = server.connect()
+    client.send("CAP LS 302")
+    assert client.has(" sts=port=6697")
+    old = server.connect()
+    old.send("CAP LS")  # sts needs CAP 302 values
+    assert not old.has("sts")
+    plain = Server().connect()
+    plain.send("CAP LS 302")
+    assert plain.has(" LS ") and not plain.has("sts")

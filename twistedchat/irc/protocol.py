@@ -14,7 +14,13 @@ import secrets
 from collections import deque
 from collections.abc import Sequence
 
-from twisted.internet.interfaces import IAddress, IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.interfaces import (
+    IAddress,
+    IDelayedCall,
+    IPushProducer,
+    IReactorTime,
+    ISSLTransport,
+)
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -518,6 +524,17 @@ class IRCConnection(Protocol):
         elif command == "MOTD":
             self._reply(label, self._motd_lines())
 
+    def _ls_tokens(self) -> list[str]:
+        """CAP LS, plus IRCv3 ``sts`` when IRC over TLS is configured: on a plain
+        connection it names the TLS port, on a TLS one it sets the policy's duration."""
+        tokens = ls_tokens(self._cap_version, self.settings.extra_caps)
+        port = self.settings.sts_port
+        if port is not None and self._cap_version >= 302:
+            secure = ISSLTransport.providedBy(self.transport)
+            duration = self.settings.sts_duration
+            tokens.append(f"sts=duration={duration}" if secure else f"sts=port={port}")
+        return tokens
+
     def _handle_cap(self, message: Message, label: str | None) -> None:
         params = message.params
         sub = params[0].upper() if params else ""
@@ -536,7 +553,7 @@ class IRCConnection(Protocol):
                         (
                             self.nick,
                             "LS",
-                            " ".join(ls_tokens(self._cap_version, self.settings.extra_caps)),
+                            " ".join(self._ls_tokens()),
                         ),
                     )
                 ],

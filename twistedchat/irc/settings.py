@@ -38,3 +38,5 @@ class ConnectionSettings:
     connect_rate: float = 1.0  # ...and per second after that (0: unlimited)
     limits_exempt: tuple[str, ...] = DEFAULT_EXEMPT  # networks the two limits skip
     operators: tuple[tuple[str, str], ...] = ()  # (name, scrypt hash) that OPER accepts
+    sts_port: int | None = None  # the IRC-over-TLS port, advertised with the sts capability
+    sts_duration: int = 30 * 24 * 3600  # seconds clients keep using TLS once they saw it
