@@ -30,6 +30,7 @@ from twistedchat.irc.capabilities import SUPPORTED, for_client
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.framing import FrameTooLong, LineFramer
 from twistedchat.irc.grammar import ParseError, parse_line, serialize
+from twistedchat.irc.labels import labeled
 from twistedchat.irc.message import Message
 
 log = Logger()
@@ -170,22 +171,12 @@ class GatewayConnection(Protocol):
 
     def _reply(self, label: str | None, messages: list[Message]) -> None:
         """Replies to one command, labelled the way the client asked."""
-        if label is None:
-            for message in messages:
-                self._write(message)
-        elif not messages:
-            self._write(Message("ACK", (), None, {"label": label}))
-        elif len(messages) == 1 or "batch" not in self.caps:
-            self._write(messages[0].with_tags(label=label))
-            for message in messages[1:]:
-                self._write(message)
-        else:
+        batch = None
+        if label is not None and len(messages) > 1 and "batch" in self.caps:
             self._batches += 1
-            ref = f"gw{self._batches}"
-            self._write(Message("BATCH", (f"+{ref}", "labeled-response"), None, {"label": label}))
-            for message in messages:
-                self._write(message if "batch" in message.tags else message.with_tags(batch=ref))
-            self._write(Message("BATCH", (f"-{ref}",)))
+            batch = f"gw{self._batches}"
+        for message in labeled(label, messages, batch):
+            self._write(message)
 
     # -- output ------------------------------------------------------------------------
 

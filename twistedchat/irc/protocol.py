@@ -44,6 +44,7 @@ from twistedchat.irc.casemap import casefold
 from twistedchat.irc.flood import TokenBucket
 from twistedchat.irc.framing import FrameTooLong, LineFramer
 from twistedchat.irc.grammar import InvalidUtf8, ParseError, parse_line, serialize
+from twistedchat.irc.labels import labeled
 from twistedchat.irc.message import Message
 from twistedchat.irc.names import valid_nick
 from twistedchat.irc.settings import ConnectionSettings
@@ -671,25 +672,12 @@ class IRCConnection(Protocol):
 
     def _reply(self, label: str | None, messages: Sequence[Message]) -> None:
         """Send the replies to one command, labelled as labeled-response asks."""
-        if label is None:
-            for message in messages:
-                self._send(message)
-            return
-        if not messages:
-            self._send(Message("ACK", (), None, {"label": label}))
-        elif len(messages) == 1 or "batch" not in self.caps:
-            self._send(messages[0].with_tags(label=label))
-            for message in messages[1:]:
-                self._send(message)
-        else:
+        batch = None
+        if label is not None and len(messages) > 1 and "batch" in self.caps:
             self._batch_counter += 1
-            ref = f"L{self._batch_counter}"
-            self._send(Message("BATCH", ("+" + ref, "labeled-response"), None, {"label": label}))
-            for message in messages:
-                # A reply that is itself in a batch (chathistory) nests: only its BATCH
-                # lines join ours, its messages stay in their own.
-                self._send(message if "batch" in message.tags else message.with_tags(batch=ref))
-            self._send(Message("BATCH", ("-" + ref,)))
+            batch = f"L{self._batch_counter}"
+        for message in labeled(label, messages, batch):
+            self._send(message)
 
     def _send(self, message: Message) -> None:
         if self._closing or self.transport is None:
