@@ -201,3 +201,24 @@ def test_irssi_behind_the_gateway_does_not_notice_its_node_dying(
         if bob is not None:
             bob.close()
         gateway.stop()
+
+
+@pytest.mark.integration
+def test_the_gateway_skips_full_nodes(
+    cluster_factory: Callable[..., list[Node]], tmp_path: Path
+) -> None:
+    nodes = cluster_factory(3, "--max-clients", "1")
+    fillers = [IRCClient(n.irc_port, f"filler{i}") for i, n in enumerate(nodes[:2])]
+    gateway = Gateway(tmp_path, free_ports(1)[0])
+    gateway.start()
+    try:
+        for _ in range(3):  # whatever the order of offers, only the node with room is used
+            alice = IRCClient(gateway.port, "alice")
+            assert (nodes[2].status() or {}).get("clients") == 1
+            alice.send("QUIT :again")
+            alice.close()
+            wait_for(lambda: (nodes[2].status() or {}).get("clients") == 0, 10, "a free slot")
+    finally:
+        for client in fillers:
+            client.close()
+        gateway.stop()
