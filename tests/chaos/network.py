@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 from collections.abc import Iterable, Iterator
 
@@ -42,6 +43,11 @@ def namespace(name: str) -> Iterator[str]:
              "limit", "0")  # fmt: skip
         yield name
     finally:
+        pids = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True,
+                              timeout=10).stdout.split()  # fmt: skip
+        for pid in pids:  # whatever the run left behind dies with its namespace
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
         subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -53,7 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         with namespace(f"tcchaos{os.getpid()}") as name:
             command = ["ip", "netns", "exec", name, sys.executable, "-m", "tests.chaos.run",
                        *argv, "--inside", "--seed", str(args.seed)]  # fmt: skip
-            return subprocess.run(command, check=False).returncode
+            child = subprocess.Popen(command)
+            forward = lambda signum, _frame: child.send_signal(signum)  # noqa: E731
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, forward)  # the run stops its nodes, then we clean up
+            return child.wait()
     react(lambda reactor: ensureDeferred(run(reactor, args)))
     return 0
 
@@ -79,6 +84,7 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
     nodes = make_nodes(root, [network.host(i) for i in range(args.nodes)], extra)
     history = History(seed=args.seed)
     talkers: list[Talker] = []
+    reactor.addSystemEventTrigger("before", "shutdown", lambda: [n.stop() for n in nodes])
     try:
         for node in nodes:
             node.start()

@@ -216,7 +216,10 @@ class ClusterAgent:
             )
         )
         if change is None or change == config:
-            self._consider_rebalance(now, alive)
+            try:
+                self._consider_rebalance(now, alive)
+            except Exception:  # balancing is an optimisation: never stop steering for it
+                log.failure("rebalancing failed")
             return
         try:
             core.propose_config(change)
