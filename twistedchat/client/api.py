@@ -14,9 +14,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred, ensureDeferred
-from twisted.internet.endpoints import clientFromString
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.endpoints import TCP4ClientEndpoint, wrapClientTLS
+from twisted.internet.interfaces import IDelayedCall, IReactorTime, IStreamClientEndpoint
 from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -87,7 +88,7 @@ class NodeLink(Protocol):
     def connectionLost(self, reason: Failure | None = None) -> None:
         if self._keepalive is not None and self._keepalive.active():
             self._keepalive.cancel()
-        self.client.link_lost(self)
+        self.client.link_lost(self, reason)
 
     def send(self, message: Message) -> None:
         if self.transport is not None:
@@ -125,6 +126,7 @@ class ChatClient:
         keepalive: float = 5.0,
         retry_delay: float = 0.2,
         refusal_retry: float = 1.0,
+        tls_trust: Certificate | None = None,
     ) -> None:
         self.reactor = reactor
         self.clock: IReactorTime = reactor
@@ -134,6 +136,7 @@ class ChatClient:
         self.keepalive = keepalive
         self.retry_delay = retry_delay
         self.refusal_retry = refusal_retry
+        self.tls_trust = tls_trust  # CA of the nodes' IRC certificates: connect over TLS
         self._retry_call: IDelayedCall | None = None
         self._refusal_rounds = 0
         self.node: str | None = None
@@ -197,9 +200,8 @@ class ChatClient:
             now = self.clock.seconds()
             recent = frozenset(n for n, t in self._failed.items() if now - t < 10 * self.keepalive)
             address = await self.locate(recent)
-            host, _, port = address.rpartition(":")
-            endpoint = clientFromString(self.reactor, f"tcp:{host}:{port}:timeout=5")
             self.node = address
+            endpoint = self._endpoint(address)
             await endpoint.connect(Factory.forProtocol(lambda: NodeLink(self)))
         except Exception as error:  # any failure means: try another node
             log.info("cannot reach a node ({error}); retrying", error=error)
@@ -210,20 +212,30 @@ class ChatClient:
             return
         self._connecting = False
 
+    def _endpoint(self, address: str) -> IStreamClientEndpoint:
+        """TCP to ``host:port``; with a trust root, TLS whose certificate must be for that
+        host (checked by service-identity, via Twisted's ``optionsForClientTLS``)."""
+        host, _, port = address.rpartition(":")
+        tcp = TCP4ClientEndpoint(self.reactor, host, int(port), timeout=5)
+        if self.tls_trust is None:
+            return tcp
+        return wrapClientTLS(optionsForClientTLS(host, trustRoot=self.tls_trust), tcp)
+
     def link_made(self, link: NodeLink) -> None:
         log.info("connected to node {node}", node=self.node)
         self._link = link
         self.session.connected()
         self._flush()
 
-    def link_lost(self, link: NodeLink) -> None:
+    def link_lost(self, link: NodeLink, reason: Failure | None = None) -> None:
         if link is not self._link:
             return
         self._link = None
         self.session.disconnected()
         if self._closing:
             return
-        log.info("lost node {node}; failing over", node=self.node)
+        why = reason.getErrorMessage() if reason is not None else "closed"
+        log.info("lost node {node} ({why}); failing over", node=self.node, why=why)
         if self.node is not None:
             self._failed[self.node] = self.clock.seconds()
         self._connect_soon(self.retry_delay)

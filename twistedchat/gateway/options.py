@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from OpenSSL.SSL import Error as SSLError
 from twisted.internet import endpoints, reactor
+from twisted.internet.ssl import Certificate
 from twisted.python import usage
 
 from twistedchat.discovery.secret import load_or_create_secret
@@ -30,6 +32,12 @@ class ChatGatewayOptions(usage.Options):
         ["secret-file", None, "./chatnode-data/cluster.secret", "The cluster's secret."],
         ["discovery-port", None, 7666, "UDP port the nodes answer discovery on.", int],
         ["broadcast", None, "127.255.255.255", "Where discovery queries are broadcast."],
+        [
+            "tls-ca",
+            None,
+            None,
+            "PEM CA certificate: connect to nodes over TLS and verify their certificates.",
+        ],
         [
             "keepalive",
             None,
@@ -56,6 +64,12 @@ class ChatGatewayOptions(usage.Options):
             raise usage.UsageError(f"--listen: bad endpoint {self['listen']!r}: {error}") from None
         if not 0 < self["discovery-port"] < 65536:
             raise usage.UsageError("--discovery-port must be a port number (1-65535)")
+        self["trust"] = None
+        if self["tls-ca"] is not None:
+            try:
+                self["trust"] = Certificate.loadPEM(Path(self["tls-ca"]).read_bytes())
+            except (OSError, ValueError, SSLError) as error:
+                raise usage.UsageError(f"--tls-ca: {error}") from None
         self["secret"] = b""
         if not self["join"]:  # discovery datagrams are signed with the cluster's secret
             try:

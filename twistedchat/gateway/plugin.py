@@ -28,7 +28,9 @@ class ChatGatewayServiceMaker:
         else:
             targets = [(options["broadcast"], options["discovery-port"])]
             locate = discovery_locator(reactor, options["cluster"], options["secret"], targets)  # type: ignore[arg-type]
-        factory = GatewayFactory(reactor, locate, keepalive=options["keepalive"])
+        factory = GatewayFactory(
+            reactor, locate, keepalive=options["keepalive"], tls_trust=options["trust"]
+        )
         return strports.service(options["listen"], factory)
 
 

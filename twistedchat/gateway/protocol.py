@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from twisted.internet.protocol import Factory, Protocol
+from twisted.internet.ssl import Certificate
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -196,15 +197,27 @@ class GatewayConnection(Protocol):
 class GatewayFactory(Factory):
     """Builds a :class:`GatewayConnection` per IRC client, each with its own session."""
 
-    def __init__(self, reactor: object, locate: Locator, keepalive: float = 5.0) -> None:
+    def __init__(
+        self,
+        reactor: object,
+        locate: Locator,
+        keepalive: float = 5.0,
+        tls_trust: Certificate | None = None,
+    ) -> None:
         self.reactor = reactor
         self.locate = locate
         self.keepalive = keepalive
+        self.tls_trust = tls_trust
 
     def buildProtocol(self, addr: object) -> GatewayConnection:
         def make_client(identity: Identity, on_event: Callable[[Event], None]) -> ChatClient:
             return ChatClient(
-                self.reactor, self.locate, identity, on_event, keepalive=self.keepalive
+                self.reactor,
+                self.locate,
+                identity,
+                on_event,
+                keepalive=self.keepalive,
+                tls_trust=self.tls_trust,
             )
 
         return GatewayConnection(make_client)
