@@ -102,13 +102,18 @@ class GatewayConnection(Protocol):
             self._labels[ours] = label
 
     def _register(self, message: Message) -> None:
-        if message.command == "NICK" and message.params:
-            self._nick = message.params[0]
-        elif message.command == "USER" and len(message.params) >= 4:
-            self._user = (message.params[0], message.params[3])
-        elif message.command != "PASS":
+        """NICK and USER are kept for the upstream session; the node judges the nick."""
+        command, params = message.command, message.params
+        if command == "NICK" and not (params and params[0]):
+            self._numeric(N.ERR_NONICKNAMEGIVEN, "No nickname given")
+        elif command == "NICK":
+            self._nick = params[0]
+        elif command == "USER" and len(params) < 4:
+            self._numeric(N.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
+        elif command == "USER":
+            self._user = (params[0], params[3])
+        elif command != "PASS":
             self._numeric(N.ERR_NOTREGISTERED, "You have not registered")
-            return
         self._start_when_ready()
 
     def _start_when_ready(self) -> None:
