@@ -443,7 +443,7 @@ def twistedchat(nodes: int) -> Iterator[Target]:
                 "--peer", f"tcp:{peer}:interface=127.0.0.1",
                 "--status", f"tcp:{status}:interface=127.0.0.1",
                 "--cluster", f"bench{os.getpid()}", "--discovery-port", str(discovery),
-                "--secret-file", str(secret), "--bootstrap-expect", str(nodes),
+                "--secret-file", str(secret), "--bootstrap-expect", str(nodes), "--insecure-peers",
                 "--flood-rate", "0", "--max-clients", "100000",
             ], Path(tmp) / f"n{i}.log"))  # fmt: skip
         for i, port in enumerate(ports):

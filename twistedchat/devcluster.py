@@ -2,6 +2,10 @@
 
 Node 1 serves IRC on 127.0.0.1:6667 (nodes 2 and 3 on 6668 and 6669), so an IRC client can
 join at once. Ctrl-C stops every node cleanly (the leader hands over leadership first).
+
+Peer links use mutual TLS: the first run creates a cluster CA in DATA-ROOT/ca/ and a
+certificate for every node in DATA-ROOT/nodeN/tls/ (the node's default --peer-tls-dir),
+and later runs issue new ones only where a certificate is missing or no longer fits.
 """
 
 from __future__ import annotations
@@ -16,9 +20,23 @@ from pathlib import Path
 from typing import IO
 
 from twistedchat.discovery.secret import load_or_create_secret
+from twistedchat.security import pki
 
 #: The bundled plugins the embedded default runs (``!ping`` in any channel).
 DEFAULT_PLUGINS = ("chatlog", "bots", "groups")
+
+
+def peer_port(index: int, base: int) -> int:
+    return base + 1000 + index - 1
+
+
+def ensure_certificates(size: int, data_root: Path, base: int) -> None:
+    """The cluster CA and one certificate per node, for mutual TLS between the nodes."""
+    for index in range(1, size + 1):
+        node_id = f"127.0.0.1:{peer_port(index, base)}"
+        tls_dir = data_root / f"node{index}" / pki.TLS_DIR
+        if pki.ensure_node_files(data_root, node_id, tls_dir):
+            print(f"twistedchat: certificate for {node_id} issued in {tls_dir}", flush=True)
 
 
 def node_command(
@@ -27,13 +45,13 @@ def node_command(
     """The ``twistd chatnode`` command line of node ``index`` (1-based) of ``size``.
 
     No node is told another's address: they find each other by broadcast on loopback.
+    Their certificates are in their data dirs (see :func:`ensure_certificates`).
     """
-    peer_port = base + 1000 + index - 1
     return [
         str(Path(sys.executable).with_name("twistd")), "-n", "--pidfile=", "chatnode",
         "--data-dir", str(data_root / f"node{index}"),
         "--irc", f"tcp:{base + index - 1}:interface=127.0.0.1",
-        "--peer", f"tcp:{peer_port}:interface=127.0.0.1",
+        "--peer", f"tcp:{peer_port(index, base)}:interface=127.0.0.1",
         "--status", f"tcp:{base + 2000 + index - 1}:interface=127.0.0.1",
         "--bootstrap-expect", str(size),
         "--secret-file", str(data_root / "cluster.secret"),
@@ -59,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
     plugins = tuple(args.plugin) if args.plugin else DEFAULT_PLUGINS
 
     load_or_create_secret(args.data_root / "cluster.secret", create=True)
+    try:
+        ensure_certificates(args.nodes, args.data_root, args.base_port)
+    except pki.PKIError as error:
+        print(f"twistedchat: cannot set up peer TLS: {error}", file=sys.stderr)
+        return 1
     children: list[subprocess.Popen[bytes]] = []
     relays: list[threading.Thread] = []
     for index in range(1, args.nodes + 1):

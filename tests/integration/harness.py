@@ -128,7 +128,7 @@ class Gateway:
             TWISTD, "-n", "--pidfile=", "chatgateway",
             "--listen", f"tcp:{self.port}:interface=127.0.0.1",
             "--broadcast", "127.255.255.255", "--keepalive", "1",
-            *cluster_options(self.root), *self.extra,
+            *cluster_options(self.root, insecure_peers=False), *self.extra,
         ]  # fmt: skip
         with open(self.root / f"gateway-{self.port}.log", "ab") as log:
             self.process = subprocess.Popen(
@@ -162,16 +162,19 @@ def free_udp_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def cluster_options(root: Path) -> list[str]:
+def cluster_options(root: Path, *, insecure_peers: bool = True) -> list[str]:
     """Options every node of one test's cluster shares: its own name, discovery port and
-    secret, so clusters of tests running side by side never hear each other."""
+    secret, so clusters of tests running side by side never hear each other. Nodes use
+    plain TCP between them (``--insecure-peers``) unless a test brings certificates
+    (tests/security) and passes ``insecure_peers=False``, as does the gateway, which has
+    no peer links."""
     secret = root / "cluster.secret"
     if not secret.exists():
         root.mkdir(parents=True, exist_ok=True)
         secret.write_text(os.urandom(32).hex() + "\n")
     return [
         "--cluster", f"test-{root.name}", "--discovery-port", str(free_udp_port_for(root)),
-        "--secret-file", str(secret),
+        "--secret-file", str(secret), *(["--insecure-peers"] if insecure_peers else []),
     ]  # fmt: skip
 
 

@@ -101,7 +101,7 @@ def start(host: Host, root: Path) -> None:
          "--irc", f"tcp:{IRC_PORT}:interface={host.address}",
          "--peer", f"tcp:{PEER_PORT}:interface={host.address}",
          "--status", f"tcp:{STATUS_PORT}:interface={host.address}",
-         "--secret-file", str(secret), "--bootstrap-expect", "3",
+         "--secret-file", str(secret), "--bootstrap-expect", "3", "--insecure-peers",
          "--dead-node-timeout", "300"],
         stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip

@@ -13,6 +13,8 @@ from twisted.python import usage
 
 from twistedchat import plugins
 from twistedchat.discovery.udp import default_broadcast
+from twistedchat.security import pki
+from twistedchat.security.peertls import PeerTLS
 
 DEFAULT_IRC = "tcp:6667:interface=127.0.0.1"
 DEFAULT_PEER = "tcp:7667:interface=127.0.0.1"
@@ -75,7 +77,15 @@ class ChatNodeOptions(usage.Options):
         "across the nodes of a cluster."
     )
 
-    optFlags = [["list-plugins", None, "List the installed plugins and exit."]]
+    optFlags = [
+        ["list-plugins", None, "List the installed plugins and exit."],
+        [
+            "insecure-peers",
+            None,
+            "Plain TCP between nodes: no TLS, no check of who a peer is. For trusted "
+            "networks and tests only.",
+        ],
+    ]
 
     optParameters = [
         ["data-dir", None, "./chatnode-data", "Directory for everything the node persists."],
@@ -84,6 +94,13 @@ class ChatNodeOptions(usage.Options):
         ["cluster", None, "twistedchat", "Cluster name: peers of another cluster are refused."],
         ["peer", None, DEFAULT_PEER, "Endpoint string the Raft peer protocol listens on."],
         ["node-id", None, None, "This node's id in the cluster (default: HOST:PORT of --peer)."],
+        [
+            "peer-tls-dir",
+            None,
+            None,
+            "Directory with node.pem, node.key and ca.pem for mutual TLS between nodes "
+            "(default: DATA-DIR/tls; see `chatnode ca --help`).",
+        ],
         [
             "status",
             None,
@@ -238,6 +255,32 @@ class ChatNodeOptions(usage.Options):
             raise usage.UsageError(f"--motd: no such file: {self['motd']}")
         if self["node-id"] in self["join"]:
             self["join"].remove(self["node-id"])
+        self["peer-tls"] = _peer_tls(self)
+
+
+def _peer_tls(options: ChatNodeOptions) -> PeerTLS | None:
+    """The node's peer TLS settings, loaded and checked; None with --insecure-peers."""
+    if options["peer"].startswith("ssl:"):
+        raise usage.UsageError(
+            "--peer: give a tcp: endpoint; peer links get their TLS from --peer-tls-dir"
+        )
+    if options["peer-tls-dir"] is None:
+        options["peer-tls-dir"] = os.path.join(options["data-dir"], pki.TLS_DIR)
+    if options["insecure-peers"]:
+        return None
+    directory, node_id = Path(options["peer-tls-dir"]), options["node-id"]
+    if not pki.node_files_present(directory):
+        data_dir = options["data-dir"]
+        raise usage.UsageError(
+            f"peer links need TLS, and {directory} holds no node.pem, node.key or ca.pem: "
+            f"create them with `chatnode ca init --data-dir {data_dir}` (once per cluster) "
+            f"and `chatnode ca issue {node_id} --data-dir {data_dir} --out {directory}`, "
+            "or pass --insecure-peers for plain TCP between nodes"
+        )
+    try:
+        return PeerTLS.load(directory, node_id)
+    except pki.PKIError as error:
+        raise usage.UsageError(f"--peer-tls-dir: {error}") from None
 
 
 def _check_endpoint(option: str, description: str) -> None:

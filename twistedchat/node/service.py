@@ -37,6 +37,8 @@ from twistedchat.plugins import PluginError, PluginHost
 from twistedchat.raft.core import RaftConfig
 from twistedchat.raft.storage import RaftStorage
 from twistedchat.raft.transport import PeerTransport
+from twistedchat.security.admission import PeerAdmission
+from twistedchat.security.peertls import PeerTLS, probe
 
 log = Logger()
 
@@ -71,6 +73,7 @@ class NodeConfig:
     resume_grace: float = 60.0
     plugins: PluginHost | None = None
     plugin_config: str | None = None  # re-read on SIGHUP
+    peer_tls: PeerTLS | None = None  # None: plain TCP between nodes (--insecure-peers)
 
 
 class ChatNodeService(service.Service):
@@ -128,6 +131,7 @@ class ChatNodeService(service.Service):
             resume_grace=options["resume-grace"],
             plugins=host if host.names() else None,
             plugin_config=options["plugin-config"],
+            peer_tls=options["peer-tls"],
             policy=MembershipPolicy(
                 max_voters=options["max-voters"],
                 bootstrap_expect=options["bootstrap-expect"],
@@ -156,11 +160,18 @@ class ChatNodeService(service.Service):
             plugins=c.plugins,
             is_leader=lambda: self.replica is not None and self.replica.core.role == "leader",
         )
+        if c.peer_tls is None:
+            log.warn(
+                "INSECURE: peer links are plain TCP (--insecure-peers): whoever reaches {peer} "
+                "can read and inject Raft traffic; use --peer-tls-dir certificates instead",
+                peer=c.peer,
+            )
         self.transport = PeerTransport(
             c.node_id,
             c.cluster,
             c.peer,
             reactor=self.clock,
+            tls=c.peer_tls,
         )
         tick = c.election_timeout_ms / 1000 / ELECTION_TICKS
         self.replica = RaftReplica(
@@ -225,6 +236,14 @@ class ChatNodeService(service.Service):
             policy=c.policy,
         )
         protocol.on_announcement = self.agent.heard
+        if c.peer_tls is not None:  # a node joins only once it proved its identity over TLS
+            tls, replica = c.peer_tls, self.replica
+            protocol.on_announcement = PeerAdmission(
+                self.agent.heard,
+                lambda node_id: probe(reactor, tls, node_id),
+                lambda node_id: node_id in replica.core.configuration.members(),
+                self.clock,
+            ).heard
         protocol.on_query = self.agent.answer
         self._discovery_port = listen_discovery(
             reactor,  # type: ignore[arg-type]

@@ -6,6 +6,10 @@ the connection while it takes them (Twisted coalesces the writes of one reactor 
 one ``send``); they queue while we are disconnected or while TCP has paused us, and are
 dropped, and counted, once the queue is full: Raft retransmits whatever matters, so
 unbounded buffering would only turn a slow peer into an out-of-memory node.
+
+With peer TLS (``LinkContext.tls``) the connection is wrapped in mutual TLS that checks
+the cluster CA and the node id we dial; it counts as up, and gets our Hello and the queued
+frames, only once the handshake has succeeded.
 """
 
 from __future__ import annotations
@@ -13,15 +17,26 @@ from __future__ import annotations
 import random
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from twisted.internet import endpoints
 from twisted.internet.defer import Deferred, succeed
-from twisted.internet.interfaces import IConsumer, IDelayedCall, IPushProducer, ITCPTransport
+from twisted.internet.interfaces import (
+    IConsumer,
+    IDelayedCall,
+    IHandshakeListener,
+    IPushProducer,
+    ITCPTransport,
+)
 from twisted.internet.protocol import Factory, Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
+
+from twistedchat.security.peertls import error_text
+
+if TYPE_CHECKING:
+    from twistedchat.security.peertls import PeerTLS
 
 log = Logger()
 
@@ -56,6 +71,8 @@ class LinkContext:
     stats: Counter[str] = field(default_factory=Counter)
     #: Every open connection, both directions, so stop() can close and await them all.
     connections: set[TrackedProtocol] = field(default_factory=set)
+    #: Mutual TLS on every link, or None for plain TCP (``--insecure-peers``).
+    tls: PeerTLS | None = None
 
 
 class Backoff:
@@ -116,7 +133,7 @@ class TrackedProtocol(Protocol):
             getattr(self.transport, "abortConnection", self.transport.loseConnection)()
 
 
-@implementer(IPushProducer)
+@implementer(IPushProducer, IHandshakeListener)
 class OutboundProtocol(TrackedProtocol):
     """Our sending connection to one peer; TCP pauses it when the peer reads too slowly."""
 
@@ -124,17 +141,43 @@ class OutboundProtocol(TrackedProtocol):
         super().__init__(context)
         self.peer = peer
         self.paused = False
+        self.up = False  # plain TCP: once connected; TLS: once the handshake succeeded
+        self._handshake_timer: IDelayedCall | None = None
 
     def connectionMade(self) -> None:
         super().connectionMade()
+        if self.context.tls is None:
+            self._link_up()
+            return
+        self.peer.handshake_started(self)
+        timeout = self.context.settings.connect_timeout
+        self._handshake_timer = self.context.reactor.callLater(timeout, self.abort)
+
+    def handshakeCompleted(self) -> None:
+        """TLS is up and the peer is the node we dialled (checked during the handshake)."""
+        self._cancel_handshake_timer()
+        if not self.up and not self._lost:
+            self._link_up()
+
+    def _link_up(self) -> None:
         assert self.transport is not None
+        self.up = True
         IConsumer(self.transport).registerProducer(self, True)
         self.write([self.context.hello])
         self.peer.connection_made(self)
 
+    def _cancel_handshake_timer(self) -> None:
+        if self._handshake_timer is not None and self._handshake_timer.active():
+            self._handshake_timer.cancel()
+        self._handshake_timer = None
+
     def connectionLost(self, reason: Failure = connectionDone) -> None:
+        self._cancel_handshake_timer()
         super().connectionLost(reason)
-        self.peer.connection_lost(self, reason)
+        if self.up:
+            self.peer.connection_lost(self, reason)
+        else:
+            self.peer.handshake_failed(self, reason)
 
     def dataReceived(self, data: bytes) -> None:
         """Peers never write on the connection we opened; ignore anything that arrives."""
@@ -178,6 +221,7 @@ class OutboundPeer:
         self._queue: deque[bytes] = deque()
         self.queued_bytes = 0
         self._connection: OutboundProtocol | None = None
+        self._handshaking: OutboundProtocol | None = None  # TLS: connected, not yet up
         self._connected_at = 0.0
         self._connecting: Deferred[Any] | None = None
         self._retry: IDelayedCall | None = None
@@ -239,6 +283,9 @@ class OutboundPeer:
             log.error("peer {peer}: bad endpoint {endpoint!r}: {error}",
                       peer=self.node_id, endpoint=self.endpoint, error=exc)  # fmt: skip
             return
+        if self.context.tls is not None:
+            endpoint = endpoints.wrapClientTLS(self.context.tls.client_creator(self.node_id),
+                                               endpoint)  # fmt: skip
         attempt: Deferred[Any] = endpoint.connect(_OutboundFactory(self.context, self))
         self._connecting = attempt
         attempt.addTimeout(self.context.settings.connect_timeout, reactor)
@@ -261,7 +308,32 @@ class OutboundPeer:
         self._schedule_retry()
         return None
 
+    def handshake_started(self, connection: OutboundProtocol) -> None:
+        if self._closed:
+            connection.abort()
+            return
+        self._handshaking = connection
+
+    def handshake_failed(self, connection: OutboundProtocol, reason: Failure) -> None:
+        """The TLS handshake failed (another CA, another node id, a timeout): retry later."""
+        if connection is not self._handshaking:
+            return  # one we abandoned ourselves
+        self._handshaking = None
+        if self._closed:
+            return
+        if not self._reported_down:
+            self._reported_down = True
+            log.warn("peer {peer} at {endpoint}: TLS link failed ({error}); retrying",
+                     peer=self.node_id, endpoint=self.endpoint,
+                     error=error_text(reason))  # fmt: skip
+        self._schedule_retry()
+
     def connection_made(self, connection: OutboundProtocol) -> None:
+        if self.context.tls is not None:
+            if connection is not self._handshaking:  # superseded while it shook hands
+                connection.abort()
+                return
+            self._handshaking = None
         if self._closed:  # connected just as we were removed
             connection.close()
             return
@@ -324,6 +396,9 @@ class OutboundPeer:
         attempt, self._connecting = self._connecting, None
         if attempt is not None:
             attempt.cancel()
+        handshaking, self._handshaking = self._handshaking, None
+        if handshaking is not None:
+            handshaking.abort()
         connection, self._connection = self._connection, None
         if connection is None:
             return

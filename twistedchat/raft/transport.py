@@ -6,6 +6,11 @@ neither side ever has to decide which of two simultaneous dials wins, and a slow
 cannot block the other direction. Every connection starts with a :class:`~.codec.Hello`;
 an inbound link from another cluster or wire version is refused with one log line.
 
+With peer TLS (``tls=`` a :class:`~twistedchat.security.peertls.PeerTLS`) every link is
+mutual TLS with the cluster CA. The dialler checks the node id it dials during the
+handshake (:mod:`twistedchat.raft.peer`); the listener learns who dials from the Hello and
+refuses the link, with one log line, unless the certificate is that node's.
+
 Failures stay local: a peer sending garbage loses that one connection, a peer that is down
 costs a bounded queue and a reconnect timer, and :meth:`PeerTransport.send` never raises,
 because Raft treats the network as lossy anyway and retransmits.
@@ -16,22 +21,31 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from OpenSSL import SSL
 from twisted.internet import endpoints
 from twisted.internet.address import IPv4Address, IPv6Address
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
 from twisted.internet.interfaces import IDelayedCall, IListeningPort
 from twisted.internet.protocol import Factory, connectionDone
 from twisted.logger import Logger
+from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 
 from twistedchat.raft import codec
 from twistedchat.raft.codec import WIRE_VERSION, FrameDecoder, FrameError, Hello
 from twistedchat.raft.messages import RaftMessage
 from twistedchat.raft.peer import LinkContext, OutboundPeer, PeerSettings, TrackedProtocol
+from twistedchat.security.peertls import error_text
+
+if TYPE_CHECKING:
+    from twistedchat.security.peertls import PeerTLS
 
 log = Logger()
+
+#: Failed TLS handshakes from one host are logged at most this often (all are counted).
+TLS_FAILURE_LOG_EVERY = 60.0
 
 STAT_NAMES = ("frames_sent", "frames_received", "bytes_sent", "bytes_received", "dropped",
               "bad_frames", "connects", "rejected_hello")  # fmt: skip
@@ -58,6 +72,11 @@ class InboundProtocol(TrackedProtocol):
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._cancel_hello_timer()
+        if self.peer_id is None and reason.check(SSL.Error):
+            self.context.stats["rejected_hello"] += 1
+            if self.owner.should_log_tls_failure(self.transport):
+                log.warn("closing peer connection from {peer}: TLS handshake failed ({why})",
+                         peer=self._peer_name(), why=error_text(reason))  # fmt: skip
         self.owner.inbound_lost(self)
         super().connectionLost(reason)
 
@@ -113,6 +132,12 @@ class InboundProtocol(TrackedProtocol):
         if frame.version != WIRE_VERSION:
             self._refuse(f"node {frame.node_id!r} speaks version {frame.version}")
             return False
+        tls = self.context.tls
+        if tls is not None:
+            mismatch = tls.inbound_mismatch(self.transport, frame.node_id)
+            if mismatch is not None:
+                self._refuse(mismatch)
+                return False
         self._cancel_hello_timer()
         self.peer_id = frame.node_id
         self.owner.inbound_accepted(self)
@@ -149,18 +174,20 @@ class PeerTransport:
         reactor: Any,
         rng: random.Random | None = None,
         settings: PeerSettings | None = None,
+        tls: PeerTLS | None = None,
     ) -> None:
         self.node_id = node_id
         self.cluster = cluster
         self.endpoint = endpoint
         hello = codec.encode(Hello(cluster, node_id, WIRE_VERSION))
         self.context = LinkContext(reactor, settings or PeerSettings(), rng or random.Random(),
-                                   hello)  # fmt: skip
+                                   hello, tls=tls)  # fmt: skip
         self.on_message: Callable[[RaftMessage], None] = _discard
         self._peers: dict[str, OutboundPeer] = {}
         self._inbound_by_peer: dict[str, InboundProtocol] = {}
         self._port: IListeningPort | None = None
         self._stopped = False
+        self._tls_failure_logged: dict[str, float] = {}
 
     @property
     def peers(self) -> Mapping[str, OutboundPeer]:
@@ -172,11 +199,16 @@ class PeerTransport:
     def start(self) -> Deferred[None]:
         """Listen for peers; fires once the port is open (fails if it cannot be)."""
         server = endpoints.serverFromString(self.context.reactor, self.endpoint)
-        listening: Deferred[IListeningPort] = server.listen(_InboundFactory(self))
+        factory: Any = _InboundFactory(self)
+        tls = self.context.tls
+        if tls is not None:
+            factory = TLSMemoryBIOFactory(tls.server_options, False, factory)
+        listening: Deferred[IListeningPort] = server.listen(factory)
 
         def listening_on(port: IListeningPort) -> None:
             self._port = port
-            log.info("raft peers: listening on {address}", address=port.getHost())
+            log.info("raft peers: listening on {address} ({security})", address=port.getHost(),
+                     security="mutual TLS" if tls is not None else "plain TCP")  # fmt: skip
 
         return listening.addCallback(listening_on)
 
@@ -246,6 +278,18 @@ class PeerTransport:
         self._inbound_by_peer[connection.peer_id] = connection
         if old is not None and old is not connection:
             old.abort()
+
+    def should_log_tls_failure(self, transport: Any) -> bool:
+        """At most one log line per host and minute: a refused node retries forever."""
+        peer = transport.getPeer() if transport is not None else None
+        host = str(getattr(peer, "host", peer))
+        now = self.context.reactor.seconds()
+        if now - self._tls_failure_logged.get(host, float("-inf")) < TLS_FAILURE_LOG_EVERY:
+            return False
+        if len(self._tls_failure_logged) >= 1024:
+            self._tls_failure_logged.clear()
+        self._tls_failure_logged[host] = now
+        return True
 
     def inbound_lost(self, connection: InboundProtocol) -> None:
         peer_id = connection.peer_id
