@@ -116,6 +116,20 @@ class ChatNodeOptions(usage.Options):
             "Lines per second per client after the burst; 0 turns flood control off.",
             _non_negative_float,
         ],
+        [
+            "max-per-address",
+            None,
+            16,
+            "Open connections per client address (loopback is exempt).",
+            _positive_int,
+        ],
+        [
+            "connect-rate",
+            None,
+            1.0,
+            "New connections per second per client address after a burst of 8; 0: no limit.",
+            _non_negative_float,
+        ],
         ["motd", None, None, "File whose lines are the message of the day."],
         [
             "election-timeout",
@@ -207,6 +221,14 @@ class ChatNodeOptions(usage.Options):
         self["irc"] = []
         self["join"] = []
         self["plugin"] = []
+        self["oper"] = []
+
+    def opt_oper(self, entry: str) -> None:
+        """NAME:HASH of an IRC operator; HASH from `chatnode oper-hash` (repeatable)."""
+        name, _, hashed = entry.partition(":")
+        if not name or not hashed.startswith("scrypt$"):
+            raise usage.UsageError("--oper expects NAME:HASH, the hash from `chatnode oper-hash`")
+        self["oper"].append((name, hashed))
 
     def opt_plugin(self, name: str) -> None:
         """Enable the installed plugin NAME (repeatable; see --list-plugins)."""

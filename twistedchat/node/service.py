@@ -110,6 +110,10 @@ class ChatNodeService(service.Service):
             extra_caps=frozenset(host.capabilities()),
             motd=motd,
             max_clients=options["max-clients"],
+            max_per_address=options["max-per-address"],
+            connect_rate=options["connect-rate"],
+            operators=tuple(options["oper"]),
+            sts_port=_tls_port(options["irc"]),
             flood_burst=options["flood-burst"],
             flood_rate=options["flood-rate"],
         )
@@ -232,6 +236,8 @@ class ChatNodeService(service.Service):
             send_announcement=protocol.send,
             client_count=hub.local_client_count,
             node_lost=hub.report_node_lost,
+            load_of=hub.clients_on,
+            rebalance=hub.request_moves,
             capacity=c.settings.max_clients,
             policy=c.policy,
         )
@@ -349,6 +355,15 @@ class ChatNodeService(service.Service):
             "users": state.user_count(),
             "channels": state.channel_count(),
         }
+
+
+def _tls_port(irc: list[str]) -> int | None:
+    """The port of the first ``ssl:`` IRC endpoint, advertised to clients with ``sts``."""
+    for description in irc:
+        parts = description.split(":")
+        if parts[0] == "ssl" and len(parts) > 1 and parts[1].isdigit():
+            return int(parts[1])
+    return None
 
 
 def _first_address(state: ChatState, member: str) -> str | None:

@@ -13,10 +13,12 @@ usage exits 2).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import NoReturn
 
+from twistedchat.chat.passwords import hash_password
 from twistedchat.security import pki
 
 PROG = "chatnode"
@@ -41,7 +43,12 @@ def _days(value: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     top = _Parser(prog=PROG, description="Manage the certificates of a twistedchat cluster.")
-    groups = top.add_subparsers(dest="group", metavar="ca", required=True, parser_class=_Parser)
+    groups = top.add_subparsers(dest="group", metavar="{ca,oper-hash}", required=True,
+                                parser_class=_Parser)  # fmt: skip
+    groups.add_parser(
+        "oper-hash",
+        help="read an operator password on stdin, print the hash for --oper NAME:HASH",
+    )
     ca = groups.add_parser("ca", help="the cluster CA and node certificates")
     commands = ca.add_subparsers(dest="command", metavar="{init,issue}", required=True,
                                  parser_class=_Parser)  # fmt: skip
@@ -95,6 +102,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.group == "oper-hash":
+        return _oper_hash()
     try:
         if args.command == "init":
             directory = pki.init_ca(args.data_dir, days=args.days, name=args.name)
@@ -115,6 +124,17 @@ def main(argv: list[str] | None = None) -> int:
     except pki.PKIError as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _oper_hash() -> int:
+    """Hash a password (scrypt, random salt) so the node's command line never holds it."""
+    password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 8:
+        print(f"{PROG}: error: an operator password needs at least 8 characters",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    print(hash_password(password, os.urandom(16)))
     return 0
 
 
