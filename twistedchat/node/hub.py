@@ -135,13 +135,7 @@ class SessionHub:
         Clients that negotiated ``twistedchat.org/resume`` get ``RESUME MOVE :<reason>``
         and move before this node leaves, so its users quit for nobody.
         """
-        asked = sum(
-            1
-            for session_id, session in self.sessions.items()
-            if session.sink is not None and self.state.is_resumable(session_id)
-        )
-        self._move_some(asked, reason)
-        return asked
+        return self._move_some(len(self.sessions), reason)
 
     def request_moves(self, node: str, count: int) -> None:
         """The leader asks ``node`` (through the log) to move ``count`` resumable clients."""
@@ -152,14 +146,17 @@ class SessionHub:
         """Users the log places on ``node`` (the load the leader balances)."""
         return len(self.state.sessions_of_node(node))
 
-    def _move_some(self, count: int, reason: str) -> None:
-        """Ask up to ``count`` of our connected resumable sessions to go elsewhere."""
+    def _move_some(self, count: int, reason: str) -> int:
+        """Ask up to ``count`` of our connected resumable sessions to go elsewhere;
+        returns how many were asked."""
+        asked = 0
         for session_id, session in list(self.sessions.items()):
-            if count <= 0:
-                return
+            if asked == count:
+                break
             if session.sink is not None and self.state.is_resumable(session_id):
                 session.sink.deliver(Delivery(session_id, Message("RESUME", ("MOVE", reason))))
-                count -= 1
+                asked += 1
+        return asked
 
     def resumable_here(self) -> int:
         """Resumable sessions the log still places on this node (a drain waits for zero).
