@@ -10,6 +10,7 @@ sees nothing but, perhaps, a short pause.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 
 from twisted.internet.protocol import Factory, Protocol
@@ -56,7 +57,7 @@ class GatewayConnection(Protocol):
         self._user: tuple[str, str] | None = None
         self._labels: dict[str, str | None] = {}  # our label -> the client's
         self._framer = LineFramer()
-        self._batches = 0
+        self._batch_refs = (f"gw{n}" for n in itertools.count(1))
 
     # -- from the IRC client -----------------------------------------------------------
 
@@ -177,11 +178,8 @@ class GatewayConnection(Protocol):
 
     def _reply(self, label: str | None, messages: list[Message]) -> None:
         """Replies to one command, labelled the way the client asked."""
-        batch = None
-        if label is not None and len(messages) > 1 and "batch" in self.caps:
-            self._batches += 1
-            batch = f"gw{self._batches}"
-        for message in labeled(label, messages, batch):
+        refs = self._batch_refs if "batch" in self.caps else None
+        for message in labeled(label, messages, refs):
             self._write(message)
 
     # -- output ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ clock so the tests drive it with ``twisted.internet.task.Clock``.
 
 from __future__ import annotations
 
+import itertools
 import os
 import secrets
 from collections import deque
@@ -98,7 +99,7 @@ class IRCConnection(Protocol):
         self._awaiting_pong = False
         self._send_paused = False
         self._bytes_while_paused = 0
-        self._batch_counter = 0
+        self._batch_refs = (f"L{n}" for n in itertools.count(1))
         self._admitted = False  # counted by the factory's per-address limits
 
     # -- Twisted callbacks -------------------------------------------------------------
@@ -672,11 +673,8 @@ class IRCConnection(Protocol):
 
     def _reply(self, label: str | None, messages: Sequence[Message]) -> None:
         """Send the replies to one command, labelled as labeled-response asks."""
-        batch = None
-        if label is not None and len(messages) > 1 and "batch" in self.caps:
-            self._batch_counter += 1
-            batch = f"L{self._batch_counter}"
-        for message in labeled(label, messages, batch):
+        refs = self._batch_refs if "batch" in self.caps else None
+        for message in labeled(label, messages, refs):
             self._send(message)
 
     def _send(self, message: Message) -> None:
