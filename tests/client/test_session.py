@@ -200,3 +200,31 @@ def test_a_node_that_goes_away_asks_the_session_to_move() -> None:
     assert session.asked_to_move
     session.disconnected()
     assert not session.asked_to_move
+
+
+def test_a_catch_up_cut_short_delivers_what_it_gathered_next_time() -> None:
+    session = registered()
+    feed(session, f"@msgid=1-1;time={T0} :bob!b@h PRIVMSG #a :before")
+    session.disconnected()
+    session.connected()
+    session.take()
+    lines, _ = feed(session, ":srv RESUME SUCCESS alice")
+    after_label = parse_line(lines[0].encode()).tags["label"]
+    feed(
+        session,
+        f"@label={after_label} :srv BATCH +L1 labeled-response",
+        f"@batch=L1;msgid=2-1;time={T0} :bob!b@h PRIVMSG #a :gathered",
+        ":srv BATCH -L1",
+        f"@msgid=3-1;time={T0} :bob!b@h PRIVMSG #a :held",
+    )
+    session.disconnected()  # the TARGETS answer never came: the catch-up is cut short
+    session.connected()
+    session.take()
+    lines, _ = feed(session, ":srv RESUME SUCCESS alice")
+    assert lines[0].endswith("CHATHISTORY AFTER #a msgid=3-1 100")  # nothing asked twice
+    events = []
+    for line in lines:
+        label = parse_line(line.encode()).tags["label"]
+        events += feed(session, f"@label={label} :srv ACK")[1]
+    texts = [e.message.params[-1] for e in events if isinstance(e, Incoming)]
+    assert texts == ["gathered", "held"]

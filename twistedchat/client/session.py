@@ -128,6 +128,7 @@ class ResumableSession:
         self._last_msgid: dict[str, tuple[str, str]] = {}  # folded conversation -> (name, msgid)
         self._missed: list[Message] = []
         self._held: list[Message] = []
+        self._interrupted: list[Message] = []  # caught up, not yet delivered, then cut off
         self._since = ""
 
     # -- the caller's side -------------------------------------------------------------
@@ -154,7 +155,14 @@ class ResumableSession:
         self._send(Message("CAP", ("END",)))
 
     def disconnected(self) -> None:
-        """The connection ended; commands stay pending until a node answers them."""
+        """The connection ended; commands stay pending until a node answers them.
+
+        A catch-up cut short keeps what it gathered (already counted as seen, so no node
+        will send it again) for the next one to deliver first.
+        """
+        if self.phase is Phase.SYNCING:
+            self._interrupted += self._missed + self._held
+            self._missed, self._held = [], []
         self.phase = Phase.OFFLINE
         self.asked_to_move = False
         self.refused.clear()  # all pending commands go out again after the resume
@@ -383,11 +391,11 @@ class ResumableSession:
     def _finish_sync(self) -> None:
         """Deliver the catch-up (each conversation in log order), then what came live."""
         missed = self._missed
-        for message in missed:
+        for message in self._interrupted + missed:
             self.events.append(Incoming(_without(message, "batch")))
         for message in self._held:
             self.events.append(Incoming(message))
-        self._missed, self._held = [], []
+        self._interrupted, self._missed, self._held = [], [], []
         self.phase = Phase.READY
         self.events.append(Resumed(self.nick, len(missed)))
         self._resend_pending()
