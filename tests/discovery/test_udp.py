@@ -10,8 +10,13 @@ import pytest_twisted
 from twisted.internet import reactor, task
 
 from tests.discovery.test_wire import ANNOUNCEMENT
-from twistedchat.discovery.udp import DiscoveryProtocol, default_broadcast, listen_discovery
-from twistedchat.discovery.wire import Decoder, Offer, Query
+from twistedchat.discovery.udp import (
+    QUERY_BURST,
+    DiscoveryProtocol,
+    default_broadcast,
+    listen_discovery,
+)
+from twistedchat.discovery.wire import Decoder, Offer, Query, encode
 
 SECRET = b"k" * 32
 
@@ -81,3 +86,18 @@ def test_default_broadcast_never_leaves_loopback_for_local_nodes() -> None:
     assert default_broadcast("127.0.0.1") == "127.255.255.255"
     assert default_broadcast("") == "127.255.255.255"
     assert default_broadcast("10.77.0.5").startswith("10.77.0.")
+
+
+def test_a_source_flooding_queries_is_answered_only_up_to_its_rate() -> None:
+    """Each answer is a datagram we send: a flood must not turn us into an amplifier."""
+    clock = task.Clock()
+    answered: list[Query] = []
+    node = DiscoveryProtocol(Decoder(SECRET, "c1"), SECRET, [], clock, time.time,
+                             on_query=lambda q: answered.append(q) or None)  # fmt: skip
+    for i in range(QUERY_BURST + 30):
+        node.datagramReceived(encode(Query("c1", f"q{i}"), SECRET, time.time()), ("10.0.0.9", 1))
+    assert len(answered) == QUERY_BURST and node.rate_limited == 30
+    node.datagramReceived(encode(Query("c1", "other"), SECRET, time.time()), ("10.0.0.8", 1))
+    clock.advance(1.0)
+    node.datagramReceived(encode(Query("c1", "later"), SECRET, time.time()), ("10.0.0.9", 1))
+    assert [q.nonce for q in answered[-2:]] == ["other", "later"]

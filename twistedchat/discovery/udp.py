@@ -25,11 +25,16 @@ from twistedchat.discovery.wire import (
     Rejected,
     encode,
 )
+from twistedchat.ratelimit import KeyedBuckets
 
 log = Logger()
 
 #: At most one log line per rejection reason per this many seconds (a flood stays quiet).
 LOG_EVERY = 60.0
+#: Queries one source address may have answered: a burst, then this many per second.
+#: Every answer is a datagram we send, so an unlimited flood of queries (even replayed
+#: ones within the freshness window's cache) would make us a traffic amplifier.
+QUERY_BURST, QUERY_RATE = 20, 5.0
 
 
 class DiscoveryProtocol(DatagramProtocol):
@@ -56,6 +61,8 @@ class DiscoveryProtocol(DatagramProtocol):
         self.on_query = on_query
         self.on_offer = on_offer
         self._last_logged: dict[str, float] = {}
+        self._queries = KeyedBuckets(QUERY_BURST, QUERY_RATE)
+        self.rate_limited = 0  # queries left unanswered because their source sent too many
 
     def send(self, datagram: Datagram, to: tuple[str, int] | None = None) -> None:
         """Broadcast ``datagram`` (or send it to ``to``); a send error is logged, not raised."""
@@ -78,6 +85,11 @@ class DiscoveryProtocol(DatagramProtocol):
         if isinstance(datagram, Announcement):
             self.on_announcement(datagram)
         elif isinstance(datagram, Query):
+            if not self._queries.allow(addr[0], self.clock.seconds()):
+                self.rate_limited += 1
+                self._log_once("rate", "discovery: too many queries from {t}; {e} ignored",
+                               self.rate_limited, addr[0])  # fmt: skip
+                return
             offer = self.on_query(datagram)
             if offer is not None:
                 self.send(offer, to=addr)

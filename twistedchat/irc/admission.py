@@ -8,10 +8,9 @@ default: they are local gateways, bouncers and tests, and a limit there would on
 from __future__ import annotations
 
 import ipaddress
-from collections import OrderedDict
 from collections.abc import Iterable
 
-from twistedchat.irc.flood import TokenBucket
+from twistedchat.ratelimit import KeyedBuckets
 
 #: Addresses the limits do not apply to unless configured otherwise.
 DEFAULT_EXEMPT = ("127.0.0.0/8", "::1/128")
@@ -31,11 +30,9 @@ class Admission:
         exempt: Iterable[str] = DEFAULT_EXEMPT,
     ) -> None:
         self.per_address = per_address
-        self.burst = burst
-        self.rate = rate
         self.exempt = [ipaddress.ip_network(net) for net in exempt]
         self.open: dict[str, int] = {}
-        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+        self._buckets = KeyedBuckets(burst, rate, RATE_ENTRIES)
 
     def admit(self, address: str, now: float) -> str | None:
         """Count a new connection from ``address``, or say why it is refused."""
@@ -43,11 +40,7 @@ class Admission:
             return None
         if self.open.get(address, 0) >= self.per_address:
             return f"Too many connections from your address (at most {self.per_address})"
-        bucket = self._buckets.pop(address, None) or TokenBucket(self.burst, self.rate)
-        self._buckets[address] = bucket
-        while len(self._buckets) > RATE_ENTRIES:
-            self._buckets.popitem(last=False)
-        if bucket.take(now) > 0:
+        if not self._buckets.allow(address, now):
             return "Connecting too fast; try again in a few seconds"
         self.open[address] = self.open.get(address, 0) + 1
         return None

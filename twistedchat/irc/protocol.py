@@ -1,7 +1,7 @@
 """The Twisted edge of the IRC front end: one connection, from bytes to backend calls.
 
 Parsing, framing and flood accounting are pure helpers (:mod:`~twistedchat.irc.grammar`,
-:mod:`~twistedchat.irc.framing`, :mod:`~twistedchat.irc.flood`); the chat itself is the
+:mod:`~twistedchat.irc.framing`, :mod:`~twistedchat.ratelimit`); the chat itself is the
 backend's. What stays here is what only makes sense per socket: registration progress,
 negotiated capabilities, labels, timers and the send queue. Every timer uses the injected
 clock so the tests drive it with ``twisted.internet.task.Clock``.
@@ -42,13 +42,13 @@ from twistedchat.irc.admission import Admission
 from twistedchat.irc.backend import ChatBackend
 from twistedchat.irc.capabilities import RESUME_CAP, SUPPORTED, for_client, ls_tokens
 from twistedchat.irc.casemap import casefold
-from twistedchat.irc.flood import TokenBucket
 from twistedchat.irc.framing import FrameTooLong, LineFramer
 from twistedchat.irc.grammar import InvalidUtf8, ParseError, parse_line, serialize
 from twistedchat.irc.labels import labeled
 from twistedchat.irc.message import Message
 from twistedchat.irc.names import valid_nick
 from twistedchat.irc.settings import ConnectionSettings
+from twistedchat.ratelimit import TokenBucket
 
 log = Logger()
 

@@ -350,7 +350,10 @@ class ChatNodeService(service.Service):
             "members": members,
             "voters": sorted(config.voters),
             "learners": sorted(config.learners),
-            "discovery": self._discovery.decoder.counters if self._discovery else {},
+            "discovery": {
+                **(self._discovery.decoder.counters if self._discovery else {}),
+                "rate_limited": self._discovery.rate_limited if self._discovery else 0,
+            },
             "clients": self.hub.local_client_count(),
             "users": state.user_count(),
             "channels": state.channel_count(),

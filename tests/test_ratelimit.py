@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from twistedchat.irc.flood import TokenBucket
+from twistedchat.ratelimit import KeyedBuckets, TokenBucket
 
 
 def test_burst_then_rate() -> None:
@@ -32,3 +32,12 @@ def test_bad_settings_are_refused() -> None:
         TokenBucket(burst=0, rate=1.0)
     with pytest.raises(ValueError):
         TokenBucket(burst=1, rate=-1.0)
+
+
+def test_keyed_buckets_limit_each_key_and_forget_the_oldest() -> None:
+    buckets = KeyedBuckets(burst=2, rate=1.0, keys=3)
+    assert [buckets.allow("a", 0) for _ in range(3)] == [True, True, False]
+    assert buckets.allow("b", 0) and buckets.allow("a", 1.0)
+    for key in "cde":
+        buckets.allow(key, 0)
+    assert len(buckets) == 3
