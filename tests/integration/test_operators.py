@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import IRCClient, new_node, wait_for
+from tests.integration.harness import IRCClient, Node, leader_of, new_node, wait_for
 
 CHATNODE = str(Path(sys.executable).with_name("chatnode"))
 
@@ -39,3 +40,23 @@ def test_an_operator_configured_by_hash_kills_a_user(tmp_path: Path) -> None:
         admin.expect(" 401 ")
     finally:
         node.stop()
+
+
+@pytest.mark.integration
+def test_an_operator_hands_leadership_to_another_node(
+    cluster_factory: Callable[..., list[Node]], tmp_path: Path
+) -> None:
+    hashed = subprocess.run([CHATNODE, "oper-hash"], input="correct-horse\n", text=True,
+                            capture_output=True, timeout=60, check=True).stdout.strip()  # fmt: skip
+    nodes = cluster_factory(3, "--oper", f"root:{hashed}")
+    leader = leader_of(nodes)
+    assert leader is not None
+    target = next(n for n in nodes if n is not leader)
+    admin = IRCClient(target.irc_port, "admin")
+    admin.send("OPER root correct-horse")
+    admin.expect(" 381 ")
+    admin.send(f"CLUSTER TRANSFER {target.node_id}")
+    admin.expect("NOTE CLUSTER TRANSFER")
+    wait_for(lambda: leader_of(nodes) is target, 10, "the target to lead")
+    admin.send("CLUSTER")
+    assert "3 nodes" in admin.expect("NOTE CLUSTER END")

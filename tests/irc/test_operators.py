@@ -46,3 +46,21 @@ def test_kill_is_for_operators_and_ends_the_victim_for_everyone() -> None:
     assert bob.has(" 401 bob carol ")
     alice.send("MODE alice -o", "KILL bob")
     assert alice.has(" 481 alice ")
+
+
+def test_cluster_requests_are_for_operators_and_reach_the_nodes() -> None:
+    server = Server(operators=OPERATORS)
+    asked: list[tuple[str, str]] = []
+    server.hub.administer = lambda verb, node: asked.append((verb, node))
+    alice = server.register("alice")
+    mover = server.register("mover", caps=("twistedchat.org/resume",))
+    alice.send("CLUSTER")
+    assert alice.has("NOTE CLUSTER NODE n1 127.0.0.1:6667 :2 users")
+    assert alice.has("NOTE CLUSTER END :1 nodes")
+    alice.send("CLUSTER DRAIN n1")
+    assert alice.has(" 481 alice ") and not mover.has("RESUME MOVE")
+    alice.send("OPER root s3cret-pass", "CLUSTER DRAIN nowhere")
+    assert alice.has(" 402 alice nowhere :No such node")
+    alice.send("CLUSTER DRAIN n1", "CLUSTER TRANSFER n1", "CLUSTER REMOVE n1")
+    assert mover.has("RESUME MOVE :This server is being drained by an operator")
+    assert asked == [("TRANSFER", "n1"), ("REMOVE", "n1")]  # this hub leads

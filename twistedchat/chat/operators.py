@@ -1,4 +1,4 @@
-"""IRC operators: OPER (verified by the node, replicated as ``@OPER``) and KILL.
+"""IRC operators: OPER (verified by the node, replicated as ``@OPER``), KILL and CLUSTER.
 
 Operator names and password hashes come from each node's configuration, never from the
 log: the node checks ``OPER name password`` against its own list and proposes only
@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from twistedchat.chat import users
 from twistedchat.chat.context import Context
+from twistedchat.chat.model import User, World
 from twistedchat.irc import numerics as N
 from twistedchat.irc.message import Message
 
 OPER = "@OPER"  # params: (operator name), proposed after the node checked the password
+#: ``CLUSTER <verb> <node>``: what the nodes do once an operator's request is applied.
+ADMIN_VERBS = ("DRAIN", "TRANSFER", "REMOVE")
 
 
 def oper(ctx: Context) -> None:
@@ -43,3 +46,34 @@ def kill(ctx: Context) -> None:
     closing = Message("ERROR", (f"Closing Link: {victim.host} ({quit_reason})",))
     ctx.out.send(victim.session, closing)
     users.leave(ctx.world, ctx.out, victim, quit_reason, ctx.time)
+
+
+def is_admin_request(message: Message) -> bool:
+    """``CLUSTER DRAIN|TRANSFER|REMOVE node`` changes the cluster; bare CLUSTER is a query."""
+    params = message.params
+    return len(params) >= 2 and params[0].upper() in ADMIN_VERBS
+
+
+def cluster(ctx: Context) -> tuple[str, str] | None:
+    """An operator asks the cluster to drain a node of its clients, to hand leadership to
+    a node, or to remove a node from the membership now. The chat does not change: the
+    nodes act once the request is applied (see the hub). Returns (verb, node) if valid."""
+    if not ctx.user.oper:
+        ctx.reply(N.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+        return None
+    verb, node = ctx.params[0].upper(), ctx.params[1]
+    if node not in ctx.world.nodes:
+        ctx.reply(N.ERR_NOSUCHSERVER, node, "No such node")
+        return None
+    ctx.out.send(ctx.user.session, Message("NOTE", ("CLUSTER", verb, node, "Requested")))
+    return verb, node
+
+
+def cluster_status(world: World, viewer: User) -> list[Message]:
+    """``CLUSTER``: the nodes the log knows, with their users (anyone may ask)."""
+    lines = [
+        Message("NOTE", ("CLUSTER", "NODE", node, ",".join(info.addresses) or "-",
+                         f"{len(info.sessions)} users"))  # fmt: skip
+        for node, info in sorted(world.nodes.items())
+    ]
+    return [*lines, Message("NOTE", ("CLUSTER", "END", f"{len(lines)} nodes"))]

@@ -21,6 +21,7 @@ from twistedchat.chat.listings import (
 from twistedchat.chat.masks import glob_match
 from twistedchat.chat.model import User, World
 from twistedchat.chat.modes import mode_query
+from twistedchat.chat.operators import cluster_status
 from twistedchat.chat.outbox import numeric, server_time
 from twistedchat.irc import numerics as N
 from twistedchat.irc.casemap import casefold
@@ -264,4 +265,5 @@ _HANDLERS: dict[str, _Handler] = {
     "TOPIC": _topic,
     "LUSERS": _lusers,
     "CHATHISTORY": chathistory,
+    "CLUSTER": lambda world, viewer, _params, _server: cluster_status(world, viewer),
 }

@@ -72,6 +72,8 @@ def is_write(message: Message) -> bool:
         return True
     if command == "TOPIC":
         return len(params) >= 2
+    if command == "CLUSTER":
+        return operators.is_admin_request(message)
     if command == "MODE":
         if len(params) < 2 or not params[0] or not params[1]:
             return False
@@ -120,6 +122,8 @@ class ChatState:
         self.last_event: ChatEvent | None = None
         #: The session the last ``apply`` moved to the entry's connection (a resume).
         self.last_moved: str | None = None
+        #: The operator request the last ``apply`` accepted: (verb, node), for the nodes.
+        self.last_admin: tuple[str, str] | None = None
 
     def is_write(self, message: Message) -> bool:
         """:func:`is_write`, plus the commands plugins add (they always go through the log)."""
@@ -135,6 +139,7 @@ class ChatState:
         session, seq = command.session, command.seq
         self.last_event = None
         self.last_moved = None
+        self.last_admin = None
         if seq != self.last_applied_seq(session) + 1:
             return []  # a duplicate, or an earlier command of this session is missing
         out = Outbox(index, command.time)
@@ -199,6 +204,9 @@ class ChatState:
         return out.deliveries
 
     def _apply_core(self, out: Outbox, user: User, message: Message, time: int) -> None:
+        if message.command == "CLUSTER" and is_write(message):
+            self.last_admin = operators.cluster(Context(self._world, out, user, message, time))
+            return
         handler = _WRITES.get(message.command) if is_write(message) else None
         if handler is not None:
             handler(Context(self._world, out, user, message, time))

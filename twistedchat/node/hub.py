@@ -90,6 +90,7 @@ class SessionHub:
         resume_grace: float = 60.0,
         plugins: PluginHost | None = None,
         is_leader: Callable[[], bool] = lambda: False,
+        administer: Callable[[str, str], None] = lambda verb, node: None,
     ):
         self.node_id = node_id
         self.state = state
@@ -100,6 +101,7 @@ class SessionHub:
         self.resume_grace = resume_grace
         self.plugins = plugins
         self.is_leader = is_leader
+        self.administer = administer  # the leader's TRANSFER and REMOVE (the service's)
         self._last_tick = 0.0
         #: Resumable sessions a previous run of this node left: (resume hash, quit time).
         self._orphans: dict[str, tuple[str, float]] = {}
@@ -351,6 +353,7 @@ class SessionHub:
             log.failure("handing out entry {index} failed", index=index)
 
     def _after_apply(self, command: Command, deliveries: list[Delivery]) -> None:
+        self._follow_admin()
         params = command.message.params
         if command.message.command == MOVE and params[:1] == (self.node_id,) and len(params) > 1:
             count = int(params[1]) if params[1].isdigit() else 0
@@ -376,6 +379,19 @@ class SessionHub:
             self._settle(command, origin, replies)
         if resumed:
             self.sessions.pop(command.session, None)  # its connection now has the old id
+
+    def _follow_admin(self) -> None:
+        """An operator's CLUSTER request was applied: the node it names drains, and the
+        leader hands over leadership or changes the membership."""
+        request = self.state.last_admin
+        if request is None:
+            return
+        verb, node = request
+        log.info("operator request: {verb} {node}", verb=verb, node=node)
+        if verb == "DRAIN" and node == self.node_id:
+            self.drain("This server is being drained by an operator")
+        elif verb in ("TRANSFER", "REMOVE") and self.is_leader():
+            self.administer(verb, node)
 
     def _follow_resume(self, command: Command) -> bool:
         """Hand a resumed session to its new connection, or let go of it if it left us.

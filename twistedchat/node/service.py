@@ -34,7 +34,8 @@ from twistedchat.node.options import ChatNodeOptions, endpoint_host_port, plugin
 from twistedchat.node.replica import RaftReplica
 from twistedchat.node.status import status_site
 from twistedchat.plugins import PluginError, PluginHost
-from twistedchat.raft.core import RaftConfig
+from twistedchat.raft.core import ConfigChangeRefused, NotLeader, RaftConfig
+from twistedchat.raft.messages import Configuration
 from twistedchat.raft.storage import RaftStorage
 from twistedchat.raft.transport import PeerTransport
 from twistedchat.security.admission import PeerAdmission
@@ -163,6 +164,7 @@ class ChatNodeService(service.Service):
             resume_grace=c.resume_grace,
             plugins=c.plugins,
             is_leader=lambda: self.replica is not None and self.replica.core.role == "leader",
+            administer=self._administer,
         )
         if c.peer_tls is None:
             log.warn(
@@ -258,6 +260,26 @@ class ChatNodeService(service.Service):
         )
         self._discovery = protocol
         self.agent.start()
+
+    def _administer(self, verb: str, node: str) -> None:
+        """On the leader, an operator's CLUSTER TRANSFER or REMOVE (see the hub)."""
+        assert self.replica is not None
+        core = self.replica.core
+        try:
+            if verb == "TRANSFER" and node != self.config.node_id:
+                core.transfer_leadership(node)
+            elif verb == "REMOVE" and node != self.config.node_id:
+                config = core.configuration
+                core.propose_config(
+                    Configuration(config.voters - {node}, config.learners - {node})
+                )
+                assert self.hub is not None
+                self.hub.report_node_lost(node)
+        except (NotLeader, ConfigChangeRefused, ValueError) as refused:
+            log.warn("operator request {verb} {node} refused: {why}", verb=verb, node=node,
+                     why=refused)  # fmt: skip
+            return
+        self.replica.poke()
 
     def _restore_chat(self, data: bytes) -> None:
         assert self.hub is not None
