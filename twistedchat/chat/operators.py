@@ -71,9 +71,9 @@ def cluster(ctx: Context) -> tuple[str, str] | None:
 
 def cluster_status(world: World, viewer: User) -> list[Message]:
     """``CLUSTER``: the nodes the log knows, with their users (anyone may ask)."""
-    lines = [
-        Message("NOTE", ("CLUSTER", "NODE", node, ",".join(info.addresses) or "-",
-                         f"{len(info.sessions)} users"))  # fmt: skip
-        for node, info in sorted(world.nodes.items())
-    ]
+    lines = []
+    for node, info in sorted(world.nodes.items()):
+        addresses = ",".join(info.addresses) or "-"
+        users = f"{len(info.sessions)} users"
+        lines.append(Message("NOTE", ("CLUSTER", "NODE", node, addresses, users)))
     return [*lines, Message("NOTE", ("CLUSTER", "END", f"{len(lines)} nodes"))]

@@ -270,9 +270,7 @@ class ChatNodeService(service.Service):
                 core.transfer_leadership(node)
             elif verb == "REMOVE" and node != self.config.node_id:
                 config = core.configuration
-                core.propose_config(
-                    Configuration(config.voters - {node}, config.learners - {node})
-                )
+                core.propose_config(Configuration(config.voters - {node}, config.learners - {node}))
                 assert self.hub is not None
                 self.hub.report_node_lost(node)
         except (NotLeader, ConfigChangeRefused, ValueError) as refused:
