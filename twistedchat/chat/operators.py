@@ -17,6 +17,8 @@ from twistedchat.irc.message import Message
 OPER = "@OPER"  # params: (operator name), proposed after the node checked the password
 #: ``CLUSTER <verb> <node>``: what the nodes do once an operator's request is applied.
 ADMIN_VERBS = ("DRAIN", "TRANSFER", "REMOVE")
+#: The same request from a node's status endpoint (token checked there): (verb, node).
+ADMIN = "@ADMIN"
 
 
 def oper(ctx: Context) -> None:

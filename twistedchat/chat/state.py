@@ -54,7 +54,7 @@ from twistedchat.irc.message import Message
 #: Commands that always change state (or are answered in log order, like PRIVMSG errors).
 WRITE_COMMANDS = frozenset(
     {CONNECT, NODE_RESET, NODE_LOST, TICK, PLUGIN_SAY, MOVE, resume.RESUME, resume.ORPHAN_QUIT,
-     operators.OPER, "KILL", accounts.REGISTER,
+     operators.OPER, operators.ADMIN, "KILL", accounts.REGISTER,
      accounts.LOGIN, "NICK", "JOIN", "PART", "PRIVMSG", "NOTICE", "TAGMSG", "KICK", "INVITE",
      "AWAY", "QUIT"}
 )  # fmt: skip
@@ -199,6 +199,10 @@ class ChatState:
             self._node_plugin_entry(out, index, command)
         elif name == MOVE:
             pass  # for the named node's hub only: the chat does not change
+        elif name == operators.ADMIN and len(message.params) == 2:
+            verb, node = message.params
+            if verb in operators.ADMIN_VERBS and node in world.nodes:
+                self.last_admin = (verb, node)
         elif name != "QUIT":
             out.send(session, numeric("*", N.ERR_NOTREGISTERED, "You have not registered"))
         return out.deliveries
@@ -310,6 +314,10 @@ class ChatState:
     def plugin_world(self) -> World:
         """The world, for the leader's read-only plugin questions (``chat_wants_tick``)."""
         return self._world
+
+    def node_ids(self) -> list[str]:
+        """The nodes the log has heard of (started, and not forgotten)."""
+        return list(self._world.nodes)
 
     def sessions_of_node(self, node: str) -> list[str]:
         info = self._world.nodes.get(node)

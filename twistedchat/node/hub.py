@@ -28,6 +28,7 @@ from twistedchat.chat.command import (
     Command,
     Delivery,
 )
+from twistedchat.chat.operators import ADMIN
 from twistedchat.chat.resume import ORPHAN_QUIT
 from twistedchat.chat.state import ChatState
 from twistedchat.irc.backend import SessionSink
@@ -143,6 +144,15 @@ class SessionHub:
         """The leader asks ``node`` (through the log) to move ``count`` resumable clients."""
         if self.ready:
             self._submit(self._node_session, Message(MOVE, (node, str(count))), None)
+
+    def request_admin(self, verb: str, node: str) -> str | None:
+        """A request from the status endpoint goes through the log like an operator's."""
+        if not self.ready or not self.writable():
+            return "this node cannot reach the cluster majority now"
+        if node not in self.state.node_ids():
+            return f"no node {node} in the cluster's log"
+        self._submit(self._node_session, Message(ADMIN, (verb, node)), None)
+        return None
 
     def clients_on(self, node: str) -> int:
         """Users the log places on ``node`` (the load the leader balances)."""

@@ -181,6 +181,12 @@ class ChatNodeOptions(usage.Options):
             _positive_float,
         ],
         [
+            "status-token-file",
+            None,
+            None,
+            "File holding a bearer token: /status then needs it, and POST /admin/... works.",
+        ],
+        [
             "plugin-config",
             None,
             None,
@@ -250,6 +256,7 @@ class ChatNodeOptions(usage.Options):
             print(_plugin_listing())
             raise SystemExit(0)
         self["plugins"] = _load_plugins(self)
+        self["status-token"] = _status_token(self["status-token-file"])
         if not self["irc"]:
             self["irc"] = [DEFAULT_IRC]
         for name in ("peer", "status"):
@@ -310,6 +317,18 @@ def _check_endpoint(option: str, description: str) -> None:
         endpoints.serverFromString(reactor, description)
     except (ValueError, TypeError, KeyError) as error:
         raise usage.UsageError(f"{option}: bad endpoint {description!r}: {error}") from None
+
+
+def _status_token(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        token = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise usage.UsageError(f"--status-token-file: {error}") from None
+    if len(token) < 16:
+        raise usage.UsageError("--status-token-file: the token needs at least 16 characters")
+    return token
 
 
 def _plugin_listing() -> str:

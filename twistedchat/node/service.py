@@ -74,6 +74,7 @@ class NodeConfig:
     resume_grace: float = 60.0
     plugins: PluginHost | None = None
     plugin_config: str | None = None  # re-read on SIGHUP
+    status_token: str | None = None  # bearer token the status endpoint requires
     peer_tls: PeerTLS | None = None  # None: plain TCP between nodes (--insecure-peers)
 
 
@@ -136,6 +137,7 @@ class ChatNodeService(service.Service):
             resume_grace=options["resume-grace"],
             plugins=host if host.names() else None,
             plugin_config=options["plugin-config"],
+            status_token=options["status-token"],
             peer_tls=options["peer-tls"],
             policy=MembershipPolicy(
                 max_voters=options["max-voters"],
@@ -203,7 +205,8 @@ class ChatNodeService(service.Service):
             endpoint = endpoints.serverFromString(reactor, description)
             self._ports.append(await endpoint.listen(factory))
         status_endpoint = endpoints.serverFromString(reactor, c.status)
-        self._ports.append(await status_endpoint.listen(status_site(self.describe)))
+        site = status_site(self.describe, c.status_token, hub.request_admin)
+        self._ports.append(await status_endpoint.listen(site))
         log.info(
             "chatnode {node} up: IRC {irc}, peers {peer}, status {status}, cluster {members}",
             node=c.node_id, irc=", ".join(c.irc), peer=c.peer, status=c.status,
