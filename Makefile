@@ -40,11 +40,13 @@ bench: $(STAMP)
 	command -v ngircd >/dev/null || (apt-get update -qq && apt-get install -y -qq ngircd)
 	command -v inspircd >/dev/null || (apt-get update -qq && apt-get install -y -qq inspircd)
 	$(BIN)/pip install -q miniircd
+	rm -f benchmarks/results/*.json
 	$(BIN)/python -m benchmarks.raft_commit
 	$(BIN)/python -m benchmarks.storage_append
 	$(BIN)/python -m benchmarks.irc_fanout
 	$(BIN)/python -m benchmarks.connections
 	$(BIN)/python -m benchmarks.failover
+	$(BIN)/python -m benchmarks.report
 
 clean:
 	rm -rf $(VENV) chatnode-data

@@ -14,6 +14,7 @@ are the clients held.
 
 Environment: CONN_CLIENTS (2000; 10000 works, see docs/BENCHMARKS.md), CONN_WORKERS (4),
 CONN_WINDOW (2), CONN_SYSTEMS (comma-separated substrings of system names).
+The results are also saved for :mod:`benchmarks.report` (``benchmarks/results/connections.json``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from benchmarks import plot
+from benchmarks import plot, results
 from benchmarks.irc_fanout import _ngircd_conf, free_port
 from tests.integration.harness import IRCClient, new_node, wait_for
 
@@ -301,12 +302,12 @@ def main() -> None:
         f"Idle IRC clients, {args.clients} from {args.workers} processes "
         f"({args.window} registrations in flight each); ratios against {REFERENCE}\n"
     )
-    results = {name: measure(name, args.clients, args.workers, args.window) for name in names}
-    ref = results.get(REFERENCE, {})
+    measured = {name: measure(name, args.clients, args.workers, args.window) for name in names}
+    ref = measured.get(REFERENCE, {})
     print("| system | clients held | connects/s | ratio | RSS before MiB | RSS after MiB "
           "| KiB per client | ratio |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, r in results.items():
+    for name, r in measured.items():
         if "error" in r:
             print(f"| {name} | {r['error']} | | | | | | |")
             continue
@@ -322,22 +323,27 @@ def main() -> None:
         print(f"| {name} | {held} | {r['connect_rate']:.0f} | {rate} | "
               f"{r['rss_before_mib']:.1f} | {r['rss_after_mib']:.1f} | "
               f"{r['kib_per_client']:.1f} | {kib} |", flush=True)  # fmt: skip
-    good = {n: r for n, r in results.items() if "error" not in r}
+    good = {n: r for n, r in measured.items() if "error" not in r}
+    plots: list[Path | None] = []
     if good and not args.no_plot:
-        plot.grouped_bars(
+        memory_plot = plot.grouped_bars(
             "connections_memory",
             f"Resident memory per idle IRC client ({args.clients} clients)",
             list(good),
             {"KiB per client": [r["kib_per_client"] for r in good.values()]},
             "KiB of server RSS per client",
         )
-        plot.grouped_bars(
+        rate_plot = plot.grouped_bars(
             "connections_rate",
             f"Registrations per second ({args.clients} clients, {args.workers} processes)",
             list(good),
             {"connects/s (NICK/USER to 001)": [r["connect_rate"] for r in good.values()]},
             "clients registered per second",
         )
+        plots = [memory_plot, rate_plot]
+    parameters = {"clients": args.clients, "workers": args.workers, "window": args.window,
+                  "settle_s": SETTLE, "systems": names, "reference": REFERENCE}  # fmt: skip
+    results.save("connections", parameters, measured, env_prefix="CONN_", plots=plots)
 
 
 if __name__ == "__main__":

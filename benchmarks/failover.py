@@ -26,7 +26,8 @@ Measured from the SIGKILL (all on one monotonic clock):
     python -m benchmarks.failover [--kills 20] [--clients 10] [--systems ...]
 
 Environment: FAILOVER_KILLS (20), FAILOVER_CLIENTS (10), FAILOVER_SYSTEMS (comma-separated
-substrings of system names).
+substrings of system names). Every round is also saved for :mod:`benchmarks.report`
+(``benchmarks/results/failover.json``).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks import plot
+from benchmarks import plot, results
 from tests.integration.harness import Node, free_ports, leader_of, make_cluster, wait_for
 
 PERIOD = 0.05  # seconds between two writes of one client
@@ -507,12 +508,12 @@ def main() -> None:
         f"clients writing every {PERIOD * 1000:.0f} ms; ms after the kill, ratios against "
         f"{BASELINE} (below 1: faster than it)\n"
     )
-    results = {name: measure(name, args.kills, args.clients) for name in names}
+    measured = {name: measure(name, args.kills, args.clients) for name in names}
     print("| system | measure | median ms | max ms | rounds | median ratio | max ratio |")
     print("|---|---|---:|---:|---:|---:|---:|")
-    for name, rounds in results.items():
+    for name, rounds in measured.items():
         for key, label in METRICS.items():
-            s, base = summary(rounds, key), summary(results.get(BASELINE, []), key)
+            s, base = summary(rounds, key), summary(measured.get(BASELINE, []), key)
             if s is None:
                 print(f"| {name} | {label} | n/a | n/a | 0 | | |")
                 continue
@@ -525,19 +526,25 @@ def main() -> None:
         unserved = sum(r["unserved"] for r in rounds)
         print(f"\n{name}: {len(rounds)} rounds completed, {moved} client moves, "
               f"{unserved} clients not served within {SERVED_TIMEOUT:.0f} s\n")  # fmt: skip
-    if not args.no_plot and results:
+    plots: list[Path | None] = []
+    if not args.no_plot and measured:
         groups = {
             f"{name}: {METRICS[key]}": [r[key] * 1000 for r in rounds if r[key] is not None]
             for key in ("first_commit", "last_served")
-            for name, rounds in results.items()
+            for name, rounds in measured.items()
         }
-        plot.points(
+        plot_path = plot.points(
             "failover",
             f"Time from SIGKILL of the leader (3 nodes, {args.clients} clients, "
             f"{args.kills} kills); bar: median",
             groups,
             "ms after the kill",
         )
+        plots = [plot_path]
+    parameters = {"kills": args.kills, "clients": args.clients, "period_ms": PERIOD * 1000,
+                  "served_timeout_s": SERVED_TIMEOUT, "systems": names,
+                  "reference": REFERENCE, "baseline": BASELINE}  # fmt: skip
+    results.save("failover", parameters, measured, env_prefix="FAILOVER_", plots=plots)
 
 
 # -- the PySyncObj node --------------------------------------------------------------------

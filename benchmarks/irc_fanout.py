@@ -20,6 +20,7 @@ see the same order; both are reported per system, not assumed.
 
 Environment: FANOUT_RECEIVERS="10 100 1000" (default "10 100"), FANOUT_MESSAGES (500),
 FANOUT_WORKERS (2), FANOUT_SYSTEMS (comma-separated substrings of system names to run).
+The results are also saved for :mod:`benchmarks.report` (``benchmarks/results/irc_fanout.json``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import plot
+from benchmarks import plot, results
 
 CHANNEL = "#bench"
 REFERENCE = "twistedchat (3 nodes)"
@@ -262,11 +263,11 @@ def run(target: Target, receivers: int, messages: int) -> dict[str, float | str]
             sender.sendall(batch.encode())
         for proc in procs:
             proc.wait(timeout=RECEIVE_TIMEOUT + 30)
-        results = [json.loads(Path(out).read_text()) for out in outs]
-    latencies = sorted(x for r in results for x in r["latencies"])
-    orders = {tuple(order) for r in results for order in r["orders"]}
-    complete = sum(r["complete"] for r in results)
-    finished = max(r["last"] for r in results)
+        reports = [json.loads(Path(out).read_text()) for out in outs]
+    latencies = sorted(x for r in reports for x in r["latencies"])
+    orders = {tuple(order) for r in reports for order in r["orders"]}
+    complete = sum(r["complete"] for r in reports)
+    finished = max(r["last"] for r in reports)
     if not latencies:
         raise RuntimeError("no message arrived")
     return {
@@ -481,10 +482,10 @@ def measure(name: str, receivers: int, messages: int) -> dict[str, float | str]:
     return result
 
 
-def table(receivers: int, results: dict[str, dict[str, float | str]]) -> list[str]:
-    ref = results.get(REFERENCE, {})
+def table(receivers: int, measured: dict[str, dict[str, float | str]]) -> list[str]:
+    ref = measured.get(REFERENCE, {})
     rows = []
-    for name, r in results.items():
+    for name, r in measured.items():
         if "error" in r:
             rows.append(f"| {receivers} | {name} | {r['error']} | | | | | |")
             continue
@@ -530,10 +531,15 @@ def main() -> None:
     print("\n".join(header), flush=True)
     collected: dict[int, dict[str, dict[str, float | str]]] = {}
     for receivers in args.receivers:
-        results = {name: measure(name, receivers, args.messages) for name in names}
-        print("\n".join(table(receivers, results)), flush=True)
-        collected[receivers] = results
-    plot.fanout(collected)
+        measured = {name: measure(name, receivers, args.messages) for name in names}
+        print("\n".join(table(receivers, measured)), flush=True)
+        collected[receivers] = measured
+    plots = plot.fanout(collected)
+    parameters = {"receivers": args.receivers, "messages": args.messages, "batch": BATCH,
+                  "workers": WORKERS, "quickack": QUICKACK, "systems": names,
+                  "reference": REFERENCE}  # fmt: skip
+    rows = [{"receivers": n, "systems": by_system} for n, by_system in collected.items()]
+    results.save("irc_fanout", parameters, rows, env_prefix="FANOUT_", plots=plots)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 matplotlib is a benchmark-only dependency (``make bench`` installs it). Without it the
 benchmarks still print their tables; :func:`save` then says so once and writes nothing.
-Every figure is titled with the date of the run, since the tables in ``docs/BENCHMARKS.md``
-and the PNGs may come from different runs.
+Every figure is titled with the date of its run; the benchmark records which PNGs it wrote
+in its JSON results, and :mod:`benchmarks.report` links only those from ``docs/BENCHMARKS.md``.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def points(
     return save(name, draw, title=title)
 
 
-def fanout(results: Mapping[int, Mapping[str, Mapping[str, float | str]]]) -> None:
+def fanout(results: Mapping[int, Mapping[str, Mapping[str, float | str]]]) -> list[Path | None]:
     """Deliveries/s and p99 per system, one group per receiver count (from irc_fanout)."""
     counts = sorted(results)
     systems = list(dict.fromkeys(name for r in results.values() for name in r))
@@ -119,14 +119,19 @@ def fanout(results: Mapping[int, Mapping[str, Mapping[str, float | str]]]) -> No
         }
 
     categories = [f"{n} receivers" for n in counts]
-    grouped_bars("fanout_throughput", "IRC fan-out: deliveries per second (higher is better)",
-                 categories, column("deliveries_per_second"), "deliveries/s", log=True)  # fmt: skip
-    grouped_bars("fanout_p99", "IRC fan-out: p99 latency (lower is better)",
-                 categories, column("p99_ms"), "p99 latency, ms", log=True)  # fmt: skip
+    return [
+        grouped_bars("fanout_throughput", "IRC fan-out: deliveries per second (higher is better)",
+                     categories, column("deliveries_per_second"), "deliveries/s", log=True),
+        grouped_bars("fanout_p99", "IRC fan-out: p99 latency (lower is better)",
+                     categories, column("p99_ms"), "p99 latency, ms", log=True),
+    ]  # fmt: skip
 
 
-def raft_commit(rows: Sequence[tuple[int, Mapping[str, float], Mapping[str, float]]]) -> None:
+def raft_commit(
+    rows: Sequence[tuple[int, Mapping[str, float], Mapping[str, float]]],
+) -> list[Path | None]:
     """Commits/s and p99 per cluster size, twistedchat and PySyncObj (from raft_commit)."""
+    written = []
     categories = [f"{nodes} node{'s' if nodes > 1 else ''}" for nodes, _, _ in rows]
     for metric, name, title, ylabel in (
         ("commits_per_second", "raft_commits", "Raft commits per second (higher is better)",
@@ -137,4 +142,5 @@ def raft_commit(rows: Sequence[tuple[int, Mapping[str, float], Mapping[str, floa
             "twistedchat": [ours[metric] for _, ours, _ in rows],
             "PySyncObj": [base[metric] for _, _, base in rows],
         }
-        grouped_bars(name, title, categories, series, ylabel, log=True)
+        written.append(grouped_bars(name, title, categories, series, ylabel, log=True))
+    return written

@@ -2,7 +2,8 @@
 
 For 1, 3 and 5 nodes on loopback each system commits 100-byte entries proposed by many
 concurrent proposers on the leader, with every node in its own process and its log on disk.
-Prints a Markdown table with the ratios; ``docs/BENCHMARKS.md`` records a run.
+Prints a Markdown table with the ratios and saves the results for :mod:`benchmarks.report`
+(``benchmarks/results/raft_commit.json``), which writes them into ``docs/BENCHMARKS.md``.
 
 Run with ``make bench`` (installs PySyncObj, a benchmark-only dependency).
 """
@@ -18,7 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks import plot
+from benchmarks import plot, results
+from benchmarks.raft_node import ENTRY_BYTES, WARMUP_SECONDS
 
 SYSTEMS = ("twistedchat", "pysyncobj")
 
@@ -77,11 +79,11 @@ def main() -> None:
     print("|---|---|---:|---:|---:|")
     ratios = []
     for nodes in args.nodes:
-        results = {s: run_one(s, nodes, args.duration, args.concurrency) for s in SYSTEMS}
-        for system, r in results.items():
+        measured = {s: run_one(s, nodes, args.duration, args.concurrency) for s in SYSTEMS}
+        for system, r in measured.items():
             print(f"| {nodes} | {system} | {r['commits_per_second']:.0f} | "
                   f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} |", flush=True)  # fmt: skip
-        ours, base = results["twistedchat"], results["pysyncobj"]
+        ours, base = measured["twistedchat"], measured["pysyncobj"]
         ratios.append((nodes, ours, base))
     print("\n| nodes | throughput ratio (twistedchat / PySyncObj) | p99 ratio |")
     print("|---|---:|---:|")
@@ -89,7 +91,12 @@ def main() -> None:
         throughput = ours["commits_per_second"] / max(base["commits_per_second"], 1e-9)
         p99 = ours["p99_ms"] / max(base["p99_ms"], 1e-9)
         print(f"| {nodes} | {throughput:.2f}x | {p99:.2f}x |")
-    plot.raft_commit(ratios)
+    plots = plot.raft_commit(ratios)
+    parameters = {"duration_s": args.duration, "warmup_s": WARMUP_SECONDS,
+                  "concurrency": args.concurrency, "nodes": args.nodes,
+                  "entry_bytes": ENTRY_BYTES}  # fmt: skip
+    rows = [{"nodes": n, "twistedchat": ours, "pysyncobj": base} for n, ours, base in ratios]
+    results.save("raft_commit", parameters, rows, plots=plots)
 
 
 if __name__ == "__main__":

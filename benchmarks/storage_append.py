@@ -5,7 +5,8 @@ before it answers: RaftStorage with one ``save`` (one transaction, one WAL fsync
 baseline by appending length+CRC32-framed records to one file and calling ``os.fsync``.
 The baseline is the least a hand-written log could do per batch (no index, no truncation,
 no recovery scan), so the ratio is the price of SQLite's transactions.
-``docs/decisions/0003-raft-storage.md`` records a run.
+``docs/decisions/0003-raft-storage.md`` records a run; the results are also saved for
+:mod:`benchmarks.report` (``benchmarks/results/storage_append.json``).
 
 Run with ``python -m benchmarks.storage_append`` (about 10-60 s, depending on the disk).
 """
@@ -22,6 +23,7 @@ import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from benchmarks import results
 from twistedchat.raft.messages import Entry, EntryKind
 from twistedchat.raft.storage import RaftStorage
 
@@ -81,6 +83,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     workloads = [(max(1, int(2000 * args.scale)), 1), (max(1, int(200 * args.scale)), 100)]
 
+    rows = []
     with tempfile.TemporaryDirectory(prefix="bench-storage-", dir=args.dir) as tmp:
         print(f"{PAYLOAD}-byte entries, fsync per batch, median of {args.rounds} runs, in {tmp}")
         print(f"| {'batches x size':<15} | {'store':<12} | {'seconds':>8} | {'entries/s':>10} |")
@@ -102,6 +105,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                 )
             ratio = rates["RaftStorage"] / rates["framed file"]
             print(f"  {count} x {size}: RaftStorage / framed file = {ratio:.2f}")
+            rows.append({"batches": count, "entries": size, "entries_per_second": rates})
+    parameters = {"entry_bytes": PAYLOAD, "scale": args.scale, "rounds": args.rounds,
+                  "workloads": workloads}  # fmt: skip
+    results.save("storage_append", parameters, rows)
 
 
 if __name__ == "__main__":
