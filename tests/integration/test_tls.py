@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import signal
 import socket
 import ssl
 from pathlib import Path
@@ -113,4 +114,37 @@ def test_the_gateway_reaches_nodes_over_verified_tls(tmp_path: Path) -> None:
     finally:
         trusted.stop()
         wary.stop()
+        node.stop()
+
+
+def served_certificate(port: int) -> bytes:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+        context.wrap_socket(raw) as tls,
+    ):
+        certificate = tls.getpeercert(binary_form=True)
+        assert certificate is not None
+        return certificate
+
+
+def test_the_irc_certificate_is_reloaded_on_sighup(tmp_path: Path) -> None:
+    key, cert = self_signed(tmp_path)
+    (tls_port,) = free_ports(1)
+    node: Node = new_node(tmp_path, "tls", [
+        "--irc", f"ssl:{tls_port}:privateKey={key}:certKey={cert}:interface=127.0.0.1",
+    ])  # fmt: skip
+    node.start()
+    try:
+        wait_for(lambda: (node.status() or {}).get("role") == "leader", 30, "the node to lead")
+        before = served_certificate(tls_port)
+        assert before == ssl.PEM_cert_to_DER_cert(cert.read_text())
+        self_signed(tmp_path)  # a renewed pair, written over the old files
+        node.signal(signal.SIGHUP)
+        renewed = ssl.PEM_cert_to_DER_cert(cert.read_text())
+        wait_for(lambda: served_certificate(tls_port) == renewed, 10, "the new certificate")
+        assert "IRC certificate reloaded" in node.log_text()
+    finally:
         node.stop()

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from OpenSSL import SSL
 from twisted.application import service
 from twisted.internet import endpoints, reactor
 from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
@@ -27,6 +28,7 @@ from twistedchat.discovery.wire import Decoder
 from twistedchat.irc.isupport import isupport_tokens
 from twistedchat.irc.protocol import IRCFactory
 from twistedchat.irc.settings import ConnectionSettings
+from twistedchat.irc.tls import ReloadableServerContext, tls_endpoint
 from twistedchat.node.cluster import Addresses, ClusterAgent
 from twistedchat.node.hub import SessionHub
 from twistedchat.node.membership import MembershipPolicy
@@ -92,6 +94,7 @@ class ChatNodeService(service.Service):
         self.agent: ClusterAgent | None = None
         self.directory = Directory(expiry=DIRECTORY_EXPIRY)
         self._ports: list[IListeningPort] = []
+        self._tls_contexts: list[ReloadableServerContext] = []
         self._discovery_port: IListeningPort | None = None
         self._discovery: DiscoveryProtocol | None = None
 
@@ -151,7 +154,7 @@ class ChatNodeService(service.Service):
 
     def startService(self) -> None:
         super().startService()
-        signal.signal(signal.SIGHUP, lambda *_: reactor.callFromThread(self.reload_plugins))  # type: ignore[attr-defined]
+        signal.signal(signal.SIGHUP, lambda *_: reactor.callFromThread(self.reload))  # type: ignore[attr-defined]
         ensureDeferred(self._start()).addErrback(self._fail)
 
     async def _start(self) -> None:
@@ -202,7 +205,12 @@ class ChatNodeService(service.Service):
         hub.start(self.replica, c.irc)
         factory = IRCFactory(hub, c.settings, self.clock, self.limits.nicklen)
         for description in c.irc:
-            endpoint = endpoints.serverFromString(reactor, description)
+            reloadable = tls_endpoint(reactor, description)
+            if reloadable is None:
+                endpoint = endpoints.serverFromString(reactor, description)
+            else:
+                endpoint, context = reloadable
+                self._tls_contexts.append(context)
             self._ports.append(await endpoint.listen(factory))
         status_endpoint = endpoints.serverFromString(reactor, c.status)
         site = status_site(self.describe, c.status_token, hub.request_admin)
@@ -286,8 +294,14 @@ class ChatNodeService(service.Service):
         assert self.hub is not None
         self.hub.restore_state(ChatState.restore(data, self.limits, self.config.plugins))
 
-    def reload_plugins(self) -> None:
-        """SIGHUP: re-register the plugins with the configuration file as it is now."""
+    def reload(self) -> None:
+        """SIGHUP: the IRC TLS certificates and the plugin configuration, read again."""
+        for context in self._tls_contexts:
+            try:
+                context.reload()
+                log.info("IRC certificate reloaded from {path}", path=context.cert_path)
+            except (OSError, ValueError, SSL.Error) as error:
+                log.error("IRC certificate reload failed, keeping the old one: {e}", e=error)
         if self.config.plugins is None:
             return
         try:
