@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import IRCClient, Node, wait_for
+from tests.integration.harness import IRCClient, Node, new_node, wait_for
 
 HOSTILE_CONNECTIONS = 24
 LINES_EACH = 200
@@ -126,3 +126,23 @@ def test_hostile_clients_harm_no_one(cluster_factory: Callable[..., list[Node]])
         assert "Traceback" not in node.log_text(), node.log_text()[-4000:]
     alice.send("PING :still")
     alice.expect("PONG")
+
+
+@pytest.mark.integration
+def test_abuse_limits_are_configurable_and_advertised(tmp_path: Path) -> None:
+    node = new_node(tmp_path, "strict", ["--chanlimit", "2", "--targmax", "3",
+                                         "--registration-timeout", "2"])  # fmt: skip
+    node.start()
+    try:
+        wait_for(lambda: (node.status() or {}).get("role") == "leader", 30, "the node to lead")
+        user = IRCClient(node.irc_port, "user")
+        assert any("CHANLIMIT=#&:2" in line for line in user.lines)
+        assert any("TARGMAX=JOIN:3," in line for line in user.lines)
+        user.send("JOIN #a,#b,#c")
+        assert " 405 " in user.expect(" 405 ")  # too many channels
+        idle = socket.create_connection(("127.0.0.1", node.irc_port), timeout=10)
+        idle.settimeout(10)
+        assert b"Registration timed out" in idle.recv(4096)
+        idle.close()
+    finally:
+        node.stop()

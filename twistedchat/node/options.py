@@ -130,6 +130,28 @@ class ChatNodeOptions(usage.Options):
             "New connections per second per client address after a burst of 8; 0: no limit.",
             _non_negative_float,
         ],
+        ["chanlimit", None, 50, "Channels one user may be in (CHANLIMIT).", _positive_int],
+        [
+            "targmax",
+            None,
+            4,
+            "Targets of one PRIVMSG/NOTICE/JOIN/PART/KICK (TARGMAX).",
+            _positive_int,
+        ],
+        [
+            "registration-timeout",
+            None,
+            60.0,
+            "Seconds a connection may take to register.",
+            _positive_float,
+        ],
+        [
+            "sendq",
+            None,
+            1 << 20,
+            "Bytes queued for a client that does not read before it is dropped (SendQ).",
+            _positive_int,
+        ],
         ["motd", None, None, "File whose lines are the message of the day."],
         [
             "election-timeout",

@@ -104,7 +104,10 @@ class ChatNodeService(service.Service):
         if options["motd"]:
             motd = tuple(Path(options["motd"]).read_text(errors="replace").splitlines())
         limits = ChatLimits(
-            history_max=options["history-max"], history_days=options["history-days"]
+            history_max=options["history-max"],
+            history_days=options["history-days"],
+            chanlimit=options["chanlimit"],
+            targmax=options["targmax"],
         )
         host: PluginHost = options["plugins"]
         settings = ConnectionSettings(
@@ -116,6 +119,8 @@ class ChatNodeService(service.Service):
             motd=motd,
             max_clients=options["max-clients"],
             max_per_address=options["max-per-address"],
+            registration_timeout=options["registration-timeout"],
+            sendq_bytes=options["sendq"],
             connect_rate=options["connect-rate"],
             operators=tuple(options["oper"]),
             sts_port=_tls_port(options["irc"]),
