@@ -228,3 +228,13 @@ def test_a_catch_up_cut_short_delivers_what_it_gathered_next_time() -> None:
         events += feed(session, f"@label={label} :srv ACK")[1]
     texts = [e.message.params[-1] for e in events if isinstance(e, Incoming)]
     assert texts == ["gathered", "held"]
+
+
+def test_commands_given_before_the_first_connection_follow_the_registration() -> None:
+    session = ResumableSession(Identity("bot", "bot", "Bot"))
+    session.submit(Message("JOIN", ("#a",)))
+    session.submit(Message("PRIVMSG", ("#a", "!ping")))
+    assert session.take() == ([], [])
+    session.connected()
+    lines = [serialize(m, None).decode().strip() for m in session.take()[0]]
+    assert lines[-3:] == ["CAP END", "JOIN #a", "PRIVMSG #a :!ping"]

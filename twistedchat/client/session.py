@@ -129,6 +129,7 @@ class ResumableSession:
         self._missed: list[Message] = []
         self._held: list[Message] = []
         self._interrupted: list[Message] = []  # caught up, not yet delivered, then cut off
+        self._early: list[Message] = []  # commands given before the first connection
         self._since = ""
 
     # -- the caller's side -------------------------------------------------------------
@@ -153,6 +154,10 @@ class ResumableSession:
         else:
             self._register()
         self._send(Message("CAP", ("END",)))
+        if self.phase is Phase.REGISTERING:
+            for message in self._early:  # held by the node until we are registered
+                self._send(message)
+            self._early = []
 
     def disconnected(self) -> None:
         """The connection ended; commands stay pending until a node answers them.
@@ -178,13 +183,17 @@ class ResumableSession:
     def submit(self, message: Message) -> str:
         """Send a command of the user; returns the label its :class:`Reply` will carry.
 
-        Before the first registration completes, commands (another NICK after a 433) go
-        out as they are and get no reply event.
+        Before the first registration completes, commands go out as they are (another NICK
+        after a 433; a bot's JOIN pipelined behind its USER, which the node holds until the
+        registration is done) and get no reply event; before the first connection they
+        wait for it, bounded like the pending ones.
         """
         label = f"t{next(self._labels)}"
         if self.token is None and self.phase is not Phase.READY:
             if self.phase is Phase.REGISTERING:
                 self._send(message)
+            elif len(self._early) < PENDING_MAX:
+                self._early.append(message)
             return label
         if len(self.pending) >= PENDING_MAX:
             text = "Too many commands are waiting for the cluster; try again shortly"
