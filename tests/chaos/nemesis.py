@@ -26,7 +26,7 @@ class Nemesis:
         self.election_timeout = election_timeout
         self.leader: Callable[[], Awaitable[ChaosNode | None]] | None = None
         self.faults: list[Fault] = [self.kill_and_restart, self.pause, self.kill_leader,
-                                    self.kill_leader_repeatedly]  # fmt: skip
+                                    self.kill_leader_repeatedly, self.torn_write]  # fmt: skip
         if network.partitions:
             self.faults += [self.isolate_minority, self.isolate_leader, self.bridge, self.ring]
 
@@ -44,6 +44,21 @@ class Nemesis:
         await self.sleep(self.rng.uniform(1.0, 4.0))
         node.start()
         return f"kill -9 {node.name}, restarted"
+
+    async def torn_write(self) -> str:
+        """kill -9, then leave half a write at the end of the node's SQLite WAL, as a
+        power cut in the middle of a write would: what was never fsynced must be ignored
+        on restart (WAL frames carry checksums), and nothing acknowledged may be lost."""
+        node = self.rng.choice(self.nodes)
+        node.kill()
+        wal = node.data_dir / "raft" / "raft.sqlite3-wal"
+        torn = self.rng.randbytes(self.rng.randrange(1, 4096))
+        if wal.exists():
+            with wal.open("ab") as tail:
+                tail.write(torn)
+        await self.sleep(self.rng.uniform(0.5, 2.0))
+        node.start()
+        return f"kill -9 {node.name} with a torn {len(torn)}-byte WAL tail, restarted"
 
     async def pause(self) -> str:
         node = self.rng.choice(self.nodes)
