@@ -25,6 +25,20 @@ def registered_with_token(server: Server, nick: str) -> tuple[Client, str]:
     return client, token
 
 
+def two_nodes() -> tuple[MemoryLog, Server, Server]:
+    """Two hubs applying one log: nodes n1 and n2 of a cluster."""
+    log = MemoryLog()
+    one = Server("n1", log)
+    return log, one, Server("n2", log, one.clock)
+
+
+def in_channel(*clients: Client) -> None:
+    """Everyone joins #a; the last one's lines are cleared (it watches for noise)."""
+    for client in clients:
+        client.send("JOIN #a")
+    clients[-1].clear()
+
+
 def resumed(server: Server, token: str) -> Client:
     client = server.connect()
     client.send("CAP LS 302", f"CAP REQ :{' '.join(CAPS)}", f"RESUME {token}", "CAP END")
@@ -35,9 +49,7 @@ def test_resume_on_the_same_node_after_the_connection_dropped() -> None:
     server = Server()
     alice, token = registered_with_token(server, "alice")
     bob = server.register("bob")
-    alice.send("JOIN #a")
-    bob.send("JOIN #a")
-    bob.clear()
+    in_channel(alice, bob)
     alice.connection_lost()
     again = resumed(server, token)
     lines = again.lines()
@@ -55,9 +67,7 @@ def test_without_a_resume_the_session_quits_after_the_grace_period() -> None:
     server = Server()
     alice, _ = registered_with_token(server, "alice")
     bob = server.register("bob")
-    alice.send("JOIN #a")
-    bob.send("JOIN #a")
-    bob.clear()
+    in_channel(alice, bob)
     alice.connection_lost()
     server.clock.advance(server.hub.resume_grace - 2)
     assert bob.lines() == []
@@ -66,14 +76,10 @@ def test_without_a_resume_the_session_quits_after_the_grace_period() -> None:
 
 
 def test_resume_on_another_node_when_the_first_one_died() -> None:
-    log = MemoryLog()
-    one = Server("n1", log)
-    two = Server("n2", log, one.clock)
+    log, one, two = two_nodes()
     alice, token = registered_with_token(one, "alice")
     bob = two.register("bob")
-    alice.send("JOIN #a")
-    bob.send("JOIN #a")
-    bob.clear()
+    in_channel(alice, bob)
     log.hubs.remove(one.hub)  # n1 is gone, and with it alice's connection
     again = resumed(two, token)
     assert again.lines()[-1].endswith("RESUME SUCCESS alice")
@@ -85,14 +91,10 @@ def test_resume_on_another_node_when_the_first_one_died() -> None:
 
 
 def test_the_old_connection_is_closed_when_its_session_moves() -> None:
-    log = MemoryLog()
-    one = Server("n1", log)
-    two = Server("n2", log, one.clock)
+    log, one, two = two_nodes()
     alice, token = registered_with_token(one, "alice")
     bob = one.register("bob")
-    alice.send("JOIN #a")
-    bob.send("JOIN #a")
-    bob.clear()
+    in_channel(alice, bob)
     session = alice.protocol.session
     again = resumed(two, token)
     assert again.protocol.session == session
@@ -108,9 +110,7 @@ def test_a_write_resent_after_a_resume_is_delivered_once() -> None:
     server = Server()
     alice, token = registered_with_token(server, "alice")
     bob = server.register("bob")
-    alice.send("JOIN #a")
-    bob.send("JOIN #a")
-    bob.clear()
+    in_channel(alice, bob)
     alice.send("@label=w1 PRIVMSG #a :exactly once")  # applied; say its ack got lost
     alice.connection_lost()
     again = resumed(server, token)
@@ -148,9 +148,7 @@ def test_a_draining_node_asks_resumable_sessions_to_move() -> None:
 
 
 def test_a_restarted_node_keeps_resumable_sessions_until_the_grace_runs_out() -> None:
-    log = MemoryLog()
-    one = Server("n1", log)
-    two = Server("n2", log, one.clock)
+    log, one, two = two_nodes()
     alice, token = registered_with_token(one, "alice")  # will resume on n2
     erin, _ = registered_with_token(one, "erin")  # will never come back
     carol = one.register("carol")  # not resumable: ends with the restart
@@ -170,9 +168,7 @@ def test_a_restarted_node_keeps_resumable_sessions_until_the_grace_runs_out() ->
 def test_a_plain_client_logged_in_to_the_account_reclaims_its_session() -> None:
     """irssi with SASL, reconnecting to another node while its old node is dead or
     hanging, gets its nick and channels back; nobody sees it leave or come back."""
-    log = MemoryLog()
-    one = Server("n1", log)
-    two = Server("n2", log, one.clock)
+    log, one, two = two_nodes()
     alice = one.register("alice")
     alice.send("REGISTER * * correct-horse")
     alice.send("JOIN #a")
