@@ -91,7 +91,7 @@ def test_resume_on_another_node_when_the_first_one_died() -> None:
 
 
 def test_the_old_connection_is_closed_when_its_session_moves() -> None:
-    log, one, two = two_nodes()
+    _, one, two = two_nodes()
     alice, token = registered_with_token(one, "alice")
     bob = one.register("bob")
     in_channel(alice, bob)
