@@ -28,6 +28,13 @@ def feed(session: ResumableSession, *lines: str) -> tuple[list[str], list[object
     return [serialize(m, None).decode().rstrip("\r\n") for m in outgoing], list(events)
 
 
+def reconnected(session: ResumableSession) -> None:
+    """The node went away and the session is on a new connection, its RESUME sent."""
+    session.disconnected()
+    session.connected()
+    session.take()
+
+
 def registered() -> ResumableSession:
     session = ResumableSession(Identity("alice", "al", "Alice"))
     session.connected()
@@ -134,9 +141,7 @@ def test_after_a_failover_the_session_resumes_catches_up_and_resends() -> None:
 def test_a_msgid_the_server_no_longer_keeps_falls_back_to_time() -> None:
     session = registered()
     feed(session, f"@msgid=1-1;time={T0} :bob!b@h PRIVMSG #a :before")
-    session.disconnected()
-    session.connected()
-    session.take()
+    reconnected(session)
     lines, _ = feed(session, ":srv RESUME SUCCESS alice")
     after_label = parse_line(lines[0].encode()).tags["label"]
     lines, _ = feed(
@@ -148,9 +153,7 @@ def test_a_msgid_the_server_no_longer_keeps_falls_back_to_time() -> None:
 
 def test_a_session_the_cluster_forgot_registers_again() -> None:
     session = registered()
-    session.disconnected()
-    session.connected()
-    session.take()
+    reconnected(session)
     lines, events = feed(session, ":srv FAIL RESUME INVALID_TOKEN :Cannot resume")
     assert events == [SessionLost("Cannot resume")]
     assert lines == ["NICK alice", "USER al 0 * Alice"]
@@ -205,9 +208,7 @@ def test_a_node_that_goes_away_asks_the_session_to_move() -> None:
 def test_a_catch_up_cut_short_delivers_what_it_gathered_next_time() -> None:
     session = registered()
     feed(session, f"@msgid=1-1;time={T0} :bob!b@h PRIVMSG #a :before")
-    session.disconnected()
-    session.connected()
-    session.take()
+    reconnected(session)
     lines, _ = feed(session, ":srv RESUME SUCCESS alice")
     after_label = parse_line(lines[0].encode()).tags["label"]
     feed(
@@ -217,9 +218,7 @@ def test_a_catch_up_cut_short_delivers_what_it_gathered_next_time() -> None:
         ":srv BATCH -L1",
         f"@msgid=3-1;time={T0} :bob!b@h PRIVMSG #a :held",
     )
-    session.disconnected()  # the TARGETS answer never came: the catch-up is cut short
-    session.connected()
-    session.take()
+    reconnected(session)  # the TARGETS answer never came: the catch-up is cut short
     lines, _ = feed(session, ":srv RESUME SUCCESS alice")
     assert lines[0].endswith("CHATHISTORY AFTER #a msgid=3-1 100")  # nothing asked twice
     events = []
