@@ -23,6 +23,7 @@ from typing import Any
 
 from twisted.internet.defer import ensureDeferred, gatherResults
 from twisted.internet.task import deferLater, react
+from twisted.logger import globalLogBeginner, textFileLogObserver
 
 from tests.chaos.checker import History, check, unavailability
 from tests.chaos.cluster import ChaosNode, make_nodes
@@ -70,6 +71,8 @@ def say(start: float, text: str) -> None:
 async def run(reactor: Any, args: argparse.Namespace) -> None:
     root = args.dir or Path(tempfile.mkdtemp(prefix=f"chaos-{args.seed}-"))
     root.mkdir(parents=True, exist_ok=True)
+    client_log = (root / "clients.log").open("a")  # what the clients did, for a post-mortem
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(client_log)], redirectStandardIO=False)
     rng = random.Random(args.seed)
     network = Network(partitions=args.inside)
     started = time.monotonic()
