@@ -6,7 +6,8 @@ checker itself is unit-tested. The rules (Jepsen-style, for a chat):
 * every acknowledged message reaches every client exactly once;
 * nothing is delivered that was never sent, and nothing twice;
 * every client sees messages in log order (msgids carry the log index), which makes the
-  order the same for everyone; a message has the same msgid everywhere.
+  order the same for everyone; a message has the same msgid everywhere;
+* no client ever loses its session (a failed resume) or has a line refused.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class History:
     acked: dict[str, float] = field(default_factory=dict)  # text -> when acknowledged
     delivered: dict[str, list[list[str]]] = field(default_factory=dict)  # client -> [text, msgid]
     faults: list[list[str | float]] = field(default_factory=list)  # [start, end, what]
+    refused: list[list[str]] = field(default_factory=list)  # [client, text, what the node said]
+    lost: list[list[str | float]] = field(default_factory=list)  # [client, when]: sessions lost
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)))
@@ -43,7 +46,8 @@ def log_position(msgid: str) -> tuple[int, int]:
 
 def check(history: History) -> list[str]:
     """Every violation of the rules above, as one readable line each (none: correct)."""
-    violations: list[str] = []
+    violations = [f"{client}: session lost at {when:.1f}s" for client, when in history.lost]
+    violations += [f"{client}: {text} refused ({why})" for client, text, why in history.refused]
     msgids: dict[str, str] = {}
     for client, deliveries in sorted(history.delivered.items()):
         texts = [text for text, _ in deliveries]

@@ -33,3 +33,13 @@ def test_each_kind_of_violation_is_reported() -> None:
     assert "a: acknowledged a-2 never delivered" in violations
     assert any("out of log order" in v for v in violations)
     assert "b: a-1 has msgid 5-2, elsewhere 5-1" in violations
+
+
+def test_lost_sessions_and_refused_lines_are_violations() -> None:
+    history = correct()
+    history.lost.append(["b", 2.5])
+    history.refused.append(["b", "b-2", "404 #chaos Cannot send to channel"])
+    assert check(history)[:2] == [
+        "b: session lost at 2.5s",
+        "b: b-2 refused (404 #chaos Cannot send to channel)",
+    ]

@@ -9,7 +9,7 @@ from twisted.internet.interfaces import IDelayedCall
 
 from tests.chaos.checker import History
 from twistedchat.client.api import ChatClient, fixed_nodes
-from twistedchat.client.session import Event, Identity, Incoming, Reply
+from twistedchat.client.session import Event, Identity, Incoming, Reply, SessionLost
 from twistedchat.irc.message import Message
 
 CHANNEL = "#chaos"
@@ -71,13 +71,19 @@ class Talker:
             text = self.in_flight.pop(event.label, None)
             if text is None:
                 return
-            if any(m.command == "FAIL" for m in event.messages):
-                return  # refused: not acknowledged
-            self.history.acked[text] = self.now()
-            for message in event.messages:  # our echo, if it came with the answer
+            echoed = any(m.command == "PRIVMSG" and m.params[-1:] == (text,)
+                         for m in event.messages)  # fmt: skip
+            if event.messages and not echoed:  # an error numeric or FAIL: not acknowledged
+                why = " ".join((event.messages[0].command, *event.messages[0].params[1:]))
+                self.history.refused.append([self.name, text, why[:120]])
+                return
+            self.history.acked[text] = self.now()  # the echo, or ACK for a re-sent line
+            for message in event.messages:
                 self._record(message)
         elif isinstance(event, Incoming):
             self._record(event.message)
+        elif isinstance(event, SessionLost):
+            self.history.lost.append([self.name, self.now()])
 
     def _record(self, message: Message) -> None:
         if message.command == "PRIVMSG" and message.params[:1] == (CHANNEL,):

@@ -44,11 +44,15 @@ def test_resume_moves_the_session_silently_and_replays_its_channels() -> None:
     assert chat.state.sessions_of_node("n1") == []
 
 
-def test_a_token_is_good_for_one_resume() -> None:
+def test_a_token_stays_good_until_the_next_resume() -> None:
+    """The next token reaches the client in a line a dying connection may lose: the one it
+    presented keeps working until it resumes again; anything older is dead."""
     chat = resumable_chat()
-    resume(chat, "first", "second")
-    assert resume(chat, "first", "third")[-1].startswith(":srv FAIL RESUME INVALID_TOKEN")
-    assert resume(chat, "second", "third")[-1] == ":srv RESUME SUCCESS alice"
+    resume(chat, "first", "second")  # say "RESUME TOKEN second" never arrived
+    assert resume(chat, "first", "third")[-1] == ":srv RESUME SUCCESS alice"
+    assert resume(chat, "second", "x")[-1].startswith(":srv FAIL RESUME INVALID_TOKEN")
+    assert resume(chat, "third", "fourth")[-1] == ":srv RESUME SUCCESS alice"
+    assert resume(chat, "first", "x")[-1].startswith(":srv FAIL RESUME INVALID_TOKEN")
 
 
 def test_unknown_token_and_non_resumable_sessions_fail() -> None:

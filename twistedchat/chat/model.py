@@ -45,6 +45,7 @@ class User:
     resume_hash: str | None = None
     refs: dict[str, None] = field(default_factory=dict)
     oper: bool = False
+    resume_prev: str | None = None  # the token last presented, until the next resume
 
     @property
     def prefix(self) -> str:
@@ -199,8 +200,9 @@ class World:
         self.users[user.session] = user
         self.nicks[casefold(user.nick)] = user.session
         self.max_users = max(self.max_users, len(self.users))
-        if user.resume_hash is not None:
-            self.resumable[user.resume_hash] = user.session
+        for token_hash in (user.resume_hash, user.resume_prev):
+            if token_hash is not None:
+                self.resumable[token_hash] = user.session
         self._place(user)
 
     def _place(self, user: User) -> None:
@@ -214,14 +216,22 @@ class World:
         user.node = node
         self._place(user)
 
-    def set_resume_hash(self, user: User, resume_hash: str | None) -> None:
-        """Replace the user's resume token (None: not resumable): a token is good for one
-        resume only."""
-        if user.resume_hash is not None:
-            del self.resumable[user.resume_hash]
-        user.resume_hash = resume_hash
-        if resume_hash is not None:
-            self.resumable[resume_hash] = user.session
+    def set_resume_hash(
+        self, user: User, resume_hash: str | None, presented: str | None = None
+    ) -> None:
+        """Replace the user's resume token (None: not resumable).
+
+        The token just ``presented`` stays good until the next resume: the new one only
+        reaches the client in a line a dying connection may lose, and a client that
+        missed it must still be able to come back. Any older token is dead.
+        """
+        for old in (user.resume_hash, user.resume_prev):
+            if old is not None:
+                self.resumable.pop(old, None)
+        user.resume_hash, user.resume_prev = resume_hash, presented
+        for token_hash in (resume_hash, presented):
+            if token_hash is not None:
+                self.resumable[token_hash] = user.session
 
     def rename(self, user: User, nick: str, time: int) -> None:
         self.record_whowas(user, time)
@@ -237,8 +247,9 @@ class World:
         del self.nicks[casefold(user.nick)]
         del self.users[user.session]
         del self.nodes[user.node].sessions[user.session]
-        if user.resume_hash is not None:
-            del self.resumable[user.resume_hash]
+        for token_hash in (user.resume_hash, user.resume_prev):
+            if token_hash is not None:
+                self.resumable.pop(token_hash, None)
 
     def record_whowas(self, user: User, time: int) -> None:
         self.whowas.append(WhowasEntry(user.nick, user.username, user.host, user.realname, time))

@@ -58,7 +58,7 @@ def resume(world: World, out: Outbox, command: Command) -> User | None:
         text = "Cannot resume: the token is unknown or its session has ended"
         out.send(command.session, Message("FAIL", ("RESUME", "INVALID_TOKEN", text)))
         return None
-    world.set_resume_hash(user, params[1])
+    world.set_resume_hash(user, params[1], presented=params[0])
     move(world, out, user, command)
     return user
 

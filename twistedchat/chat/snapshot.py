@@ -59,8 +59,9 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
         world.users[user.session] = user
         world.nicks[casefold(user.nick)] = user.session
         world.node(user.node).sessions[user.session] = None
-        if user.resume_hash is not None:
-            world.resumable[user.resume_hash] = user.session
+        for token_hash in (user.resume_hash, user.resume_prev):
+            if token_hash is not None:
+                world.resumable[token_hash] = user.session
     world.whowas = deque((WhowasEntry(*row) for row in doc["whowas"]), maxlen=limits.whowas)
     world.max_users = doc["max_users"]
     for name, password_hash, registered_at in doc.get("accounts", []):
@@ -81,6 +82,7 @@ def _user(u: User) -> list[Any]:
     return [
         u.session, u.node, u.seq, u.nick, u.username, u.host, u.realname,
         u.away, u.invisible, u.account, list(u.channels), u.resume_hash, list(u.refs), u.oper,
+        u.resume_prev,
     ]  # fmt: skip
 
 
@@ -88,12 +90,12 @@ def _load_user(row: list[Any]) -> User:
     session, node, seq, nick, username, host, realname, away, invisible, account, channels = row[
         :11
     ]
-    later_fields: list[Any] = [None, [], False]  # resume hash, refs, oper: not in older ones
-    resume_hash, refs, oper = [*row[11:], *later_fields[len(row) - 11 :]]
+    later_fields: list[Any] = [None, [], False, None]  # not in older snapshots
+    resume_hash, refs, oper, resume_prev = [*row[11:], *later_fields[len(row) - 11 :]]
     return User(
         session, node, seq, nick, username, host, realname,
         away, invisible, account, dict.fromkeys(channels), resume_hash, dict.fromkeys(refs),
-        bool(oper),
+        bool(oper), resume_prev,
     )  # fmt: skip
 
 
