@@ -55,13 +55,7 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
         channel = _load_channel(row)
         world.channels[casefold(channel.name)] = channel
     for row in doc["users"]:
-        user = _load_user(row)
-        world.users[user.session] = user
-        world.nicks[casefold(user.nick)] = user.session
-        world.node(user.node).sessions[user.session] = None
-        for token_hash in (user.resume_hash, user.resume_prev):
-            if token_hash is not None:
-                world.resumable[token_hash] = user.session
+        world.add_user(_load_user(row))  # the indexes (nicks, nodes, tokens) come with it
     world.whowas = deque((WhowasEntry(*row) for row in doc["whowas"]), maxlen=limits.whowas)
     world.max_users = doc["max_users"]
     for name, password_hash, registered_at in doc.get("accounts", []):

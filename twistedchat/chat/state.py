@@ -284,10 +284,6 @@ class ChatState:
         record = self._world.accounts.get(casefold(account))
         return None if record is None else record.password_hash
 
-    def resumed_session(self, resume_hash: str) -> str | None:
-        """The session whose current resume token has hash ``resume_hash``."""
-        return self._world.resumable.get(resume_hash)
-
     def is_resumable(self, session: str) -> bool:
         return self.resume_hash_of(session) is not None
 
