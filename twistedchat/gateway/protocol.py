@@ -29,6 +29,7 @@ from twistedchat.client.session import (
 )
 from twistedchat.irc import numerics as N
 from twistedchat.irc.capabilities import SUPPORTED, for_client
+from twistedchat.irc.capneg import CapNegotiation
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.framing import FrameTooLong, LineFramer
 from twistedchat.irc.grammar import ParseError, parse_line, serialize
@@ -40,7 +41,7 @@ log = Logger()
 GATEWAY_NAME = "gateway"
 #: What the gateway offers its clients: the cluster's capabilities minus the two it uses
 #: or cannot relay.
-OFFERED = sorted(name for name in SUPPORTED if name not in (RESUME_CAP, "sasl"))
+OFFERED = {name: value for name, value in SUPPORTED.items() if name not in (RESUME_CAP, "sasl")}
 ECHOED = frozenset({"PRIVMSG", "NOTICE", "TAGMSG"})
 ClientFactory = Callable[[Identity, Callable[[Event], None]], ChatClient]
 
@@ -51,8 +52,8 @@ class GatewayConnection(Protocol):
     def __init__(self, make_client: ClientFactory) -> None:
         self.make_client = make_client
         self.client: ChatClient | None = None
-        self.caps: set[str] = set()
-        self._negotiating = False
+        self._capneg = CapNegotiation(OFFERED)
+        self.caps = self._capneg.caps  # the same set, kept up to date by CAP REQ
         self._nick: str | None = None
         self._user: tuple[str, str] | None = None
         self._labels: dict[str, str | None] = {}  # our label -> the client's
@@ -119,37 +120,17 @@ class GatewayConnection(Protocol):
 
     def _start_when_ready(self) -> None:
         """Open the upstream session once NICK, USER and any CAP negotiation are done."""
-        if self._nick is None or self._user is None or self._negotiating:
+        if self._nick is None or self._user is None or self._capneg.negotiating:
             return
         self.client = self.make_client(Identity(self._nick, *self._user), self._event)
         self.client.start()
 
     def _cap(self, message: Message) -> None:
-        sub = message.params[0].upper() if message.params else ""
-        nick = self._nick or "*"
-        if sub == "LS":
-            self._negotiating = self.client is None
-            self._write(Message("CAP", (nick, "LS", " ".join(OFFERED))))
-        elif sub == "LIST":
-            self._write(Message("CAP", (nick, "LIST", " ".join(sorted(self.caps)))))
-        elif sub == "REQ":
-            self._negotiating = self.client is None
-            wanted = message.params[1].split() if len(message.params) > 1 else []
-            if not wanted or any(w.lstrip("-") not in OFFERED for w in wanted):
-                self._write(Message("CAP", (nick, "NAK", " ".join(wanted))))
-                return
-            for token in wanted:
-                if token.startswith("-"):
-                    self.caps.discard(token[1:])
-                else:
-                    self.caps.add(token)
-            self._write(Message("CAP", (nick, "ACK", " ".join(wanted))))
-        elif sub == "END":
-            self._negotiating = False
-            if self.client is None:
-                self._start_when_ready()
-        else:
-            self._numeric(N.ERR_INVALIDCAPCMD, sub or "*", "Invalid CAP command")
+        registered = self.client is not None
+        for reply in self._capneg.handle(message.params, self._nick or "*", registered):
+            self._write(reply)
+        if not registered:
+            self._start_when_ready()
 
     # -- from the cluster --------------------------------------------------------------
 

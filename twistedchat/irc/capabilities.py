@@ -61,13 +61,3 @@ def for_client(message: Message, caps: Set[str]) -> Message | None:
     if len(kept) == len(message.tags):
         return message
     return Message(message.command, message.params, message.source, kept or EMPTY_TAGS)
-
-
-def ls_tokens(version: int, extra: Set[str] = frozenset()) -> list[str]:
-    """The capability list for ``CAP LS`` (plus plugins' ``extra`` ones), with values when
-    the client speaks CAP 302."""
-    offered = {**SUPPORTED, **dict.fromkeys(extra, "")}
-    return [
-        f"{name}={value}" if value and version >= 302 else name
-        for name, value in sorted(offered.items())
-    ]

@@ -40,10 +40,12 @@ from twistedchat.irc.account_commands import (
 )
 from twistedchat.irc.admission import Admission
 from twistedchat.irc.backend import ChatBackend
-from twistedchat.irc.capabilities import RESUME_CAP, SUPPORTED, for_client, ls_tokens
+from twistedchat.irc.capabilities import RESUME_CAP, SUPPORTED, for_client
+from twistedchat.irc.capneg import CAP_302, CapNegotiation
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.framing import FrameTooLong, LineFramer
 from twistedchat.irc.grammar import InvalidUtf8, ParseError, parse_line, serialize
+from twistedchat.irc.greeting import motd_lines, time_line, version_lines, welcome_burst
 from twistedchat.irc.labels import labeled
 from twistedchat.irc.message import Message
 from twistedchat.irc.names import valid_nick
@@ -60,7 +62,6 @@ PRE_REGISTRATION = frozenset(
 LOCAL_COMMANDS = frozenset(
     {"CAP", "PING", "PONG", "QUIT", "VERSION", "TIME", "MOTD", "USER", "PASS"}
 )
-ISUPPORT_PER_LINE = 13
 
 
 @implementer(IPushProducer)
@@ -77,9 +78,8 @@ class IRCConnection(Protocol):
         self.host = "unknown"
         self.nick = "*"
         self.registered = False
-        self.caps: set[str] = set()
-        self._cap_version = 0
-        self._cap_negotiating = False
+        self._capneg = CapNegotiation({**SUPPORTED, **dict.fromkeys(settings.extra_caps, "")})
+        self.caps = self._capneg.caps  # the same set, kept up to date by CAP REQ
         self._user: tuple[str, str] | None = None  # (username, realname)
         self._sasl = sasl.PlainExchange()
         self._sasl_account: str | None = None  # verified by SASL, applied with CONNECT
@@ -404,7 +404,7 @@ class IRCConnection(Protocol):
         return self.factory.nicklen
 
     def _try_register(self) -> None:
-        if self.registered or self._connect_in_flight or self._cap_negotiating:
+        if self.registered or self._connect_in_flight or self._capneg.negotiating:
             return
         if self.nick == "*" or self._user is None:
             return
@@ -501,90 +501,29 @@ class IRCConnection(Protocol):
         elif command == "USER":
             self._reply(label, [self._numeric(N.ERR_ALREADYREGISTERED, "You may not reregister")])
         elif command == "VERSION":
-            s = self.settings
-            self._reply(
-                label,
-                [
-                    self._numeric(N.RPL_VERSION, s.version, s.server_name, "Raft-replicated IRC"),
-                    *self._isupport_lines(),
-                ],
-            )
+            self._reply(label, version_lines(self.nick, self.settings))
         elif command == "TIME":
-            from datetime import UTC, datetime
-
-            now = datetime.fromtimestamp(self.clock.seconds(), UTC)
-            self._reply(
-                label,
-                [
-                    self._numeric(
-                        N.RPL_TIME,
-                        self.settings.server_name,
-                        now.strftime("%A %B %d %Y -- %H:%M:%S UTC"),
-                    )
-                ],
-            )
+            self._reply(label, [time_line(self.nick, self.settings, self.clock.seconds())])
         elif command == "MOTD":
-            self._reply(label, self._motd_lines())
-
-    def _ls_tokens(self) -> list[str]:
-        """CAP LS, plus IRCv3 ``sts`` when IRC over TLS is configured: on a plain
-        connection it names the TLS port, on a TLS one it sets the policy's duration."""
-        tokens = ls_tokens(self._cap_version, self.settings.extra_caps)
-        port = self.settings.sts_port
-        if port is not None and self._cap_version >= 302:
-            secure = ISSLTransport.providedBy(self.transport)
-            duration = self.settings.sts_duration
-            tokens.append(f"sts=duration={duration}" if secure else f"sts=port={port}")
-        return tokens
+            self._reply(label, motd_lines(self.nick, self.settings))
 
     def _handle_cap(self, message: Message, label: str | None) -> None:
-        params = message.params
-        sub = params[0].upper() if params else ""
-        if sub == "LS":
-            if not self.registered:
-                self._cap_negotiating = True
-            if len(params) > 1 and params[1].isdigit():
-                self._cap_version = max(self._cap_version, int(params[1]))
-                if self._cap_version >= 302:
-                    self.caps.add("cap-notify")
-            self._reply(
-                label,
-                [
-                    Message(
-                        "CAP",
-                        (
-                            self.nick,
-                            "LS",
-                            " ".join(self._ls_tokens()),
-                        ),
-                    )
-                ],
-            )
-        elif sub == "LIST":
-            self._reply(label, [Message("CAP", (self.nick, "LIST", " ".join(sorted(self.caps))))])
-        elif sub == "REQ":
-            if not self.registered:
-                self._cap_negotiating = True
-            wanted = params[1].split() if len(params) > 1 else []
-            names = [w.lstrip("-") for w in wanted]
-            offered = SUPPORTED.keys() | self.settings.extra_caps
-            if not wanted or any(name not in offered for name in names):
-                self._reply(label, [Message("CAP", (self.nick, "NAK", " ".join(wanted)))])
-                return
-            for token in wanted:
-                if token.startswith("-"):
-                    self.caps.discard(token[1:])
-                else:
-                    self.caps.add(token)
-            self._reply(label, [Message("CAP", (self.nick, "ACK", " ".join(wanted)))])
-        elif sub == "END":
-            if not self.registered:
-                self._cap_negotiating = False
-                self._try_register()
-        else:
-            self._reply(
-                label, [self._numeric(N.ERR_INVALIDCAPCMD, sub or "*", "Invalid CAP command")]
-            )
+        self._reply(
+            label,
+            self._capneg.handle(message.params, self.nick, self.registered, self._sts_tokens),
+        )
+        if not self._capneg.negotiating:
+            self._try_register()
+
+    def _sts_tokens(self, cap_version: int) -> list[str]:
+        """IRCv3 ``sts`` when IRC over TLS is configured: on a plain connection it names
+        the TLS port, on a TLS one it sets the policy's duration."""
+        port = self.settings.sts_port
+        if port is None or cap_version < CAP_302:
+            return []
+        if ISSLTransport.providedBy(self.transport):
+            return [f"sts=duration={self.settings.sts_duration}"]
+        return [f"sts=port={port}"]
 
     # -- registration ------------------------------------------------------------------
 
@@ -602,42 +541,12 @@ class IRCConnection(Protocol):
         timer = self._timers.pop("register", None)
         if timer is not None and timer.active():
             timer.cancel()
-        s = self.settings
-        burst = [
-            welcome,
-            self._numeric(
-                N.RPL_YOURHOST, f"Your host is {s.server_name}, running version {s.version}"
-            ),
-            self._numeric(N.RPL_CREATED, f"This server was created {s.created}"),
-            self._numeric(N.RPL_MYINFO, s.server_name, s.version, "i", "biklmnostv", "bklov"),
-            *self._isupport_lines(),
-            *(
-                for_client(m, self.caps) or m
-                for m in self.backend.query(self.session, Message("LUSERS"))
-            ),
-            *self._motd_lines(),
+        lusers = [
+            for_client(m, self.caps) or m
+            for m in self.backend.query(self.session, Message("LUSERS"))
         ]
-        for message in burst:
+        for message in welcome_burst(welcome, self.settings, lusers):
             self._send(message)
-
-    def _isupport_lines(self) -> list[Message]:
-        tokens = self.settings.isupport
-        return [
-            self._numeric(
-                N.RPL_ISUPPORT, *tokens[i : i + ISUPPORT_PER_LINE], "are supported by this server"
-            )
-            for i in range(0, len(tokens), ISUPPORT_PER_LINE)
-        ]
-
-    def _motd_lines(self) -> list[Message]:
-        motd = self.settings.motd
-        if motd is None:
-            return [self._numeric(N.ERR_NOMOTD, "MOTD File is missing")]
-        return [
-            self._numeric(N.RPL_MOTDSTART, f"- {self.settings.server_name} Message of the day - "),
-            *(self._numeric(N.RPL_MOTD, f"- {line}") for line in motd),
-            self._numeric(N.RPL_ENDOFMOTD, "End of /MOTD command."),
-        ]
 
     # -- timers ------------------------------------------------------------------------
 

@@ -1,0 +1,37 @@
+"""Capability negotiation as a plain object (the node's and the gateway's connections share it)."""
+
+from __future__ import annotations
+
+from twistedchat.irc.capneg import CapNegotiation
+
+
+def test_values_and_cap_notify_only_for_cap_302_clients() -> None:
+    old, new = CapNegotiation({"sasl": "PLAIN", "batch": ""}), CapNegotiation({"sasl": "PLAIN"})
+    assert old.handle(["LS"], "*", registered=False)[0].params == ("*", "LS", "batch sasl")
+    assert new.handle(["LS", "302"], "*", registered=False)[0].params[2] == "sasl=PLAIN"
+    assert "cap-notify" in new.caps and "cap-notify" not in old.caps
+
+
+def test_registration_waits_from_ls_until_end() -> None:
+    neg = CapNegotiation({"batch": ""})
+    neg.handle(["LS", "302"], "*", registered=False)
+    assert neg.negotiating
+    assert neg.handle(["END"], "*", registered=False) == [] and not neg.negotiating
+
+
+def test_a_request_is_all_or_nothing_and_can_remove() -> None:
+    neg = CapNegotiation({"batch": "", "echo-message": ""})
+    nak = neg.handle(["REQ", "batch unknown-cap"], "n", registered=True)[0]
+    assert nak.params == ("n", "NAK", "batch unknown-cap") and neg.caps == set()
+    neg.handle(["REQ", "batch echo-message"], "n", registered=True)
+    neg.handle(["REQ", "-batch"], "n", registered=True)
+    assert neg.caps == {"echo-message"}
+    assert neg.handle(["LIST"], "n", registered=True)[0].params == ("n", "LIST", "echo-message")
+    assert not neg.negotiating  # a registered client is never held
+
+
+def test_unknown_subcommand_and_caller_tokens() -> None:
+    neg = CapNegotiation({})
+    assert neg.handle(["BOGUS"], "n", registered=True)[0].command == "410"
+    reply = neg.handle(["LS", "302"], "n", True, lambda version: [f"sts=port={version}"])
+    assert reply[0].params[2] == "sts=port=302"
