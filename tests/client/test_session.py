@@ -158,6 +158,20 @@ def test_a_session_the_cluster_forgot_registers_again() -> None:
     assert events == [SessionLost("Cannot resume")]
     assert lines == ["NICK alice", "USER al 0 * Alice"]
     assert session.token is None and session.phase is Phase.REGISTERING
+    # What is left of the old session may hold the nick a while: another one is taken.
+    lines, events = feed(session, ":srv 433 * alice :Nickname is already in use")
+    assert lines == ["NICK alice_"] and len(events) == 1
+    assert feed(session, ":srv 433 * alice_ :Nickname is already in use")[0] == ["NICK alice_2"]
+    feed(session, ":srv 001 alice_2 :Welcome")
+    assert session.nick == "alice_2" and session.phase is Phase.READY
+
+
+def test_a_nick_taken_at_the_first_registration_is_the_callers_to_change() -> None:
+    session = ResumableSession(Identity("alice", "al", "Alice"))
+    session.connected()
+    session.take()
+    lines, events = feed(session, ":srv 433 * alice :Nickname is already in use")
+    assert lines == [] and len(events) == 1
 
 
 def test_pings_are_answered_and_remembered_msgids_are_bounded() -> None:

@@ -21,6 +21,8 @@ from twistedchat.irc.casemap import casefold
 
 #: Channel modes a new channel starts with; a channel with only these is "default".
 DEFAULT_FLAGS = "nt"
+#: Resume tokens a session accepts at once: the current one and the last few before it.
+RESUME_TOKENS_KEPT = 4
 
 
 @dataclass(slots=True)
@@ -45,11 +47,16 @@ class User:
     resume_hash: str | None = None
     refs: dict[str, None] = field(default_factory=dict)
     oper: bool = False
-    resume_prev: str | None = None  # the token last presented, until the next resume
+    resume_older: tuple[str, ...] = ()  # earlier tokens still accepted, newest first
 
     @property
     def prefix(self) -> str:
         return f"{self.nick}!{self.username}@{self.host}"
+
+    def resume_hashes(self) -> tuple[str, ...]:
+        """Every token hash that resumes this session now."""
+        current = () if self.resume_hash is None else (self.resume_hash,)
+        return (*current, *self.resume_older)
 
 
 @dataclass(slots=True)
@@ -200,9 +207,8 @@ class World:
         self.users[user.session] = user
         self.nicks[casefold(user.nick)] = user.session
         self.max_users = max(self.max_users, len(self.users))
-        for token_hash in (user.resume_hash, user.resume_prev):
-            if token_hash is not None:
-                self.resumable[token_hash] = user.session
+        for token_hash in user.resume_hashes():
+            self.resumable[token_hash] = user.session
         self._place(user)
 
     def _place(self, user: User) -> None:
@@ -221,17 +227,23 @@ class World:
     ) -> None:
         """Replace the user's resume token (None: not resumable).
 
-        The token just ``presented`` stays good until the next resume: the new one only
-        reaches the client in a line a dying connection may lose, and a client that
-        missed it must still be able to come back. Any older token is dead.
+        After a resume (``presented`` is the token it used) the last few tokens stay
+        good too: a new token only reaches the client in a line a dying connection may
+        lose, and two resumes of one client can race (a RESUME held by a partitioned
+        node commits after the client already resumed elsewhere, and hands out a token
+        the client never sees). Without ``presented`` (a reclaim by login) every older
+        token dies.
         """
-        for old in (user.resume_hash, user.resume_prev):
-            if old is not None:
-                self.resumable.pop(old, None)
-        user.resume_hash, user.resume_prev = resume_hash, presented
-        for token_hash in (resume_hash, presented):
-            if token_hash is not None:
-                self.resumable[token_hash] = user.session
+        for old in user.resume_hashes():
+            self.resumable.pop(old, None)
+        older: tuple[str, ...] = ()
+        if presented is not None:
+            candidates = (presented, user.resume_hash, *user.resume_older)
+            kept = dict.fromkeys(h for h in candidates if h is not None and h != resume_hash)
+            older = tuple(kept)[: RESUME_TOKENS_KEPT - 1]
+        user.resume_hash, user.resume_older = resume_hash, older
+        for token_hash in user.resume_hashes():
+            self.resumable[token_hash] = user.session
 
     def rename(self, user: User, nick: str, time: int) -> None:
         self.record_whowas(user, time)
@@ -247,9 +259,8 @@ class World:
         del self.nicks[casefold(user.nick)]
         del self.users[user.session]
         del self.nodes[user.node].sessions[user.session]
-        for token_hash in (user.resume_hash, user.resume_prev):
-            if token_hash is not None:
-                self.resumable.pop(token_hash, None)
+        for token_hash in user.resume_hashes():
+            self.resumable.pop(token_hash, None)
 
     def record_whowas(self, user: User, time: int) -> None:
         self.whowas.append(WhowasEntry(user.nick, user.username, user.host, user.realname, time))

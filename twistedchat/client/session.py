@@ -48,6 +48,9 @@ HISTORY_SLACK = timedelta(seconds=60)
 TARGETS_KEPT = 256  # conversations whose last msgid is remembered for the catch-up
 SEEN_KEPT = 8192  # msgids remembered to drop what was already delivered
 PENDING_MAX = 512  # commands awaiting an answer; more are refused (no node answers)
+#: Other nicks tried, after a lost session, while the old session still holds ours.
+ALTERNATIVE_NICKS = 9
+NICK_BASE_MAX = 13  # so an alternative fits the 16 characters most networks allow
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -131,6 +134,7 @@ class ResumableSession:
         self._interrupted: list[Message] = []  # caught up, not yet delivered, then cut off
         self._early: list[Message] = []  # commands given before the first connection
         self._since = ""
+        self._nick_attempts = 0  # after a lost session: alternatives tried so far
 
     # -- the caller's side -------------------------------------------------------------
 
@@ -234,11 +238,15 @@ class ResumableSession:
         elif message.command == "FAIL" and params[:1] == ("RESUME",):
             self.token = None
             self.events.append(SessionLost(params[-1]))
+            self._nick_attempts = 1
             self._register()
 
     def _while_registering(self, message: Message) -> None:
+        if message.command == N.ERR_NICKNAMEINUSE and self._nick_attempts > 0:
+            self._try_another_nick()
         if message.command == "001" and message.params:
             self.nick = message.params[0]
+            self._nick_attempts = 0
             self.phase = Phase.READY
             self.events.append(Incoming(message))
             self.events.append(Registered(self.nick))
@@ -416,6 +424,18 @@ class ResumableSession:
         identity = self.identity
         self._send(Message("NICK", (self.nick,)))
         self._send(Message("USER", (identity.username, "0", "*", identity.realname)))
+
+    def _try_another_nick(self) -> None:
+        """Registering again after a lost session, whose remains may still hold our nick
+        until the cluster ends them: take another one as IRC clients do (``nick_``,
+        ``nick_2``...). A caller that chose the nick itself, at the first registration,
+        handles the 433 itself instead."""
+        if self._nick_attempts > ALTERNATIVE_NICKS:
+            return  # the 433 reaches the user, who may send NICK
+        suffix = "_" if self._nick_attempts == 1 else f"_{self._nick_attempts}"
+        self._nick_attempts += 1
+        self.nick = self.identity.nick[:NICK_BASE_MAX] + suffix
+        self._send(Message("NICK", (self.nick,)))
 
     def _resend_pending(self) -> None:
         for message in self.pending.values():
