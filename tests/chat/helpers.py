@@ -60,11 +60,24 @@ class Chat:
         return self.apply(self.command(session, message))
 
     def connect(
-        self, session: str, nick: str, user: str = "", host: str = "host", node: str = "n1"
+        self,
+        session: str,
+        nick: str,
+        user: str = "",
+        host: str = "host",
+        node: str = "n1",
+        account: str | None = None,
     ) -> list[Delivery]:
+        """A CONNECT; with ``account``, as the node sends it after a SASL login."""
         self.nodes[session] = node
-        params = (nick, "~" + (user or nick), host, f"Real {nick}")
+        params: tuple[str, ...] = (nick, "~" + (user or nick), host, f"Real {nick}")
+        if account is not None:
+            params += (account,)
         return self.apply(self.command(session, Message(CONNECT, params), node))
+
+    def internal(self, session: str, command: str, *params: str) -> list[Delivery]:
+        """An internal command (``@REGISTER``, ``@LOGIN``...) as the node proposes it."""
+        return self.apply(self.command(session, Message(command, params)))
 
     def users(self, *nicks: str) -> None:
         """Register one session per nick, named after the nick."""

@@ -7,13 +7,8 @@ from twistedchat.chat.accounts import LOGIN, REGISTER
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.passwords import hash_password, verify_password
 from twistedchat.chat.state import ChatState
-from twistedchat.irc.message import Message
 
 HASH = "scrypt$00$11"
-
-
-def internal(chat: Chat, session: str, command: str, *params: str) -> list:  # type: ignore[type-arg]
-    return chat.apply(chat.command(session, Message(command, params)))
 
 
 def test_register_logs_in_and_tells_channel_peers() -> None:
@@ -21,7 +16,7 @@ def test_register_logs_in_and_tells_channel_peers() -> None:
     chat.users("alice", "bob")
     for session in ("alice", "bob"):
         chat.send(session, "JOIN #a")
-    out = internal(chat, "alice", REGISTER, "alice", HASH)
+    out = chat.internal("alice", REGISTER, "alice", HASH)
     assert ":srv REGISTER SUCCESS alice Registered" in to(out, "alice")
     assert codes(out, "alice") == ["REGISTER", "900"]
     assert [line for line in to(out, "bob") if "ACCOUNT" in line] == [
@@ -34,14 +29,14 @@ def test_register_logs_in_and_tells_channel_peers() -> None:
 
 def refusal(chat: Chat, session: str, name: str) -> str:
     """The FAIL code a registration of ``name`` by ``session`` gets."""
-    (line,) = to(internal(chat, session, REGISTER, name, HASH), session)
+    (line,) = to(chat.internal(session, REGISTER, name, HASH), session)
     return line.split()[3]
 
 
 def test_register_refusals() -> None:
     chat = Chat(ChatLimits(max_accounts=1))
     chat.users("alice", "bob", "carol")
-    internal(chat, "alice", REGISTER, "alice", HASH)
+    chat.internal("alice", REGISTER, "alice", HASH)
     assert refusal(chat, "alice", "other") == "ALREADY_AUTHENTICATED"
     assert refusal(chat, "bob", "Alice") == "ACCOUNT_EXISTS"
     assert refusal(chat, "bob", "1bad") == "BAD_ACCOUNT_NAME"
@@ -51,16 +46,16 @@ def test_register_refusals() -> None:
 def test_login_applies_only_for_an_existing_account() -> None:
     chat = Chat()
     chat.users("alice", "bob")
-    internal(chat, "alice", REGISTER, "alice", HASH)
-    assert codes(internal(chat, "bob", LOGIN, "nobody"), "bob") == ["904"]
-    assert codes(internal(chat, "bob", LOGIN, "alice"), "bob") == ["900"]
+    chat.internal("alice", REGISTER, "alice", HASH)
+    assert codes(chat.internal("bob", LOGIN, "nobody"), "bob") == ["904"]
+    assert codes(chat.internal("bob", LOGIN, "alice"), "bob") == ["900"]
     assert any(" 330 alice bob alice " in line for line in chat.query("alice", "WHOIS bob"))
 
 
 def test_accounts_survive_a_snapshot() -> None:
     chat = Chat()
     chat.users("alice")
-    internal(chat, "alice", REGISTER, "alice", HASH)
+    chat.internal("alice", REGISTER, "alice", HASH)
     restored = ChatState.restore(chat.state.snapshot(), ChatLimits())
     assert restored.password_hash("alice") == HASH
 
@@ -76,7 +71,7 @@ def test_passwords_hash_and_verify() -> None:
 def test_someone_else_on_a_registered_nick_is_warned_then_renamed() -> None:
     chat = Chat()
     chat.users("carol", "mallory", "bob")
-    internal(chat, "carol", REGISTER, "carol", HASH)
+    chat.internal("carol", REGISTER, "carol", HASH)
     chat.send("carol", "NICK carol_away")
     out = chat.send("mallory", "NICK carol")
     assert any("is a registered account" in line for line in to(out, "mallory"))
@@ -95,13 +90,13 @@ def test_someone_else_on_a_registered_nick_is_warned_then_renamed() -> None:
 def test_the_owner_and_an_identified_user_keep_the_nick() -> None:
     chat = Chat()
     chat.users("carol", "guest")
-    internal(chat, "carol", REGISTER, "carol", HASH)
+    chat.internal("carol", REGISTER, "carol", HASH)
     chat.time += 120_000
     chat.send("guest", "AWAY :x")
     assert chat.state.nick_in_use("carol")  # the owner is never renamed
     chat.send("carol", "NICK other")
     chat.send("guest", "NICK carol")
-    internal(chat, "guest", LOGIN, "carol")  # identified in time
+    chat.internal("guest", LOGIN, "carol")  # identified in time
     chat.time += 120_000
     chat.send("guest", "AWAY :y")
     assert chat.state.session_nick("guest") == "carol"
@@ -110,7 +105,7 @@ def test_the_owner_and_an_identified_user_keep_the_nick() -> None:
 def test_nick_guard_survives_a_snapshot() -> None:
     chat = Chat()
     chat.users("carol", "mallory")
-    internal(chat, "carol", REGISTER, "carol", HASH)
+    chat.internal("carol", REGISTER, "carol", HASH)
     chat.send("carol", "NICK elsewhere")
     chat.send("mallory", "NICK carol")
     restored = ChatState.restore(chat.state.snapshot(), ChatLimits())

@@ -21,7 +21,7 @@ steps = st.lists(
     st.tuples(
         st.sampled_from([0, 0, 0, 0, 0, 0, 1, 2]),
         st.integers(0, 5),
-        st.integers(0, 16),
+        st.integers(0, 18),
         st.integers(0, 63),
         st.integers(0, 63),
         st.integers(0, 63),

@@ -11,6 +11,7 @@ import hashlib
 import random
 from collections.abc import Callable, Iterator
 
+from twistedchat.chat.accounts import LOGIN, REGISTER
 from twistedchat.chat.command import CONNECT, NODE_RESET, Command
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.state import ChatState
@@ -26,7 +27,9 @@ MODES = ["+o", "+v", "-o", "-v", "+b", "-b", "+k", "-k", "+l", "-l", "+i", "-i",
 ARGS = ["u0", "U1", "u2", "[X]", "*!*@*", "u1!*@*", "key", "2", "0"]
 QUERIES = ["NAMES #a", "NAMES #b,&c", "LIST", "WHO #a", "WHO *", "WHOIS u1", "WHOIS [x]",
            "WHOWAS u1", "WHOWAS [x]", "ISON u0 u1 [x]", "USERHOST u0 u2", "MODE #a",
-           "MODE #a b", "TOPIC #a", "LUSERS", "MODE u1"]  # fmt: skip
+           "MODE #a b", "TOPIC #a", "LUSERS", "MODE u1", "CHATHISTORY LATEST alice * 5",
+           "CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z "
+           "timestamp=2100-01-01T00:00:00.000Z 5"]  # fmt: skip
 
 LIMITS = ChatLimits(
     whowas=5, session_records=4, maxlist=3, chanlimit=3, max_channels=4, targmax=2, modes=2,
@@ -66,6 +69,8 @@ _KINDS: list[Callable[[int, int, int], Message]] = [
     lambda a, b, c: Message("AWAY", (_pick(TEXTS, c),) if c % 2 else ()),
     lambda a, b, c: Message("QUIT", ("Quit: " + _pick(TEXTS, c),)),
     lambda a, b, c: Message(NODE_RESET, ("127.0.0.1:6667",)),
+    lambda a, b, c: Message(REGISTER, (_pick(NICKS, a), "scrypt$00$11")),
+    lambda a, b, c: Message(LOGIN, (_pick(NICKS, a),)),
     lambda a, b, c: Message(*_query(a)),
 ]
 
@@ -111,7 +116,9 @@ class Driver:
                 message = _KINDS[kind % len(_KINDS)](a, b, c)
             else:  # a new connection registers first, mostly with a nick of its own
                 nick = _pick(NICKS, a) if a % 4 == 0 else f"u{slot}"
-                message = Message(CONNECT, (nick, f"~u{slot}", "h" + str(b % 3), "Real"))
+                account = (_pick(NICKS, c),) if c % 3 == 0 else ()  # logged in by SASL
+                params = (nick, f"~u{slot}", "h" + str(b % 3), "Real", *account)
+                message = Message(CONNECT, params)
             if message.command == NODE_RESET:
                 self.boots += 1
                 session = f"{node}/boot{self.boots}/node"

@@ -3,7 +3,9 @@
 Both arrive as internal commands the node builds after handling the password itself
 (:mod:`twistedchat.chat.passwords`): ``@REGISTER (account, hash)`` and ``@LOGIN
 (account,)``. Clients cannot send them: a client line cannot start a command with ``@``.
-Replies follow IRCv3 ``draft/account-registration`` and the SASL numerics (900).
+Replies follow IRCv3 ``draft/account-registration`` and the SASL numerics (900). Any
+login, SASL on ``CONNECT`` included, hands over the mail kept for the account
+(:mod:`twistedchat.chat.mailbox`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass
 
 from twistedchat.chat import nickguard
 from twistedchat.chat.context import Context
+from twistedchat.chat.model import User, World
+from twistedchat.chat.outbox import Outbox
 from twistedchat.irc import numerics as N
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.message import Message
@@ -61,10 +65,24 @@ def login(ctx: Context) -> None:
 
 def _log_in(ctx: Context, name: str) -> None:
     user = ctx.user
-    user.account = name
+    ctx.world.log_in(user, name)
     ctx.reply(N.RPL_LOGGEDIN, user.prefix, name, f"You are now logged in as {name}")
     notice = ctx.out.user_message(user, "ACCOUNT", name)  # account-notify
     ctx.out.send_all((peer.session for peer in ctx.world.peers(user)), notice)
+    deliver_mail(ctx.world, ctx.out, user, ctx.time)
+
+
+def deliver_mail(world: World, out: Outbox, user: User, time: int) -> None:
+    """Hand ``user``, just logged in, the messages kept for their account, oldest first,
+    as they were sent (source, ``time`` and ``msgid``), and empty the mailbox.
+
+    They are ``separate`` deliveries: not part of the answer to the login (nor of the
+    welcome, for SASL), so they reach the client after it.
+    """
+    if user.account is None:
+        return
+    for kept in world.mail.take(user.account, time):
+        out.send(user.session, kept.message, separate=True)
 
 
 def _fail(ctx: Context, code: str, name: str, text: str) -> None:

@@ -3,6 +3,10 @@
 Answered from the local replica like any query. Messages come back in a ``chathistory``
 batch with their original ``time`` and ``msgid`` tags, oldest first, so a client can tell
 exactly what it missed. Errors are ``FAIL CHATHISTORY <code>`` as the spec asks.
+
+A private target names the other side of a conversation (see :mod:`.history`): the
+current nick of someone online (their account if they are logged in), or else a
+registered account's name, or else a nick as it was.
 """
 
 from __future__ import annotations
@@ -12,8 +16,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from twistedchat.chat.channels import CHANTYPES
-from twistedchat.chat.history import Stored, conversation_key
+from twistedchat.chat.history import (
+    ACCOUNT_MARK,
+    Stored,
+    account_party,
+    channel_key,
+    nick_party,
+    parties,
+    private_key,
+)
 from twistedchat.chat.model import User, World
+from twistedchat.irc.casemap import casefold
 from twistedchat.irc.message import Message
 
 BATCH_REF = "history"
@@ -64,8 +77,28 @@ def _key(world: World, viewer: User, target: str) -> str:
         channel = world.channel(target)
         if channel is None or viewer.session not in channel.members:
             raise _Invalid("INVALID_TARGET", "*", target)
-        return conversation_key(channel.name)
-    return conversation_key(target, viewer.nick)
+        return channel_key(channel.name)
+    return private_key(_party_named(world, target), world.party(viewer))
+
+
+def _party_named(world: World, name: str) -> str:
+    """The side of a private conversation that ``name`` stands for (module docstring)."""
+    user = world.user_by_nick(name)
+    if user is not None:
+        return world.party(user)
+    if casefold(name) in world.accounts:
+        return account_party(name)
+    return nick_party(name)
+
+
+def _name_of(world: World, party: str) -> str:
+    """What to call ``party`` in TARGETS so that asking for it finds the conversation again:
+    the nick of someone logged in to the account, else the account's name, else the nick."""
+    if not party.startswith(ACCOUNT_MARK):
+        return party
+    account = party[len(ACCOUNT_MARK) :]
+    owners = world.logged_in(account)
+    return owners[0].nick if owners else world.accounts[account].name
 
 
 def _limit(world: World, text: str) -> int:
@@ -159,14 +192,15 @@ def _targets(world: World, viewer: User, params: tuple[str, ...]) -> list[Messag
     low, high = sorted(_reference([], ref, allow_star=False).time for ref in params[:2])
     limit = _limit(world, params[2])
     found: list[tuple[int, str]] = []
-    for channel_key in viewer.channels:
-        channel = world.channels[channel_key]
-        found += _last_in(world, conversation_key(channel.name), channel.name, low, high)
-    me = conversation_key(viewer.nick)
+    for key in viewer.channels:
+        channel = world.channels[key]
+        found += _last_in(world, channel_key(channel.name), channel.name, low, high)
+    me = world.party(viewer)
     for key in world.history.conversations:
-        if "\0" in key and me in key.split("\0"):
-            a, b = key.split("\0")
-            found += _last_in(world, key, b if a == me else a, low, high)
+        sides = parties(key)
+        if sides is not None and me in sides:
+            other = sides[1] if sides[0] == me else sides[0]
+            found += _last_in(world, key, _name_of(world, other), low, high)
     found.sort()
     messages = [
         Message("CHATHISTORY", ("TARGETS", name, _timestamp(time))) for time, name in found[-limit:]

@@ -78,8 +78,14 @@ class Delivery:
     connection sends it only if the client negotiated ``echo-message``. Tags such as
     ``time``, ``msgid`` and ``account`` are always attached; the connection drops those its
     client did not ask for.
+
+    ``separate`` marks a message to the entry's own session that is not an answer to its
+    command (mail handed over at login): the node sends it after the answer, like a
+    message from someone else, so it is not labelled (labeled-response) and not taken for
+    part of the registration reply, and arrives after the welcome burst.
     """
 
     session: str
     message: Message
     echo: bool = False
+    separate: bool = False

@@ -4,9 +4,10 @@ Part of the replicated state, so every node can serve any user's history from it
 replica. Bounded twice: each conversation keeps its latest ``history_max`` messages, and
 the number of conversations is capped (the one written to least recently goes first).
 Messages older than ``history_days`` are dropped as new ones arrive. A private
-conversation is keyed by the two nicks at the time, so it is not found under a new nick
-(accounts will key it better). All of it depends
-only on the log (the entry's time, never a clock), so replicas stay identical.
+conversation is keyed by its two sides: a side logged in to an account by the account
+(:func:`account_party`), so its owner finds it under any nick and while offline; a side
+that is not by its nick at the time. All of it depends only on the log (the entry's time,
+never a clock), so replicas stay identical.
 """
 
 from __future__ import annotations
@@ -32,11 +33,35 @@ class Stored:
         return self.message.tags.get("msgid", "")
 
 
-def conversation_key(target: str, sender: str | None = None) -> str:
-    """A channel's key is its folded name; a private talk's is both folded nicks, sorted."""
-    if sender is None:
-        return casefold(target)
-    return "\0".join(sorted((casefold(target), casefold(sender))))
+#: Starts an account's side of a private conversation. No nick or channel starts with it,
+#: so an account and an unrelated nick of the same name never share a conversation.
+ACCOUNT_MARK = "@"
+
+
+def channel_key(name: str) -> str:
+    """A channel's conversation is keyed by its folded name."""
+    return casefold(name)
+
+
+def nick_party(nick: str) -> str:
+    """The side of a private conversation of someone not logged in: the folded nick."""
+    return casefold(nick)
+
+
+def account_party(account: str) -> str:
+    """The side of a private conversation of someone logged in: the marked, folded account."""
+    return ACCOUNT_MARK + casefold(account)
+
+
+def private_key(a: str, b: str) -> str:
+    """A private conversation's key: both parties, sorted, so either side finds it."""
+    return "\0".join(sorted((a, b)))
+
+
+def parties(key: str) -> tuple[str, str] | None:
+    """The two parties of a private conversation's key; None for a channel's key."""
+    a, sep, b = key.partition("\0")
+    return (a, b) if sep else None
 
 
 class History:

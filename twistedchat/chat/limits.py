@@ -20,7 +20,8 @@ class ChatLimits:
     ``max_channels`` caps channels in total (empty persisted ones included), ``whowas``
     caps the WHOWAS history, and ``session_records`` caps how many ended sessions (quit,
     reset, or never registered) keep their last sequence number for exactly-once. The
-    ``history_*`` limits bound the replicated message history (see ``chat.history``).
+    ``history_*`` limits bound the replicated message history (see ``chat.history``), and
+    the ``mail_*`` ones the messages kept for offline accounts (see ``chat.mailbox``).
     """
 
     nicklen: int = 30  # NICKLEN
@@ -41,6 +42,9 @@ class ChatLimits:
     history_conversations: int = 2000
     history_batch: int = 100  # CHATHISTORY limit per request
     max_accounts: int = 100_000
+    mail_per_account: int = 100  # offline messages kept for one account (oldest dropped)
+    mail_per_sender: int = 20  # of those, from one sender
+    mail_accounts: int = 2000  # accounts with messages waiting, at most
 
 
 def truncate(text: str, limit: int) -> str:

@@ -3,14 +3,21 @@
 NOTICE never gets an error reply (RFC 1459: automatic replies must not loop), but is
 otherwise checked exactly like PRIVMSG. Client-only tags (``+name``) are relayed; every
 other tag a client sent (``label``, ...) is the connection's and is not.
+
+A PRIVMSG to a nick nobody holds that names a registered account is for that account: it
+goes to the sessions logged in to it under other nicks, or, with nobody logged in, is
+kept for its next login (:mod:`twistedchat.chat.mailbox`) and the sender told so with
+RPL_AWAY. Either way the sender gets the usual echo, as for any delivered PRIVMSG.
 """
 
 from __future__ import annotations
 
+from twistedchat.chat.accounts import Account
 from twistedchat.chat.channels import CHANTYPES
 from twistedchat.chat.context import Context
-from twistedchat.chat.history import conversation_key
+from twistedchat.chat.history import account_party, channel_key, private_key
 from twistedchat.irc import numerics as N
+from twistedchat.irc.casemap import casefold
 from twistedchat.irc.message import Message
 
 
@@ -54,7 +61,7 @@ def _to_channel(ctx: Context, name: str, quiet: bool) -> None:
             ctx.reply(N.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
         return
     message = _build(ctx, channel.name)
-    _remember(ctx, conversation_key(channel.name), message)
+    _remember(ctx, channel_key(channel.name), message)
     ctx.out.send_all((s for s in channel.members if s != user.session), message)
     ctx.out.send(user.session, message, echo=True)
 
@@ -63,16 +70,39 @@ def _to_user(ctx: Context, nick: str, quiet: bool) -> None:
     user = ctx.user
     target = ctx.world.user_by_nick(nick)
     if target is None:
-        if not quiet:
+        account = ctx.world.accounts.get(casefold(nick))
+        if account is not None and ctx.message.command == "PRIVMSG":
+            _to_account(ctx, account)
+        elif not quiet:
             ctx.reply(N.ERR_NOSUCHNICK, nick, "No such nick/channel")
         return
     message = _build(ctx, target.nick)
-    _remember(ctx, conversation_key(target.nick, user.nick), message)
+    _remember(ctx, private_key(ctx.world.party(target), ctx.world.party(user)), message)
     ctx.out.send(target.session, message)
     if target is not user:  # messaging oneself: the one copy is already theirs
         ctx.out.send(user.session, message, echo=True)
     if ctx.message.command == "PRIVMSG" and target.away is not None:
         ctx.reply(N.RPL_AWAY, target.nick, target.away)
+
+
+def _to_account(ctx: Context, account: Account) -> None:
+    """A PRIVMSG to ``account``'s name, which no one holds as a nick (see the module
+    docstring); when it can be neither delivered nor kept, the sender gets 401 saying why."""
+    user = ctx.user
+    owners = ctx.world.logged_in(account.name)
+    message = _build(ctx, account.name)
+    if not owners:
+        refusal = ctx.world.mail.store(account.name, ctx.time, message)
+        if refusal is not None:
+            ctx.reply(N.ERR_NOSUCHNICK, account.name, f"{account.name} is offline and {refusal}")
+            return
+    _remember(ctx, private_key(account_party(account.name), ctx.world.party(user)), message)
+    ctx.out.send_all((owner.session for owner in owners), message)
+    if all(owner is not user for owner in owners):
+        ctx.out.send(user.session, message, echo=True)
+    if not owners:
+        text = f"{account.name} is offline; your message will be delivered when they log in"
+        ctx.reply(N.RPL_AWAY, account.name, text)
 
 
 def _remember(ctx: Context, key: str, message: Message) -> None:

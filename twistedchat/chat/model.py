@@ -11,11 +11,12 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from twistedchat.chat.history import History
+from twistedchat.chat.history import History, account_party, nick_party
 
 if TYPE_CHECKING:
     from twistedchat.chat.accounts import Account
 from twistedchat.chat.limits import ChatLimits
+from twistedchat.chat.mailbox import Mailboxes
 from twistedchat.chat.masks import glob_match
 from twistedchat.irc.casemap import casefold
 
@@ -170,12 +171,17 @@ class World:
         self.nodes: dict[str, NodeInfo] = {}
         self.max_users = 0
         self.accounts: dict[str, Account] = {}  # by folded name
+        self.logins: dict[str, dict[str, None]] = {}  # folded account -> its sessions (derived)
         self.nick_guard: dict[str, int] = {}  # session -> since when it holds another's nick
         self.resumable: dict[str, str] = {}  # resume token hash -> session
         self.plugin_data: dict[str, dict[str, Any]] = {}  # plugin name -> its JSON store
         self.history = History(
             limits.history_max, limits.history_days, limits.history_conversations
         )
+        self.mail = Mailboxes(
+            limits.mail_per_account, limits.mail_per_sender, limits.mail_accounts,
+            limits.history_days,
+        )  # fmt: skip
 
     # -- lookups -----------------------------------------------------------------------
 
@@ -201,6 +207,15 @@ class World:
     def shares_channel(self, a: User, b: User) -> bool:
         return any(b.session in self.channels[key].members for key in a.channels)
 
+    def logged_in(self, account: str) -> list[User]:
+        """The users logged in to ``account``, by session id: an order every replica
+        agrees on, also one restored from a snapshot (which rebuilds the index)."""
+        return [self.users[session] for session in sorted(self.logins.get(casefold(account), ()))]
+
+    def party(self, user: User) -> str:
+        """``user``'s side of a private conversation: their account, else their nick."""
+        return nick_party(user.nick) if user.account is None else account_party(user.account)
+
     # -- users -------------------------------------------------------------------------
 
     def add_user(self, user: User) -> None:
@@ -210,6 +225,13 @@ class World:
         for token_hash in user.resume_hashes():
             self.resumable[token_hash] = user.session
         self._place(user)
+        if user.account is not None:
+            self.logins.setdefault(casefold(user.account), {})[user.session] = None
+
+    def log_in(self, user: User, account: str) -> None:
+        """``user`` (not logged in yet) is now logged in to ``account``."""
+        user.account = account
+        self.logins.setdefault(casefold(account), {})[user.session] = None
 
     def _place(self, user: User) -> None:
         info = self.node(user.node)
@@ -259,8 +281,17 @@ class World:
         del self.nicks[casefold(user.nick)]
         del self.users[user.session]
         del self.nodes[user.node].sessions[user.session]
+        self._forget_login(user)
         for token_hash in user.resume_hashes():
             self.resumable.pop(token_hash, None)
+
+    def _forget_login(self, user: User) -> None:
+        if user.account is None:
+            return
+        key = casefold(user.account)
+        del self.logins[key][user.session]
+        if not self.logins[key]:
+            del self.logins[key]
 
     def record_whowas(self, user: User, time: int) -> None:
         self.whowas.append(WhowasEntry(user.nick, user.username, user.host, user.realname, time))

@@ -31,7 +31,8 @@ def review(world: World, out: Outbox, user: User, time: int) -> None:
             f"{user.nick} is a registered account: identify (/msg NickServ IDENTIFY "
             f"<password>) within {GRACE_MS // 1000} seconds or your nick will be changed"
         )
-        out.send(user.session, Message("NOTICE", (user.nick, text), SERVICE_PREFIX))
+        notice = Message("NOTICE", (user.nick, text), SERVICE_PREFIX)
+        out.send(user.session, notice, separate=True)  # after the welcome, at connect
 
 
 def enforce(world: World, out: Outbox, time: int, index: int) -> None:

@@ -56,8 +56,10 @@ class Outbox:
         tags = {"time": self._time, "msgid": f"{self._index:x}-{self._count}"}
         return Message(command, params, prefix, tags)
 
-    def send(self, session: str, message: Message, *, echo: bool = False) -> None:
-        self.deliveries.append(Delivery(session, message, echo))
+    def send(
+        self, session: str, message: Message, *, echo: bool = False, separate: bool = False
+    ) -> None:
+        self.deliveries.append(Delivery(session, message, echo, separate))
 
     def send_all(self, sessions: Iterable[str], message: Message) -> None:
         for session in sessions:

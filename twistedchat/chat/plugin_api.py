@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from twistedchat.chat.channels import CHANTYPES
 from twistedchat.chat.command import Delivery
-from twistedchat.chat.history import conversation_key
+from twistedchat.chat.history import channel_key, nick_party, private_key
 from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox
 from twistedchat.irc.casemap import casefold
@@ -142,12 +142,12 @@ class PluginContext:
             channel = self._world.channel(target)
             if channel is None:
                 return
-            self._world.history.record(conversation_key(channel.name), self.now, message)
+            self._world.history.record(channel_key(channel.name), self.now, message)
             self._out.send_all(channel.members, message)
             return
         user = self._world.user_by_nick(target)
         if user is not None:
-            key = conversation_key(user.nick, self.speaker)
+            key = private_key(self._world.party(user), nick_party(self.speaker))
             self._world.history.record(key, self.now, message)
             self._out.send(user.session, message)
 

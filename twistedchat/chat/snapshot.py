@@ -1,8 +1,10 @@
 """Snapshot encoding of the chat state: compact, deterministic JSON.
 
 Everything is written as ordered lists, because order is state here: it decides the order
-of deliveries (members, a user's channels) and of evictions (WHOWAS, ended sessions).
-Indexes (nick lookup, a node's sessions) are rebuilt on load instead of stored.
+of deliveries (members, a user's channels, kept mail) and of evictions (WHOWAS, ended
+sessions, mailboxes). Indexes (nick lookup, a node's sessions, who is logged in to which
+account) are rebuilt on load instead of stored. Parts added after version 1 was fixed
+(history, mail, ...) are optional on load, so older snapshots still load.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections import deque
 from typing import Any
 
 from twistedchat.chat.accounts import Account
+from twistedchat.chat.history import Stored
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.model import Ban, Channel, Member, NodeInfo, Topic, User, WhowasEntry, World
 from twistedchat.irc.casemap import casefold
@@ -39,6 +42,10 @@ def dump(world: World, ended: dict[str, int]) -> bytes:
             [key, [[m.time, *_message(m.message)] for m in stored]]
             for key, stored in world.history.conversations.items()
         ],
+        "mail": [
+            [key, [[m.time, *_message(m.message)] for m in box]]
+            for key, box in world.mail.boxes.items()
+        ],
         "plugins": world.plugin_data,
     }
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
@@ -62,14 +69,21 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
         world.accounts[casefold(name)] = Account(name, password_hash, registered_at)
     world.nick_guard = {session: since for session, since in doc.get("nick_guard", [])}
     for key, stored in doc.get("history", []):  # absent in snapshots of older versions
-        for time, command, params, source, tags in stored:
-            world.history.record(key, time, Message(command, tuple(params), source, tags))
+        for kept in map(_load_stored, stored):
+            world.history.record(key, kept.time, kept.message)
+    for key, box in doc.get("mail", []):  # absent in snapshots of older versions
+        world.mail.boxes[key] = deque(_load_stored(row) for row in box)
     world.plugin_data = doc.get("plugins", {})
     return world, {session: seq for session, seq in doc["ended"]}
 
 
 def _message(m: Message) -> list[Any]:
     return [m.command, list(m.params), m.source, dict(m.tags)]
+
+
+def _load_stored(row: list[Any]) -> Stored:
+    time, command, params, source, tags = row
+    return Stored(time, Message(command, tuple(params), source, tags))
 
 
 def _user(u: User) -> list[Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from twistedchat.chat import resume
+from twistedchat.chat import accounts, resume
 from twistedchat.chat.command import Command
 from twistedchat.chat.context import Context
 from twistedchat.chat.limits import truncate
@@ -20,7 +20,8 @@ NODE_LOST_REASON = "Node lost"
 def connect(world: World, out: Outbox, command: Command) -> User | None:
     """Register ``command.session`` with params (nick, user, host, realname[, account]).
 
-    A ``resume`` tag makes the session resumable by the token it is the hash of.
+    A ``resume`` tag makes the session resumable by the token it is the hash of. A session
+    logged in by SASL gets the mail kept for its account after the welcome.
 
     Two nodes may both have seen a nick free; the log order decides, and the later CONNECT
     gets 433 with target ``*`` so its connection can ask for another nick, unless it is
@@ -57,6 +58,7 @@ def connect(world: World, out: Outbox, command: Command) -> User | None:
         user.account = None if account is None else account.name
     world.add_user(user)
     out.reply(user, N.RPL_WELCOME, f"Welcome to the Internet Relay Network {user.prefix}")
+    accounts.deliver_mail(world, out, user, command.time)
     return None
 
 

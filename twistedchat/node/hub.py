@@ -378,17 +378,26 @@ class SessionHub:
                 self.plugins.leader_observe(event, self._plugin_say)
         origin = self.sessions.get(command.session)
         replies: list[Delivery] = []
+        after: list[Delivery] = []
         for delivery in deliveries:
-            if delivery.session == command.session:
+            if delivery.session != command.session:
+                self._hand_over(delivery)
+            elif delivery.separate:
+                after.append(delivery)
+            else:
                 replies.append(delivery)
-                continue
-            target = self.sessions.get(delivery.session)
-            if target is not None and target.sink is not None:
-                target.sink.deliver(delivery)
         if origin is not None:
             self._settle(command, origin, replies)
+        for delivery in after:  # once the answer (a welcome burst, say) is out
+            self._hand_over(delivery)
         if resumed:
             self.sessions.pop(command.session, None)  # its connection now has the old id
+
+    def _hand_over(self, delivery: Delivery) -> None:
+        """Give ``delivery`` to its session's connection, if it is here and connected."""
+        target = self.sessions.get(delivery.session)
+        if target is not None and target.sink is not None:
+            target.sink.deliver(delivery)
 
     def _follow_admin(self) -> None:
         """An operator's CLUSTER request was applied: the node it names drains, and the

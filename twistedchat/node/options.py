@@ -232,7 +232,7 @@ class ChatNodeOptions(usage.Options):
             "history-days",
             None,
             30,
-            "CHATHISTORY: days a message is kept.",
+            "CHATHISTORY and mail for offline accounts: days a message is kept.",
             _positive_int,
         ],
         [
