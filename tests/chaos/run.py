@@ -118,9 +118,11 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
             talker.halt()
         await _until(reactor, lambda: _caught_up(history), 120, "every client to catch up",
                      fail=False)  # fmt: skip
+        await _until(reactor, lambda: _answered(talkers), 60, "every line to be answered",
+                     fail=False)  # fmt: skip
         digests = await _until(reactor, lambda: _same_state(reactor, nodes), 60,
                                "every node to hold the same state", fail=False)  # fmt: skip
-        violations = check(history)
+        violations = check(history) + _unanswered(talkers)
         if not digests:
             states = [await n.status(reactor) for n in nodes]
             points = [None if s is None else (s["role"], s["term"], s["applied_index"],
@@ -191,6 +193,21 @@ async def _heal(reactor: Any, nodes: list[ChaosNode], network: Network) -> None:
 async def _caught_up(history: History) -> bool:
     acked = set(history.acked)
     return all(acked <= {text for text, _ in d} for d in history.delivered.values())
+
+
+async def _answered(talkers: list[Talker]) -> bool:
+    return not any(talker.in_flight for talker in talkers)
+
+
+def _unanswered(talkers: list[Talker]) -> list[str]:
+    """Liveness once the faults healed: a line still unanswered means a stuck client (one
+    that stops sending once it has MAX_IN_FLIGHT of them)."""
+    return [
+        f"{t.name}: {len(t.in_flight)} lines never answered after healing, "
+        f"first {min(t.in_flight.values())}"
+        for t in talkers
+        if t.in_flight
+    ]
 
 
 async def _same_state(reactor: Any, nodes: list[ChaosNode]) -> bool:
