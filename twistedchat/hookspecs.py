@@ -41,7 +41,9 @@ def chat_configure(config: Mapping[str, Any], data_dir: str) -> None:
     """Start-up: receive this plugin's configuration section and the node's data dir.
 
     Called on registration and again on every reload. What changes deterministic
-    behaviour must be configured identically on every node.
+    behaviour must be configured identically on every node: the section of a plugin with a
+    deterministic hook is part of the node's settings fingerprint, so nodes that differ
+    in it refuse each other, and a reload that would change it is refused.
     """
 
 

@@ -36,6 +36,9 @@ log = Logger()
 
 ENTRY_POINT_GROUP = "twistedchat"
 POLICY_COMMAND = "PLUGIN"
+#: Hooks whose code runs while a committed entry is applied, on every node: the
+#: deterministic ones, and the start-up hooks whose handlers run then (see hookspecs).
+APPLY_HOOKS = ("chat_check", "chat_commands", "chat_services", "chat_applied", "chat_tick")
 _FAILED = object()
 
 
@@ -46,6 +49,13 @@ class PluginError(Exception):
 def installed() -> dict[str, str]:
     """Plugins installed in this environment: entry-point name -> ``module:object``."""
     return {ep.name: ep.value for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def version(name: str) -> str | None:
+    """The version of the distribution that installed plugin ``name``, if one did."""
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP, name=name):
+        return ep.dist.version if ep.dist is not None else None
+    return None
 
 
 def load(name: str) -> object:
@@ -123,6 +133,15 @@ class PluginHost:
     def speaker(self, name: str) -> str:
         """The nick a plugin speaks as: its ``speaker`` attribute, else its name."""
         return str(getattr(self.pm.get_plugin(name), "speaker", name))
+
+    def runs_on_apply(self, name: str) -> bool:
+        """Whether plugin ``name`` implements a hook that runs while entries are applied:
+        then its code and configuration shape the replicated state, not just its node."""
+        return any(
+            impl.plugin_name == name
+            for hook in APPLY_HOOKS
+            for impl in getattr(self.pm.hook, hook).get_hookimpls()
+        )
 
     def _configure(self, name: str) -> None:
         for impl in self.pm.hook.chat_configure.get_hookimpls():

@@ -23,7 +23,7 @@ NOW = 1_800_000_000.0
 ANNOUNCEMENT = Announcement(
     cluster="c1", node_id="127.0.0.1:7667", peer="127.0.0.1:7667", irc="127.0.0.1:6667",
     status="127.0.0.1:8667", role="leader", term=3, leader="127.0.0.1:7667", clients=2,
-    capacity=100, has_state=True, voter=True,
+    capacity=100, has_state=True, voter=True, settings="0123456789abcdef",
 )  # fmt: skip
 
 

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 
 import pytest
 from twisted.internet.task import Clock
+from twisted.logger import LogEvent, formatEvent, globalLogPublisher
 
 from twistedchat.discovery.directory import Directory
 from twistedchat.discovery.wire import Announcement
 from twistedchat.node.cluster import Addresses, ClusterAgent
+from twistedchat.node.fingerprint import FIX
 from twistedchat.node.membership import MembershipPolicy
 from twistedchat.raft.messages import Configuration
 
@@ -59,7 +61,7 @@ def run_agents(
             "c", Addresses(replica.node_id, "irc", "status"), replica,  # type: ignore[arg-type]
             Directory(expiry=5), clock, send_announcement=broadcast,
             client_count=lambda: 0, node_lost=lambda node: None, capacity=10,
-            policy=MembershipPolicy(bootstrap_expect=expect),
+            policy=MembershipPolicy(bootstrap_expect=expect), settings="s",
         )  # fmt: skip
         agents.append(agent)
     for agent in agents:
@@ -100,3 +102,52 @@ def test_a_node_that_hears_an_existing_cluster_never_founds_one() -> None:
     )
     run_agents(replicas, expect=1, rng=random.Random(1))
     assert replicas[1].decided and replicas[1].founded is None
+
+
+def heard_from(node_id: str, settings: str, *, role: str = "new") -> Announcement:
+    has_state = role not in ("new", "joining")
+    return Announcement(
+        cluster="c", node_id=node_id, peer=node_id, irc="irc", status="status", role=role,
+        term=3 if has_state else 0, leader=node_id if role == "leader" else None, clients=0,
+        capacity=10, has_state=has_state, voter=has_state, settings=settings,
+    )  # fmt: skip
+
+
+class Logged(list[str]):
+    def __call__(self, event: LogEvent) -> None:
+        self.append(formatEvent(event) or "")
+
+
+def test_a_node_with_other_settings_is_ignored_and_named_once_a_minute() -> None:
+    clock = Clock()
+    replica, directory = FakeReplica("a"), Directory(expiry=5)
+    agent = ClusterAgent(
+        "c", Addresses("a", "irc", "status"), replica, directory,  # type: ignore[arg-type]
+        clock, send_announcement=lambda announcement: None, client_count=lambda: 0,
+        node_lost=lambda node: None, capacity=10, policy=MembershipPolicy(bootstrap_expect=2),
+        settings="ours",
+    )  # fmt: skip
+    assert agent.announcement().settings == "ours"
+    logged = Logged()
+    globalLogPublisher.addObserver(logged)
+    try:
+        agent.start()
+        for _ in range(90):  # a fresh node with other settings announces every second...
+            clock.advance(1)
+            agent.heard(heard_from("b", "theirs"))
+        # ...and is no co-founder: we would have founded with it (bootstrap_expect=2).
+        assert not replica.decided and directory.get("b") is None
+        agent.heard(heard_from("c", "ours"))
+        assert directory.get("c") is not None  # the same settings are heard as before
+        agent.heard(heard_from("d", "other", role="leader"))
+        # A cluster exists beside us: wait to be added rather than found a second one.
+        assert replica.decided and replica.founded is None
+        assert directory.get("d") is None
+        agent.stop()
+    finally:
+        globalLogPublisher.removeObserver(logged)
+    about_b = [line for line in logged if "ignoring node b" in line]
+    assert len(about_b) == 2  # at 1 s and at 61 s
+    assert "settings fingerprint theirs is not ours (ours)" in about_b[0]
+    assert FIX in about_b[0]
+    assert len([line for line in logged if "ignoring node d" in line]) == 1

@@ -82,6 +82,7 @@ def sample_messages() -> list[object]:
         Forward("b:2", "a:1", 3, (b"one", b"", b"three")),
         TimeoutNow("a:1", "b:2", -1),
         Hello("twistedchat", "a:1", WIRE_VERSION),
+        Hello("twistedchat", "a:1", WIRE_VERSION, '{"history_days":30}'),
     ]
 
 
@@ -183,7 +184,7 @@ def test_unsupported_field_type_fails_at_compile_time() -> None:
 
 def test_wire_schema_is_pinned() -> None:
     """If this fails, a registered type changed: bump WIRE_VERSION and update the text."""
-    assert WIRE_VERSION == 1
+    assert WIRE_VERSION == 2
     assert codec.describe_schema() == "\n".join(
         [
             "1 RequestVote(src: str, dst: str, term: int, last_log_index: int, "
@@ -203,7 +204,7 @@ def test_wire_schema_is_pinned() -> None:
             "8 Forward(src: str, dst: str, term: int, proposals: tuple[bytes, ...])",
             "20 Entry(term: int, index: int, kind: EntryKind[NOOP=0,COMMAND=1,CONFIG=2], "
             "data: bytes)",
-            "30 Hello(cluster: str, node_id: str, version: int)",
+            "30 Hello(cluster: str, node_id: str, version: int, app: str)",
         ]
     )
 
@@ -260,7 +261,9 @@ def expect_error(stream: bytes, match: str, error: type[FrameError] = FrameError
 
 def test_unknown_version() -> None:
     body = encode(TimeoutNow("a", "b", 1))[4:]
-    expect_error(frame_of(bytes([2]) + body[1:]), "unsupported wire version 2", UnsupportedVersion)
+    other = WIRE_VERSION + 1
+    expect_error(frame_of(bytes([other]) + body[1:]), f"unsupported wire version {other}",
+                 UnsupportedVersion)  # fmt: skip
     expect_error(frame_of(b"\x00\x07"), "unsupported wire version 0", UnsupportedVersion)
 
 

@@ -16,12 +16,13 @@ from twisted.internet.error import ConnectionDone, ConnectionRefusedError
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import deferLater
 from twisted.internet.testing import MemoryReactorClock, StringTransport
+from twisted.logger import LogEvent, formatEvent, globalLogPublisher
 from twisted.python.failure import Failure
 
 from twistedchat.raft import codec
 from twistedchat.raft.codec import WIRE_VERSION, FrameDecoder, Hello
 from twistedchat.raft.messages import AppendEntries, Entry, EntryKind, RaftMessage, TimeoutNow
-from twistedchat.raft.peer import Backoff, OutboundProtocol, PeerSettings
+from twistedchat.raft.peer import REFUSAL_LOG_EVERY, Backoff, OutboundProtocol, PeerSettings
 from twistedchat.raft.transport import InboundProtocol, PeerTransport
 
 LOOPBACK = "tcp:0:interface=127.0.0.1"
@@ -32,6 +33,28 @@ FAST = PeerSettings(
 
 def ping(src: str, dst: str, term: int) -> TimeoutNow:
     return TimeoutNow(src, dst, term)
+
+
+def explain(app: str) -> str:
+    """What the application says about a peer whose Hello carries ``app``."""
+    return f"settings {app} are not ours"
+
+
+class Logged(list[str]):
+    """Log lines emitted while in the ``with`` block."""
+
+    def __enter__(self) -> Logged:
+        globalLogPublisher.addObserver(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        globalLogPublisher.removeObserver(self)
+
+    def __call__(self, event: LogEvent) -> None:
+        self.append(formatEvent(event) or "")
+
+    def having(self, *needles: str) -> list[str]:
+        return [line for line in self if all(n in line for n in needles)]
 
 
 def terms(messages: list[RaftMessage]) -> list[int]:
@@ -58,11 +81,12 @@ def test_backoff_doubles_with_jitter_up_to_the_maximum() -> None:
 class Memory:
     """A transport on a MemoryReactorClock whose outbound connections we complete by hand."""
 
-    def __init__(self, settings: PeerSettings | None = None) -> None:
+    def __init__(self, settings: PeerSettings | None = None, app: str = "") -> None:
         self.reactor = MemoryReactorClock()
         self.transport = PeerTransport(
-            "a", "c", "tcp:7000", reactor=self.reactor, rng=random.Random(1), settings=settings
-        )
+            "a", "c", "tcp:7000", reactor=self.reactor, rng=random.Random(1), settings=settings,
+            app=app, explain_app=explain,
+        )  # fmt: skip
 
     def connect(self, attempt: int = -1) -> tuple[Protocol, StringTransport]:
         host, port, factory, _, _ = self.reactor.tcpClients[attempt]
@@ -212,15 +236,48 @@ def test_connect_timeout_retries() -> None:
     assert len(m.reactor.tcpClients) == 2
 
 
+def test_a_peer_refusing_our_app_is_logged_once_and_retried_quietly() -> None:
+    m = Memory(app="s1")
+    m.transport.set_peer("b", "tcp:127.0.0.1:7001")
+    refusal = codec.encode(Hello("c", "b", WIRE_VERSION, "s2"))
+    with Logged() as logged:
+        for _ in range(3):
+            protocol, wire = m.connect()
+            assert frames(wire)[0] == Hello("c", "a", WIRE_VERSION, "s1")
+            protocol.dataReceived(refusal[:5])
+            protocol.dataReceived(refusal[5:])
+            protocol.connectionLost(Failure(ConnectionDone()))
+            m.reactor.advance(m.pending_retry())
+        assert logged.having("peer b refuses our link: settings s2 are not ours")
+        assert len(logged) == 2  # "connected" the first time, then the refusal only
+        protocol, _ = m.connect()  # accepted now (b was fixed)
+        protocol.connectionLost(Failure(ConnectionDone()))
+        assert logged[-1].startswith("lost connection to peer b")
+    assert len(m.reactor.tcpClients) == 4  # it kept dialling
+
+
+def test_a_hello_with_our_own_app_or_other_frames_refuse_nothing() -> None:
+    m = Memory(app="s1")
+    m.transport.set_peer("b", "tcp:127.0.0.1:7001")
+    protocol, wire = m.connect()
+    with Logged() as logged:
+        protocol.dataReceived(codec.encode(Hello("c", "b", WIRE_VERSION, "s1")) +
+                              codec.encode(ping("b", "a", 1)))  # fmt: skip
+        assert logged == [] and not wire.disconnecting
+        protocol.dataReceived(b"GET / HTTP/1.1\r\n\r\n")  # garbage costs the link
+    assert wire.disconnected
+
+
 # -- inbound, in memory ------------------------------------------------------------------
 
 
 class Inbound:
-    def __init__(self, cluster: str = "c") -> None:
+    def __init__(self, cluster: str = "c", app: str = "") -> None:
         self.reactor = MemoryReactorClock()
         self.transport = PeerTransport(
-            "b", cluster, "tcp:7001", reactor=self.reactor, settings=PeerSettings()
-        )
+            "b", cluster, "tcp:7001", reactor=self.reactor, settings=PeerSettings(), app=app,
+            explain_app=explain,
+        )  # fmt: skip
         self.received: list[RaftMessage] = []
         self.transport.on_message = self.received.append
 
@@ -232,6 +289,8 @@ class Inbound:
 
 
 HELLO = codec.encode(Hello("c", "a", WIRE_VERSION))
+#: A frame of our wire version with the unknown tag 99.
+UNKNOWN_TAG = b"\x00\x00\x00\x02" + bytes([WIRE_VERSION, 99])
 
 
 def test_inbound_delivers_messages_after_hello() -> None:
@@ -255,7 +314,7 @@ def test_inbound_delivers_messages_after_hello() -> None:
         (b"\x00\x00\x00\x02\x09\x1e", "rejected_hello"),  # a frame of wire version 9
         (codec.encode(ping("a", "b", 1)), "rejected_hello"),  # no hello first
         (b"GET / HTTP/1.1\r\n\r\n", "bad_frames"),  # length prefix far beyond MAX_FRAME
-        (HELLO + b"\x00\x00\x00\x02\x01\x63", "bad_frames"),  # unknown tag 99
+        (HELLO + UNKNOWN_TAG, "bad_frames"),
         (HELLO + HELLO, "bad_frames"),  # a second hello
         (HELLO + codec.encode(Entry(1, 1, EntryKind.NOOP)), "bad_frames"),  # not a message
     ],
@@ -309,6 +368,37 @@ def test_reconnecting_peer_replaces_its_old_inbound_link() -> None:
     assert old_wire.disconnected and not new_wire.disconnecting
 
 
+def test_inbound_accepts_a_peer_with_the_same_app() -> None:
+    node = Inbound(app="s1")
+    protocol, wire = node.connection()
+    protocol.dataReceived(codec.encode(Hello("c", "a", WIRE_VERSION, "s1")) +
+                          codec.encode(ping("a", "b", 1)))  # fmt: skip
+    assert terms(node.received) == [1]
+    assert not wire.disconnecting and wire.value() == b""
+
+
+def test_inbound_refuses_another_app_answers_with_its_hello_and_logs_once_a_while() -> None:
+    node = Inbound(app="s1")
+    theirs = codec.encode(Hello("c", "a", WIRE_VERSION, "s2")) + codec.encode(ping("a", "b", 1))
+    with Logged() as logged:
+        for attempt in range(3):
+            protocol, wire = node.connection()
+            protocol.dataReceived(theirs)
+            protocol.dataReceived(codec.encode(ping("a", "b", 2)))  # ignored while closing
+            assert frames(wire) == [Hello("c", "b", WIRE_VERSION, "s1")]  # ours, to say why
+            assert wire.disconnecting and not wire.disconnected  # flushed, not aborted
+            node.reactor.advance(PeerSettings().close_grace)
+            assert wire.disconnected  # a peer that never closes its side is aborted
+            protocol.connectionLost(Failure(ConnectionDone()))
+            node.reactor.advance(REFUSAL_LOG_EVERY / 2 if attempt == 0 else REFUSAL_LOG_EVERY)
+    assert node.received == []
+    assert node.transport.stats()["rejected_hello"] == 3
+    assert node.reactor.getDelayedCalls() == []
+    refusals = logged.having("closing peer connection from a: settings s2 are not ours")
+    assert len(refusals) == 2  # the second attempt came within the interval
+    assert len(logged) == 2
+
+
 # -- over loopback TCP -------------------------------------------------------------------
 
 
@@ -321,12 +411,15 @@ async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
 
 
 class Node:
-    def __init__(self, node_id: str, cluster: str, endpoint: str, settings: PeerSettings) -> None:
+    def __init__(
+        self, node_id: str, cluster: str, endpoint: str, settings: PeerSettings, app: str = ""
+    ) -> None:
         self.node_id = node_id
         self.received: list[RaftMessage] = []
         self.transport = PeerTransport(
-            node_id, cluster, endpoint, reactor=reactor, rng=random.Random(7), settings=settings
-        )
+            node_id, cluster, endpoint, reactor=reactor, rng=random.Random(7), settings=settings,
+            app=app, explain_app=explain,
+        )  # fmt: skip
         self.transport.on_message = self.received.append
 
     @property
@@ -358,8 +451,9 @@ class Net:
         cluster: str = "test",
         endpoint: str = LOOPBACK,
         settings: PeerSettings = FAST,
+        app: str = "",
     ) -> Node:
-        node = Node(node_id, cluster, endpoint, settings)
+        node = Node(node_id, cluster, endpoint, settings, app)
         await node.transport.start()
         self.nodes.append(node)
         return node
@@ -417,6 +511,30 @@ async def test_wrong_cluster_is_rejected() -> None:
 
 
 @pytest_twisted.ensureDeferred
+async def test_other_settings_are_refused_and_both_ends_say_why_once() -> None:
+    async with Net() as net:
+        a = await net.start("a", app="s1")
+        b = await net.start("b", app="s2")
+        with Logged() as logged:
+            a.transport.set_peer("b", b.address)
+            b.transport.set_peer("a", a.address)
+            a.transport.send(ping("a", "b", 1))
+            b.transport.send(ping("b", "a", 1))
+            await until(lambda: a.stats()["rejected_hello"] >= 2 <= b.stats()["rejected_hello"])
+        assert a.received == b.received == []
+        # Each side says it once: that it refused the peer's link, or that the peer refused
+        # ours (both happen; whichever comes first speaks for the link both ways).
+        about_a = logged.having("connection from a: settings s1") + logged.having(
+            "peer a refuses our link: settings s1"
+        )
+        about_b = logged.having("connection from b: settings s2") + logged.having(
+            "peer b refuses our link: settings s2"
+        )
+        assert len(about_a) == len(about_b) == 1
+        assert logged.having("lost connection to peer") == []  # the refusal said it all
+
+
+@pytest_twisted.ensureDeferred
 async def test_peer_down_then_up_gets_queued_and_later_messages() -> None:
     async with Net() as net:
         probe = await net.start("b")
@@ -462,7 +580,7 @@ async def test_garbage_closes_only_that_connection() -> None:
         a.transport.send(ping("a", "b", 1))
         await until(lambda: len(b.received) == 1)
         endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", b.port)
-        for garbage in (b"GET / HTTP/1.1\r\n\r\n", HELLO + b"\x00\x00\x00\x02\x01\x63"):
+        for garbage in (b"GET / HTTP/1.1\r\n\r\n", HELLO + UNKNOWN_TAG):
             intruder = await connectProtocol(endpoint, Garbage(garbage))
             await intruder.lost
         assert b.stats()["bad_frames"] == 2

@@ -208,7 +208,7 @@ def announcement(node_id: str) -> Announcement:
     return Announcement(
         cluster="c", node_id=node_id, peer=node_id, irc="127.0.0.1:6667",
         status="127.0.0.1:8667", role="joining", term=0, leader=None, clients=0,
-        capacity=10, has_state=False, voter=False,
+        capacity=10, has_state=False, voter=False, settings="",
     )  # fmt: skip
 
 

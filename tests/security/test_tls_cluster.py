@@ -130,15 +130,16 @@ def test_a_node_with_a_certificate_of_another_ca_is_not_added(
 class Impostor:
     """A hostile node, in this process: it knows the cluster secret and holds a certificate
     of the cluster's CA, but for another node's id. It announces itself by discovery as
-    a node wanting to join, listens on its peer port with that certificate, and dials a
-    node claiming its own id in the Hello."""
+    a node wanting to join (with the cluster's settings fingerprint), listens on its peer
+    port with that certificate, and dials a node claiming its own id in the Hello."""
 
-    def __init__(self, root: Path, cluster: str, certificate: Path) -> None:
+    def __init__(self, root: Path, cluster: str, certificate: Path, settings: str) -> None:
         (self.port,) = free_ports(1)
         self.node_id = f"127.0.0.1:{self.port}"
         self.root = root
         self.cluster = cluster
         self.certificate = certificate
+        self.settings = settings
         self.secret = bytes.fromhex((root / "cluster.secret").read_text().strip())
         self.stopping = threading.Event()
         self.server = socket.create_server(("127.0.0.1", self.port))
@@ -164,6 +165,7 @@ class Impostor:
                     cluster=self.cluster, node_id=self.node_id, peer=self.node_id,
                     irc="127.0.0.1:1", status="127.0.0.1:1", role="joining", term=0,
                     leader=None, clients=0, capacity=10, has_state=False, voter=False,
+                    settings=self.settings,
                 )  # fmt: skip
                 sock.sendto(wire.encode(hello, self.secret, time.time()),
                             ("127.255.255.255", port))  # fmt: skip
@@ -206,7 +208,8 @@ def test_a_valid_certificate_for_another_node_id_is_refused(
     leader = wait_for(lambda: leader_of(nodes), 30, "a leader")
     # Signed by the cluster's CA, but for node0's id: same host, another port.
     stolen = pki.issue_node(tmp_path / "pki", nodes[0].node_id, tmp_path / "stolen", days=1)
-    impostor = Impostor(tmp_path, f"test-{tmp_path.name}", stolen)
+    settings = (leader.status() or {})["settings_fingerprint"]
+    impostor = Impostor(tmp_path, f"test-{tmp_path.name}", stolen, settings)
     try:
         # Dialling in: the TLS handshake passes (right CA), the Hello's claim does not.
         assert impostor.dial(leader) == b""

@@ -26,7 +26,11 @@ REASONS = ("garbage", "bad-mac", "other-cluster", "stale", "replay", "too-big")
 
 @dataclass(frozen=True, slots=True)
 class Announcement:
-    """A node says who it is, where to reach it, and how busy it is."""
+    """A node says who it is, where to reach it, and how busy it is.
+
+    ``settings`` is the digest of how the node applies the log (see
+    :mod:`twistedchat.node.fingerprint`): nodes whose digests differ ignore each other.
+    """
 
     cluster: str
     node_id: str
@@ -40,6 +44,7 @@ class Announcement:
     capacity: int
     has_state: bool
     voter: bool
+    settings: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,10 @@
 Everything here reacts to what discovery hears and what the Raft core reports; the rules
 themselves are pure (:mod:`twistedchat.node.membership`). Time comes from the reactor for
 liveness and from ``wall`` only for the datagram timestamps that stop replays.
+
+Announcements carry the sender's settings fingerprint. A node whose fingerprint differs
+from ours would apply the log by other rules, so it is ignored: never added, never offered
+to clients, never a co-founder (see docs/decisions/0014-settings-fingerprint.md).
 """
 
 from __future__ import annotations
@@ -17,9 +21,11 @@ from twisted.logger import Logger
 from twistedchat.discovery.directory import Directory
 from twistedchat.discovery.wire import Announcement, Offer, Query
 from twistedchat.node import balance
+from twistedchat.node.fingerprint import FIX
 from twistedchat.node.membership import ClusterView, MembershipPolicy, bootstrap_voters
 from twistedchat.node.replica import RaftReplica
 from twistedchat.raft.core import ConfigChangeRefused, NotLeader, Role
+from twistedchat.ratelimit import KeyedBuckets
 
 log = Logger()
 
@@ -37,6 +43,8 @@ BOOTSTRAP_SETTLE = 1.5
 MEMBERSHIP_EVERY = 0.5
 #: Seconds between two requests to move clients (they need time to land elsewhere).
 REBALANCE_EVERY = 15.0
+#: A node with other settings is logged at most this often (it announces every second).
+MISMATCH_LOG_EVERY = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +72,7 @@ class ClusterAgent:
         node_lost: Callable[[str], None],
         capacity: int,
         policy: MembershipPolicy,
+        settings: str,
         load_of: Callable[[str], int] = lambda node: 0,
         rebalance: Callable[[str, int], None] = lambda node, count: None,
     ) -> None:
@@ -77,6 +86,8 @@ class ClusterAgent:
         self._node_lost = node_lost
         self.capacity = capacity
         self.policy = policy
+        self.settings = settings  # our settings fingerprint (digest)
+        self._mismatch_log = KeyedBuckets(1, 1 / MISMATCH_LOG_EVERY, keys=1024)
         self._load_of = load_of
         self._rebalance = rebalance
         self._last_rebalance = float("-inf")
@@ -133,6 +144,7 @@ class ClusterAgent:
             capacity=self.capacity,
             has_state=role not in (NEW, JOINING),
             voter=self.node_id in core.configuration.voters,
+            settings=self.settings,
         )
 
     def _announce_if_due(self) -> None:
@@ -152,9 +164,27 @@ class ClusterAgent:
     def heard(self, announcement: Announcement) -> None:
         if announcement.cluster != self.cluster or announcement.node_id == self.node_id:
             return
+        if announcement.settings != self.settings:
+            self._ignore(announcement)
+            return
         self.directory.heard(announcement, self.clock.seconds())
         if not self.replica.decided:
             self._consider_bootstrap()
+
+    def _ignore(self, announcement: Announcement) -> None:
+        """A node with other settings stays out of the directory, so it is never added
+        or offered to clients; a member is removed as unheard. If it has state a cluster
+        exists, though, and founding another beside it would split the cluster's name:
+        an undecided node waits to be added instead (which needs the same settings)."""
+        if announcement.has_state and not self.replica.decided:
+            self.replica.await_invitation()
+        if self._mismatch_log.allow(announcement.node_id, self.clock.seconds()):
+            log.warn(
+                "ignoring node {node}: its settings fingerprint {theirs} is not ours ({ours}), "
+                "so it would apply the log differently; {fix}",
+                node=announcement.node_id, theirs=announcement.settings, ours=self.settings,
+                fix=FIX,
+            )  # fmt: skip
 
     def answer(self, query: Query) -> Offer | None:
         """Client discovery: a full node stays silent; the leader names the node it assigns."""

@@ -6,7 +6,9 @@ import hashlib
 import random
 import signal
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,13 @@ from twistedchat.irc.protocol import IRCFactory
 from twistedchat.irc.settings import ConnectionSettings
 from twistedchat.irc.tls import ReloadableServerContext, tls_endpoint
 from twistedchat.node.cluster import Addresses, ClusterAgent
+from twistedchat.node.fingerprint import (
+    Fingerprint,
+    differences,
+    plugin_settings,
+    refusal,
+    settings_fingerprint,
+)
 from twistedchat.node.hub import SessionHub
 from twistedchat.node.membership import MembershipPolicy
 from twistedchat.node.options import ChatNodeOptions, endpoint_host_port, plugin_config
@@ -87,6 +96,8 @@ class ChatNodeService(service.Service):
         self.config = config
         self.clock: IReactorTime = clock or reactor
         self.limits = config.limits
+        #: How this node applies the log; peers with another are refused.
+        self.fingerprint = self._fingerprint(config.plugins.config if config.plugins else {})
         self.hub: SessionHub | None = None
         self.replica: RaftReplica | None = None
         self.transport: PeerTransport | None = None
@@ -182,12 +193,16 @@ class ChatNodeService(service.Service):
                 "can read and inject Raft traffic; use --peer-tls-dir certificates instead",
                 peer=c.peer,
             )
+        log.info("settings fingerprint {digest}: {settings}", digest=self.fingerprint.digest,
+                 settings=self.fingerprint.describe())  # fmt: skip
         self.transport = PeerTransport(
             c.node_id,
             c.cluster,
             c.peer,
             reactor=self.clock,
             tls=c.peer_tls,
+            app=self.fingerprint.canonical,
+            explain_app=partial(refusal, self.fingerprint),
         )
         tick = c.election_timeout_ms / 1000 / ELECTION_TICKS
         self.replica = RaftReplica(
@@ -258,6 +273,7 @@ class ChatNodeService(service.Service):
             rebalance=hub.request_moves,
             capacity=c.settings.max_clients,
             policy=c.policy,
+            settings=self.fingerprint.digest,
         )
         protocol.on_announcement = self.agent.heard
         if c.peer_tls is not None:  # a node joins only once it proved its identity over TLS
@@ -310,9 +326,31 @@ class ChatNodeService(service.Service):
         if self.config.plugins is None:
             return
         try:
-            self.config.plugins.reload(plugin_config(self.config.plugin_config))
+            config = plugin_config(self.config.plugin_config)
+            if self._keeps_fingerprint(config):
+                self.config.plugins.reload(config)
         except (UsageError, PluginError) as error:
             log.error("plugin reload failed, keeping the old configuration: {e}", e=error)
+
+    def _fingerprint(self, config: Mapping[str, Mapping[str, Any]]) -> Fingerprint:
+        """This node's settings fingerprint, with ``config`` for its plugins."""
+        return settings_fingerprint(self.limits, plugin_settings(self.config.plugins, config))
+
+    def _keeps_fingerprint(self, config: Mapping[str, Mapping[str, Any]]) -> bool:
+        """Whether a reload with ``config`` leaves the rules of applying the log as
+        they are. The other nodes would not change with us, and our state would drift from
+        theirs, so a configuration that changes them is refused with one line."""
+        new = self._fingerprint(config)
+        if new.digest == self.fingerprint.digest:
+            return True
+        log.error(
+            "plugin reload refused, keeping the old configuration: the new --plugin-config "
+            "changes how this node applies the log (settings fingerprint {new}, running "
+            "{old}: {diff}); a change that does must be made on every node, with a restart",
+            new=new.digest, old=self.fingerprint.digest,
+            diff=differences(self.fingerprint, new, "in the file", "running"),
+        )  # fmt: skip
+        return False
 
     def _fail(self, failure: Any) -> None:
         log.failure("chatnode failed to start", failure)
@@ -389,6 +427,9 @@ class ChatNodeService(service.Service):
             "applied_index": core.applied_index,
             # Nodes at the same applied index must hold the same chat state (chaos checks).
             "state_digest": hashlib.sha256(state.snapshot()).hexdigest()[:16],
+            # Nodes refuse each other unless these are equal (docs/decisions/0014).
+            "settings_fingerprint": self.fingerprint.digest,
+            "settings": self.fingerprint.values(),
             "members": members,
             "voters": sorted(config.voters),
             "learners": sorted(config.learners),

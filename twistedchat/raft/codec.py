@@ -35,19 +35,26 @@ from typing import Any
 
 from twistedchat.raft.messages import MESSAGE_TYPES
 
-#: Bumped whenever the encoding of any registered type changes.
-WIRE_VERSION = 1
+#: Bumped whenever the encoding of any registered type changes (2: ``Hello.app``).
+WIRE_VERSION = 2
 #: The largest frame accepted or produced (length prefix value): bounds a peer's buffer.
 MAX_FRAME = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
 class Hello:
-    """First frame on every peer connection: the receiver refuses another cluster or version."""
+    """First frame on every peer connection: the receiver refuses another cluster or version.
+
+    ``app`` is opaque to Raft: whatever the application running on top says about how it
+    applies the log (twistedchat puts its settings there, see
+    :mod:`twistedchat.node.fingerprint`). Peers whose ``app`` differs from the receiver's
+    are refused too, since they would turn one log into different states.
+    """
 
     cluster: str
     node_id: str
     version: int
+    app: str = ""
 
 
 #: Every type that may travel in a frame, by tag. Tags are never reused.

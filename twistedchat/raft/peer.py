@@ -10,12 +10,19 @@ unbounded buffering would only turn a slow peer into an out-of-memory node.
 With peer TLS (``LinkContext.tls``) the connection is wrapped in mutual TLS that checks
 the cluster CA and the node id we dial; it counts as up, and gets our Hello and the queued
 frames, only once the handshake has succeeded.
+
+A peer writes on a connection we opened only to refuse it: it answers our Hello with its
+own when their ``app`` strings differ, then closes. We log why, so both ends of a refused
+link say so; once per peer and :data:`REFUSAL_LOG_EVERY` for both directions together
+(when it dials us too, our refusal of its link says the same). We keep retrying: the
+operator may restart the peer with matching settings.
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +40,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from twistedchat.raft.codec import FrameDecoder, FrameError, Hello
+from twistedchat.ratelimit import KeyedBuckets
 from twistedchat.security.peertls import error_text
 
 if TYPE_CHECKING:
@@ -42,6 +51,22 @@ log = Logger()
 
 #: Frames handed to TCP per write when draining a queue, so a pause can stop the drain.
 DRAIN_BATCH_BYTES = 256 * 1024
+#: The largest frame a peer may write on our connection (its Hello, when it refuses us).
+MAX_REPLY_FRAME = 64 * 1024
+#: A refused link (or failed TLS handshake) is logged at most this often per peer or host:
+#: the refused side retries forever, and every attempt is refused again.
+REFUSAL_LOG_EVERY = 60.0
+
+
+def refusal_key(node_id: str) -> str:
+    """One key for both directions of a refused link: one log line says it all."""
+    return f"app {node_id}"
+
+
+def differing_app(app: str) -> str:
+    """Why a peer whose Hello carries ``app`` cannot link with us, when the application
+    gave no better words for it."""
+    return f"its application settings differ from ours ({app!r})"
 
 
 @dataclass(frozen=True)
@@ -73,6 +98,19 @@ class LinkContext:
     connections: set[TrackedProtocol] = field(default_factory=set)
     #: Mutual TLS on every link, or None for plain TCP (``--insecure-peers``).
     tls: PeerTLS | None = None
+    #: The ``app`` of our Hello; a peer's must be equal (see :class:`~.codec.Hello`).
+    app: str = ""
+    #: Why a peer with another ``app`` is refused, for the log line that says so.
+    explain_app: Callable[[str], str] = differing_app
+    _log_limit: KeyedBuckets = field(
+        default_factory=lambda: KeyedBuckets(1, 1 / REFUSAL_LOG_EVERY, keys=1024),
+        init=False,
+        repr=False,
+    )
+
+    def should_log(self, key: str) -> bool:
+        """Whether a refusal about ``key`` (a peer, a host) may be logged now."""
+        return self._log_limit.allow(key, self.reactor.seconds())
 
 
 class Backoff:
@@ -142,7 +180,9 @@ class OutboundProtocol(TrackedProtocol):
         self.peer = peer
         self.paused = False
         self.up = False  # plain TCP: once connected; TLS: once the handshake succeeded
+        self.refused = False  # the peer answered our Hello with its own: it refuses us
         self._handshake_timer: IDelayedCall | None = None
+        self._decoder: FrameDecoder | None = None
 
     def connectionMade(self) -> None:
         super().connectionMade()
@@ -180,7 +220,18 @@ class OutboundProtocol(TrackedProtocol):
             self.peer.handshake_failed(self, reason)
 
     def dataReceived(self, data: bytes) -> None:
-        """Peers never write on the connection we opened; ignore anything that arrives."""
+        """A peer writes on the connection we opened only to refuse it, with its Hello."""
+        if self._decoder is None:
+            self._decoder = FrameDecoder(max_frame=MAX_REPLY_FRAME)
+        try:
+            frames = self._decoder.feed(data)
+        except FrameError:
+            self.abort()
+            return
+        for frame in frames:
+            if isinstance(frame, Hello) and frame.app != self.context.app and not self.refused:
+                self.refused = True
+                self.peer.refused_by(frame)
 
     def write(self, frames: list[bytes]) -> None:
         assert self.transport is not None
@@ -227,6 +278,7 @@ class OutboundPeer:
         self._retry: IDelayedCall | None = None
         self._closed = False
         self._reported_down = False
+        self._refused = False  # the last connection was refused (see refused_by)
         settings = context.settings
         self._backoff = Backoff(settings.backoff_initial, settings.backoff_max, context.rng)
 
@@ -341,9 +393,16 @@ class OutboundPeer:
         self._connected_at = self.context.reactor.seconds()
         self._reported_down = False
         self.context.stats["connects"] += 1
-        log.info("connected to peer {peer} at {endpoint}", peer=self.node_id,
-                 endpoint=self.endpoint)  # fmt: skip
+        if not self._refused:  # after a refusal, the refusal line speaks for every retry
+            log.info("connected to peer {peer} at {endpoint}", peer=self.node_id,
+                     endpoint=self.endpoint)  # fmt: skip
         self.flush()
+
+    def refused_by(self, hello: Hello) -> None:
+        """The peer answered our Hello with its own: it will not take our messages."""
+        if self.context.should_log(refusal_key(self.node_id)):
+            log.warn("peer {peer} refuses our link: {why}", peer=self.node_id,
+                     why=self.context.explain_app(hello.app))  # fmt: skip
 
     def connection_lost(self, connection: OutboundProtocol, reason: Failure) -> None:
         if connection is not self._connection:
@@ -354,8 +413,10 @@ class OutboundPeer:
         up_for = self.context.reactor.seconds() - self._connected_at
         if up_for >= self.context.settings.stable_after:
             self._backoff.reset()  # a quick loss again (a rejected hello) keeps backing off
-        log.info("lost connection to peer {peer}: {reason}", peer=self.node_id,
-                 reason=reason.getErrorMessage())  # fmt: skip
+        self._refused = connection.refused
+        if not connection.refused:
+            log.info("lost connection to peer {peer}: {reason}", peer=self.node_id,
+                     reason=reason.getErrorMessage())  # fmt: skip
         self._reported_down = True
         self._schedule_retry()
 

@@ -4,7 +4,10 @@ Connections are one-way. We send only on the connection we opened to a peer
 (:mod:`twistedchat.raft.peer`) and only receive on the connections peers opened to us, so
 neither side ever has to decide which of two simultaneous dials wins, and a slow reader
 cannot block the other direction. Every connection starts with a :class:`~.codec.Hello`;
-an inbound link from another cluster or wire version is refused with one log line.
+an inbound link from another cluster or wire version is refused with one log line. So is
+one whose Hello carries another ``app`` (the application's settings, opaque here), once
+per peer and :data:`~.peer.REFUSAL_LOG_EVERY` for both directions of the link; that
+refusal is answered with our own Hello before we close, so the dialler can say why too.
 
 With peer TLS (``tls=`` a :class:`~twistedchat.security.peertls.PeerTLS`) every link is
 mutual TLS with the cluster CA. The dialler checks the node id it dials during the
@@ -36,16 +39,20 @@ from twisted.python.failure import Failure
 from twistedchat.raft import codec
 from twistedchat.raft.codec import WIRE_VERSION, FrameDecoder, FrameError, Hello
 from twistedchat.raft.messages import RaftMessage
-from twistedchat.raft.peer import LinkContext, OutboundPeer, PeerSettings, TrackedProtocol
+from twistedchat.raft.peer import (
+    LinkContext,
+    OutboundPeer,
+    PeerSettings,
+    TrackedProtocol,
+    differing_app,
+    refusal_key,
+)
 from twistedchat.security.peertls import error_text
 
 if TYPE_CHECKING:
     from twistedchat.security.peertls import PeerTLS
 
 log = Logger()
-
-#: Failed TLS handshakes from one host are logged at most this often (all are counted).
-TLS_FAILURE_LOG_EVERY = 60.0
 
 STAT_NAMES = ("frames_sent", "frames_received", "bytes_sent", "bytes_received", "dropped",
               "bad_frames", "connects", "rejected_hello")  # fmt: skip
@@ -56,37 +63,41 @@ def _discard(message: RaftMessage) -> None:
 
 
 class InboundProtocol(TrackedProtocol):
-    """A connection a peer opened to us: a Hello, then Raft messages for us, nothing back."""
+    """A connection a peer opened to us: a Hello, then Raft messages for us.
+
+    Nothing goes back, except our own Hello when we refuse the peer's ``app``.
+    """
 
     def __init__(self, owner: PeerTransport):
         super().__init__(owner.context)
         self.owner = owner
         self.decoder = FrameDecoder()
         self.peer_id: str | None = None  # from its Hello
-        self._hello_timer: IDelayedCall | None = None
+        self._timer: IDelayedCall | None = None  # the Hello deadline, then a refusal's
+        self._refused = False  # we refused its Hello and are closing: ignore what follows
 
     def connectionMade(self) -> None:
         super().connectionMade()
         timeout = self.context.settings.hello_timeout
-        self._hello_timer = self.context.reactor.callLater(timeout, self._no_hello)
+        self._timer = self.context.reactor.callLater(timeout, self._no_hello)
 
     def connectionLost(self, reason: Failure = connectionDone) -> None:
-        self._cancel_hello_timer()
+        self._cancel_timer()
         if self.peer_id is None and reason.check(SSL.Error):
             self.context.stats["rejected_hello"] += 1
-            if self.owner.should_log_tls_failure(self.transport):
+            if self.context.should_log(f"tls {self._peer_host()}"):
                 log.warn("closing peer connection from {peer}: TLS handshake failed ({why})",
                          peer=self._peer_name(), why=error_text(reason))  # fmt: skip
         self.owner.inbound_lost(self)
         super().connectionLost(reason)
 
-    def _cancel_hello_timer(self) -> None:
-        if self._hello_timer is not None and self._hello_timer.active():
-            self._hello_timer.cancel()
-        self._hello_timer = None
+    def _cancel_timer(self) -> None:
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
 
     def _no_hello(self) -> None:
-        self._hello_timer = None
+        self._timer = None
         self._refuse(f"sent no hello within {self.context.settings.hello_timeout}s")
 
     def _peer_name(self) -> str:
@@ -94,14 +105,20 @@ class InboundProtocol(TrackedProtocol):
             return self.peer_id
         return str(self.transport.getPeer()) if self.transport is not None else "?"
 
+    def _peer_host(self) -> str:
+        peer = self.transport.getPeer() if self.transport is not None else None
+        return str(getattr(peer, "host", peer))
+
     def _refuse(self, why: str, counter: str = "rejected_hello") -> None:
         self.context.stats[counter] += 1
         log.warn("closing peer connection from {peer}: {why}", peer=self._peer_name(), why=why)
-        self.abort()  # nothing of ours to flush: we never write on inbound links
+        self.abort()  # nothing of ours to flush
 
     def dataReceived(self, data: bytes) -> None:
         stats = self.context.stats
         stats["bytes_received"] += len(data)
+        if self._refused:
+            return
         try:
             frames = self.decoder.feed(data)
         except codec.UnsupportedVersion as exc:
@@ -138,10 +155,28 @@ class InboundProtocol(TrackedProtocol):
             if mismatch is not None:
                 self._refuse(mismatch)
                 return False
-        self._cancel_hello_timer()
+        if frame.app != self.context.app:  # checked last: only a proven node hears ours
+            self._refuse_app(frame)
+            return False
+        self._cancel_timer()
         self.peer_id = frame.node_id
         self.owner.inbound_accepted(self)
         return True
+
+    def _refuse_app(self, hello: Hello) -> None:
+        """Answer with our Hello, so the dialler learns why, then close once it is sent
+        (or abort after ``close_grace``, should TLS wait for a peer that never answers)."""
+        self._cancel_timer()
+        self._refused = True
+        self.context.stats["rejected_hello"] += 1
+        if self.context.should_log(refusal_key(hello.node_id)):
+            log.warn("closing peer connection from {peer}: {why}", peer=hello.node_id,
+                     why=self.context.explain_app(hello.app))  # fmt: skip
+        assert self.transport is not None
+        self.transport.write(self.context.hello)
+        self.close()
+        self._timer = self.context.reactor.callLater(self.context.settings.close_grace,
+                                                     self.abort)  # fmt: skip
 
     def _deliver(self, message: RaftMessage) -> None:
         if message.dst != self.owner.node_id:
@@ -175,19 +210,22 @@ class PeerTransport:
         rng: random.Random | None = None,
         settings: PeerSettings | None = None,
         tls: PeerTLS | None = None,
+        app: str = "",
+        explain_app: Callable[[str], str] = differing_app,
     ) -> None:
+        """``app`` goes in our Hello; peers whose Hello carries another are refused, and
+        ``explain_app(theirs)`` says why in the log line (see :class:`~.codec.Hello`)."""
         self.node_id = node_id
         self.cluster = cluster
         self.endpoint = endpoint
-        hello = codec.encode(Hello(cluster, node_id, WIRE_VERSION))
+        hello = codec.encode(Hello(cluster, node_id, WIRE_VERSION, app))
         self.context = LinkContext(reactor, settings or PeerSettings(), rng or random.Random(),
-                                   hello, tls=tls)  # fmt: skip
+                                   hello, tls=tls, app=app, explain_app=explain_app)  # fmt: skip
         self.on_message: Callable[[RaftMessage], None] = _discard
         self._peers: dict[str, OutboundPeer] = {}
         self._inbound_by_peer: dict[str, InboundProtocol] = {}
         self._port: IListeningPort | None = None
         self._stopped = False
-        self._tls_failure_logged: dict[str, float] = {}
 
     @property
     def peers(self) -> Mapping[str, OutboundPeer]:
@@ -278,18 +316,6 @@ class PeerTransport:
         self._inbound_by_peer[connection.peer_id] = connection
         if old is not None and old is not connection:
             old.abort()
-
-    def should_log_tls_failure(self, transport: Any) -> bool:
-        """At most one log line per host and minute: a refused node retries forever."""
-        peer = transport.getPeer() if transport is not None else None
-        host = str(getattr(peer, "host", peer))
-        now = self.context.reactor.seconds()
-        if now - self._tls_failure_logged.get(host, float("-inf")) < TLS_FAILURE_LOG_EVERY:
-            return False
-        if len(self._tls_failure_logged) >= 1024:
-            self._tls_failure_logged.clear()
-        self._tls_failure_logged[host] = now
-        return True
 
     def inbound_lost(self, connection: InboundProtocol) -> None:
         peer_id = connection.peer_id
