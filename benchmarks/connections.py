@@ -290,7 +290,7 @@ def raise_fd_limit(clients: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     env_systems = [s for s in os.environ.get("CONN_SYSTEMS", "").split(",") if s]
-    parser.add_argument("--clients", type=int, default=int(os.environ.get("CONN_CLIENTS", 2000)))
+    parser.add_argument("--clients", type=int, default=int(os.environ.get("CONN_CLIENTS", 10000)))
     parser.add_argument("--workers", type=int, default=int(os.environ.get("CONN_WORKERS", 4)))
     parser.add_argument("--window", type=int, default=int(os.environ.get("CONN_WINDOW", 2)))
     parser.add_argument("--systems", nargs="+", default=env_systems)

@@ -501,7 +501,7 @@ def table(receivers: int, measured: dict[str, dict[str, float | str]]) -> list[s
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    env_receivers = [int(n) for n in os.environ.get("FANOUT_RECEIVERS", "10 100").split()]
+    env_receivers = [int(n) for n in os.environ.get("FANOUT_RECEIVERS", "10 100 1000").split()]
     env_systems = [s for s in os.environ.get("FANOUT_SYSTEMS", "").split(",") if s]
     parser.add_argument("--receivers", type=int, nargs="+", default=env_receivers)
     parser.add_argument("--messages", type=int, default=int(os.environ.get("FANOUT_MESSAGES", 500)))

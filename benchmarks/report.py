@@ -33,7 +33,7 @@ Record = dict[str, Any]
 # The settings of the full runs that the hand-written findings quote (a run that differs is
 # flagged in the header as not a full run): benchmark -> parameter -> value.
 FULL_RUN: dict[str, dict[str, Any]] = {
-    "raft_commit": {"duration_s": 3.0, "concurrency": 256, "nodes": [1, 3, 5]},
+    "raft_commit": {"duration_s": 5.0, "concurrency": 256, "nodes": [1, 3, 5]},
     "storage_append": {"scale": 1.0, "rounds": 5},
     "irc_fanout": {"receivers": [10, 100, 1000], "messages": 500},
     "connections": {"clients": 10000},
