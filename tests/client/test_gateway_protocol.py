@@ -1,27 +1,40 @@
-"""The gateway's side facing the IRC client: registration, CAP, labels, echoes."""
+"""The gateway's side facing the IRC client: registration, CAP, SASL, labels, echoes."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.testing import StringTransport
 
-from twistedchat.client.session import Event, Identity, Incoming, Reply
-from twistedchat.gateway.protocol import OFFERED, GatewayConnection
+from twistedchat.client.session import Event, Identity, Incoming, LoginFailed, Reply
+from twistedchat.gateway.protocol import GatewayConnection
+from twistedchat.irc.grammar import parse_line
 from twistedchat.irc.message import Message
+from twistedchat.irc.sasl import Credentials
 
 
 class Upstream:
     """What the gateway sees of a ChatClient: it records submits and fires events."""
 
-    def __init__(self, identity: Identity, on_event: Callable[[Event], None]) -> None:
+    def __init__(self, identity: Identity | Credentials, on_event: Callable[[Event], None]) -> None:
         self.identity = identity
         self.on_event = on_event
         self.submitted: list[Message] = []
-        self.session = type("S", (), {"nick": identity.nick})()
+        nick = identity.nick if isinstance(identity, Identity) else "*"
+        self.session = type("S", (), {"nick": nick})()
+        self.introduced: Identity | None = None
         self.started = False
         self.closed: str | None = None
+
+    def introduce(self, identity: Identity) -> None:
+        self.introduced = identity
+        self.session.nick = identity.nick  # type: ignore[attr-defined]
+
+    def incoming(self, *lines: str) -> None:
+        for line in lines:
+            self.on_event(Incoming(parse_line(line.encode())))
 
     def start(self) -> Any:
         self.started = True
@@ -37,7 +50,7 @@ class Upstream:
 def connect() -> tuple[GatewayConnection, StringTransport, list[Upstream]]:
     made: list[Upstream] = []
 
-    def make(identity: Identity, on_event: Callable[[Event], None]) -> Any:
+    def make(identity: Identity | Credentials, on_event: Callable[[Event], None]) -> Any:
         made.append(Upstream(identity, on_event))
         return made[-1]
 
@@ -55,7 +68,8 @@ def test_registration_waits_for_cap_end_and_checks_its_parameters() -> None:
     connection, transport, made = connect()
     connection.dataReceived(b"CAP LS 302\r\nNICK\r\nUSER x\r\nNICK alice\r\nUSER al 0 * :Al\r\n")
     assert " 431 " in lines(transport)[1] and " 461 " in lines(transport)[2]
-    assert "twistedchat.org/resume" not in lines(transport)[0] and "sasl" not in OFFERED
+    assert "twistedchat.org/resume" not in lines(transport)[0]
+    assert "sasl=PLAIN" in lines(transport)[0].split()
     assert made == []  # CAP negotiation is still open
     connection.dataReceived(b"CAP REQ :echo-message labeled-response\r\nCAP END\r\n")
     assert len(made) == 1 and made[0].started and made[0].identity == Identity("alice", "al", "Al")
@@ -77,3 +91,84 @@ def test_labels_are_mapped_and_echoes_hidden_without_echo_message() -> None:
     assert lines(transport) == [":bob!b@h PRIVMSG #a :yo"]  # tags the client did not ask for
     connection.connectionLost()
     assert upstream.closed == "Connection closed"
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+DANA = Credentials("dana", "s3cret")
+LOGIN = f"AUTHENTICATE PLAIN\r\nAUTHENTICATE {b64(chr(0) + 'dana' + chr(0) + 's3cret')}\r\n"
+
+
+def logging_in() -> tuple[GatewayConnection, StringTransport, list[Upstream]]:
+    """irssi's order: CAP LS, CAP REQ, the whole SASL exchange, and only after its answer
+    CAP END, NICK and USER."""
+    connection, transport, made = connect()
+    connection.dataReceived(b"CAP LS 302\r\nCAP REQ :sasl account-tag\r\n" + LOGIN.encode())
+    return connection, transport, made
+
+
+def test_a_login_is_checked_upstream_before_the_client_says_who_it_is() -> None:
+    connection, transport, made = logging_in()
+    assert lines(transport)[-1] == ":gateway AUTHENTICATE +"
+    (upstream,) = made
+    assert upstream.started and upstream.identity == DANA  # the credentials alone
+    transport.clear()
+    upstream.incoming(
+        ":n1 900 * *!*@h dana :You are now logged in as dana", ":n1 903 * :SASL successful"
+    )
+    assert [line.split()[1] for line in lines(transport)] == ["900", "903"]
+    connection.dataReceived(b"CAP END\r\nNICK dana\r\nUSER d 0 * :Dana\r\n")
+    assert upstream.introduced == Identity("dana", "d", "Dana", DANA)
+    transport.clear()
+    upstream.incoming(":n2 903 * :SASL successful", ":n2 001 dana :Welcome")
+    assert lines(transport) == [":n2 001 dana Welcome"]  # a login again after a failover
+
+
+def test_a_client_that_sends_nick_and_user_first_is_introduced_at_cap_end() -> None:
+    connection, _, made = connect()
+    connection.dataReceived(b"CAP REQ :sasl\r\nNICK dana\r\nUSER d 0 * :Dana\r\n")
+    connection.dataReceived(LOGIN.encode())
+    (upstream,) = made
+    assert upstream.identity == DANA and upstream.introduced is None
+    upstream.incoming(":n1 903 * :SASL successful")
+    connection.dataReceived(b"CAP END\r\n")
+    assert upstream.introduced == Identity("dana", "d", "Dana", DANA)
+
+
+def test_a_refused_login_drops_the_upstream_session_and_registration_goes_on() -> None:
+    connection, transport, made = logging_in()
+    first = made[0]
+    transport.clear()
+    first.incoming(":n1 904 * :SASL authentication failed")
+    first.on_event(LoginFailed(parse_line(b":n1 904 * :SASL authentication failed")))
+    assert lines(transport) == [":n1 904 * :SASL authentication failed"]
+    assert first.closed is not None
+    first.incoming("ERROR :Closing link")  # the dropped session's goodbye stays unseen
+    assert lines(transport) == [":n1 904 * :SASL authentication failed"]
+    connection.dataReceived(b"CAP END\r\nNICK dana\r\nUSER d 0 * :Dana\r\n")
+    assert made[1].identity == Identity("dana", "d", "Dana")  # without an account
+
+
+def test_a_login_refused_after_a_failover_is_told_to_the_user() -> None:
+    connection, transport, made = logging_in()
+    made[0].incoming(":n1 903 * :SASL successful")
+    connection.dataReceived(b"CAP END\r\nNICK dana\r\nUSER d 0 * :Dana\r\n")
+    transport.clear()
+    made[0].incoming(":n2 904 * :SASL authentication failed")
+    made[0].on_event(LoginFailed(parse_line(b":n2 904 * :SASL authentication failed")))
+    (notice,) = lines(transport)
+    assert notice.startswith(":gateway NOTICE dana :") and "not logged in" in notice
+    assert made[0].closed is None
+
+
+def test_authenticate_is_refused_without_sasl_for_other_mechanisms_and_twice() -> None:
+    connection, transport, made = connect()
+    connection.dataReceived(b"AUTHENTICATE PLAIN\r\n")
+    assert lines(transport)[-1].split()[1] == "904"  # sasl was not negotiated
+    connection.dataReceived(b"CAP REQ :sasl\r\nAUTHENTICATE EXTERNAL\r\n")
+    assert [line.split()[1] for line in lines(transport)[-2:]] == ["908", "904"]
+    connection.dataReceived(LOGIN.encode() + b"AUTHENTICATE PLAIN\r\n")
+    assert lines(transport)[-1].split()[1] == "907"  # one login at a time
+    assert len(made) == 1

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from twistedchat.client.session import (
     PENDING_MAX,
     SEEN_KEPT,
     Identity,
     Incoming,
+    LoginFailed,
     Phase,
     Registered,
     Reply,
@@ -17,6 +20,7 @@ from twistedchat.client.session import (
 from twistedchat.irc.grammar import parse_line, serialize
 from twistedchat.irc.message import Message
 from twistedchat.irc.numerics import NO_QUORUM
+from twistedchat.irc.sasl import Credentials, Pending, PlainExchange
 
 T0 = "2026-11-30T10:00:00.000Z"
 
@@ -251,3 +255,127 @@ def test_commands_given_before_the_first_connection_follow_the_registration() ->
     session.connected()
     lines = [serialize(m, None).decode().strip() for m in session.take()[0]]
     assert lines[-3:] == ["CAP END", "JOIN #a", "PRIVMSG #a :!ping"]
+
+
+ALICE = Identity("alice", "al", "Alice", Credentials("alice", "s3cret"))
+
+
+def sent(session: ResumableSession) -> list[str]:
+    return [serialize(m, None).decode().rstrip("\r\n") for m in session.take()[0]]
+
+
+def authenticating(identity: Identity | Credentials = ALICE) -> ResumableSession:
+    """A session on its first connection, its PLAIN challenge answered."""
+    session = ResumableSession(identity)
+    session.connected()
+    session.take()
+    feed(session, "AUTHENTICATE +")
+    return session
+
+
+def test_with_credentials_the_login_comes_before_nick_user_and_cap_end() -> None:
+    session = ResumableSession(ALICE)
+    session.connected()
+    lines = sent(session)
+    assert lines[0] == "CAP LS 302" and lines[1].endswith(" sasl")
+    assert lines[2:] == ["AUTHENTICATE PLAIN"] and session.phase is Phase.AUTHENTICATING
+    (response,) = feed(session, "AUTHENTICATE +")[0]
+    exchange = PlainExchange()  # what a node makes of it
+    exchange.step("PLAIN")
+    assert exchange.step(response.split()[1]) == Credentials("alice", "s3cret")
+    lines, events = feed(
+        session,
+        ":srv 900 * *!*@h alice :You are now logged in as alice",
+        ":srv 903 * :SASL authentication successful",
+    )
+    assert lines == ["NICK alice", "USER al 0 * Alice", "CAP END"]
+    assert [e.message.command for e in events if isinstance(e, Incoming)] == ["900", "903"]
+    assert len(events) == 2  # no LoginFailed
+    _, events = feed(session, ":srv 001 alice :Welcome")
+    assert events[-1] == Registered("alice")
+
+
+@pytest.mark.parametrize(("password_length", "chunks"), [(588, 3), (589, 3), (10, 1)])
+def test_a_long_response_goes_in_400_byte_chunks_ended_by_a_plus(
+    password_length: int, chunks: int
+) -> None:
+    # "alice\0alice\0" and 588 characters make 600 bytes: exactly 800 in base64.
+    password = "p" * password_length
+    session = ResumableSession(Identity("alice", "al", "Alice", Credentials("alice", password)))
+    session.connected()
+    session.take()
+    params = [line.split()[1] for line in feed(session, "AUTHENTICATE +")[0]]
+    assert len(params) == chunks and all(len(p) == 400 for p in params[:-1])
+    assert (params[-1] == "+") == (password_length == 588)
+    exchange = PlainExchange()
+    exchange.step("PLAIN")
+    steps = [exchange.step(param) for param in params]
+    assert steps[:-1] == [Pending()] * (chunks - 1)
+    assert steps[-1] == Credentials("alice", password)
+
+
+@pytest.mark.parametrize("code", ["902", "904", "905", "906", "908"])
+def test_a_refused_login_is_reported_and_the_registration_goes_on_without(code: str) -> None:
+    session = authenticating()
+    lines, events = feed(session, f":srv {code} * :SASL authentication failed")
+    refusal = parse_line(f":srv {code} * :SASL authentication failed".encode())
+    assert events == [Incoming(refusal), LoginFailed(refusal)]
+    assert lines == ["NICK alice", "USER al 0 * Alice", "CAP END"]
+    _, events = feed(session, ":srv 001 alice :Welcome")
+    assert events[-1] == Registered("alice") and session.phase is Phase.READY
+
+
+def test_commands_wait_for_the_login_and_follow_the_registration() -> None:
+    session = authenticating()
+    session.submit(Message("JOIN", ("#a",)))
+    assert sent(session) == []
+    lines, _ = feed(session, ":srv 903 * :SASL authentication successful")
+    assert lines[-2:] == ["CAP END", "JOIN #a"]
+
+
+def test_a_resume_does_not_log_in_again() -> None:
+    session = authenticating()
+    feed(session, ":srv 903 * :ok", ":srv 001 alice :Welcome", ":srv RESUME TOKEN tok1")
+    session.disconnected()
+    session.connected()
+    lines = sent(session)
+    assert [line.split()[0] for line in lines] == ["CAP", "CAP", "RESUME", "CAP"]
+    assert lines[1].endswith(" sasl")  # should the resume fail, the login follows
+
+
+def test_a_failed_resume_logs_in_before_registering_anew() -> None:
+    session = authenticating()
+    feed(session, ":srv 903 * :ok", ":srv 001 alice :Welcome", ":srv RESUME TOKEN tok1")
+    reconnected(session)
+    lines, _ = feed(session, ":srv FAIL RESUME INVALID_TOKEN :gone")
+    assert lines == ["AUTHENTICATE PLAIN"]  # the node already has our CAP END
+    assert feed(session, "AUTHENTICATE +")[0][0].startswith("AUTHENTICATE ")
+    lines, _ = feed(session, ":srv 903 * :ok")
+    assert lines == ["NICK alice", "USER al 0 * Alice"]
+
+
+def test_a_session_started_from_credentials_registers_once_introduced() -> None:
+    session = authenticating(Credentials("alice", "s3cret"))
+    session.submit(Message("JOIN", ("#a",)))
+    lines, events = feed(session, ":srv 903 * :SASL authentication successful")
+    assert lines == [] and session.phase is Phase.AWAITING_IDENTITY and len(events) == 1
+    session.introduce(Identity("alice", "al", "Alice"))
+    assert sent(session) == ["NICK alice", "USER al 0 * Alice", "CAP END", "JOIN #a"]
+
+
+def test_a_login_that_reclaims_a_session_shows_its_burst_but_not_resume_lines() -> None:
+    session = authenticating()
+    feed(session, ":srv 903 * :ok")
+    _, events = feed(
+        session,
+        ":srv 001 alice :Welcome back, alice",
+        ":alice!al@h JOIN #a",
+        ":srv RESUME TOKEN tok9",
+        ":srv RESUME SUCCESS alice",
+    )
+    assert [e.message.command for e in events if isinstance(e, Incoming)] == ["001", "JOIN"]
+    assert session.token == "tok9" and session.phase is Phase.READY
+
+
+def test_the_password_stays_out_of_reprs() -> None:
+    assert "s3cret" not in repr(ALICE) and "s3cret" not in repr(ALICE.sasl)

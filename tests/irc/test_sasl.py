@@ -32,9 +32,10 @@ def test_long_responses_come_in_400_byte_chunks() -> None:
 
 def test_failures() -> None:
     exchange = PlainExchange()
-    assert exchange.step("EXTERNAL") == Failure(
-        N.RPL_SASLMECHS, ("PLAIN", "are available SASL mechanisms")
-    )
+    unknown = exchange.step("EXTERNAL")
+    assert unknown == Failure(N.RPL_SASLMECHS, ("PLAIN", "are available SASL mechanisms"))
+    assert isinstance(unknown, Failure)
+    assert [code for code, _ in unknown.replies()] == [N.RPL_SASLMECHS, N.ERR_SASLFAIL]
     exchange.step("PLAIN")
     assert isinstance(exchange.step("not base64!"), Failure)
     exchange.step("PLAIN")

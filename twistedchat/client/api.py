@@ -5,7 +5,8 @@
 connects to another one and resumes, using the pure :class:`ResumableSession` for
 everything the IRC conversation decides. Commands return Deferreds that fire with their
 replies once the cluster has committed them, so ``await client.say("#chan", "hi")`` is
-an acknowledged send. See ``docs/client.md`` for an example.
+an acknowledged send. An :class:`Identity` with SASL credentials logs in to its account
+at every registration. See ``docs/client.md`` for an example.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from twisted.python.failure import Failure
 from twistedchat.client.session import (
     Event,
     Identity,
+    LoginFailed,
     Phase,
     Registered,
     Reply,
@@ -34,6 +36,7 @@ from twistedchat.client.session import (
 from twistedchat.irc.framing import FrameTooLong, LineFramer
 from twistedchat.irc.grammar import ParseError, parse_line, serialize
 from twistedchat.irc.message import Message
+from twistedchat.irc.sasl import Credentials
 
 log = Logger()
 
@@ -114,13 +117,16 @@ class ChatClient:
 
     ``on_event`` receives every :mod:`~twistedchat.client.session` event (incoming
     messages, replies, resumes). Replies also fire the Deferred of the command.
+    ``identity`` may be just the SASL credentials, with the rest given by
+    :meth:`introduce` once known (the gateway verifies a login before its IRC client says
+    who it is).
     """
 
     def __init__(
         self,
         reactor: Any,
         locate: Locator,
-        identity: Identity,
+        identity: Identity | Credentials,
         on_event: Callable[[Event], None] = lambda event: None,
         *,
         keepalive: float = 5.0,
@@ -153,6 +159,12 @@ class ChatClient:
         """Connect; the Deferred fires with the nick once registered."""
         self._connect_soon(0)
         return self.registered
+
+    def introduce(self, identity: Identity) -> None:
+        """Say who the user is, for a client created from credentials alone; the
+        registration waiting for it goes on."""
+        self.session.introduce(identity)
+        self._flush()
 
     def submit(self, message: Message) -> str:
         """Send any IRC command; its :class:`Reply` event will carry the returned label."""
@@ -284,6 +296,9 @@ class ChatClient:
                      node=self.node, n=event.missed)  # fmt: skip
         elif isinstance(event, SessionLost):
             log.warn("session lost ({reason}); registered again", reason=event.reason)
+        elif isinstance(event, LoginFailed):
+            code = event.message.command
+            log.warn("SASL login refused ({code}); registering without an account", code=code)
         elif isinstance(event, Reply):
             waiting = self._waiting.pop(event.label, None)
             if waiting is not None:

@@ -12,19 +12,25 @@ What it guarantees across a node's death (see ``chat.resume`` for the server sid
   write it already applied only once;
 * after a resume, whatever was said while the user was away is fetched with
   ``CHATHISTORY`` and delivered before anything newer, each message once (by msgid).
+
+With SASL credentials, each registration logs in first (``AUTHENTICATE PLAIN``) and sends
+NICK, USER and ``CAP END`` only once the node answered; a failed login is reported
+(:class:`LoginFailed`) and the registration goes on without an account. A resume needs no
+login: the session kept its account.
 """
 
 from __future__ import annotations
 
 import itertools
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
 from twistedchat.irc import numerics as N
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.message import EMPTY_TAGS, Message
+from twistedchat.irc.sasl import Credentials, plain_response
 
 RESUME_CAP = "twistedchat.org/resume"
 #: What the session asks every node for; the user of the session may see less.
@@ -52,10 +58,16 @@ PENDING_MAX = 512  # commands awaiting an answer; more are refused (no node answ
 ALTERNATIVE_NICKS = 9
 NICK_BASE_MAX = 13  # so an alternative fits the 16 characters most networks allow
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+#: The numerics that end a SASL attempt unsuccessfully (IRCv3 SASL 3.1).
+SASL_FAILURES = frozenset(
+    {N.ERR_NICKLOCKED, N.ERR_SASLFAIL, N.ERR_SASLTOOLONG, N.ERR_SASLABORTED, N.RPL_SASLMECHS}
+)
 
 
 class Phase(Enum):
     OFFLINE = "offline"
+    AUTHENTICATING = "authenticating"  # AUTHENTICATE sent; NICK/USER wait for the answer
+    AWAITING_IDENTITY = "awaiting identity"  # login answered; NICK/USER wait for introduce()
     REGISTERING = "registering"  # first connection: NICK/USER sent, waiting for 001
     RESUMING = "resuming"  # RESUME sent, the registration burst is skipped
     SYNCING = "syncing"  # fetching what was missed; live messages wait
@@ -64,9 +76,12 @@ class Phase(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Identity:
+    """Who the user is; with ``sasl``, the account every registration logs in to."""
+
     nick: str
     username: str
     realname: str
+    sasl: Credentials | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,22 +113,35 @@ class Resumed:
 
 
 @dataclass(frozen=True, slots=True)
+class LoginFailed:
+    """The node refused the SASL login (``message`` is its numeric, also delivered as
+    :class:`Incoming`); the registration goes on without an account."""
+
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
 class SessionLost:
     """The cluster no longer knew the session (it ended); a new one was registered."""
 
     reason: str
 
 
-Event = Incoming | Reply | Registered | Resumed | SessionLost
+Event = Incoming | Reply | Registered | Resumed | LoginFailed | SessionLost
 
 
 class ResumableSession:
     """See the module docstring."""
 
-    def __init__(self, identity: Identity) -> None:
-        self.identity = identity
-        self.nick = identity.nick
+    def __init__(self, identity: Identity | Credentials) -> None:
+        """``identity`` is who the user is. A caller that learns the nick only after the
+        login (the gateway: irssi sends NICK and USER after its SASL exchange) gives just
+        the credentials, and the rest with :meth:`introduce`."""
+        self.identity = identity if isinstance(identity, Identity) else None
+        self.nick = "*" if self.identity is None else self.identity.nick
+        self._login = identity if isinstance(identity, Credentials) else identity.sasl
         self.phase = Phase.OFFLINE
+        self._cap_open = False  # this connection's CAP END is still to be sent
         self.outgoing: list[Message] = []
         self.events: list[Event] = []
         self.token: str | None = None
@@ -144,24 +172,34 @@ class ResumableSession:
         events, self.events = self.events, []
         return outgoing, events
 
+    def introduce(self, identity: Identity) -> None:
+        """Who the user is, for a session started from credentials alone; the login is
+        the one given then. A registration waiting for it goes on."""
+        self.identity = identity
+        self.nick = identity.nick
+        if self.phase is Phase.AWAITING_IDENTITY:
+            self._introduce()
+
     def connected(self) -> None:
-        """A new connection to a node: resume if we have a session, else register."""
+        """A new connection to a node: resume if we have a session, else register.
+
+        ``sasl`` is asked for whenever we have credentials, resuming or not: a resume
+        that fails registers anew, and logs in again on the same connection.
+        """
         self._batch_owner.clear()
         self._answer_refs.clear()
         self._collected.clear()
         self._history.clear()
+        self._cap_open = True
+        caps = CAPS if self._login is None else (*CAPS, "sasl")
         self._send(Message("CAP", ("LS", "302")))
-        self._send(Message("CAP", ("REQ", " ".join(CAPS))))
+        self._send(Message("CAP", ("REQ", " ".join(caps))))
         if self.token is not None:
             self.phase = Phase.RESUMING
             self._send(Message("RESUME", (self.token,)))
+            self._end_cap()
         else:
             self._register()
-        self._send(Message("CAP", ("END",)))
-        if self.phase is Phase.REGISTERING:
-            for message in self._early:  # held by the node until we are registered
-                self._send(message)
-            self._early = []
 
     def disconnected(self) -> None:
         """The connection ended; commands stay pending until a node answers them.
@@ -189,8 +227,8 @@ class ResumableSession:
 
         Before the first registration completes, commands go out as they are (another NICK
         after a 433; a bot's JOIN pipelined behind its USER, which the node holds until the
-        registration is done) and get no reply event; before the first connection they
-        wait for it, bounded like the pending ones.
+        registration is done) and get no reply event; before the first connection, and
+        while NICK and USER wait for a login, they wait too, bounded like the pending ones.
         """
         label = f"t{next(self._labels)}"
         if self.token is None and self.phase is not Phase.READY:
@@ -224,7 +262,11 @@ class ResumableSession:
             self.asked_to_move = True
         elif self.phase is Phase.RESUMING:
             self._while_resuming(message)
-        elif self.phase is Phase.REGISTERING:
+        elif command == "RESUME" and params[:1] == ("SUCCESS",):
+            pass  # after a 001: our login reclaimed the session that held our nick
+        elif self.phase is Phase.AUTHENTICATING:
+            self._while_authenticating(message)
+        elif self.phase in (Phase.REGISTERING, Phase.AWAITING_IDENTITY):
             self._while_registering(message)
         elif self.phase in (Phase.SYNCING, Phase.READY):
             self._while_registered(message)
@@ -240,6 +282,19 @@ class ResumableSession:
             self.events.append(SessionLost(params[-1]))
             self._nick_attempts = 1
             self._register()
+
+    def _while_authenticating(self, message: Message) -> None:
+        """Answer the PLAIN challenge; the node's verdict lets the registration go on."""
+        challenge = message.command == "AUTHENTICATE" and message.params[:1] == ("+",)
+        if challenge and self._login is not None:
+            for chunk in plain_response(self._login):
+                self._send(Message("AUTHENTICATE", (chunk,)))
+            return
+        self.events.append(Incoming(message))
+        if message.command in SASL_FAILURES:
+            self.events.append(LoginFailed(message))
+        if message.command in SASL_FAILURES or message.command == N.RPL_SASLSUCCESS:
+            self._introduce()
 
     def _while_registering(self, message: Message) -> None:
         if message.command == N.ERR_NICKNAMEINUSE and self._nick_attempts > 0:
@@ -420,17 +475,41 @@ class ResumableSession:
     # -- sending -----------------------------------------------------------------------
 
     def _register(self) -> None:
-        self.phase = Phase.REGISTERING
+        """Log in first, if we can: a node registers us as soon as it has NICK, USER and
+        ``CAP END`` (after a failed resume it already had the ``CAP END``), and a login
+        counts only if it came before."""
+        if self._login is None:
+            self._introduce()
+            return
+        self.phase = Phase.AUTHENTICATING
+        self._send(Message("AUTHENTICATE", ("PLAIN",)))
+
+    def _introduce(self) -> None:
+        """NICK, USER and CAP END, then what the user sent before the first connection
+        (the node holds it until we are registered)."""
         identity = self.identity
+        if identity is None:
+            self.phase = Phase.AWAITING_IDENTITY
+            return
+        self.phase = Phase.REGISTERING
         self._send(Message("NICK", (self.nick,)))
         self._send(Message("USER", (identity.username, "0", "*", identity.realname)))
+        self._end_cap()
+        for message in self._early:
+            self._send(message)
+        self._early = []
+
+    def _end_cap(self) -> None:
+        if self._cap_open:
+            self._cap_open = False
+            self._send(Message("CAP", ("END",)))
 
     def _try_another_nick(self) -> None:
         """Registering again after a lost session, whose remains may still hold our nick
         until the cluster ends them: take another one as IRC clients do (``nick_``,
         ``nick_2``...). A caller that chose the nick itself, at the first registration,
         handles the 433 itself instead."""
-        if self._nick_attempts > ALTERNATIVE_NICKS:
+        if self.identity is None or self._nick_attempts > ALTERNATIVE_NICKS:
             return  # the 433 reaches the user, who may send NICK
         suffix = "_" if self._nick_attempts == 1 else f"_{self._nick_attempts}"
         self._nick_attempts += 1

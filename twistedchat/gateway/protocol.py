@@ -1,11 +1,17 @@
 """One IRC client of the gateway, relayed to the cluster through a :class:`ChatClient`.
 
 The gateway terminates the client's registration and capability negotiation itself (it
-offers what the cluster offers, except resume and SASL, which it cannot relay), then
-starts a resumable session upstream with the client's nick. From then on every line goes
-upstream with a label of the session's own and every reply comes back with the client's
-label, if it used one. When the node dies, the session resumes elsewhere and the client
-sees nothing but, perhaps, a short pause.
+offers what the cluster offers, except resume, which it uses itself), then starts a
+resumable session upstream with the client's nick. From then on every line goes upstream
+with a label of the session's own and every reply comes back with the client's label, if
+it used one. When the node dies, the session resumes elsewhere and the client sees
+nothing but, perhaps, a short pause.
+
+SASL PLAIN is answered here but checked by the cluster: once the client's credentials are
+complete, the upstream session starts with them alone and logs in, and its 900/903 (or
+904) go back to the client, which waits for them before ``CAP END``; NICK and USER, which
+irssi sends only after ``CAP END``, are given to the session when they come (see
+``docs/decisions/0009-session-resume-and-gateway.md``).
 """
 
 from __future__ import annotations
@@ -21,13 +27,16 @@ from twisted.python.failure import Failure
 from twistedchat.client.api import ChatClient, Locator
 from twistedchat.client.session import (
     RESUME_CAP,
+    SASL_FAILURES,
     Event,
     Identity,
     Incoming,
+    LoginFailed,
     Reply,
     SessionLost,
 )
 from twistedchat.irc import numerics as N
+from twistedchat.irc import sasl
 from twistedchat.irc.capabilities import SUPPORTED, for_client
 from twistedchat.irc.capneg import CapNegotiation
 from twistedchat.irc.casemap import casefold
@@ -39,11 +48,12 @@ from twistedchat.irc.message import Message
 log = Logger()
 
 GATEWAY_NAME = "gateway"
-#: What the gateway offers its clients: the cluster's capabilities minus the two it uses
-#: or cannot relay.
-OFFERED = {name: value for name, value in SUPPORTED.items() if name not in (RESUME_CAP, "sasl")}
+#: What the gateway offers its clients: the cluster's capabilities minus the one it uses.
+OFFERED = {name: value for name, value in SUPPORTED.items() if name != RESUME_CAP}
 ECHOED = frozenset({"PRIVMSG", "NOTICE", "TAGMSG"})
-ClientFactory = Callable[[Identity, Callable[[Event], None]], ChatClient]
+#: The cluster's answers to a SASL login, which the gateway relays once.
+SASL_REPLIES = SASL_FAILURES | {N.RPL_LOGGEDIN, N.RPL_SASLSUCCESS}
+ClientFactory = Callable[[Identity | sasl.Credentials, Callable[[Event], None]], ChatClient]
 
 
 class GatewayConnection(Protocol):
@@ -56,6 +66,10 @@ class GatewayConnection(Protocol):
         self.caps = self._capneg.caps  # the same set, kept up to date by CAP REQ
         self._nick: str | None = None
         self._user: tuple[str, str] | None = None
+        self._introduced = False  # the upstream session knows the nick: we are registered
+        self._sasl = sasl.PlainExchange()
+        self._login: sasl.Credentials | None = None  # handed to the upstream session
+        self._login_accepted = False  # the client was told 903
         self._labels: dict[str, str | None] = {}  # our label -> the client's
         self._framer = LineFramer()
         self._batch_refs = (f"gw{n}" for n in itertools.count(1))
@@ -95,13 +109,19 @@ class GatewayConnection(Protocol):
                 self.client.close(f"Quit: {message.params[0]}" if message.params else "Quit")
                 self.client = None
             self.transport.loseConnection()  # type: ignore[union-attr]
-        elif self.client is None:
+        elif command == "AUTHENTICATE" and not self._introduced:
+            self._authenticate(message)
+        elif not self._introduced:
             self._register(message)
-        else:
-            label = message.tags.get("label") if "labeled-response" in self.caps else None
-            tags = {k: v for k, v in message.tags.items() if k != "label"}
-            ours = self.client.submit(Message(command, message.params, None, tags))
-            self._labels[ours] = label
+        elif self.client is not None:  # None after QUIT: what followed it is dropped
+            self._relay(self.client, message)
+
+    def _relay(self, client: ChatClient, message: Message) -> None:
+        """Upstream under a label of the session's own, mapped back to the client's."""
+        label = message.tags.get("label") if "labeled-response" in self.caps else None
+        tags = {k: v for k, v in message.tags.items() if k != "label"}
+        ours = client.submit(Message(message.command, message.params, None, tags))
+        self._labels[ours] = label
 
     def _register(self, message: Message) -> None:
         """NICK and USER are kept for the upstream session; the node judges the nick."""
@@ -119,30 +139,100 @@ class GatewayConnection(Protocol):
         self._start_when_ready()
 
     def _start_when_ready(self) -> None:
-        """Open the upstream session once NICK, USER and any CAP negotiation are done."""
+        """Open the upstream session once NICK, USER and any CAP negotiation are done, or
+        as soon as a login is complete (only the cluster can check it, and the client
+        waits for the answer before ``CAP END``); such a session is told who the user is
+        once the rest is there."""
+        identity = self._identity()
+        if self.client is None:
+            start = identity if identity is not None else self._login
+            if start is not None:
+                self._introduced = identity is not None
+                self._open_upstream(start)
+        elif identity is not None and not self._introduced:
+            self._introduced = True
+            self.client.introduce(identity)
+
+    def _identity(self) -> Identity | None:
         if self._nick is None or self._user is None or self._capneg.negotiating:
-            return
-        self.client = self.make_client(Identity(self._nick, *self._user), self._event)
-        self.client.start()
+            return None
+        return Identity(self._nick, *self._user, self._login)
+
+    def _open_upstream(self, start: Identity | sasl.Credentials) -> None:
+        """A new upstream session; events of one dropped meanwhile (a refused login) are
+        ignored, so its closing never reaches the client."""
+
+        def on_event(event: Event) -> None:
+            if self.client is client:
+                self._event(event)
+
+        client = self.make_client(start, on_event)
+        self.client = client
+        client.start()
 
     def _cap(self, message: Message) -> None:
-        registered = self.client is not None
+        registered = self._introduced
         for reply in self._capneg.handle(message.params, self._nick or "*", registered):
             self._write(reply)
         if not registered:
+            self._start_when_ready()
+
+    def _authenticate(self, message: Message) -> None:
+        """SASL PLAIN before registration: the exchange is answered here, the credentials
+        are checked upstream; one login at a time."""
+        if "sasl" not in self.caps or not message.params:
+            self._numeric(N.ERR_SASLFAIL, "SASL authentication failed")
+        elif self._login is not None:
+            self._numeric(N.ERR_SASLALREADY, "You have already authenticated")
+        else:
+            self._sasl_step(self._sasl.step(message.params[0]))
+
+    def _sasl_step(self, step: sasl.Step) -> None:
+        if isinstance(step, sasl.Challenge):
+            self._write(Message("AUTHENTICATE", ("+",)))
+        elif isinstance(step, sasl.Failure):
+            for code, params in step.replies():
+                self._numeric(code, *params)
+        elif isinstance(step, sasl.Credentials):
+            self._login = step
             self._start_when_ready()
 
     # -- from the cluster --------------------------------------------------------------
 
     def _event(self, event: Event) -> None:
         if isinstance(event, Incoming):
-            for message in self._visible([event.message]):
-                self._write(message)
+            self._incoming(event.message)
+        elif isinstance(event, LoginFailed):
+            self._login_failed()
         elif isinstance(event, Reply):
             self._reply(self._labels.pop(event.label, None), self._visible(event.messages))
         elif isinstance(event, SessionLost):
             text = "*** Your session ended while the gateway was failing over; rejoin channels"
             self._write(Message("NOTICE", (self._own_nick(), text)))
+
+    def _incoming(self, message: Message) -> None:
+        """The cluster's answer to the client's login goes through once: after a failover
+        the upstream session logs in again, which the client must not see."""
+        if self._login is not None and message.command in SASL_REPLIES:
+            if self._login_accepted:
+                return
+            self._login_accepted = message.command == N.RPL_SASLSUCCESS
+        for visible in self._visible([message]):
+            self._write(visible)
+
+    def _login_failed(self) -> None:
+        """A refused login. The client may try again or register without an account, so
+        an upstream session that has not registered yet is dropped. Refused after a 903
+        (logging in again after a failover), the user must hear that the account is gone.
+        """
+        if self._login_accepted:
+            text = "*** Logging in again after a failover was refused: you are not logged in"
+            self._write(Message("NOTICE", (self._own_nick(), text)))
+            return
+        self._login = None
+        if not self._introduced and self.client is not None:
+            self.client.close("SASL authentication failed")
+            self.client = None
 
     def _visible(self, messages: Sequence[Message]) -> list[Message]:
         """What the client may see: its own echoes only with echo-message, tags by caps."""
@@ -166,7 +256,7 @@ class GatewayConnection(Protocol):
     # -- output ------------------------------------------------------------------------
 
     def _own_nick(self) -> str:
-        if self.client is not None:
+        if self.client is not None and self._introduced:
             return self.client.session.nick
         return self._nick or "*"
 
@@ -194,7 +284,9 @@ class GatewayFactory(Factory):
         self.tls_trust = tls_trust
 
     def buildProtocol(self, addr: object) -> GatewayConnection:
-        def make_client(identity: Identity, on_event: Callable[[Event], None]) -> ChatClient:
+        def make_client(
+            identity: Identity | sasl.Credentials, on_event: Callable[[Event], None]
+        ) -> ChatClient:
             return ChatClient(
                 self.reactor,
                 self.locate,

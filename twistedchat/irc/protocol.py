@@ -387,7 +387,8 @@ class IRCConnection(Protocol):
         if isinstance(step, sasl.Challenge):
             self._send(Message("AUTHENTICATE", ("+",)))
         elif isinstance(step, sasl.Failure):
-            self._send_numeric(step.numeric, *step.params)
+            for code, params in step.replies():
+                self._send_numeric(code, *params)
         elif isinstance(step, sasl.Credentials):
             stored = self.backend.password_hash(step.account)
             if stored is None or not verify_password(step.password, stored):

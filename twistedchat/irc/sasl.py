@@ -2,13 +2,15 @@
 
 The connection feeds it each AUTHENTICATE parameter and acts on what comes back: send a
 ``+`` challenge, wait for more 400-byte chunks, check the credentials, or answer a failure.
+:func:`plain_response` is the other side, for clients (the session a gateway or a bot
+keeps with the cluster).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from twistedchat.irc import numerics as N
 
@@ -29,14 +31,23 @@ class Pending:
 
 @dataclass(frozen=True)
 class Credentials:
+    """An account and its password; the password stays out of reprs (and so out of logs)."""
+
     account: str
-    password: str
+    password: str = field(repr=False)
 
 
 @dataclass(frozen=True)
 class Failure:
     numeric: str
     params: tuple[str, ...]
+
+    def replies(self) -> list[tuple[str, tuple[str, ...]]]:
+        """The numerics (code, params after the nick) that answer this failure: the
+        mechanism list (908) is followed by 904, as IRCv3 SASL asks."""
+        if self.numeric == N.RPL_SASLMECHS:
+            return [(self.numeric, self.params), (N.ERR_SASLFAIL, ("SASL authentication failed",))]
+        return [(self.numeric, self.params)]
 
 
 Step = Challenge | Pending | Credentials | Failure
@@ -82,3 +93,18 @@ def _parse_plain(response: str) -> Step:
     if len(parts) != 3 or not parts[1] or (parts[0] and parts[0] != parts[1]):
         return Failure(N.ERR_SASLFAIL, ("SASL authentication failed",))
     return Credentials(parts[1], parts[2])
+
+
+def plain_response(credentials: Credentials) -> list[str]:
+    """The AUTHENTICATE parameters that answer a PLAIN challenge with ``credentials``.
+
+    The base64 response goes in 400-byte chunks; a last chunk of exactly 400 bytes (or an
+    empty response) is followed by ``+``, so the server knows nothing more comes.
+    """
+    account, password = credentials.account, credentials.password
+    payload = f"{account}\0{account}\0{password}".encode()
+    response = base64.b64encode(payload).decode("ascii")
+    chunks = [response[i : i + CHUNK] for i in range(0, len(response), CHUNK)]
+    if len(response) % CHUNK == 0:
+        chunks.append("+")
+    return chunks
