@@ -99,21 +99,46 @@ def test_identify_after_registration_gets_the_mail_after_the_login_reply() -> No
     assert chat.state._world.mail.boxes == {}
 
 
-def test_a_mailbox_keeps_the_latest_messages_and_a_share_per_sender() -> None:
-    chat = offline("alice", limits=ChatLimits(mail_per_account=3, mail_per_sender=2))
-    chat.users("carol", "dave")
+def logged_in(chat: Chat, *accounts: str) -> None:
+    """A session per account, named and logged in after it (registered by ``offline``)."""
+    for name in accounts:
+        chat.connect(name, name, account=name)
+
+
+def test_a_full_mailbox_refuses_more_and_each_sender_has_a_share() -> None:
+    chat = offline(
+        "alice", "carol", "dave", limits=ChatLimits(mail_per_account=3, mail_per_sender=2)
+    )
+    logged_in(chat, "carol", "dave")
+    chat.users("eve")  # not logged in, like bob: together they are one sender
     chat.send("bob", "PRIVMSG alice :b1")
-    chat.send("bob", "PRIVMSG alice :b2")
-    refused = chat.send("bob", "PRIVMSG alice :b3")
+    chat.send("eve", "PRIVMSG alice :e1")
+    chat.send("bob", "NICK bobby")  # a new nick changes nothing
+    refused = chat.send("bob", "PRIVMSG alice :b2")
     assert to(refused, "bob", echo=None) == [
-        ":srv 401 bob alice :alice is offline and already has 2 messages from you waiting"
+        ":srv 401 bobby alice :alice is offline and already has 2 messages from senders who "
+        "are not logged in waiting"
     ]
     chat.send("carol", "PRIVMSG alice :c1")
-    chat.send("dave", "PRIVMSG alice :d1")  # the mailbox is full: b1 goes
-    chat.send("bob", "PRIVMSG alice :b4")  # bob has one waiting again: b2 goes
-    assert mail_of(chat, "alice") == ["c1", "d1", "b4"]
+    refused = chat.send("dave", "PRIVMSG alice :d1")  # full: what was accepted stays
+    assert to(refused, "dave", echo=None) == [
+        ":srv 401 dave alice :alice is offline and already has 3 messages waiting"
+    ]
+    assert mail_of(chat, "alice") == ["b1", "e1", "c1"]
     out = chat.connect("back", "alice", account="alice")
-    assert texts([d.message for d in out]) == ["c1", "d1", "b4"]
+    assert texts([d.message for d in out]) == ["b1", "e1", "c1"]
+
+
+def test_one_sender_cannot_take_every_mailbox() -> None:
+    chat = offline("alice", "carol", "dave", limits=ChatLimits(mail_from_sender=2))
+    chat.send("bob", "PRIVMSG alice :1")
+    chat.send("bob", "PRIVMSG carol :2")
+    refused = chat.send("bob", "PRIVMSG dave :3")
+    assert codes(refused, "bob") == ["401"] and "2 messages from senders" in to(refused, "bob")[0]
+    restored = ChatState.restore(chat.state.snapshot(), chat.state.limits)
+    assert restored._world.mail._waiting == chat.state._world.mail._waiting  # counts rebuilt
+    chat.connect("back", "alice", account="alice")  # alice took hers: room for one more
+    assert codes(chat.send("bob", "PRIVMSG dave :3"), "bob") == ["301"]
 
 
 def test_few_accounts_hold_mail_and_expired_mailboxes_make_room() -> None:
@@ -186,8 +211,8 @@ def test_a_snapshot_from_before_mail_still_loads() -> None:
 
 def test_replicas_fed_the_same_log_keep_and_deliver_the_same() -> None:
     limits = ChatLimits(mail_per_account=2, mail_per_sender=1)
-    chat = offline("alice", limits=limits)
-    chat.users("carol", "dave")
+    chat = offline("alice", "carol", "dave", limits=limits)
+    logged_in(chat, "carol", "dave")
     for sender in ("bob", "carol", "dave", "bob"):
         chat.send(sender, f"PRIVMSG alice :from {sender}")
     chat.users("guest")
@@ -195,7 +220,7 @@ def test_replicas_fed_the_same_log_keep_and_deliver_the_same() -> None:
     a, b = ChatState(limits), ChatState(limits)
     outputs = [(a.apply(i, c), b.apply(i, c)) for i, c in chat.log]
     assert all(x == y for x, y in outputs)
-    assert texts([d.message for d in outputs[-1][0]]) == ["from dave", "from bob"]
+    assert texts([d.message for d in outputs[-1][0]]) == ["from bob", "from carol"]
     assert a.snapshot() == b.snapshot() == chat.state.snapshot()
 
 

@@ -57,6 +57,17 @@ def test_a_lost_token_or_a_racing_resume_does_not_strand_the_client() -> None:
     assert resume(chat, "second", "third")[-1] == ":srv RESUME SUCCESS alice"
 
 
+def test_stale_resumes_cannot_push_out_the_token_the_client_holds() -> None:
+    """Two RESUMEs with old tokens, held by partitioned nodes, commit late: the newest
+    token the client was given survives them (tokens are kept in the order issued)."""
+    chat = resumable_chat()
+    resume(chat, "first", "t1")
+    resume(chat, "t1", "t2")  # the client holds t2; first and t1 are still good
+    resume(chat, "first", "stale1")
+    resume(chat, "t1", "stale2")
+    assert resume(chat, "t2", "t3")[-1] == ":srv RESUME SUCCESS alice"
+
+
 def test_only_the_last_few_tokens_resume() -> None:
     chat = resumable_chat()
     tokens = ["first", "t1", "t2", "t3", "t4"]
@@ -65,7 +76,7 @@ def test_only_the_last_few_tokens_resume() -> None:
     assert len(chat.state._world.resumable) == RESUME_TOKENS_KEPT  # t4 and three before
     assert resume(chat, "first", "x")[-1].startswith(":srv FAIL RESUME INVALID_TOKEN")
     assert resume(chat, "t1", "t5")[-1] == ":srv RESUME SUCCESS alice"
-    assert resume(chat, "t2", "x")[-1].startswith(":srv FAIL RESUME INVALID_TOKEN")
+    assert resume(chat, "t1", "x")[-1].startswith(":srv FAIL RESUME INVALID_TOKEN")  # oldest
 
 
 def test_unknown_token_and_non_resumable_sessions_fail() -> None:

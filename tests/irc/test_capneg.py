@@ -35,3 +35,13 @@ def test_unknown_subcommand_and_caller_tokens() -> None:
     assert neg.handle(["BOGUS"], "n", registered=True)[0].command == "410"
     reply = neg.handle(["LS", "302"], "n", True, lambda version: [f"sts=port={version}"])
     assert reply[0].params[2] == "sts=port=302"
+
+
+def test_odd_versions_and_cap_notify_for_302_clients() -> None:
+    neg = CapNegotiation({"cap-notify": ""})
+    neg.handle(["LS", "²"], "*", registered=False)  # isdigit() but not a number int() reads
+    assert neg.version == 0
+    neg.handle(["LS", "9" * 50], "*", registered=False)
+    assert neg.version == 999
+    assert neg.handle(["REQ", "-cap-notify"], "*", registered=False)[0].params[1] == "ACK"
+    assert "cap-notify" in neg.caps  # CAP 302 implies it for good

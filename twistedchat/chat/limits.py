@@ -44,6 +44,7 @@ class ChatLimits:
     max_accounts: int = 100_000
     mail_per_account: int = 100  # offline messages kept for one account (oldest dropped)
     mail_per_sender: int = 20  # of those, from one sender
+    mail_from_sender: int = 200  # one sender's messages waiting in all mailboxes
     mail_accounts: int = 2000  # accounts with messages waiting, at most
 
 

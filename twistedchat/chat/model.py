@@ -48,7 +48,7 @@ class User:
     resume_hash: str | None = None
     refs: dict[str, None] = field(default_factory=dict)
     oper: bool = False
-    resume_older: tuple[str, ...] = ()  # earlier tokens still accepted, newest first
+    resume_older: tuple[str, ...] = ()  # earlier tokens still accepted, latest issued first
 
     @property
     def prefix(self) -> str:
@@ -179,8 +179,8 @@ class World:
             limits.history_max, limits.history_days, limits.history_conversations
         )
         self.mail = Mailboxes(
-            limits.mail_per_account, limits.mail_per_sender, limits.mail_accounts,
-            limits.history_days,
+            limits.mail_per_account, limits.mail_per_sender, limits.mail_from_sender,
+            limits.mail_accounts, limits.history_days,
         )  # fmt: skip
 
     # -- lookups -----------------------------------------------------------------------
@@ -259,10 +259,9 @@ class World:
         for old in user.resume_hashes():
             self.resumable.pop(old, None)
         older: tuple[str, ...] = ()
-        if presented is not None:
-            candidates = (presented, user.resume_hash, *user.resume_older)
-            kept = dict.fromkeys(h for h in candidates if h is not None and h != resume_hash)
-            older = tuple(kept)[: RESUME_TOKENS_KEPT - 1]
+        if presented is not None:  # it is one of these: keep them in the order issued
+            issued = (user.resume_hash, *user.resume_older)
+            older = tuple(h for h in issued if h is not None)[: RESUME_TOKENS_KEPT - 1]
         user.resume_hash, user.resume_older = resume_hash, older
         for token_hash in user.resume_hashes():
             self.resumable[token_hash] = user.session

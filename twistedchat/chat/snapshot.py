@@ -72,7 +72,7 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
         for kept in map(_load_stored, stored):
             world.history.record(key, kept.time, kept.message)
     for key, box in doc.get("mail", []):  # absent in snapshots of older versions
-        world.mail.boxes[key] = deque(_load_stored(row) for row in box)
+        world.mail.restore(key, [_load_stored(row) for row in box])
     world.plugin_data = doc.get("plugins", {})
     return world, {session: seq for session, seq in doc["ended"]}
 

@@ -16,6 +16,8 @@ from twistedchat.irc.message import Message
 
 #: CAP LS 302 also turns on ``cap-notify`` implicitly, as the specification says.
 CAP_302 = 302
+#: The highest version we keep (a client may send any digits; "²" is a digit too).
+CAP_MAX_VERSION = 999
 
 
 class CapNegotiation:
@@ -46,8 +48,8 @@ class CapNegotiation:
         sub = params[0].upper() if params else ""
         if sub == "LS":
             self.negotiating = self.negotiating or not registered
-            if len(params) > 1 and params[1].isdigit():
-                self.version = max(self.version, int(params[1]))
+            if len(params) > 1 and params[1].isascii() and params[1].isdigit():
+                self.version = max(self.version, min(int(params[1]), CAP_MAX_VERSION))
                 if self.version >= CAP_302:
                     self.caps.add("cap-notify")
             return [
@@ -68,6 +70,8 @@ class CapNegotiation:
         if not wanted or any(token.lstrip("-") not in self.offered for token in wanted):
             return Message("CAP", (nick, "NAK", " ".join(wanted)))
         for token in wanted:
+            if token == "-cap-notify" and self.version >= CAP_302:
+                continue  # implied by CAP 302, which cannot be turned off (cap-notify spec)
             if token.startswith("-"):
                 self.caps.discard(token[1:])
             else:

@@ -96,8 +96,12 @@ def settings_fingerprint(
 ) -> Fingerprint:
     """The fingerprint of everything here that changes what applying an entry does."""
     values: dict[str, Any] = {f.name: getattr(limits, f.name) for f in fields(limits)}
-    for plugin in plugin_list:
+    enabled = list(plugin_list)
+    for plugin in enabled:
         values[f"plugin {plugin.name}"] = _plugin_value(plugin)
+    # pluggy calls hooks in registration order: it decides which plugin's refusal wins and
+    # the order (and msgids) of what plugins say, so it is part of the rules too.
+    values["plugin order"] = [plugin.name for plugin in enabled]
     return Fingerprint.of(_canonical(values))
 
 
