@@ -172,3 +172,43 @@ def test_authenticate_is_refused_without_sasl_for_other_mechanisms_and_twice() -
     connection.dataReceived(LOGIN.encode() + b"AUTHENTICATE PLAIN\r\n")
     assert lines(transport)[-1].split()[1] == "907"  # one login at a time
     assert len(made) == 1
+
+
+HISTORY_REPLY = (
+    Message("BATCH", ("+history", "chathistory", "#a")),
+    Message("JOIN", ("#a",), "bob!b@h", {"batch": "history", "msgid": "1-1"}),
+    Message("PRIVMSG", ("#a", "hi"), "bob!b@h", {"batch": "history", "msgid": "2-1"}),
+    Message("PART", ("#a",), "bob!b@h", {"batch": "history", "msgid": "3-1"}),
+    Message("BATCH", ("-history",)),
+)
+
+
+def commands(transport: StringTransport) -> list[str]:
+    return [parse_line(line.encode()).command for line in lines(transport)]
+
+
+def history_client(caps: str) -> tuple[StringTransport, Upstream]:
+    """A registered client of the gateway with ``caps``, its CHATHISTORY sent upstream."""
+    connection, transport, made = connect()
+    connection.dataReceived(f"CAP REQ :{caps}\r\nCAP END\r\n".encode())
+    connection.dataReceived(b"NICK alice\r\nUSER al 0 * :Al\r\n")
+    connection.dataReceived(b"@label=h CHATHISTORY LATEST #a * 10\r\n")
+    transport.clear()
+    return transport, made[0]
+
+
+def test_history_events_reach_only_clients_that_negotiated_event_playback() -> None:
+    transport, upstream = history_client("batch labeled-response draft/event-playback")
+    upstream.on_event(Reply("t1", HISTORY_REPLY))
+    assert commands(transport)[2:-2] == ["JOIN", "PRIVMSG", "PART"]
+    transport, upstream = history_client("batch labeled-response")
+    upstream.on_event(Reply("t1", HISTORY_REPLY))
+    assert commands(transport) == ["BATCH", "BATCH", "PRIVMSG", "BATCH", "BATCH"]
+    got = lines(transport)
+    assert got[1].endswith("BATCH +history chathistory #a") and got[3].endswith("BATCH -history")
+
+
+def test_events_caught_up_after_a_failover_are_shown_without_event_playback() -> None:
+    transport, upstream = history_client("")
+    upstream.incoming(":bob!b@h JOIN #a", ":bob!b@h TOPIC #a :news")  # the session's catch-up
+    assert lines(transport) == [":bob!b@h JOIN #a", ":bob!b@h TOPIC #a :news"]

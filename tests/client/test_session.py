@@ -314,7 +314,7 @@ def test_a_long_response_goes_in_400_byte_chunks_ended_by_a_plus(
     assert steps[-1] == Credentials("alice", password)
 
 
-@pytest.mark.parametrize("code", ["902", "904", "905", "906", "908"])
+@pytest.mark.parametrize("code", ["902", "904", "905", "906"])
 def test_a_refused_login_is_reported_and_the_registration_goes_on_without(code: str) -> None:
     session = authenticating()
     lines, events = feed(session, f":srv {code} * :SASL authentication failed")
@@ -323,6 +323,23 @@ def test_a_refused_login_is_reported_and_the_registration_goes_on_without(code: 
     assert lines == ["NICK alice", "USER al 0 * Alice", "CAP END"]
     _, events = feed(session, ":srv 001 alice :Welcome")
     assert events[-1] == Registered("alice") and session.phase is Phase.READY
+
+
+def test_the_mechanism_list_is_news_and_the_904_after_it_the_verdict() -> None:
+    session = authenticating()
+    lines, events = feed(session, ":srv 908 * PLAIN :are available SASL mechanisms")
+    assert lines == [] and len(events) == 1 and session.phase is Phase.AUTHENTICATING
+    lines, events = feed(session, ":srv 904 * :SASL authentication failed")
+    assert isinstance(events[-1], LoginFailed) and lines[-1] == "CAP END"
+
+
+def test_a_refused_login_is_not_tried_again() -> None:
+    session = authenticating()
+    feed(session, ":srv 904 * :SASL authentication failed", ":srv 001 alice :Welcome")
+    session.disconnected()
+    session.token = None  # the session was lost: register anew
+    session.connected()
+    assert "AUTHENTICATE PLAIN" not in sent(session)
 
 
 def test_commands_wait_for_the_login_and_follow_the_registration() -> None:
@@ -379,3 +396,51 @@ def test_a_login_that_reclaims_a_session_shows_its_burst_but_not_resume_lines() 
 
 def test_the_password_stays_out_of_reprs() -> None:
     assert "s3cret" not in repr(ALICE) and "s3cret" not in repr(ALICE.sasl)
+
+
+def test_channel_events_fetched_at_catch_up_are_delivered_once_in_order() -> None:
+    session = ResumableSession(Identity("alice", "al", "Alice"))
+    session.connected()
+    lines, _ = feed(session)
+    assert "draft/event-playback" in lines[1].split(":", 1)[1].split()  # the CAP REQ
+    feed(session, ":srv 001 alice :Welcome", ":srv RESUME TOKEN tok1")
+    feed(
+        session,
+        f"@msgid=1-1;time={T0} :bob!b@h PRIVMSG #a :before",
+        f"@msgid=2-1;time={T0} :alice!a@h JOIN #b",  # #b is known by our JOIN alone
+    )
+    reconnected(session)
+    lines, _ = feed(session, ":srv RESUME SUCCESS alice")
+    after_a, after_b, _ = lines  # and TARGETS
+    assert after_a.endswith("CHATHISTORY AFTER #a msgid=1-1 100")
+    assert after_b.endswith("CHATHISTORY AFTER #b msgid=2-1 100")
+    label_a, label_b, label_t = (parse_line(line.encode()).tags["label"] for line in lines)
+    feed(session, f"@label={label_t} :srv ACK")
+    _, events = feed(
+        session,
+        f"@msgid=9-1;time={T0} :erin!e@h JOIN #a",  # live, during the catch-up: held
+        f"@label={label_a} :srv BATCH +L1 labeled-response",
+        "@batch=L1 :srv BATCH +history chathistory #a",
+        f"@batch=history;msgid=3-1;time={T0} :dan!d@h JOIN #a",
+        f"@batch=history;msgid=4-1;time={T0} :bob!b@h TOPIC #a :news",
+        f"@batch=history;msgid=5-1;time={T0} :bob!b@h QUIT :gone",
+        "@batch=L1 :srv BATCH -history",
+        ":srv BATCH -L1",
+        f"@label={label_b} :srv BATCH +L2 labeled-response",
+        "@batch=L2 :srv BATCH +history chathistory #b",
+        f"@batch=history;msgid=2-1;time={T0} :alice!a@h JOIN #b",  # seen already
+        f"@batch=history;msgid=5-1;time={T0} :bob!b@h QUIT :gone",  # the same QUIT
+        f"@batch=history;msgid=6-1;time={T0} :dan!d@h NICK daniel",
+        "@batch=L2 :srv BATCH -history",
+        ":srv BATCH -L2",
+    )
+    shown = [e.message for e in events if isinstance(e, Incoming)]
+    assert [(m.command, m.tags["msgid"]) for m in shown] == [
+        ("JOIN", "3-1"),
+        ("TOPIC", "4-1"),
+        ("QUIT", "5-1"),
+        ("NICK", "6-1"),
+        ("JOIN", "9-1"),  # live lines come after the catch-up
+    ]
+    assert all("batch" not in m.tags for m in shown)  # live lines, not a history batch
+    assert Resumed("alice", 4) in events

@@ -5,6 +5,7 @@ and two users directly on the other nodes. While alice and carol stream numbered
 into one channel, the node alice's gateway uses is killed with SIGKILL. Every line must
 reach every other member exactly once and in order, alice must get every line carol sent
 meanwhile once, and alice's connection must show no disconnect, QUIT, JOIN or error.
+Others' joins and parts during the failover do reach her (event-playback).
 """
 
 from __future__ import annotations
@@ -167,6 +168,51 @@ def test_gateway_user_moves_when_its_node_is_stopped_for_maintenance(
     """A node stopped gracefully first asks its resumable clients to move elsewhere."""
     nodes = cluster_factory(3, "--flood-rate", "0")
     run_failover(nodes, tmp_path, victim=lambda home: home, signum=signal.SIGTERM)
+
+
+def until_applied(client: IRCClient, line: str, done: str) -> bool:
+    """Send ``line`` until the cluster applied it (``done`` comes back): a node may refuse
+    a write with 400 while the cluster elects a leader."""
+    client.send(line)
+    try:
+        return " 400 " not in client.expect(done, " 400 ", timeout=3)
+    except TimeoutError:
+        return False
+
+
+@pytest.mark.integration
+def test_joins_and_parts_while_failing_over_reach_the_client_behind_the_gateway(
+    cluster_factory: Callable[..., list[Node]], tmp_path: Path
+) -> None:
+    """The gateway's node hangs (SIGSTOP: the gateway notices only after its keepalive),
+    carol joins and bob parts on the others, then the node dies. alice, who negotiated
+    no event-playback, must still see both: her nick list would be wrong without them."""
+    nodes = cluster_factory(3)
+    gateway = Gateway(tmp_path, free_ports(1)[0])
+    gateway.start()
+    try:
+        alice = joined(IRCClient(gateway.port, "alice"))
+
+        def home_node() -> Node | None:
+            counts = [(n, (n.status() or {}).get("clients")) for n in nodes]
+            return next((n for n, count in counts if count == 1), None)
+
+        home = wait_for(home_node, 10, "the node the gateway chose")
+        others = [n for n in nodes if n is not home]
+        bob = joined(IRCClient(others[0].irc_port, "bob"))
+        carol = IRCClient(others[1].irc_port, "carol")
+        alice.expect(":bob!")
+        home.signal(signal.SIGSTOP)
+        wait_for(lambda: until_applied(carol, "JOIN #stream", " 366 "), 30, "carol's JOIN")
+        wait_for(lambda: until_applied(bob, "PART #stream", " PART "), 30, "bob's PART")
+        home.kill()
+        seen = [alice.expect(" JOIN ", " PART ", timeout=30) for _ in range(2)]
+        assert seen[0].startswith(":carol!") and seen[0].endswith(" JOIN #stream"), seen
+        assert seen[1].startswith(":bob!") and seen[1].endswith(" PART :#stream"), seen
+        alice.send("PRIVMSG #stream :back")
+        assert carol.expect("PRIVMSG #stream").endswith(":back")
+    finally:
+        gateway.stop()
 
 
 @pytest.mark.integration

@@ -67,7 +67,9 @@ def _join(ctx: Context, name: str, key: str) -> None:
             ctx.reply(refusal[0], channel.name, refusal[1])
             return
     world.add_member(channel, user)
-    ctx.out.send_all(channel.members, ctx.out.user_message(user, "JOIN", channel.name))
+    message = ctx.out.user_message(user, "JOIN", channel.name)
+    world.remember_event(channel, ctx.time, message)
+    ctx.out.send_all(channel.members, message)
     replies = topic_replies(channel, user) if channel.topic is not None else []
     for message in [*replies, *names_replies(world, channel, user)]:
         ctx.out.send(user.session, message)
@@ -108,7 +110,9 @@ def part(ctx: Context) -> None:
 
 def _part(ctx: Context, channel: Channel, reason: str | None) -> None:
     params = (channel.name,) if reason is None else (channel.name, reason)
-    ctx.out.send_all(channel.members, ctx.out.user_message(ctx.user, "PART", *params))
+    message = ctx.out.user_message(ctx.user, "PART", *params)
+    ctx.world.remember_event(channel, ctx.time, message)
+    ctx.out.send_all(channel.members, message)
     ctx.world.remove_member(channel, ctx.user)
 
 
@@ -149,6 +153,7 @@ def kick(ctx: Context) -> None:
             )
         else:
             message = ctx.out.user_message(user, "KICK", channel.name, target.nick, reason)
+            ctx.world.remember_event(channel, ctx.time, message)
             ctx.out.send_all(channel.members, message)
             ctx.world.remove_member(channel, target)
 
@@ -206,4 +211,5 @@ def set_topic(ctx: Context) -> None:
         return
     channel.topic = Topic(text, ctx.user.prefix, ctx.time) if text else None
     message = ctx.out.user_message(ctx.user, "TOPIC", channel.name, text)
+    ctx.world.remember_event(channel, ctx.time, message)
     ctx.out.send_all(channel.members, message)

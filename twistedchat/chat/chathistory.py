@@ -7,6 +7,14 @@ exactly what it missed. Errors are ``FAIL CHATHISTORY <code>`` as the spec asks.
 A private target names the other side of a conversation (see :mod:`.history`): the
 current nick of someone online (their account if they are logged in), or else a
 registered account's name, or else a nick as it was.
+
+Channel events (JOIN, PART, KICK, TOPIC, MODE, QUIT, NICK) are replayed only to clients
+with ``draft/event-playback``, which the connection tells us with :data:`EVENTS_TAG`.
+The spec's ``limit`` counts what the batch holds: for those clients events count, for
+the others they are not there at all, so a window full of joins never looks to them like
+the end of the history (an empty batch). Likewise TARGETS lists a conversation for its
+events only to clients that would be shown them. A ``msgid=`` of an event is a valid
+reference for everyone: clients with ``message-tags`` saw those msgids live.
 """
 
 from __future__ import annotations
@@ -30,6 +38,9 @@ from twistedchat.irc.casemap import casefold
 from twistedchat.irc.message import Message
 
 BATCH_REF = "history"
+#: Put on a CHATHISTORY query by the connection, never taken from the client, when the
+#: client negotiated ``draft/event-playback``: the chat state knows no capabilities.
+EVENTS_TAG = "twistedchat.org/event-playback"
 
 
 class _Invalid(Exception):
@@ -39,9 +50,12 @@ class _Invalid(Exception):
         self.context = context
 
 
-def chathistory(world: World, viewer: User, params: tuple[str, ...], _server: str) -> list[Message]:
+def chathistory(
+    world: World, viewer: User, params: tuple[str, ...], *, events: bool
+) -> list[Message]:
+    """The reply to ``CHATHISTORY params``; ``events``: the client has event-playback."""
     try:
-        return _answer(world, viewer, params)
+        return _answer(world, viewer, params, events)
     except _Invalid as invalid:
         reason = {
             "INVALID_PARAMS": "Invalid parameters",
@@ -52,12 +66,12 @@ def chathistory(world: World, viewer: User, params: tuple[str, ...], _server: st
         return [Message("FAIL", ("CHATHISTORY", invalid.code, *invalid.context, reason))]
 
 
-def _answer(world: World, viewer: User, params: tuple[str, ...]) -> list[Message]:
+def _answer(world: World, viewer: User, params: tuple[str, ...], events: bool) -> list[Message]:
     if not params:
         raise _Invalid("NEED_MORE_PARAMS")
     sub = params[0].upper()
     if sub == "TARGETS":
-        return _targets(world, viewer, params[1:])
+        return _targets(world, viewer, params[1:], events)
     select = _SELECTORS.get(sub)
     if select is None:
         raise _Invalid("UNKNOWN_COMMAND", params[0])
@@ -68,8 +82,14 @@ def _answer(world: World, viewer: User, params: tuple[str, ...]) -> list[Message
     stored = world.history.messages(_key(world, viewer, target))
     limit = _limit(world, params[needed - 1])
     cuts = [_reference(stored, ref, allow_star=sub == "LATEST") for ref in params[2 : needed - 1]]
-    chosen = select(stored, cuts, limit)
+    chosen = select(_shown(stored, events), cuts, limit)
     return _batch(target, [s.message for s in chosen])
+
+
+def _shown(stored: list[Stored], events: bool) -> list[tuple[int, Stored]]:
+    """What the client may be replayed, with each item's place in the whole history (which
+    ``msgid=`` references count in, whether the item they name is shown or not)."""
+    return [(i, s) for i, s in enumerate(stored) if events or s.is_message]
 
 
 def _key(world: World, viewer: User, target: str) -> str:
@@ -146,33 +166,33 @@ def _reference(stored: list[Stored], ref: str, *, allow_star: bool) -> _Cut:
     raise _Invalid("INVALID_PARAMS", ref)
 
 
-_Selector = Callable[[list[Stored], list[_Cut], int], list[Stored]]
+_Selector = Callable[[list[tuple[int, Stored]], list[_Cut], int], list[Stored]]
 
 
-def _latest(stored: list[Stored], cuts: list[_Cut], limit: int) -> list[Stored]:
-    return [s for i, s in enumerate(stored) if cuts[0].after(i, s)][-limit:]
+def _latest(shown: list[tuple[int, Stored]], cuts: list[_Cut], limit: int) -> list[Stored]:
+    return [s for i, s in shown if cuts[0].after(i, s)][-limit:]
 
 
-def _before(stored: list[Stored], cuts: list[_Cut], limit: int) -> list[Stored]:
-    return [s for i, s in enumerate(stored) if cuts[0].before(i, s)][-limit:]
+def _before(shown: list[tuple[int, Stored]], cuts: list[_Cut], limit: int) -> list[Stored]:
+    return [s for i, s in shown if cuts[0].before(i, s)][-limit:]
 
 
-def _after(stored: list[Stored], cuts: list[_Cut], limit: int) -> list[Stored]:
-    return [s for i, s in enumerate(stored) if cuts[0].after(i, s)][:limit]
+def _after(shown: list[tuple[int, Stored]], cuts: list[_Cut], limit: int) -> list[Stored]:
+    return [s for i, s in shown if cuts[0].after(i, s)][:limit]
 
 
-def _around(stored: list[Stored], cuts: list[_Cut], limit: int) -> list[Stored]:
-    before = [s for i, s in enumerate(stored) if cuts[0].before(i, s)]
-    rest = [s for i, s in enumerate(stored) if not cuts[0].before(i, s)]
+def _around(shown: list[tuple[int, Stored]], cuts: list[_Cut], limit: int) -> list[Stored]:
+    before = [s for i, s in shown if cuts[0].before(i, s)]
+    rest = [s for i, s in shown if not cuts[0].before(i, s)]
     half = limit // 2
     return before[-half:] + rest[: limit - min(half, len(before))] if half else rest[:limit]
 
 
-def _between(stored: list[Stored], cuts: list[_Cut], limit: int) -> list[Stored]:
+def _between(shown: list[tuple[int, Stored]], cuts: list[_Cut], limit: int) -> list[Stored]:
     first, second = cuts
-    inside = [s for i, s in enumerate(stored) if first.after(i, s) and second.before(i, s)]
+    inside = [s for i, s in shown if first.after(i, s) and second.before(i, s)]
     if not inside:  # the two references may come in either order
-        inside = [s for i, s in enumerate(stored) if second.after(i, s) and first.before(i, s)]
+        inside = [s for i, s in shown if second.after(i, s) and first.before(i, s)]
     return inside[:limit]
 
 
@@ -185,8 +205,9 @@ _SELECTORS: dict[str, _Selector] = {
 }
 
 
-def _targets(world: World, viewer: User, params: tuple[str, ...]) -> list[Message]:
-    """Conversations of ``viewer`` with messages between two timestamps, newest last."""
+def _targets(world: World, viewer: User, params: tuple[str, ...], events: bool) -> list[Message]:
+    """Conversations of ``viewer`` with something to replay between two timestamps (with
+    ``events``, a channel event counts), newest last."""
     if len(params) < 3:
         raise _Invalid("NEED_MORE_PARAMS", "TARGETS")
     low, high = sorted(_reference([], ref, allow_star=False).time for ref in params[:2])
@@ -194,13 +215,13 @@ def _targets(world: World, viewer: User, params: tuple[str, ...]) -> list[Messag
     found: list[tuple[int, str]] = []
     for key in viewer.channels:
         channel = world.channels[key]
-        found += _last_in(world, channel_key(channel.name), channel.name, low, high)
+        found += _last_in(world, channel_key(channel.name), channel.name, (low, high), events)
     me = world.party(viewer)
     for key in world.history.conversations:
         sides = parties(key)
         if sides is not None and me in sides:
             other = sides[1] if sides[0] == me else sides[0]
-            found += _last_in(world, key, _name_of(world, other), low, high)
+            found += _last_in(world, key, _name_of(world, other), (low, high), events)
     found.sort()
     messages = [
         Message("CHATHISTORY", ("TARGETS", name, _timestamp(time))) for time, name in found[-limit:]
@@ -208,8 +229,12 @@ def _targets(world: World, viewer: User, params: tuple[str, ...]) -> list[Messag
     return _batch(None, messages, kind="draft/chathistory-targets")
 
 
-def _last_in(world: World, key: str, name: str, low: int, high: int) -> list[tuple[int, str]]:
-    times = [s.time for s in world.history.messages(key) if low < s.time < high]
+def _last_in(
+    world: World, key: str, name: str, window: tuple[int, int], events: bool
+) -> list[tuple[int, str]]:
+    low, high = window
+    shown = _shown(world.history.messages(key), events)
+    times = [s.time for _, s in shown if low < s.time < high]
     return [(times[-1], name)] if times else []
 
 

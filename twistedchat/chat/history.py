@@ -1,9 +1,12 @@
 """Message history per channel and per private conversation, for IRCv3 chathistory.
 
 Part of the replicated state, so every node can serve any user's history from its own
-replica. Bounded twice: each conversation keeps its latest ``history_max`` messages, and
-the number of conversations is capped (the one written to least recently goes first).
-Messages older than ``history_days`` are dropped as new ones arrive. A private
+replica. A channel's history also keeps its events (JOIN, PART, KICK, TOPIC, MODE, and
+the QUIT and NICK of its members), for clients with ``draft/event-playback``. Bounded
+twice: each conversation keeps its latest ``history_max`` items, messages and events
+alike, and the number of conversations is capped (the one a message was written to least
+recently goes first; see :meth:`History.record` for why events do not count there).
+Items older than ``history_days`` are dropped as new ones arrive. A private
 conversation is keyed by its two sides: a side logged in to an account by the account
 (:func:`account_party`), so its owner finds it under any nick and while offline; a side
 that is not by its nick at the time. All of it depends only on the log (the entry's time,
@@ -21,9 +24,18 @@ from twistedchat.irc.message import Message
 DAY_MS = 86_400_000
 
 
+#: What every CHATHISTORY reply may hold; anything else stored is a channel event.
+MESSAGE_COMMANDS = frozenset({"PRIVMSG", "NOTICE"})
+
+
 @dataclass(frozen=True, slots=True)
 class Stored:
-    """A delivered PRIVMSG or NOTICE, as its recipients saw it (with time and msgid)."""
+    """A delivered message or channel event, as its recipients saw it (time, msgid).
+
+    A msgid is unique within its conversation. A QUIT or NICK is kept in each channel of
+    its user with the one msgid its recipients saw, so a client catching up on several
+    channels shows it once.
+    """
 
     time: int  # ms since the epoch, from the log entry
     message: Message
@@ -31,6 +43,11 @@ class Stored:
     @property
     def msgid(self) -> str:
         return self.message.tags.get("msgid", "")
+
+    @property
+    def is_message(self) -> bool:
+        """A PRIVMSG or NOTICE, which every client may be replayed; else an event."""
+        return self.message.command in MESSAGE_COMMANDS
 
 
 #: Starts an account's side of a private conversation. No nick or channel starts with it,
@@ -72,18 +89,36 @@ class History:
         self.conversations: OrderedDict[str, deque[Stored]] = OrderedDict()
 
     def record(self, key: str, time: int, message: Message) -> None:
+        """Keep ``message`` (a PRIVMSG, NOTICE or channel event) at the end of ``key``.
+
+        Only a message makes its conversation the most recently written. An event leaves
+        the order alone, and one that starts a conversation puts it first in line to go:
+        joins and parts across many channels, which need no message at all, must never
+        push out a conversation that has messages (a flood of those already needs a line
+        per channel and message).
+        """
         if self.history_max == 0:
             return
-        kept = self.conversations.pop(key, None)
+        stored = Stored(time, message)
+        kept = self.conversations.get(key)
         if kept is None:
-            kept = deque(maxlen=self.history_max)
-        kept.append(Stored(time, message))
+            kept = self.conversations[key] = deque(maxlen=self.history_max)
+            if not stored.is_message:
+                self.conversations.move_to_end(key, last=False)
+        kept.append(stored)
         horizon = time - self.history_days * DAY_MS
         while kept and kept[0].time < horizon:
             kept.popleft()
-        self.conversations[key] = kept  # most recently written last
+        if stored.is_message:
+            self.conversations.move_to_end(key)  # most recently written last
         while len(self.conversations) > self.max_conversations:
             self.conversations.popitem(last=False)
+
+    def restore(self, key: str, items: list[Stored]) -> None:
+        """Put back a conversation from a snapshot, after those restored before it: the
+        order of conversations (which goes first) must be the one every replica has."""
+        if self.history_max > 0:
+            self.conversations[key] = deque(items, maxlen=self.history_max)
 
     def messages(self, key: str) -> list[Stored]:
         return list(self.conversations.get(key, ()))

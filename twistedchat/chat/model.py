@@ -15,6 +15,7 @@ from twistedchat.chat.history import History, account_party, nick_party
 
 if TYPE_CHECKING:
     from twistedchat.chat.accounts import Account
+    from twistedchat.irc.message import Message
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.mailbox import Mailboxes
 from twistedchat.chat.masks import glob_match
@@ -296,6 +297,17 @@ class World:
         self.whowas.append(WhowasEntry(user.nick, user.username, user.host, user.realname, time))
 
     # -- channels ----------------------------------------------------------------------
+
+    def remember_event(self, channel: Channel, time: int, message: Message) -> None:
+        """Keep a channel event its members were sent in the channel's history, for
+        clients catching up with ``draft/event-playback``."""
+        self.history.record(casefold(channel.name), time, message)
+
+    def remember_everywhere(self, user: User, time: int, message: Message) -> None:
+        """Keep ``user``'s QUIT or NICK in each of their channels, where it was seen (one
+        msgid in all: it is one event, which a client catching up shows once)."""
+        for key in user.channels:
+            self.remember_event(self.channels[key], time, message)
 
     def create_channel(self, name: str, time: int) -> Channel:
         channel = Channel(name=name, created=time)

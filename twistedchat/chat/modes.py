@@ -145,6 +145,7 @@ def _channel_mode(ctx: Context, name: str) -> None:
         ctx.reply(N.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
     if changes:
         message = ctx.out.user_message(ctx.user, "MODE", channel.name, *render(changes))
+        ctx.world.remember_event(channel, ctx.time, message)
         ctx.out.send_all(channel.members, message)
 
 

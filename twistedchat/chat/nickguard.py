@@ -52,6 +52,7 @@ def _rename_to_guest(world: World, out: Outbox, user: User, time: int, index: in
         number += 1
     guest = f"Guest{number}"
     message = out.user_message(user, "NICK", guest)
+    world.remember_everywhere(user, time, message)
     peers = world.peers(user)
     world.rename(user, guest, time)
     out.send(user.session, message)

@@ -171,6 +171,7 @@ class PluginContext:
         member.op = on
         flag = "+o" if on else "-o"
         mode = self._out.service_message(self._prefix, "MODE", channel.name, flag, user.nick)
+        self._world.remember_event(channel, self.now, mode)
         self._out.send_all(channel.members, mode)
         return True
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from twistedchat.chat.channels import CHANTYPES
-from twistedchat.chat.chathistory import chathistory
+from twistedchat.chat.chathistory import EVENTS_TAG, chathistory
 from twistedchat.chat.listings import (
     LIST_WIDTH,
     can_see_channel,
@@ -32,7 +32,13 @@ USERHOST_MAX = 5
 
 
 def answer(world: World, viewer: User, message: Message, server_name: str) -> list[Message]:
-    """The replies to the read-only ``message`` from ``viewer``; 421 for unknown commands."""
+    """The replies to the read-only ``message`` from ``viewer``; 421 for unknown commands.
+
+    CHATHISTORY is the one reply that depends on a capability of the client, which its
+    connection marks on the query (see :data:`EVENTS_TAG`).
+    """
+    if message.command.upper() == "CHATHISTORY":
+        return chathistory(world, viewer, message.params, events=EVENTS_TAG in message.tags)
     handler = _HANDLERS.get(message.command.upper())
     if handler is None:
         return [numeric(viewer.nick, N.ERR_UNKNOWNCOMMAND, message.command, "Unknown command")]
@@ -264,6 +270,5 @@ _HANDLERS: dict[str, _Handler] = {
     "MODE": _mode,
     "TOPIC": _topic,
     "LUSERS": _lusers,
-    "CHATHISTORY": chathistory,
     "CLUSTER": lambda world, viewer, _params, _server: cluster_status(world, viewer),
 }

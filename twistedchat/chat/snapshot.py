@@ -69,8 +69,7 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
         world.accounts[casefold(name)] = Account(name, password_hash, registered_at)
     world.nick_guard = {session: since for session, since in doc.get("nick_guard", [])}
     for key, stored in doc.get("history", []):  # absent in snapshots of older versions
-        for kept in map(_load_stored, stored):
-            world.history.record(key, kept.time, kept.message)
+        world.history.restore(key, [_load_stored(row) for row in stored])
     for key, box in doc.get("mail", []):  # absent in snapshots of older versions
         world.mail.restore(key, [_load_stored(row) for row in box])
     world.plugin_data = doc.get("plugins", {})

@@ -88,6 +88,7 @@ def nick(ctx: Context) -> None:
         ctx.reply(N.ERR_NICKNAMEINUSE, new, "Nickname is already in use")
         return
     message = ctx.out.user_message(user, "NICK", new)  # from the old prefix
+    ctx.world.remember_everywhere(user, ctx.time, message)
     peers = ctx.world.peers(user)
     ctx.world.rename(user, new, ctx.time)
     ctx.out.send(user.session, message)
@@ -155,5 +156,6 @@ def _leave(
     world: World, out: Outbox, user: User, reason: str, time: int, skip_node: str | None
 ) -> None:
     message = out.user_message(user, "QUIT", reason)
+    world.remember_everywhere(user, time, message)
     out.send_all((p.session for p in world.peers(user) if p.node != skip_node), message)
     world.remove_user(user, time)

@@ -11,7 +11,10 @@ What it guarantees across a node's death (see ``chat.resume`` for the server sid
   the unanswered ones are sent again with the same labels, and the cluster applies a
   write it already applied only once;
 * after a resume, whatever was said while the user was away is fetched with
-  ``CHATHISTORY`` and delivered before anything newer, each message once (by msgid).
+  ``CHATHISTORY`` and delivered before anything newer, each message once (by msgid);
+  so are the channel events (JOIN, PART, KICK, QUIT, NICK, TOPIC, MODE) of that time
+  (``draft/event-playback``), as live lines: the user's view of who is in a channel
+  and of its topic must not go stale.
 
 With SASL credentials, each registration logs in first (``AUTHENTICATE PLAIN``) and sends
 NICK, USER and ``CAP END`` only once the node answered; a failed login is reported
@@ -40,12 +43,16 @@ CAPS = (
     "account-tag",
     "batch",
     "draft/chathistory",
+    "draft/event-playback",
     "echo-message",
     "labeled-response",
     "message-tags",
     "server-time",
 )
 HISTORY_PAGE = 100  # messages per CHATHISTORY request (the server's usual maximum)
+#: Lines that belong to one channel's history (a QUIT or NICK belongs to several, and
+#: cannot say which): their msgid is where that channel's catch-up resumes.
+CONVERSATION_LINES = frozenset({"PRIVMSG", "NOTICE", "JOIN", "PART", "KICK", "TOPIC", "MODE"})
 HISTORY_PAGES = 50  # pages per conversation at most after one failover
 #: How far before the newest message seen to look for conversations we did not know of.
 #: Generous: a message's time is when it was first sent, and a retry across a leader
@@ -59,9 +66,7 @@ ALTERNATIVE_NICKS = 9
 NICK_BASE_MAX = 13  # so an alternative fits the 16 characters most networks allow
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 #: The numerics that end a SASL attempt unsuccessfully (IRCv3 SASL 3.1).
-SASL_FAILURES = frozenset(
-    {N.ERR_NICKLOCKED, N.ERR_SASLFAIL, N.ERR_SASLTOOLONG, N.ERR_SASLABORTED, N.RPL_SASLMECHS}
-)
+SASL_FAILURES = frozenset({N.ERR_NICKLOCKED, N.ERR_SASLFAIL, N.ERR_SASLTOOLONG, N.ERR_SASLABORTED})
 
 
 class Phase(Enum):
@@ -176,6 +181,7 @@ class ResumableSession:
         """Who the user is, for a session started from credentials alone; the login is
         the one given then. A registration waiting for it goes on."""
         self.identity = identity
+        self._login = identity.sasl
         self.nick = identity.nick
         if self.phase is Phase.AWAITING_IDENTITY:
             self._introduce()
@@ -291,8 +297,9 @@ class ResumableSession:
                 self._send(Message("AUTHENTICATE", (chunk,)))
             return
         self.events.append(Incoming(message))
-        if message.command in SASL_FAILURES:
+        if message.command in SASL_FAILURES:  # not worth trying again at the next registration
             self.events.append(LoginFailed(message))
+            self._login = None
         if message.command in SASL_FAILURES or message.command == N.RPL_SASLSUCCESS:
             self._introduce()
 
@@ -396,10 +403,16 @@ class ResumableSession:
         return True
 
     def _note_conversation(self, message: Message, msgid: str) -> None:
-        """The last msgid per conversation: where the catch-up resumes, in log order."""
-        if message.command not in ("PRIVMSG", "NOTICE") or not message.params:
+        """The last msgid per conversation: where the catch-up resumes, in log order.
+
+        Channel events count: a channel nobody spoke in since we joined it is known by
+        our JOIN. A MODE on a nick is a user mode, in no conversation.
+        """
+        if message.command not in CONVERSATION_LINES or not message.params:
             return
         target = message.params[0]
+        if message.command not in ("PRIVMSG", "NOTICE") and target[:1] not in "#&":
+            return
         sender = (message.source or "").partition("!")[0]
         if target[:1] not in "#&":  # a private conversation is named after the other party
             target = target if casefold(sender) == casefold(self.nick) else sender

@@ -5,7 +5,12 @@ offers what the cluster offers, except resume, which it uses itself), then start
 resumable session upstream with the client's nick. From then on every line goes upstream
 with a label of the session's own and every reply comes back with the client's label, if
 it used one. When the node dies, the session resumes elsewhere and the client sees
-nothing but, perhaps, a short pause.
+nothing but, perhaps, a short pause, then what happened meanwhile: messages and channel
+events (joins, parts, ...) alike, as live lines, whatever capabilities it negotiated.
+
+The upstream session negotiates ``draft/event-playback``, so answers to the client's own
+CHATHISTORY commands hold events; a client that did not negotiate it gets them without
+(:func:`~twistedchat.irc.capabilities.without_events`).
 
 SASL PLAIN is answered here but checked by the cluster: once the client's credentials are
 complete, the upstream session starts with them alone and logs in, and its 900/903 (or
@@ -37,7 +42,7 @@ from twistedchat.client.session import (
 )
 from twistedchat.irc import numerics as N
 from twistedchat.irc import sasl
-from twistedchat.irc.capabilities import SUPPORTED, for_client
+from twistedchat.irc.capabilities import SUPPORTED, for_client, without_events
 from twistedchat.irc.capneg import CapNegotiation
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.framing import FrameTooLong, LineFramer
@@ -205,7 +210,8 @@ class GatewayConnection(Protocol):
         elif isinstance(event, LoginFailed):
             self._login_failed()
         elif isinstance(event, Reply):
-            self._reply(self._labels.pop(event.label, None), self._visible(event.messages))
+            label = self._labels.pop(event.label, None)
+            self._reply(label, self._visible(without_events(event.messages, self.caps)))
         elif isinstance(event, SessionLost):
             text = "*** Your session ended while the gateway was failing over; rejoin channels"
             self._write(Message("NOTICE", (self._own_nick(), text)))

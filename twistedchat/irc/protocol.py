@@ -40,7 +40,7 @@ from twistedchat.irc.account_commands import (
 )
 from twistedchat.irc.admission import Admission
 from twistedchat.irc.backend import ChatBackend
-from twistedchat.irc.capabilities import RESUME_CAP, SUPPORTED, for_client
+from twistedchat.irc.capabilities import RESUME_CAP, SUPPORTED, for_client, history_query
 from twistedchat.irc.capneg import CAP_302, CapNegotiation
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.framing import FrameTooLong, LineFramer
@@ -435,7 +435,7 @@ class IRCConnection(Protocol):
         elif self.backend.is_write(message):
             self._submit_write(message, command, label)
         else:
-            replies = self.backend.query(self.session, message)
+            replies = self.backend.query(self.session, history_query(message, self.caps))
             self._reply(label, [m for m in (for_client(r, self.caps) for r in replies) if m])
 
     def _submit_write(self, write: Message, command: str, label: str | None) -> None:
