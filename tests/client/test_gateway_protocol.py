@@ -8,7 +8,15 @@ from typing import Any
 
 from twisted.internet.testing import StringTransport
 
-from twistedchat.client.session import Event, Identity, Incoming, LoginFailed, Reply
+from twistedchat.client.session import (
+    Event,
+    Identity,
+    Incoming,
+    LoginFailed,
+    Registered,
+    Reply,
+    SessionLost,
+)
 from twistedchat.gateway.protocol import GatewayConnection
 from twistedchat.irc.grammar import parse_line
 from twistedchat.irc.message import Message
@@ -91,6 +99,26 @@ def test_labels_are_mapped_and_echoes_hidden_without_echo_message() -> None:
     assert lines(transport) == [":bob!b@h PRIVMSG #a :yo"]  # tags the client did not ask for
     connection.connectionLost()
     assert upstream.closed == "Connection closed"
+
+
+def test_a_new_session_after_a_lost_one_shows_only_a_nick_change() -> None:
+    """The client never left: the second registration burst is not shown, only the
+    alternative nick the new session got while the old one still held the nick."""
+    connection, transport, made = connect()
+    connection.dataReceived(b"CAP LS 302\r\nCAP END\r\nNICK alice\r\nUSER al 0 * :Al\r\n")
+    upstream = made[0]
+    upstream.incoming(":srv 001 alice :Welcome")
+    upstream.on_event(SessionLost("Cannot resume"))
+    transport.clear()
+    upstream.incoming(":srv 433 * alice :Nickname is already in use")
+    upstream.session.nick = "alice_"  # type: ignore[attr-defined]
+    upstream.incoming(":srv 001 alice_ :Welcome", ":srv 005 alice_ CHANTYPES=# :are supported")
+    upstream.on_event(Registered("alice_"))
+    upstream.incoming(":srv 376 alice_ :End of /MOTD command.", ":bob!b@h PRIVMSG alice_ :hi")
+    assert lines(transport) == [
+        ":alice!gateway@gateway NICK alice_",
+        ":bob!b@h PRIVMSG alice_ :hi",
+    ]
 
 
 def b64(text: str) -> str:

@@ -37,6 +37,7 @@ from twistedchat.client.session import (
     Identity,
     Incoming,
     LoginFailed,
+    Registered,
     Reply,
     SessionLost,
 )
@@ -75,6 +76,7 @@ class GatewayConnection(Protocol):
         self._sasl = sasl.PlainExchange()
         self._login: sasl.Credentials | None = None  # handed to the upstream session
         self._login_accepted = False  # the client was told 903
+        self._known_nick: str | None = None  # after a lost session: the nick the client knows
         self._labels: dict[str, str | None] = {}  # our label -> the client's
         self._framer = LineFramer()
         self._batch_refs = (f"gw{n}" for n in itertools.count(1))
@@ -213,12 +215,28 @@ class GatewayConnection(Protocol):
             label = self._labels.pop(event.label, None)
             self._reply(label, self._visible(without_events(event.messages, self.caps)))
         elif isinstance(event, SessionLost):
+            self._known_nick = self._own_nick()
             text = "*** Your session ended while the gateway was failing over; rejoin channels"
-            self._write(Message("NOTICE", (self._own_nick(), text)))
+            self._write(Message("NOTICE", (self._known_nick, text)))
+        elif isinstance(event, Registered) and self._known_nick is not None:
+            self._registered_again(event.nick)
+
+    def _registered_again(self, nick: str) -> None:
+        """The session was lost and a new one registered: the client, which never left,
+        is told only of a new nick (its old one may still have been held)."""
+        if casefold(nick) != casefold(self._known_nick or nick):
+            self._write(
+                Message("NICK", (nick,), f"{self._known_nick}!{GATEWAY_NAME}@{GATEWAY_NAME}")
+            )
 
     def _incoming(self, message: Message) -> None:
         """The cluster's answer to the client's login goes through once: after a failover
-        the upstream session logs in again, which the client must not see."""
+        the upstream session logs in again, which the client must not see. Neither may it
+        see a second registration after a lost session (433s, the welcome burst)."""
+        if self._known_nick is not None and message.command.isdigit():
+            if message.command in (N.RPL_ENDOFMOTD, N.ERR_NOMOTD):
+                self._known_nick = None  # the burst is over
+            return
         if self._login is not None and message.command in SASL_REPLIES:
             if self._login_accepted:
                 return
