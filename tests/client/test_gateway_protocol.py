@@ -179,6 +179,23 @@ def test_a_refused_login_drops_the_upstream_session_and_registration_goes_on() -
     assert made[1].identity == Identity("dana", "d", "Dana")  # without an account
 
 
+def test_a_client_may_abort_while_the_cluster_checks_its_login() -> None:
+    connection, transport, made = logging_in()
+    transport.clear()
+    connection.dataReceived(b"AUTHENTICATE *\r\n")
+    assert lines(transport)[-1].split()[1] == "906" and made[0].closed is not None
+    connection.dataReceived(b"CAP END\r\nNICK dana\r\nUSER d 0 * :Dana\r\n")
+    assert made[1].identity == Identity("dana", "d", "Dana")  # without an account
+
+
+def test_registering_mid_exchange_ends_it_with_906() -> None:
+    connection, transport, made = connect()
+    connection.dataReceived(b"CAP LS 302\r\nCAP REQ :sasl\r\nAUTHENTICATE PLAIN\r\n")
+    connection.dataReceived(b"NICK dana\r\nUSER d 0 * :Dana\r\nCAP END\r\n")
+    assert lines(transport)[-1].split()[1] == "906"
+    assert made[0].identity == Identity("dana", "d", "Dana")
+
+
 def test_a_login_refused_after_a_failover_is_told_to_the_user() -> None:
     connection, transport, made = logging_in()
     made[0].incoming(":n1 903 * :SASL successful")

@@ -311,6 +311,15 @@ def test_sasl_plain_logs_in_during_registration(server: Server) -> None:
     assert b"correct-horse" not in b"".join(server.log.entries)
 
 
+def test_registering_mid_exchange_aborts_it_with_906(server: Server) -> None:
+    client = server.connect()
+    client.send("CAP LS 302", "CAP REQ :sasl", "NICK dan", "USER dan 0 * :Dan")
+    client.send("AUTHENTICATE PLAIN", "CAP END")  # the client gave up waiting
+    lines = client.lines()
+    aborted = next(i for i, line in enumerate(lines) if " 906 dan " in line)
+    assert aborted < next(i for i, line in enumerate(lines) if " 001 dan " in line)
+
+
 def test_sasl_after_registration_points_to_identify(server: Server) -> None:
     alice = server.register("alice", ("sasl",))
     alice.send("AUTHENTICATE PLAIN")

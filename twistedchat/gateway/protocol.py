@@ -151,6 +151,9 @@ class GatewayConnection(Protocol):
         waits for the answer before ``CAP END``); such a session is told who the user is
         once the rest is there."""
         identity = self._identity()
+        aborted = None if identity is None else self._sasl.interrupt()
+        if aborted is not None:  # registering mid-exchange ends it (IRCv3 SASL)
+            self._numeric(aborted.numeric, *aborted.params)
         if self.client is None:
             start = identity if identity is not None else self._login
             if start is not None:
@@ -189,10 +192,20 @@ class GatewayConnection(Protocol):
         are checked upstream; one login at a time."""
         if "sasl" not in self.caps or not message.params:
             self._numeric(N.ERR_SASLFAIL, "SASL authentication failed")
+        elif message.params[0] == "*" and self._login is not None and not self._login_accepted:
+            self._abort_login()
         elif self._login is not None:
             self._numeric(N.ERR_SASLALREADY, "You have already authenticated")
         else:
             self._sasl_step(self._sasl.step(message.params[0]))
+
+    def _abort_login(self) -> None:
+        """The client gave up while the cluster checks its login: forget it (906)."""
+        self._login = None
+        if not self._introduced and self.client is not None:
+            self.client.close("SASL authentication aborted")
+            self.client = None
+        self._numeric(N.ERR_SASLABORTED, "SASL authentication aborted")
 
     def _sasl_step(self, step: sasl.Step) -> None:
         if isinstance(step, sasl.Challenge):

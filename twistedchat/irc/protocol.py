@@ -409,6 +409,9 @@ class IRCConnection(Protocol):
             return
         if self.nick == "*" or self._user is None:
             return
+        aborted = self._sasl.interrupt()
+        if aborted is not None:
+            self._send_numeric(aborted.numeric, *aborted.params)
         user, realname = self._user
         self._connect_in_flight = True
         self._writes_in_flight += 1

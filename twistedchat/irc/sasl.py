@@ -63,6 +63,14 @@ class PlainExchange:
         self.started = False
         self._response = ""
 
+    def interrupt(self) -> Failure | None:
+        """Registration is completing: an exchange still in progress ends with 906, as
+        IRCv3 SASL says, so the client is not left waiting for a verdict."""
+        if not self.started:
+            return None
+        self._reset()
+        return Failure(N.ERR_SASLABORTED, ("SASL authentication aborted",))
+
     def step(self, param: str) -> Step:
         if param == "*":
             self._reset()
