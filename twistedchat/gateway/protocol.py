@@ -153,7 +153,7 @@ class GatewayConnection(Protocol):
         identity = self._identity()
         aborted = None if identity is None else self._sasl.interrupt()
         if aborted is not None:  # registering mid-exchange ends it (IRCv3 SASL)
-            self._numeric(aborted.numeric, *aborted.params)
+            self._sasl_step(aborted)
         if self.client is None:
             start = identity if identity is not None else self._login
             if start is not None:
@@ -208,12 +208,9 @@ class GatewayConnection(Protocol):
         self._numeric(N.ERR_SASLABORTED, "SASL authentication aborted")
 
     def _sasl_step(self, step: sasl.Step) -> None:
-        if isinstance(step, sasl.Challenge):
-            self._write(Message("AUTHENTICATE", ("+",)))
-        elif isinstance(step, sasl.Failure):
-            for code, params in step.replies():
-                self._numeric(code, *params)
-        elif isinstance(step, sasl.Credentials):
+        for line in sasl.server_lines(step, self._own_nick()):
+            self._write(line)
+        if isinstance(step, sasl.Credentials):
             self._login = step
             self._start_when_ready()
 

@@ -384,12 +384,9 @@ class IRCConnection(Protocol):
             self._send_numeric(N.ERR_SASLALREADY, "You have already authenticated")
             return
         step = self._sasl.step(message.params[0])
-        if isinstance(step, sasl.Challenge):
-            self._send(Message("AUTHENTICATE", ("+",)))
-        elif isinstance(step, sasl.Failure):
-            for code, params in step.replies():
-                self._send_numeric(code, *params)
-        elif isinstance(step, sasl.Credentials):
+        for line in sasl.server_lines(step, self.nick):
+            self._send(line)
+        if isinstance(step, sasl.Credentials):
             stored = self.backend.password_hash(step.account)
             if stored is None or not verify_password(step.password, stored):
                 self._send_numeric(N.ERR_SASLFAIL, "SASL authentication failed")
@@ -411,7 +408,8 @@ class IRCConnection(Protocol):
             return
         aborted = self._sasl.interrupt()
         if aborted is not None:
-            self._send_numeric(aborted.numeric, *aborted.params)
+            for line in sasl.server_lines(aborted, self.nick):
+                self._send(line)
         user, realname = self._user
         self._connect_in_flight = True
         self._writes_in_flight += 1

@@ -13,6 +13,7 @@ import binascii
 from dataclasses import dataclass, field
 
 from twistedchat.irc import numerics as N
+from twistedchat.irc.message import Message
 
 MECHANISMS = "PLAIN"
 CHUNK = 400
@@ -51,6 +52,17 @@ class Failure:
 
 
 Step = Challenge | Pending | Credentials | Failure
+
+
+def server_lines(step: Step, nick: str) -> list[Message]:
+    """What a server sends a client for ``step``: the challenge, or the failure's numerics
+    (to ``nick``). Nothing for a pending chunk or for credentials, which only the caller
+    can check."""
+    if isinstance(step, Challenge):
+        return [Message("AUTHENTICATE", ("+",))]
+    if isinstance(step, Failure):
+        return [Message(code, (nick, *params)) for code, params in step.replies()]
+    return []
 
 
 class PlainExchange:
