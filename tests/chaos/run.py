@@ -27,6 +27,7 @@ from twisted.logger import globalLogBeginner, textFileLogObserver
 
 from tests.chaos.checker import History, check, unavailability
 from tests.chaos.cluster import ChaosNode, make_nodes
+from tests.chaos.gateway import GatewayProcess, GatewayTalker
 from tests.chaos.nemesis import Nemesis
 from tests.chaos.network import Network, namespace, namespaces_available
 from tests.chaos.workload import Talker
@@ -46,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of faults")
     parser.add_argument("--nodes", type=int, default=5)
     parser.add_argument("--clients", type=int, default=5)
+    parser.add_argument(
+        "--gateway-clients",
+        type=int,
+        default=1,
+        help="more clients, each a plain IRC client behind a chatgateway",
+    )
     parser.add_argument("--period", type=float, default=0.2, help="seconds between sends")
     parser.add_argument("--dir", type=Path, default=None, help="where data and logs go")
     parser.add_argument("--no-netns", action="store_true", help="stay on the host loopback")
@@ -86,7 +93,8 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
     ]  # fmt: skip
     nodes = make_nodes(root, [network.host(i) for i in range(args.nodes)], extra)
     history = History(seed=args.seed)
-    talkers: list[Talker] = []
+    talkers: list[Talker | GatewayTalker] = []
+    gateway = GatewayProcess(root, [n.irc for n in nodes])
     reactor.addSystemEventTrigger("before", "shutdown", lambda: [n.stop() for n in nodes])
     try:
         for node in nodes:
@@ -98,6 +106,13 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
             ordered = addresses[i % len(nodes) :] + addresses[: i % len(nodes)]
             talkers.append(Talker(f"c{i}", reactor, ordered, history, random.Random(rng.random()),
                                   reactor.seconds()))  # fmt: skip
+        if args.gateway_clients:
+            gateway.start()
+            await _sleep(reactor, 2)  # let it listen
+        for i in range(args.gateway_clients):
+            behind = GatewayTalker(f"g{i}", reactor, gateway.port, history,
+                                   random.Random(rng.random()), reactor.seconds())  # fmt: skip
+            talkers.append(behind)
         await gatherResults([ensureDeferred(t.join()) for t in talkers])
         for talker in talkers:
             talker.begin(args.period)
@@ -134,7 +149,8 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
     finally:
         for talker in talkers:
             talker.halt()
-            talker.client.close()
+            talker.close()
+        gateway.stop()
         network.heal()
         for node in nodes:
             node.stop()
@@ -195,11 +211,11 @@ async def _caught_up(history: History) -> bool:
     return all(acked <= {text for text, _ in d} for d in history.delivered.values())
 
 
-async def _answered(talkers: list[Talker]) -> bool:
+async def _answered(talkers: list[Talker | GatewayTalker]) -> bool:
     return not any(talker.in_flight for talker in talkers)
 
 
-def _unanswered(talkers: list[Talker]) -> list[str]:
+def _unanswered(talkers: list[Talker | GatewayTalker]) -> list[str]:
     """Liveness once the faults healed: a line still unanswered means a stuck client (one
     that stops sending once it has MAX_IN_FLIGHT of them)."""
     return [

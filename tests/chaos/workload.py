@@ -52,6 +52,9 @@ class Talker:
         if self._next is not None and self._next.active():
             self._next.cancel()
 
+    def close(self) -> None:
+        self.client.close()
+
     def _schedule(self, period: float) -> None:
         if self.sending:
             delay = self.rng.uniform(0.5, 1.5) * period
