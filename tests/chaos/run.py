@@ -27,11 +27,11 @@ from twisted.logger import globalLogBeginner, textFileLogObserver
 
 from tests.chaos.checker import History, check, unavailability
 from tests.chaos.cluster import ChaosNode, make_nodes
-from tests.chaos.gateway import GatewayProcess, GatewayTalker
+from tests.chaos.gateway import GatewayTalker
 from tests.chaos.nemesis import Nemesis
 from tests.chaos.network import Network, namespace, namespaces_available
 from tests.chaos.workload import Talker
-from tests.integration.harness import cluster_options
+from tests.integration.harness import Gateway, cluster_options, free_ports
 
 ELECTION_TIMEOUT_MS = 400
 
@@ -94,7 +94,8 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
     nodes = make_nodes(root, [network.host(i) for i in range(args.nodes)], extra)
     history = History(seed=args.seed)
     talkers: list[Talker | GatewayTalker] = []
-    gateway = GatewayProcess(root, [n.irc for n in nodes])
+    joins = [arg for node in nodes for arg in ("--join", node.irc)]
+    gateway = Gateway(root, free_ports(1)[0], joins)
     reactor.addSystemEventTrigger("before", "shutdown", lambda: [n.stop() for n in nodes])
     try:
         for node in nodes:
@@ -107,8 +108,7 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
             talkers.append(Talker(f"c{i}", reactor, ordered, history, random.Random(rng.random()),
                                   reactor.seconds()))  # fmt: skip
         if args.gateway_clients:
-            gateway.start()
-            await _sleep(reactor, 2)  # let it listen
+            gateway.start()  # returns once it listens
         for i in range(args.gateway_clients):
             behind = GatewayTalker(f"g{i}", reactor, gateway.port, history,
                                    random.Random(rng.random()), reactor.seconds())  # fmt: skip

@@ -16,11 +16,13 @@ CHANNEL = "#chaos"
 MAX_IN_FLIGHT = 20  # unanswered sends per client before it waits
 
 
-class Talker:
-    """One :class:`ChatClient` that sends numbered lines and records what it sees."""
+class Chatter:
+    """What every chaos client shares: numbered lines to the channel on a jittered
+    schedule, at most MAX_IN_FLIGHT unanswered, each recorded when sent. Subclasses say
+    how a line goes out (:meth:`_submit`) and record what comes back."""
 
-    def __init__(self, name: str, reactor: Any, nodes: list[str], history: History,
-                 rng: random.Random, start: float) -> None:  # fmt: skip
+    def __init__(self, name: str, reactor: Any, history: History, rng: random.Random,
+                 start: float) -> None:  # fmt: skip
         self.name = name
         self.reactor = reactor
         self.history = history
@@ -28,20 +30,12 @@ class Talker:
         self.start = start
         self.count = 0
         self.sending = False
-        self.joined = False
         self.in_flight: dict[str, str] = {}  # label -> text
         self._next: IDelayedCall | None = None
         history.delivered[name] = []
-        self.client = ChatClient(reactor, fixed_nodes(nodes), Identity(name, name, name),
-                                 self._event, keepalive=1.0)  # fmt: skip
 
     def now(self) -> float:
         return float(self.reactor.seconds()) - self.start
-
-    async def join(self) -> None:
-        await self.client.start()
-        await self.client.join(CHANNEL)
-        self.joined = True
 
     def begin(self, period: float) -> None:
         self.sending = True
@@ -51,9 +45,6 @@ class Talker:
         self.sending = False
         if self._next is not None and self._next.active():
             self._next.cancel()
-
-    def close(self) -> None:
-        self.client.close()
 
     def _schedule(self, period: float) -> None:
         if self.sending:
@@ -65,9 +56,34 @@ class Talker:
             self.count += 1
             text = f"{self.name}-{self.count:05d}"
             self.history.sent[text] = self.now()
-            label = self.client.submit(Message("PRIVMSG", (CHANNEL, text)))
-            self.in_flight[label] = text
+            self.in_flight[self._submit(text)] = text
         self._schedule(period)
+
+    def _submit(self, text: str) -> str:
+        """Send ``text`` to the channel; returns the label its answer will carry."""
+        raise NotImplementedError
+
+
+class Talker(Chatter):
+    """One :class:`ChatClient` that sends numbered lines and records what it sees."""
+
+    def __init__(self, name: str, reactor: Any, nodes: list[str], history: History,
+                 rng: random.Random, start: float) -> None:  # fmt: skip
+        super().__init__(name, reactor, history, rng, start)
+        self.joined = False
+        self.client = ChatClient(reactor, fixed_nodes(nodes), Identity(name, name, name),
+                                 self._event, keepalive=1.0)  # fmt: skip
+
+    async def join(self) -> None:
+        await self.client.start()
+        await self.client.join(CHANNEL)
+        self.joined = True
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _submit(self, text: str) -> str:
+        return self.client.submit(Message("PRIVMSG", (CHANNEL, text)))
 
     def _event(self, event: Event) -> None:
         if isinstance(event, Reply):
