@@ -98,7 +98,7 @@ def run_twistedchat(args: argparse.Namespace) -> None:
         tick_seconds=0.04,
         apply_command=applied,
         take_snapshot=lambda: b"",
-        restore_snapshot=lambda data: None,
+        restore_snapshot=lambda index, data: None,
         snapshot_every=10**9,
         rng=random.Random(args.index),
     )

@@ -21,12 +21,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+#: Every port this test run handed out. A port is free when asked for, but its process
+#: binds it only later: without this, the next call could hand the same port to another
+#: process, and a client of one would reach the other.
+_HANDED_OUT: set[int] = set()
+
 
 def free_ports(count: int) -> list[int]:
+    """``count`` loopback TCP ports free now and never handed out before in this run."""
     sockets = []
-    for _ in range(count):
+    while len(sockets) < count:
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
+        if s.getsockname()[1] in _HANDED_OUT:
+            s.close()  # the kernel may offer it again: ask for another
+            continue
+        _HANDED_OUT.add(s.getsockname()[1])
         sockets.append(s)
     ports = [s.getsockname()[1] for s in sockets]
     for s in sockets:

@@ -47,6 +47,7 @@ from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox, numeric
 from twistedchat.chat.plugin_api import ChatEvent, PluginRunner, distinct_messages, event_for
+from twistedchat.chat.skipped import Gap
 from twistedchat.irc import numerics as N
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.message import Message
@@ -329,6 +330,11 @@ class ChatState:
 
     def channel_count(self) -> int:
         return len(self._world.channels)
+
+    def gap(self, earlier: ChatState, since: int) -> Gap:
+        """What this state, installed from a snapshot over ``earlier`` (the state at log
+        index ``since``), skipped: for the node to replay to its users."""
+        return Gap(earlier._world, self._world, since)
 
     # -- snapshots ---------------------------------------------------------------------
 

@@ -74,6 +74,7 @@ class LocalSession:
     detached_at: float | None = None
     quit_at: float | None = None
     quit_reason: str = ""
+    asked_to_move: bool = False  # sent RESUME MOVE: another request asks someone else
 
 
 class SessionHub:
@@ -115,6 +116,7 @@ class SessionHub:
         self._retry_call: IDelayedCall | None = None
         self._node_session = f"{node_id}/{self._boot}/node"
         self.ready = False  # our NODE_RESET has been applied: user writes may go out
+        self.applied_index = 0  # the log index the state reflects
         self._told_cut_off = False  # users were told writes are refused for now
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -138,7 +140,7 @@ class SessionHub:
         Clients that negotiated ``twistedchat.org/resume`` get ``RESUME MOVE :<reason>``
         and move before this node leaves, so its users quit for nobody.
         """
-        return self._move_some(len(self.sessions), reason)
+        return self._move_some(len(self.sessions), reason, again=True)
 
     def request_moves(self, node: str, count: int) -> None:
         """The leader asks ``node`` (through the log) to move ``count`` resumable clients."""
@@ -158,15 +160,20 @@ class SessionHub:
         """Users the log places on ``node`` (the load the leader balances)."""
         return len(self.state.sessions_of_node(node))
 
-    def _move_some(self, count: int, reason: str) -> int:
+    def _move_some(self, count: int, reason: str, *, again: bool = False) -> int:
         """Ask up to ``count`` of our connected resumable sessions to go elsewhere;
-        returns how many were asked."""
+        returns how many were asked. A session asked before (and still moving) is asked
+        ``again`` only by a drain: the leader's requests, which pile up in the log while
+        a node lags, must each move someone else."""
         asked = 0
         for session_id, session in list(self.sessions.items()):
             if asked == count:
                 break
-            if session.sink is not None and self.state.is_resumable(session_id):
+            if session.sink is None or (session.asked_to_move and not again):
+                continue
+            if self.state.is_resumable(session_id):
                 session.sink.deliver(Delivery(session_id, Message("RESUME", ("MOVE", reason))))
+                session.asked_to_move = True
                 asked += 1
         return asked
 
@@ -340,9 +347,18 @@ class SessionHub:
 
     # -- applying ----------------------------------------------------------------------
 
-    def restore_state(self, state: ChatState) -> None:
-        """Take a state installed from a snapshot; settle the writes it already contains."""
-        self.state = state
+    def restore_state(self, state: ChatState, index: int) -> None:
+        """Take a state installed from a snapshot of the log up to ``index``.
+
+        At start there is nobody to tell. A running node installs one when it fell
+        behind what the leader still keeps: it settles the writes the snapshot already
+        contains, and replays to its users what the entries it skipped would have sent
+        them (see :mod:`twistedchat.chat.skipped`), since their clients saw no failure
+        that would make them catch up themselves. A user whose session ended or moved
+        to another node meanwhile is let go.
+        """
+        gap = state.gap(self.state, self.applied_index)
+        self.state, self.applied_index = state, index
         for session_id, session in list(self.sessions.items()):
             applied = state.last_applied_seq(session_id)
             while session.pending and session.pending[0].seq <= applied:
@@ -352,9 +368,17 @@ class SessionHub:
                     self._became_ready()
                 if session.sink is not None:
                     session.sink.respond(done.label, [])
+            if session.sink is None or not gap.had_user(session_id):
+                continue
+            if state.session_node(session_id) != self.node_id:
+                self._drop(session_id, "Session ended or moved while this server caught up")
+                continue
+            for delivery in gap.missed(session_id):
+                session.sink.deliver(delivery)
 
     def apply(self, index: int, data: bytes) -> None:
         """Apply one committed log entry and hand its deliveries to local sessions."""
+        self.applied_index = index
         command = Command.decode(data)
         deliveries = self.state.apply(index, command)
         try:

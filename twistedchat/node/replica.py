@@ -38,7 +38,7 @@ class RaftReplica:
         tick_seconds: float,
         apply_command: Callable[[int, bytes], None],
         take_snapshot: Callable[[], bytes],
-        restore_snapshot: Callable[[bytes], None],
+        restore_snapshot: Callable[[int, bytes], None],
         snapshot_every: int,
         rng: random.Random | None = None,
     ):
@@ -73,7 +73,7 @@ class RaftReplica:
         """Restart from durable state; a node without any starts empty and undecided."""
         hard_state, snapshot, snapshot_data, entries = self.storage.load()
         if snapshot is not None and snapshot_data is not None:
-            self._restore_snapshot(snapshot_data)
+            self._restore_snapshot(snapshot.index, snapshot_data)
             self._last_snapshot_index = snapshot.index
         fresh = snapshot is None and not entries and hard_state.term == 0
         core = RaftNode(
@@ -205,8 +205,9 @@ class RaftReplica:
             if ready.snapshot is not None:
                 meta, data = ready.snapshot
                 self.storage.save_snapshot(meta, data)
-                self._restore_snapshot(data)
+                self._restore_snapshot(meta.index, data)
                 self._last_snapshot_index = meta.index
+                log.info("installed the leader's snapshot at index {index}", index=meta.index)
                 config_changed = True
             if ready.hard_state is not None or ready.entries:
                 self.storage.save(ready.hard_state, ready.entries)

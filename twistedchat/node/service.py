@@ -311,9 +311,10 @@ class ChatNodeService(service.Service):
             return
         self.replica.poke()
 
-    def _restore_chat(self, data: bytes) -> None:
+    def _restore_chat(self, index: int, data: bytes) -> None:
         assert self.hub is not None
-        self.hub.restore_state(ChatState.restore(data, self.limits, self.config.plugins))
+        state = ChatState.restore(data, self.limits, self.config.plugins)
+        self.hub.restore_state(state, index)
 
     def reload(self) -> None:
         """SIGHUP: the IRC TLS certificates and the plugin configuration, read again."""

@@ -1,0 +1,40 @@
+"""A follower left behind the leader's compacted log installs a snapshot, and its users
+still get every message of the entries it skipped, in order (no failover told them)."""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+
+from tests.integration.harness import IRCClient, Node, leader_of, wait_for
+
+MESSAGES = 40
+
+
+def test_a_follower_that_installs_a_snapshot_replays_the_gap_to_its_users(
+    cluster_factory: Callable[..., list[Node]],
+) -> None:
+    nodes = cluster_factory(3, "--snapshot-every", "10", "--flood-rate", "0")
+    leader = leader_of(nodes)
+    assert leader is not None
+    follower = next(n for n in nodes if n is not leader)
+    alice = IRCClient(leader.irc_port, "alice", caps=["echo-message"])
+    bob = IRCClient(follower.irc_port, "bob")
+    for client in (alice, bob):
+        client.send("JOIN #gap")
+        client.expect(" 366 ")
+    alice.send("PRIVMSG #gap :before")
+    bob.expect("PRIVMSG #gap :before")
+    follower.signal(signal.SIGSTOP)
+    try:
+        for n in range(MESSAGES):  # the other two commit them; the leader compacts them away
+            alice.send(f"PRIVMSG #gap :gap-{n:03d}")
+            alice.expect(f"PRIVMSG #gap :gap-{n:03d}")
+    finally:
+        follower.signal(signal.SIGCONT)
+    bob.expect(f"PRIVMSG #gap :gap-{MESSAGES - 1:03d}", timeout=30)
+    said = [line.rsplit(" :", 1)[1] for line in bob.lines if " PRIVMSG #gap :gap-" in line]
+    assert said == [f"gap-{n:03d}" for n in range(MESSAGES)]
+    wait_for(lambda: "installed the leader's snapshot" in follower.log_text(), 10, "the log line")
+    alice.close()
+    bob.close()

@@ -1,0 +1,99 @@
+"""What a node's users missed when their node skipped part of the log by a snapshot.
+
+A follower that falls behind the leader's compacted log does not apply the entries it
+missed: it installs the leader's snapshot instead (Raft section 7), and the deliveries
+those entries would have made to its own users never happen. Their clients cannot tell
+(nothing failed over), so the node replays the gap itself, from the history the
+snapshot carries, as live lines: a channel's messages and events from the point the user
+was in it, up to where it left, and the user's private conversations. Each item once
+(a QUIT or NICK is kept in every channel of its user under one msgid), in log order.
+
+What history does not keep is not replayed (a user mode, an INVITE, a server notice);
+that is also all a resuming client could fetch with ``CHATHISTORY``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from twistedchat.chat.command import Delivery
+from twistedchat.chat.history import MESSAGE_COMMANDS, Stored, parties
+from twistedchat.chat.model import World
+from twistedchat.irc.casemap import casefold
+
+
+class Gap:
+    """The entries after log index ``since`` that a node skipped, ``before`` being its
+    state at ``since`` and ``after`` the snapshot's; built once for all its users."""
+
+    def __init__(self, before: World, after: World, since: int) -> None:
+        self.before, self.after, self.since = before, after, since
+        self._recent: dict[str, list[Stored]] = {}  # conversation -> its items in the gap
+        self._private: dict[str, list[str]] = {}  # a side -> its private conversations
+        for key in after.history.conversations:
+            for side in parties(key) or ():
+                self._private.setdefault(side, []).append(key)
+
+    def had_user(self, session: str) -> bool:
+        """Whether ``session`` was a registered user before the gap."""
+        return session in self.before.users
+
+    def missed(self, session: str) -> list[Delivery]:
+        """What the skipped entries would have sent ``session``, in log order. Nothing
+        for a session that is not a user both before and after."""
+        earlier, now = self.before.users.get(session), self.after.users.get(session)
+        if earlier is None or now is None:
+            return []
+        nicks = {casefold(earlier.nick), casefold(now.nick)}
+        found: dict[str, Stored] = {}
+        for key in {**earlier.channels, **now.channels}:
+            items = self._in_gap(key)
+            for item in _while_member(items, nicks, member=key in earlier.channels):
+                found.setdefault(item.msgid, item)
+        for side in {self.before.party(earlier), self.after.party(now)}:
+            for key in self._private.get(side, ()):
+                for item in self._in_gap(key):
+                    found.setdefault(item.msgid, item)
+        ordered = sorted(found.values(), key=lambda item: _position(item.msgid))
+        return [Delivery(session, item.message, echo=_is_own(item, nicks)) for item in ordered]
+
+    def _in_gap(self, key: str) -> list[Stored]:
+        items = self._recent.get(key)
+        if items is None:
+            kept = self.after.history.messages(key)
+            items = [item for item in kept if _position(item.msgid)[0] > self.since]
+            self._recent[key] = items
+        return items
+
+
+def _while_member(items: Iterable[Stored], nicks: set[str], *, member: bool) -> Iterator[Stored]:
+    """The items of a channel the user saw: from its own JOIN (or from the start, if it
+    was in the channel already) to its own PART or KICK, both included."""
+    for item in items:
+        message = item.message
+        command, params = message.command, message.params
+        if command == "JOIN" and _nick(message.source) in nicks:
+            member = True
+        if member:
+            yield item
+        own_part = command == "PART" and _nick(message.source) in nicks
+        if own_part or (command == "KICK" and len(params) > 1 and casefold(params[1]) in nicks):
+            member = False
+
+
+def _is_own(item: Stored, nicks: set[str]) -> bool:
+    """The user's own message comes back only to a client with ``echo-message``."""
+    return item.message.command in MESSAGE_COMMANDS and _nick(item.message.source) in nicks
+
+
+def _nick(source: str | None) -> str:
+    return casefold((source or "").partition("!")[0])
+
+
+def _position(msgid: str) -> tuple[int, int]:
+    """``"2709-1"`` -> (0x2709, 1): the log index of the entry, then the message in it."""
+    index, _, count = msgid.partition("-")
+    try:
+        return int(index, 16), int(count or 0)
+    except ValueError:
+        return 0, 0
