@@ -103,3 +103,28 @@ def test_repeated_move_requests_each_ask_another_session() -> None:
     asked = [client for client in clients if client.has("RESUME MOVE")]
     assert len(asked) == 2
     assert sum(line.count("RESUME MOVE") for line in asked[0].lines()) == 1
+
+
+def test_a_registration_answered_inside_the_gap_is_closed_not_left_hanging() -> None:
+    leader, lagging = _cluster()
+    _falls_behind(lagging)
+    dave = lagging.connect()
+    dave.send("NICK dave", "USER dave 0 * :Dave")  # committed; its welcome is never built here
+    assert not dave.has(" 001 ")
+    _installs_snapshot_of(lagging, leader)
+    assert dave.closed
+    assert dave.has("ERROR :Closing Link")
+    lagging.clock.advance(0)
+    assert not leader.hub.state.nick_in_use("dave")  # its QUIT went through the log
+
+
+def test_a_session_resumed_to_the_node_inside_the_gap_waits_for_its_client() -> None:
+    leader, lagging = _cluster()
+    bob, token = registered_with_token(leader, "bob")
+    bob.connection_lost()
+    _falls_behind(lagging)
+    again = resumed(lagging, token)  # committed; the lagging node never adopts the session
+    _installs_snapshot_of(lagging, leader)
+    assert again.closed
+    lagging.clock.advance(lagging.hub.resume_grace + 2)
+    assert not leader.hub.state.nick_in_use("bob")  # nobody resumed it: it quit

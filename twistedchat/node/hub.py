@@ -351,30 +351,50 @@ class SessionHub:
         """Take a state installed from a snapshot of the log up to ``index``.
 
         At start there is nobody to tell. A running node installs one when it fell
-        behind what the leader still keeps: it settles the writes the snapshot already
-        contains, and replays to its users what the entries it skipped would have sent
-        them (see :mod:`twistedchat.chat.skipped`), since their clients saw no failure
-        that would make them catch up themselves. A user whose session ended or moved
-        to another node meanwhile is let go.
+        behind what the leader still keeps, and must do what applying the skipped
+        entries would have done for its connections:
+
+        * writes the snapshot contains are answered (with no reply: it is lost);
+        * users get what those entries would have sent them, replayed from history (see
+          :mod:`twistedchat.chat.skipped`): their clients saw no failure that would make
+          them catch up themselves. A user whose session ended, or moved to another
+          node, meanwhile is let go;
+        * a connection whose registration or resume was among them lost that answer, so
+          it is closed (its client connects again); a resumed session nobody here
+          holds then waits for its client like one a restart left behind.
         """
         gap = state.gap(self.state, self.applied_index)
         self.state, self.applied_index = state, index
         for session_id, session in list(self.sessions.items()):
-            applied = state.last_applied_seq(session_id)
-            while session.pending and session.pending[0].seq <= applied:
-                done = session.pending.popleft()
-                session.acked = done.seq
-                if session_id == self._node_session:
-                    self._became_ready()
-                if session.sink is not None:
-                    session.sink.respond(done.label, [])
-            if session.sink is None or not gap.had_user(session_id):
+            settled = self._settle_restored(session_id, session)
+            if session.sink is None:
                 continue
-            if state.session_node(session_id) != self.node_id:
-                self._drop(session_id, "Session ended or moved while this server caught up")
-                continue
-            for delivery in gap.missed(session_id):
-                session.sink.deliver(delivery)
+            if gap.had_user(session_id):
+                if state.session_node(session_id) != self.node_id:
+                    self._drop(session_id, "Session ended or moved while this server caught up")
+                    continue
+                for delivery in gap.missed(session_id):
+                    session.sink.deliver(delivery)
+            elif settled:
+                session.sink.end("Registration interrupted while this server caught up")
+                self.close_session(session_id, "Connection closed")
+        if self.ready:  # at start, the node adopts them once it caught up (_became_ready)
+            self._adopt_orphans()
+
+    def _settle_restored(self, session_id: str, session: LocalSession) -> bool:
+        """Answer the writes of ``session`` the restored state contains; returns whether
+        there were any."""
+        applied = self.state.last_applied_seq(session_id)
+        settled = False
+        while session.pending and session.pending[0].seq <= applied:
+            done = session.pending.popleft()
+            session.acked = done.seq
+            settled = True
+            if session_id == self._node_session:
+                self._became_ready()
+            if session.sink is not None:
+                session.sink.respond(done.label, [])
+        return settled
 
     def apply(self, index: int, data: bytes) -> None:
         """Apply one committed log entry and hand its deliveries to local sessions."""
@@ -483,13 +503,19 @@ class SessionHub:
         """Our NODE_RESET is applied: send held writes, and take charge of the resumable
         sessions a previous run of this node left (quit them unless resumed in time)."""
         if not self.ready:
-            quit_at = self.clock.seconds() + self.resume_grace
-            for session_id in self.state.sessions_of_node(self.node_id):
-                resume_hash = self.state.resume_hash_of(session_id)
-                if session_id not in self.sessions and resume_hash is not None:
-                    self._orphans[session_id] = (resume_hash, quit_at)
+            self._adopt_orphans()
         self.ready = True
         self._release_held_writes()
+
+    def _adopt_orphans(self) -> None:
+        """Resumable sessions the log places here that no connection of ours holds: quit
+        them unless their clients resume them in time."""
+        quit_at = self.clock.seconds() + self.resume_grace
+        for session_id in self.state.sessions_of_node(self.node_id):
+            resume_hash = self.state.resume_hash_of(session_id)
+            known = session_id in self.sessions or session_id in self._orphans
+            if not known and resume_hash is not None:
+                self._orphans[session_id] = (resume_hash, quit_at)
 
     def _quit_orphans(self, now: float) -> None:
         """Propose the end of orphans whose grace ran out; the state ignores the ones
