@@ -34,6 +34,11 @@ from tests.chaos.workload import Talker
 from tests.integration.harness import Gateway, cluster_options, free_ports
 
 ELECTION_TIMEOUT_MS = 400
+#: Snapshot every 200 entries (the default is 10,000), so the log keeps only the last 100
+#: (a few seconds of this workload): a follower that a fault left further behind then
+#: installs the leader's snapshot many times a run, not once every few minutes, and that
+#: rare path (install, replay the gap to its users) is exercised under every fault.
+SNAPSHOT_EVERY = 200
 
 
 class ChaosFailed(Exception):
@@ -90,6 +95,7 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
     extra = [
         *cluster_options(root), "--bootstrap-expect", str(args.nodes), "--flood-rate", "0",
         "--election-timeout", str(ELECTION_TIMEOUT_MS), "--dead-node-timeout", "120",
+        "--snapshot-every", str(SNAPSHOT_EVERY),
     ]  # fmt: skip
     nodes = make_nodes(root, [network.host(i) for i in range(args.nodes)], extra)
     history = History(seed=args.seed)

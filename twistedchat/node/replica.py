@@ -51,6 +51,9 @@ class RaftReplica:
         self._take_snapshot = take_snapshot
         self._restore_snapshot = restore_snapshot
         self.snapshot_every = snapshot_every
+        #: Entries kept behind the latest snapshot (etcd keeps 5,000, HashiCorp 10,240).
+        self.trailing = snapshot_every // 2
+        self._taken: tuple[int, bytes] | None = None  # a snapshot waiting to compact to
         self._tick_call: IDelayedCall | None = None
         self._process_call: IDelayedCall | None = None
         self._last_snapshot_index = 0
@@ -207,6 +210,7 @@ class RaftReplica:
                 self.storage.save_snapshot(meta, data)
                 self._restore_snapshot(meta.index, data)
                 self._last_snapshot_index = meta.index
+                self._taken = None  # of a state before the installed one
                 log.info("installed the leader's snapshot at index {index}", index=meta.index)
                 config_changed = True
             if ready.hard_state is not None or ready.entries:
@@ -232,14 +236,24 @@ class RaftReplica:
             self._known_leader = None
 
     def _maybe_snapshot(self) -> None:
+        """Snapshot every ``snapshot_every`` entries, and compact to it only once
+        ``trailing`` more are applied.
+
+        The log thus always keeps at least the last ``trailing`` entries: a follower that
+        a pause or a short partition left that far behind gets entries, not the whole
+        state (InstallSnapshot), and its users need no replay of the gap (decision 0016).
+        The snapshot waits in memory meanwhile, as bytes: the state moves on.
+        """
         applied = self.core.applied_index
-        if applied - self._last_snapshot_index < self.snapshot_every:
+        if self._taken is None and applied - self._last_snapshot_index >= self.snapshot_every:
+            self._taken = (applied, self._take_snapshot())
+        if self._taken is None or applied - self._taken[0] < self.trailing:
             return
-        data = self._take_snapshot()
-        meta = self.core.compact(applied, data)
+        (index, data), self._taken = self._taken, None
+        meta = self.core.compact(index, data)
         self.storage.compact(meta, data)
-        self._last_snapshot_index = applied
-        log.info("snapshot at index {index} ({size} bytes)", index=applied, size=len(data))
+        self._last_snapshot_index = index
+        log.info("snapshot at index {index} ({size} bytes)", index=index, size=len(data))
 
     def _sync_peers(self) -> None:
         """Dial every member of the latest configuration (node ids are HOST:PORT)."""
