@@ -239,7 +239,7 @@ class ChatNodeOptions(usage.Options):
             "snapshot-every",
             None,
             10000,
-            "Take a snapshot after this many applied entries (the log keeps half as many behind it).",
+            "Snapshot after this many applied entries (the log keeps half as many behind it).",
             _positive_int,
         ],
     ]
