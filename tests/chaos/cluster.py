@@ -28,12 +28,14 @@ class ChaosNode:
     peer_port: int
     status_port: int
     extra: list[str] = field(default_factory=list)
+    #: Where the cluster knows it by, when peer links go through the run's proxy.
+    proxy_port: int | None = None
     process: subprocess.Popen[bytes] | None = None
     paused: bool = False
 
     @property
     def node_id(self) -> str:
-        return f"{self.host}:{self.peer_port}"
+        return f"{self.host}:{self.proxy_port or self.peer_port}"
 
     @property
     def irc(self) -> str:
@@ -46,7 +48,7 @@ class ChaosNode:
             "--irc", f"tcp:{self.irc_port}:interface={self.host}",
             "--peer", f"tcp:{self.peer_port}:interface={self.host}",
             "--status", f"tcp:{self.status_port}:interface={self.host}",
-            *self.extra,
+            "--node-id", self.node_id, *self.extra,
         ]  # fmt: skip
         with open(self.data_dir.parent / f"{self.name}.log", "ab") as log:
             self.process = subprocess.Popen(
@@ -104,10 +106,13 @@ class ChaosNode:
             return None
 
 
-def make_nodes(root: Path, hosts: list[str], extra: list[str]) -> list[ChaosNode]:
+def make_nodes(root: Path, hosts: list[str], extra: list[str], *, proxied: bool) -> list[ChaosNode]:
+    """Nodes on ``hosts``: in a namespace of the run's own, on the usual ports; on the
+    host's loopback, on free ones, with a port of the proxy each if ``proxied``."""
     nodes = []
     for index, host in enumerate(hosts):
-        irc, peer, status = free_ports(3) if host == "127.0.0.1" else (6667, 7667, 8667)
+        irc, peer, status = free_ports(3) if proxied else (6667, 7667, 8667)
+        proxy = free_ports(1)[0] if proxied else None
         nodes.append(ChaosNode(f"node{index}", root / f"node{index}", host, irc, peer, status,
-                               list(extra)))  # fmt: skip
+                               list(extra), proxy))  # fmt: skip
     return nodes

@@ -25,10 +25,10 @@ class Nemesis:
         self.rng = rng
         self.election_timeout = election_timeout
         self.leader: Callable[[], Awaitable[ChaosNode | None]] | None = None
-        self.faults: list[Fault] = [self.kill_and_restart, self.pause, self.kill_leader,
-                                    self.kill_leader_repeatedly, self.torn_write]  # fmt: skip
-        if network.partitions:
-            self.faults += [self.isolate_minority, self.isolate_leader, self.bridge, self.ring]
+        self.faults: list[Fault] = [
+            self.kill_and_restart, self.pause, self.kill_leader, self.kill_leader_repeatedly,
+            self.torn_write, self.isolate_minority, self.isolate_leader, self.bridge, self.ring,
+        ]  # fmt: skip
 
     async def sleep(self, seconds: float) -> None:
         await deferLater(self.reactor, seconds, lambda: None)

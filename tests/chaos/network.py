@@ -1,13 +1,14 @@
 """Where chaos nodes live, and how a partition is made.
 
-As root with iproute2, the whole run (nodes and clients) happens inside a network
-namespace the run creates and removes: each node gets its own loopback address
-(127.0.1.N), nodes dial each other from those addresses, and a partition is a set of
-``tc`` u32 filters on that namespace's ``lo`` steering packets between two addresses into
-a class whose queue holds nothing (``pfifo limit 0``), so they are dropped. (A plain
-``action drop`` needs a kernel module the test machines may lack.)
-Nothing outside the namespace is touched. Otherwise nodes share 127.0.0.1 with their own
-ports, and partitions are not available (the nemesis uses the other faults).
+Each node gets its own loopback address (127.0.1.N) and dials its peers from it, so a
+link between two nodes is known by its two addresses. As root with iproute2, the whole
+run (nodes and clients) happens inside a network namespace the run creates and removes,
+and a partition is a set of ``tc`` u32 filters on that namespace's ``lo`` steering
+packets between two addresses into a class whose queue holds nothing (``pfifo limit
+0``), so they are dropped. (A plain ``action drop`` needs a kernel module the test
+machines may lack.) Nothing outside the namespace is touched. Otherwise the run stays on
+the host's loopback and every peer link goes through a proxy of the run
+(:mod:`tests.chaos.proxy`), which holds the links a partition cuts.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import shutil
 import signal
 import subprocess
 from collections.abc import Iterable, Iterator
+
+from tests.chaos.proxy import PeerProxy
 
 
 def namespaces_available() -> bool:
@@ -52,42 +55,64 @@ def namespace(name: str) -> Iterator[str]:
 
 
 class Network:
-    """Addresses for nodes, and partitions where the run owns a namespace."""
+    """Addresses for nodes (each its own loopback IP), and partitions between them.
 
-    def __init__(self, partitions: bool) -> None:
-        self.partitions = partitions
-        self._cut = False
+    A partition is a set of cut links, both directions of each; subclasses say how a
+    set of directed links is cut.
+    """
+
+    how = ""  # for the report
 
     def host(self, index: int) -> str:
-        return f"127.0.1.{index + 1}" if self.partitions else "127.0.0.1"
+        return f"127.0.1.{index + 1}"
 
     def partition(self, groups: Iterable[Iterable[str]]) -> None:
         """Only hosts in the same group can talk (both directions cut between groups)."""
         sides = [list(group) for group in groups]
-        self.heal()
-        for i, side in enumerate(sides):
-            for other in sides[i + 1 :]:
-                for a in side:
-                    for b in other:
-                        self._drop(a, b)
-                        self._drop(b, a)
-        self._cut = True
+        pairs = [(a, b) for i, side in enumerate(sides) for other in sides[i + 1 :]
+                 for a in side for b in other]  # fmt: skip
+        self.cut_links(pairs)
 
     def cut_links(self, pairs: Iterable[tuple[str, str]]) -> None:
         """Cut exactly these links (both directions): rings and bridges."""
-        self.heal()
-        for a, b in pairs:
-            self._drop(a, b)
-            self._drop(b, a)
-        self._cut = True
+        self._cut({(a, b) for a, b in pairs} | {(b, a) for a, b in pairs})
 
     def heal(self) -> None:
-        if self._cut:
+        self._cut(set())
+
+    def _cut(self, directed: set[tuple[str, str]]) -> None:
+        raise NotImplementedError
+
+
+class FilteredNetwork(Network):
+    """Inside the run's own namespace: ``tc`` filters drop the packets of cut links."""
+
+    how = "tc filters in a private network namespace"
+
+    def __init__(self) -> None:
+        self._filtered = False
+
+    def _cut(self, directed: set[tuple[str, str]]) -> None:
+        if self._filtered:
             subprocess.run(["tc", "filter", "del", "dev", "lo", "parent", "1:"],
                            capture_output=True, timeout=10)  # fmt: skip
-            self._cut = False
+            self._filtered = False
+        for source, destination in sorted(directed):
+            _run("tc", "filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio",
+                 "1", "u32", "match", "ip", "src", f"{source}/32", "match", "ip", "dst",
+                 f"{destination}/32", "classid", "1:2")  # fmt: skip
+            self._filtered = True
 
-    def _drop(self, source: str, destination: str) -> None:
-        _run("tc", "filter", "add", "dev", "lo", "parent", "1:", "protocol", "ip", "prio", "1",
-             "u32", "match", "ip", "src", f"{source}/32", "match", "ip", "dst",
-             f"{destination}/32", "classid", "1:2")  # fmt: skip
+
+class ProxiedNetwork(Network):
+    """On the host's loopback: peer links go through a :class:`PeerProxy`, which holds
+    the cut ones. As with the filters, only traffic between two nodes is cut: clients
+    reach every node, and discovery datagrams (to the broadcast address) go through."""
+
+    how = "a peer-link proxy on the host loopback"
+
+    def __init__(self, proxy: PeerProxy) -> None:
+        self.proxy = proxy
+
+    def _cut(self, directed: set[tuple[str, str]]) -> None:
+        self.proxy.cut(directed)

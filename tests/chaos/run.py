@@ -3,7 +3,8 @@
 Starts real nodes (5 by default), failover-proof clients chatting in one channel, and a
 seeded nemesis; heals everything, lets the clients catch up, then checks the history
 (:mod:`tests.chaos.checker`) and that every node holds the same chat state. As root the
-run moves into a network namespace of its own so partitions are real (see
+run moves into a network namespace of its own and partitions drop packets; otherwise
+(or with ``--no-netns``) a proxy of the run holds the peer links a partition cuts (see
 :mod:`tests.chaos.network`). Exits non-zero on any violation, after saving the history
 and printing how to replay the run.
 """
@@ -29,7 +30,14 @@ from tests.chaos.checker import History, check, unavailability
 from tests.chaos.cluster import ChaosNode, make_nodes
 from tests.chaos.gateway import GatewayTalker
 from tests.chaos.nemesis import Nemesis
-from tests.chaos.network import Network, namespace, namespaces_available
+from tests.chaos.network import (
+    FilteredNetwork,
+    Network,
+    ProxiedNetwork,
+    namespace,
+    namespaces_available,
+)
+from tests.chaos.proxy import PeerProxy
 from tests.chaos.workload import Talker
 from tests.integration.harness import Gateway, cluster_options, free_ports
 
@@ -60,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--period", type=float, default=0.2, help="seconds between sends")
     parser.add_argument("--dir", type=Path, default=None, help="where data and logs go")
-    parser.add_argument("--no-netns", action="store_true", help="stay on the host loopback")
+    parser.add_argument("--no-netns", action="store_true",
+                        help="stay on the host loopback (partitions by a proxy)")  # fmt: skip
     parser.add_argument("--inside", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if namespaces_available() and not args.inside and not args.no_netns:
@@ -86,18 +95,19 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
     client_log = (root / "clients.log").open("a")  # what the clients did, for a post-mortem
     globalLogBeginner.beginLoggingTo([textFileLogObserver(client_log)], redirectStandardIO=False)
     rng = random.Random(args.seed)
-    network = Network(partitions=args.inside)
+    proxy = None if args.inside else PeerProxy(reactor)
+    network: Network = FilteredNetwork() if proxy is None else ProxiedNetwork(proxy)
     started = time.monotonic()
-    partitions = "on" if network.partitions else "off"
     say(started, f"seed {args.seed}: {args.nodes} nodes, {args.clients} clients, "
-                 f"{args.duration:.0f}s of faults, partitions {partitions}, "
+                 f"{args.duration:.0f}s of faults, partitions by {network.how}, "
                  f"data in {root}")  # fmt: skip
     extra = [
         *cluster_options(root), "--bootstrap-expect", str(args.nodes), "--flood-rate", "0",
         "--election-timeout", str(ELECTION_TIMEOUT_MS), "--dead-node-timeout", "120",
         "--snapshot-every", str(SNAPSHOT_EVERY),
     ]  # fmt: skip
-    nodes = make_nodes(root, [network.host(i) for i in range(args.nodes)], extra)
+    hosts = [network.host(i) for i in range(args.nodes)]
+    nodes = make_nodes(root, hosts, extra, proxied=proxy is not None)
     history = History(seed=args.seed)
     talkers: list[Talker | GatewayTalker] = []
     joins = [arg for node in nodes for arg in ("--join", node.irc)]
@@ -105,6 +115,8 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
     reactor.addSystemEventTrigger("before", "shutdown", lambda: [n.stop() for n in nodes])
     try:
         for node in nodes:
+            if proxy is not None and node.proxy_port is not None:
+                await proxy.listen(node.host, node.proxy_port, node.peer_port)
             node.start()
         await _until(reactor, lambda: _leader(reactor, nodes), 60, "a leader")
         say(started, "cluster up")
@@ -158,6 +170,8 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
             talker.close()
         gateway.stop()
         network.heal()
+        if proxy is not None:
+            proxy.close()
         for node in nodes:
             node.stop()
 
