@@ -10,6 +10,7 @@ import pytest_twisted
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.endpoints import TCP4ClientEndpoint, TCP4ServerEndpoint, connectProtocol
+from twisted.internet.interfaces import IListeningPort
 from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import deferLater
 
@@ -45,17 +46,28 @@ async def _until(client: Recorder, expected: bytes) -> None:
     raise AssertionError(f"got {client.received!r}, expected {expected!r}")
 
 
-@pytest_twisted.ensureDeferred
-async def test_a_cut_link_holds_every_byte_until_it_heals() -> None:
+async def _echo_node_behind_proxy() -> tuple[IListeningPort, PeerProxy, int]:
+    """The echo node, and the proxy in front of it; returns the proxy's port for it."""
     private, public = free_ports(2)
-    node = await TCP4ServerEndpoint(reactor, private, interface=NODE).listen(
-        Factory.forProtocol(Echo)
-    )
+    echo = Factory.forProtocol(Echo)
+    node = await TCP4ServerEndpoint(reactor, private, interface=NODE).listen(echo)
     proxy = PeerProxy(reactor)
     await proxy.listen(NODE, public, private)
+    return node, proxy, public
+
+
+async def _dial(port: int) -> Recorder:
+    """Connect to the proxy from the other node's address."""
     client = Recorder()
-    dial = TCP4ClientEndpoint(reactor, NODE, public, bindAddress=(OTHER, 0))
-    await connectProtocol(dial, client)
+    await connectProtocol(TCP4ClientEndpoint(reactor, NODE, port, bindAddress=(OTHER, 0)), client)
+    assert client.transport is not None
+    return client
+
+
+@pytest_twisted.ensureDeferred
+async def test_a_cut_link_holds_every_byte_until_it_heals() -> None:
+    node, proxy, port = await _echo_node_behind_proxy()
+    client = await _dial(port)
     assert client.transport is not None
     try:
         client.transport.write(b"early ")  # before the proxy is connected on
@@ -77,15 +89,9 @@ async def test_a_cut_link_holds_every_byte_until_it_heals() -> None:
 
 @pytest_twisted.ensureDeferred
 async def test_a_connection_across_a_cut_is_held_and_flows_after_healing() -> None:
-    private, public = free_ports(2)
-    node = await TCP4ServerEndpoint(reactor, private, interface=NODE).listen(
-        Factory.forProtocol(Echo)
-    )
-    proxy = PeerProxy(reactor)
-    await proxy.listen(NODE, public, private)
+    node, proxy, port = await _echo_node_behind_proxy()
     proxy.cut({(OTHER, NODE), (NODE, OTHER)})
-    client = Recorder()
-    await connectProtocol(TCP4ClientEndpoint(reactor, NODE, public, bindAddress=(OTHER, 0)), client)
+    client = await _dial(port)
     assert client.transport is not None
     try:
         client.transport.write(b"hello")
