@@ -86,7 +86,7 @@ class _Entrance(Factory):
     def buildProtocol(self, addr: Any) -> _End:
         link = _Link(self.proxy, addr.host, self.host)
         self.proxy.links.add(link)
-        self.proxy.reactor.callLater(0, self._dial, link)
+        self.proxy.reactor.callLater(0, self._dial, link)  # once it has its transport
         return link.dialler
 
     def _dial(self, link: _Link) -> None:

@@ -21,6 +21,16 @@ def numeric(nick: str, code: str, *params: str) -> Message:
     return Message(code, (nick, *params))
 
 
+def log_position(msgid: str) -> tuple[int, int]:
+    """Where an :class:`Outbox` made ``msgid``: (log index, message within the entry), so
+    msgids sort in log order; (0, 0) for a string it did not make."""
+    index, _, count = msgid.partition("-")
+    try:
+        return int(index, 16), int(count or 0)
+    except ValueError:
+        return 0, 0
+
+
 class Outbox:
     """Collects the deliveries of the log entry at ``index`` applied at ``time`` (ms).
 

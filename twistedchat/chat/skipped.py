@@ -15,10 +15,12 @@ that is also all a resuming client could fetch with ``CHATHISTORY``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from functools import cached_property
 
 from twistedchat.chat.command import Delivery
 from twistedchat.chat.history import MESSAGE_COMMANDS, Stored, parties
 from twistedchat.chat.model import World
+from twistedchat.chat.outbox import log_position
 from twistedchat.irc.casemap import casefold
 
 
@@ -29,10 +31,16 @@ class Gap:
     def __init__(self, before: World, after: World, since: int) -> None:
         self.before, self.after, self.since = before, after, since
         self._recent: dict[str, list[Stored]] = {}  # conversation -> its items in the gap
-        self._private: dict[str, list[str]] = {}  # a side -> its private conversations
-        for key in after.history.conversations:
+
+    @cached_property
+    def _private(self) -> dict[str, list[str]]:
+        """Each side of a private conversation -> its conversations (built on first use:
+        a node starting from a snapshot has nobody to replay to)."""
+        sides: dict[str, list[str]] = {}
+        for key in self.after.history.conversations:
             for side in parties(key) or ():
-                self._private.setdefault(side, []).append(key)
+                sides.setdefault(side, []).append(key)
+        return sides
 
     def had_user(self, session: str) -> bool:
         """Whether ``session`` was a registered user before the gap."""
@@ -54,14 +62,14 @@ class Gap:
             for key in self._private.get(side, ()):
                 for item in self._in_gap(key):
                     found.setdefault(item.msgid, item)
-        ordered = sorted(found.values(), key=lambda item: _position(item.msgid))
+        ordered = sorted(found.values(), key=lambda item: log_position(item.msgid))
         return [Delivery(session, item.message, echo=_is_own(item, nicks)) for item in ordered]
 
     def _in_gap(self, key: str) -> list[Stored]:
         items = self._recent.get(key)
         if items is None:
             kept = self.after.history.messages(key)
-            items = [item for item in kept if _position(item.msgid)[0] > self.since]
+            items = [item for item in kept if log_position(item.msgid)[0] > self.since]
             self._recent[key] = items
         return items
 
@@ -88,12 +96,3 @@ def _is_own(item: Stored, nicks: set[str]) -> bool:
 
 def _nick(source: str | None) -> str:
     return casefold((source or "").partition("!")[0])
-
-
-def _position(msgid: str) -> tuple[int, int]:
-    """``"2709-1"`` -> (0x2709, 1): the log index of the entry, then the message in it."""
-    index, _, count = msgid.partition("-")
-    try:
-        return int(index, 16), int(count or 0)
-    except ValueError:
-        return 0, 0
