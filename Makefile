@@ -55,8 +55,10 @@ clean:
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=20000 $(BIN)/python -m pytest -q tests/fuzz
 
-## Faults against a real 5-node cluster, checked (as root: partitions in a private netns).
+## Faults against a real 5-node cluster, checked (as root: partitions in a private netns;
+## otherwise, or with CHAOS_ARGS=--no-netns, through a peer-link proxy).
 CHAOS_DURATION ?= 1800
 CHAOS_SEED ?= $(shell date +%s)
+CHAOS_ARGS ?=
 chaos: $(STAMP)
-	$(BIN)/python -m tests.chaos.run --seed $(CHAOS_SEED) --duration $(CHAOS_DURATION) --nodes 5 --clients 5
+	$(BIN)/python -m tests.chaos.run --seed $(CHAOS_SEED) --duration $(CHAOS_DURATION) --nodes 5 --clients 5 $(CHAOS_ARGS)
