@@ -56,17 +56,24 @@ def whois_account(client: IRCClient, nick: str) -> str | None:
 
 
 @pytest.mark.integration
+def account_then_gateway(node: Node, root: Path, why: str) -> Gateway:
+    """Register the account ``dana`` on ``node`` and leave; then start a gateway that
+    finds the cluster, for dana to log in through."""
+    dana = IRCClient(node.irc_port, "dana")
+    dana.send(f"REGISTER * * {PASSWORD}")
+    assert "REGISTER SUCCESS dana" in dana.expect("REGISTER SUCCESS", "FAIL REGISTER")
+    dana.send(f"QUIT :{why}")
+    dana.close()
+    gateway = Gateway(root, free_ports(1)[0])
+    gateway.start()
+    return gateway
+
+
 def test_sasl_through_the_gateway_survives_the_death_of_the_node(
     cluster_factory: Callable[..., list[Node]], tmp_path: Path
 ) -> None:
     nodes = cluster_factory(3)
-    dana = IRCClient(nodes[0].irc_port, "dana")
-    dana.send(f"REGISTER * * {PASSWORD}")
-    assert "REGISTER SUCCESS dana" in dana.expect("REGISTER SUCCESS", "FAIL REGISTER")
-    dana.send("QUIT :moving to the gateway")
-    dana.close()
-    gateway = Gateway(tmp_path, free_ports(1)[0])
-    gateway.start()
+    gateway = account_then_gateway(nodes[0], tmp_path, "moving to the gateway")
     clients: list[IRCClient] = []
     try:
         mallory, answer = log_in(gateway.port, "dana", "not the password")
@@ -133,13 +140,7 @@ def test_irssi_logs_in_with_sasl_through_the_gateway(
     if shutil.which("irssi") is None:
         pytest.skip("irssi is not installed (.ci/run installs it with apt)")
     (node,) = cluster_factory(1)
-    dana = IRCClient(node.irc_port, "dana")
-    dana.send(f"REGISTER * * {PASSWORD}")
-    assert "REGISTER SUCCESS dana" in dana.expect("REGISTER SUCCESS", "FAIL REGISTER")
-    dana.send("QUIT :moving to irssi")
-    dana.close()
-    gateway = Gateway(tmp_path, free_ports(1)[0])
-    gateway.start()
+    gateway = account_then_gateway(node, tmp_path, "moving to irssi")
     home = tmp_path / "irssi-home"
     home.mkdir()
     (home / "config").write_text(IRSSI_SASL_CONFIG.format(password=PASSWORD, port=gateway.port))
