@@ -1,4 +1,11 @@
-"""Fixtures that start real ``twistd chatnode`` processes and always stop them by pid."""
+"""Fixtures that start real ``twistd chatnode`` processes and always stop them by pid.
+
+Every node and gateway a test starts (through these fixtures or by hand with the
+harness) is stopped when the test ends and checked: the test errors in teardown, with the
+process's log, if one exited by itself, was found dead, did not stop on SIGTERM, or
+logged a traceback or a critical line, unless the test ended it (``kill()``, ``stop()``,
+``signal(SIGKILL or SIGTERM)``) or declared the exit (``node.expect_exit(1, why)``).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +14,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import IRCClient, Node, leader_of, make_cluster, wait_for
+from tests.integration.harness import Gateway, Node, leader_of, make_cluster, wait_for
+from tests.integration.harness import watched_processes as _watched_processes
+
+
+@pytest.fixture(autouse=True)
+def watched_processes() -> Iterator[list[Node | Gateway]]:
+    """Autouse, so set up before (and torn down after) every other fixture of the test."""
+    with _watched_processes() as started:
+        yield started
 
 
 @pytest.fixture
 def cluster_factory(tmp_path: Path) -> Iterator[Callable[..., list[Node]]]:
     started: list[Node] = []
-    clients: list[IRCClient] = []
 
     def start(size: int, *extra: str) -> list[Node]:
         nodes = make_cluster(tmp_path, size, extra)
@@ -24,16 +38,8 @@ def cluster_factory(tmp_path: Path) -> Iterator[Callable[..., list[Node]]]:
         return nodes
 
     yield start
-    for client in clients:
-        client.close()
     for node in started:
-        node.stop()
-    failed = [n for n in started if n.process is not None and n.process.returncode not in (0, -9)]
-    if failed:
-        for node in failed:
-            print(
-                f"--- {node.node_id} exited {node.process.returncode}:\n{node.log_text()[-3000:]}"
-            )  # type: ignore[union-attr]
+        node.stop()  # watched_processes then checks how each of them ended
 
 
 @pytest.fixture
