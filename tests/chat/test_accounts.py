@@ -62,7 +62,7 @@ def test_accounts_survive_a_snapshot() -> None:
 
 def test_passwords_hash_and_verify() -> None:
     stored = hash_password("correct horse", b"s" * 16)
-    assert stored.startswith("scrypt$") and "correct horse" not in stored
+    assert stored.startswith("$scrypt$ln=14,r=8,p=1$") and "correct horse" not in stored
     assert verify_password("correct horse", stored)
     assert not verify_password("wrong", stored)
     assert not verify_password("x", "md5$00$00") and not verify_password("x", "scrypt$zz$zz")

@@ -2,7 +2,9 @@
 
 Both arrive as internal commands the node builds after handling the password itself
 (:mod:`twistedchat.chat.passwords`): ``@REGISTER (account, hash)`` and ``@LOGIN
-(account,)``. Clients cannot send them: a client line cannot start a command with ``@``.
+(account,)``. ``@REHASH (account, old hash, new hash)`` replaces a hash of an older
+format or lower cost, made by the node that just checked the password of a login.
+Clients cannot send them: a client line cannot start a command with ``@``.
 Replies follow IRCv3 ``draft/account-registration`` and the SASL numerics (900). Any
 login, SASL on ``CONNECT`` included, hands over the mail kept for the account
 (:mod:`twistedchat.chat.mailbox`).
@@ -16,6 +18,7 @@ from twistedchat.chat import nickguard
 from twistedchat.chat.context import Context
 from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox
+from twistedchat.chat.passwords import is_password_hash
 from twistedchat.irc import numerics as N
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.message import Message
@@ -23,6 +26,7 @@ from twistedchat.irc.names import valid_nick
 
 REGISTER = "@REGISTER"
 LOGIN = "@LOGIN"
+REHASH = "@REHASH"
 
 
 @dataclass(slots=True)
@@ -61,6 +65,27 @@ def login(ctx: Context) -> None:
         ctx.reply(N.ERR_SASLFAIL, "Authentication failed")
     elif ctx.user.account is None:
         _log_in(ctx, account.name)
+
+
+def rehash(ctx: Context) -> None:
+    """Replace an account's hash with one of the current cost, made from the password a
+    login just proved; silent (the user asked for nothing).
+
+    Applied only by a session logged in to that account, only if the stored hash is
+    still the one the node checked (compare and set: a hash that changed meanwhile is
+    newer than this upgrade) and only with a well-formed hash. All three are read from
+    the state and the entry, so every replica decides the same.
+    """
+    if len(ctx.params) < 3:
+        return
+    name, old, new = ctx.params[0], ctx.params[1], ctx.params[2]
+    account = ctx.world.accounts.get(casefold(name))
+    if account is None or ctx.user.account is None:
+        return
+    if casefold(ctx.user.account) != casefold(account.name) or account.password_hash != old:
+        return
+    if is_password_hash(new):
+        account.password_hash = new
 
 
 def _log_in(ctx: Context, name: str) -> None:

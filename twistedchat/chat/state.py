@@ -56,8 +56,8 @@ from twistedchat.irc.message import Message
 WRITE_COMMANDS = frozenset(
     {CONNECT, NODE_RESET, NODE_LOST, TICK, PLUGIN_SAY, MOVE, resume.RESUME, resume.ORPHAN_QUIT,
      operators.OPER, operators.ADMIN, "KILL", accounts.REGISTER,
-     accounts.LOGIN, "NICK", "JOIN", "PART", "PRIVMSG", "NOTICE", "TAGMSG", "KICK", "INVITE",
-     "AWAY", "QUIT"}
+     accounts.LOGIN, accounts.REHASH, "NICK", "JOIN", "PART", "PRIVMSG", "NOTICE", "TAGMSG",
+     "KICK", "INVITE", "AWAY", "QUIT"}
 )  # fmt: skip
 
 
@@ -103,6 +103,7 @@ _WRITES: dict[str, Callable[[Context], None]] = {
     "TAGMSG": messaging.send_message,
     accounts.REGISTER: accounts.register,
     accounts.LOGIN: accounts.login,
+    accounts.REHASH: accounts.rehash,
     operators.OPER: operators.oper,
     "KILL": operators.kill,
 }

@@ -1,19 +1,19 @@
 """REGISTER (IRCv3 draft/account-registration) and a NickServ-style service, node side.
 
 This is where a password is seen, and the only place: it is hashed (registration) or
-checked against the local replica's hash (login) here, and what goes to the log is the
-internal ``@REGISTER (account, hash)`` or ``@LOGIN (account,)`` (see
-:mod:`twistedchat.chat.accounts`). Pure functions: the caller passes the salt and the
-stored-hash lookup, and submits what comes back.
+checked against the local replica's hash (login) by the node, and what goes to the log
+is the internal ``@REGISTER (account, hash)`` or ``@LOGIN (account,)`` (see
+:mod:`twistedchat.chat.accounts`). Pure functions: they say what a command asks for (a
+:class:`Registration` to hash, an :class:`Identification` to check) or answer it at
+once (an :class:`Outcome`); the connection does the hashing off the reactor thread
+and builds the log entry with the methods of the request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from twistedchat.chat.accounts import LOGIN, REGISTER
-from twistedchat.chat.passwords import hash_password, verify_password
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.message import Message
 
@@ -21,6 +21,7 @@ SERVICE = "NickServ"
 SERVICE_PREFIX = "NickServ!NickServ@services."
 MIN_PASSWORD = 8
 MAX_PASSWORD = 300
+BUSY = "The server is busy checking passwords; try again in a few seconds"
 
 
 @dataclass
@@ -29,6 +30,47 @@ class Outcome:
 
     write: Message | None = None
     replies: list[Message] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """Register ``account`` once ``password`` is hashed; ``via_service``: NickServ asked,
+    so refusals are its notices, not ``FAIL REGISTER``."""
+
+    nick: str
+    account: str
+    password: str = field(repr=False)
+    via_service: bool = False
+
+    def write(self, password_hash: str) -> Message:
+        return Message(REGISTER, (self.account, password_hash))
+
+    def busy(self) -> Outcome:
+        if self.via_service:
+            return _notice(self.nick, BUSY + ".")
+        return _fail("TEMPORARILY_UNAVAILABLE", self.account, BUSY)
+
+
+@dataclass(frozen=True)
+class Identification:
+    """NickServ ``IDENTIFY``: log in to ``account`` if ``password`` checks out."""
+
+    nick: str
+    account: str
+    password: str = field(repr=False)
+
+    def write(self) -> Message:
+        return Message(LOGIN, (self.account,))
+
+    def refused(self, reason: str | None) -> Outcome:
+        """The answer to a failed login: wrong credentials (``reason`` None), or the
+        reason it was not checked (throttled, busy)."""
+        return _notice(
+            self.nick, "Invalid account or password." if reason is None else reason + "."
+        )
+
+
+Request = Outcome | Registration | Identification
 
 
 def is_service_message(message: Message) -> bool:
@@ -42,7 +84,7 @@ def is_service_message(message: Message) -> bool:
     )
 
 
-def register_command(nick: str, params: tuple[str, ...], salt: bytes) -> Outcome:
+def register_command(nick: str, params: tuple[str, ...]) -> Outcome | Registration:
     """``REGISTER <account|*> <email|*> <password>`` from a registered client."""
     if len(params) < 3:
         return _fail("NEED_MORE_PARAMS", "*", "REGISTER needs an account, an email and a password")
@@ -50,27 +92,22 @@ def register_command(nick: str, params: tuple[str, ...], salt: bytes) -> Outcome
     password = params[2]
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         return _fail("WEAK_PASSWORD", account, f"Passwords need {MIN_PASSWORD} or more characters")
-    return Outcome(write=Message(REGISTER, (account, hash_password(password, salt))))
+    return Registration(nick, account, password)
 
 
-def service_command(
-    nick: str, message: Message, salt: bytes, stored_hash: Callable[[str], str | None]
-) -> Outcome:
+def service_command(nick: str, message: Message) -> Request:
     """``REGISTER <password> [email]``, ``IDENTIFY [account] <password>``, ``HELP``."""
     text = " ".join(message.params) if message.command != "PRIVMSG" else message.params[1]
     words = text.split()
     verb = words[0].upper() if words else "HELP"
     if verb == "REGISTER" and len(words) >= 2:
-        outcome = register_command(nick, (nick, "*", words[1]), salt)
-        if outcome.write is None:
-            return _notice(nick, "Passwords need 8 or more characters.")
-        return outcome
+        request = register_command(nick, (nick, "*", words[1]))
+        if isinstance(request, Outcome):
+            return _notice(nick, f"Passwords need {MIN_PASSWORD} or more characters.")
+        return Registration(nick, request.account, request.password, via_service=True)
     if verb == "IDENTIFY" and len(words) >= 2:
         account, password = (words[1], words[2]) if len(words) >= 3 else (nick, words[1])
-        stored = stored_hash(account)
-        if stored is None or not verify_password(password, stored):
-            return _notice(nick, "Invalid account or password.")
-        return Outcome(write=Message(LOGIN, (account,)))
+        return Identification(nick, account, password)
     return _notice(nick, "Commands: REGISTER <password>, IDENTIFY [account] <password>.")
 
 

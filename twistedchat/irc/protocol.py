@@ -10,11 +10,12 @@ clock so the tests drive it with ``twisted.internet.task.Clock``.
 from __future__ import annotations
 
 import itertools
-import os
 import secrets
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import (
     IAddress,
     IDelayedCall,
@@ -27,13 +28,18 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from twistedchat.chat.accounts import REHASH
 from twistedchat.chat.command import CONNECT, Delivery
 from twistedchat.chat.operators import OPER
-from twistedchat.chat.passwords import verify_password
 from twistedchat.chat.resume import RESUME, RESUME_TAG, token_hash
 from twistedchat.irc import numerics as N
 from twistedchat.irc import sasl
 from twistedchat.irc.account_commands import (
+    BUSY,
+    Identification,
+    Outcome,
+    Registration,
+    Request,
     is_service_message,
     register_command,
     service_command,
@@ -47,12 +53,15 @@ from twistedchat.irc.framing import FrameTooLong, LineFramer
 from twistedchat.irc.grammar import InvalidUtf8, ParseError, parse_line, serialize
 from twistedchat.irc.greeting import motd_lines, time_line, version_lines, welcome_burst
 from twistedchat.irc.labels import labeled
+from twistedchat.irc.login_throttle import LoginThrottle
 from twistedchat.irc.message import Message
 from twistedchat.irc.names import valid_nick
 from twistedchat.irc.settings import ConnectionSettings
 from twistedchat.ratelimit import TokenBucket
+from twistedchat.security.hashing import Check, HasherBusy, ImmediateHasher, PasswordHasher
 
 log = Logger()
+T = TypeVar("T")
 
 #: Commands a client may send before it is registered.
 PRE_REGISTRATION = frozenset(
@@ -83,6 +92,8 @@ class IRCConnection(Protocol):
         self._user: tuple[str, str] | None = None  # (username, realname)
         self._sasl = sasl.PlainExchange()
         self._sasl_account: str | None = None  # verified by SASL, applied with CONNECT
+        self._sasl_rehash: Message | None = None  # its @REHASH, proposed once registered
+        self._checking = False  # a password is being hashed or checked: later lines wait
         self._connect_in_flight = False  # a CONNECT or a RESUME, until it is applied
         self._resuming = False
         self._resume_token: str | None = None  # our next token, once the state has its hash
@@ -92,6 +103,7 @@ class IRCConnection(Protocol):
         self._inbox: deque[bytes] = deque()
         self._bucket = TokenBucket(settings.flood_burst, settings.flood_rate)
         self._drain_call: IDelayedCall | None = None
+        self._draining = False
         self._timers: dict[str, IDelayedCall] = {}
         self._writes_in_flight = 0
         self._reading_paused = False
@@ -142,7 +154,8 @@ class IRCConnection(Protocol):
         self._inbox.extend(lines)
         self._drain()
         flood_waiting = self._drain_call is not None and self._drain_call.active()
-        if flood_waiting and len(self._inbox) > self.settings.flood_backlog:
+        # Lines held behind flood control or a password check are bounded alike.
+        if (flood_waiting or self._checking) and len(self._inbox) > self.settings.flood_backlog:
             self._close("Excess Flood")
 
     def connectionLost(self, reason: Failure | None = None) -> None:
@@ -234,19 +247,27 @@ class IRCConnection(Protocol):
     # -- input processing --------------------------------------------------------------
 
     def _drain(self) -> None:
-        """Process queued lines in order, as fast as flood control and writes allow."""
-        if self._drain_call is not None and self._drain_call.active():
+        """Process queued lines in order, as fast as flood control and writes allow.
+
+        Not re-entrant: a line whose handling ends in a call back here (a password check
+        answered at once) leaves the rest of the inbox to the loop already running.
+        """
+        if self._draining or (self._drain_call is not None and self._drain_call.active()):
             return
         self._drain_call = None
-        while self._inbox and not self._closing:
-            if self._must_wait_for_writes():
-                self._pause_reading()
-                return
-            delay = self._bucket.take(self.clock.seconds())
-            if delay > 0:
-                self._drain_call = self.clock.callLater(delay, self._drain)
-                return
-            self._handle_line(self._inbox.popleft())
+        self._draining = True
+        try:
+            while self._inbox and not self._closing:
+                if self._checking or self._must_wait_for_writes():
+                    self._pause_reading()
+                    return
+                delay = self._bucket.take(self.clock.seconds())
+                if delay > 0:
+                    self._drain_call = self.clock.callLater(delay, self._drain)
+                    return
+                self._handle_line(self._inbox.popleft())
+        finally:
+            self._draining = False
         self._resume_reading()
 
     def _must_wait_for_writes(self) -> bool:
@@ -387,16 +408,80 @@ class IRCConnection(Protocol):
         for line in sasl.server_lines(step, self.nick):
             self._send(line)
         if isinstance(step, sasl.Credentials):
-            stored = self.backend.password_hash(step.account)
-            if stored is None or not verify_password(step.password, stored):
-                self._send_numeric(N.ERR_SASLFAIL, "SASL authentication failed")
+            account = step.account
+            stored = self.backend.password_hash(account)
+
+            def succeeded(rehash: str | None) -> None:
+                self._sasl_account = account
+                if rehash is not None and stored is not None:
+                    self._sasl_rehash = Message(REHASH, (account, stored, rehash))
+                mask = f"{self.nick}!*@{self.host}"
+                self._send_numeric(
+                    N.RPL_LOGGEDIN, mask, account, f"You are now logged in as {account}"
+                )
+                self._send_numeric(N.RPL_SASLSUCCESS, "SASL authentication successful")
+
+            def failed(reason: str | None) -> None:
+                self._send_numeric(N.ERR_SASLFAIL, reason or "SASL authentication failed")
+
+            self._check_login(_account_key(account), stored, step.password, succeeded, failed)
+
+    def _check_login(
+        self,
+        key: str,
+        stored: str | None,
+        password: str,
+        succeeded: Callable[[str | None], None],
+        failed: Callable[[str | None], None],
+    ) -> None:
+        """Check ``password`` against ``stored`` off the reactor thread, throttled.
+
+        ``key`` names what is logged in to (``account:NAME``, ``oper:NAME``) for the
+        throttle; ``stored`` None means there is no such thing (a failure, counted against
+        the address only). ``succeeded`` gets the upgraded hash, if one is due; ``failed``
+        gets None for wrong credentials, or the reason the password was not checked. Lines
+        the client sends meanwhile wait until the answer is out (:meth:`_drain`).
+        """
+        throttle = self.factory.throttle
+        refusal = throttle.check(key, self.host, self.clock.seconds())
+        if refusal is not None:
+            failed(refusal.text())
+            return
+        if stored is None:
+            throttle.failed(None, self.host, self.clock.seconds())
+            failed(None)
+            return
+
+        def checked(check: Check) -> None:
+            if check.ok:
+                succeeded(check.rehash)
+            else:
+                throttle.failed(key, self.host, self.clock.seconds())
+                failed(None)
+
+        self._await_password(self.factory.hasher.check(password, stored), checked,
+                             lambda: failed(BUSY))  # fmt: skip
+
+    def _await_password(
+        self, job: Deferred[T], done: Callable[[T], None], busy: Callable[[], None]
+    ) -> None:
+        """Hold this connection's later lines until ``job`` (a hash or a check) is done,
+        then hand its result to ``done``, or call ``busy`` if the hasher refused it."""
+        self._checking = True
+
+        def finish(result: T | Failure) -> None:
+            self._checking = False
+            if self._closing:
                 return
-            self._sasl_account = step.account
-            mask = f"{self.nick}!*@{self.host}"
-            self._send_numeric(
-                N.RPL_LOGGEDIN, mask, step.account, f"You are now logged in as {step.account}"
-            )
-            self._send_numeric(N.RPL_SASLSUCCESS, "SASL authentication successful")
+            if isinstance(result, Failure):
+                if not result.check(HasherBusy):
+                    log.failure("password hashing failed", result)
+                busy()
+            else:
+                done(result)
+            self._drain()
+
+        job.addBoth(finish)
 
     def backend_nicklen(self) -> int:
         return self.factory.nicklen
@@ -448,33 +533,77 @@ class IRCConnection(Protocol):
         self.backend.submit(self.session, write, label)
 
     def _oper(self, message: Message, label: str | None) -> None:
-        """Check OPER against this node's operator list; only the name goes to the log."""
+        """Check OPER against this node's operator list; only the name goes to the log.
+
+        Throttled like logins (by operator name and address); a refusal is 464 with the
+        reason in its text.
+        """
         operators = dict(self.settings.operators)
         if len(message.params) < 2:
             reply = self._numeric(N.ERR_NEEDMOREPARAMS, "OPER", "Not enough parameters")
         elif not operators:
             reply = self._numeric(N.ERR_NOOPERHOST, "No O-lines for your host")
-        elif message.params[0] not in operators or not verify_password(
-            message.params[1], operators[message.params[0]]
-        ):
-            log.info("failed OPER as {name} from {host}", name=message.params[0], host=self.host)
-            reply = self._numeric(N.ERR_PASSWDMISMATCH, "Password incorrect")
         else:
-            self._submit_write(Message(OPER, (message.params[0],)), "OPER", label)
+            name = message.params[0]
+
+            def succeeded(rehash: str | None) -> None:
+                if rehash is not None:
+                    log.info("operator {name}'s hash has an old format or cost; print a new "
+                             "one with `chatnode oper-hash` for --oper", name=name)  # fmt: skip
+                self._submit_write(Message(OPER, (name,)), "OPER", label)
+
+            def failed(reason: str | None) -> None:
+                if reason is None:
+                    log.info("failed OPER as {name} from {host}", name=name, host=self.host)
+                reply = self._numeric(N.ERR_PASSWDMISMATCH, reason or "Password incorrect")
+                self._reply(label, [reply])
+
+            key = "oper:" + name
+            self._check_login(key, operators.get(name), message.params[1], succeeded, failed)
             return
         self._reply(label, [reply])
 
     def _handle_account(self, message: Message, label: str | None) -> None:
-        """Passwords are hashed or checked here; only the outcome goes to the log."""
-        salt = os.urandom(16)
-        if message.command == "REGISTER":
-            outcome = register_command(self.nick, message.params, salt)
+        """Passwords are hashed or checked here, off the reactor thread; only the outcome
+        goes to the log."""
+        command = message.command
+        request: Request
+        if command == "REGISTER":
+            request = register_command(self.nick, message.params)
         else:
-            outcome = service_command(self.nick, message, salt, self.backend.password_hash)
+            request = service_command(self.nick, message)
+        if isinstance(request, Outcome):
+            self._outcome(request, command, label)
+        elif isinstance(request, Registration):
+            registration = request
+            self._await_password(
+                self.factory.hasher.hash(registration.password),
+                lambda hashed: self._submit_write(registration.write(hashed), command, label),
+                lambda: self._outcome(registration.busy(), command, label),
+            )
+        else:
+            self._identify(request, command, label)
+
+    def _identify(self, request: Identification, command: str, label: str | None) -> None:
+        stored = self.backend.password_hash(request.account)
+
+        def succeeded(rehash: str | None) -> None:
+            self._submit_write(request.write(), command, label)
+            if rehash is not None and stored is not None:
+                self._submit_write(Message(REHASH, (request.account, stored, rehash)), command,
+                                   None)  # fmt: skip
+
+        def failed(reason: str | None) -> None:
+            self._outcome(request.refused(reason), command, label)
+
+        key = _account_key(request.account)
+        self._check_login(key, stored, request.password, succeeded, failed)
+
+    def _outcome(self, outcome: Outcome, command: str, label: str | None) -> None:
         if outcome.write is None:
             self._reply(label, outcome.replies)
         else:
-            self._submit_write(outcome.write, message.command, label)
+            self._submit_write(outcome.write, command, label)
 
     def _handle_local(self, message: Message, label: str | None) -> None:
         command, params = message.command, message.params
@@ -543,6 +672,9 @@ class IRCConnection(Protocol):
         timer = self._timers.pop("register", None)
         if timer is not None and timer.active():
             timer.cancel()
+        if self._sasl_rehash is not None:  # a session can propose it only now
+            self._submit_write(self._sasl_rehash, "AUTHENTICATE", None)
+            self._sasl_rehash = None
         lusers = [
             for_client(m, self.caps) or m
             for m in self.backend.query(self.session, Message("LUSERS"))
@@ -622,11 +754,17 @@ class IRCFactory(Factory):
         settings: ConnectionSettings,
         clock: IReactorTime,
         nicklen: int,
+        hasher: PasswordHasher | None = None,
     ):
         self.backend = backend
         self.settings = settings
         self.clock = clock
         self.nicklen = nicklen
+        #: Hashes and checks passwords. The node passes its thread pool; the default
+        #: hashes on the calling thread, for tests and tools only.
+        self.hasher: PasswordHasher = hasher or ImmediateHasher()
+        #: Failed logins of every connection of this node (one factory per node).
+        self.throttle = LoginThrottle(exempt=settings.limits_exempt)
         self.admission = Admission(
             settings.max_per_address,
             settings.connect_burst,
@@ -638,3 +776,8 @@ class IRCFactory(Factory):
         connection = IRCConnection(self.backend, self.settings, self.clock)
         connection.factory = self
         return connection
+
+
+def _account_key(account: str) -> str:
+    """The throttle key of an account: by casemapping, so ALICE and alice count as one."""
+    return "account:" + casefold(account)

@@ -12,6 +12,7 @@ from twisted.internet import endpoints, reactor
 from twisted.python import usage
 
 from twistedchat import plugins
+from twistedchat.chat.passwords import is_password_hash
 from twistedchat.discovery.udp import default_broadcast
 from twistedchat.security import pki
 from twistedchat.security.peertls import PeerTLS
@@ -254,7 +255,7 @@ class ChatNodeOptions(usage.Options):
     def opt_oper(self, entry: str) -> None:
         """NAME:HASH of an IRC operator; HASH from `chatnode oper-hash` (repeatable)."""
         name, _, hashed = entry.partition(":")
-        if not name or not hashed.startswith("scrypt$"):
+        if not name or not is_password_hash(hashed):
             raise usage.UsageError("--oper expects NAME:HASH, the hash from `chatnode oper-hash`")
         self["oper"].append((name, hashed))
 

@@ -50,6 +50,7 @@ from twistedchat.raft.messages import Configuration
 from twistedchat.raft.storage import RaftStorage
 from twistedchat.raft.transport import PeerTransport
 from twistedchat.security.admission import PeerAdmission
+from twistedchat.security.hashing import ThreadPoolHasher
 from twistedchat.security.peertls import PeerTLS, probe
 
 log = Logger()
@@ -108,6 +109,7 @@ class ChatNodeService(service.Service):
         self._tls_contexts: list[ReloadableServerContext] = []
         self._discovery_port: IListeningPort | None = None
         self._discovery: DiscoveryProtocol | None = None
+        self.hasher = ThreadPoolHasher()  # passwords, off the reactor thread
 
     @classmethod
     def from_options(cls, options: ChatNodeOptions) -> ChatNodeService:
@@ -223,7 +225,8 @@ class ChatNodeService(service.Service):
         self.replica.start()
         await self._start_discovery(hub)
         hub.start(self.replica, c.irc)
-        factory = IRCFactory(hub, c.settings, self.clock, self.limits.nicklen)
+        self.hasher.start()
+        factory = IRCFactory(hub, c.settings, self.clock, self.limits.nicklen, self.hasher)
         for description in c.irc:
             reloadable = tls_endpoint(reactor, description)
             if reloadable is None:
@@ -378,6 +381,7 @@ class ChatNodeService(service.Service):
             self.hub.stop("Server shutting down")
         await DeferredList([Deferred.fromCoroutine(_stop_port(p)) for p in self._ports])
         self._ports.clear()
+        self.hasher.stop()
         if self.replica is not None:
             self.replica.stop()
         if self.transport is not None:

@@ -13,13 +13,12 @@ usage exits 2).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 from typing import NoReturn
 
-from twistedchat.chat.passwords import hash_password
 from twistedchat.security import pki
+from twistedchat.security.hashing import new_hash
 
 PROG = "chatnode"
 
@@ -128,13 +127,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _oper_hash() -> int:
-    """Hash a password (scrypt, random salt) so the node's command line never holds it."""
+    """Hash a password (scrypt, random salt, as a PHC string naming its cost) so the node's
+    command line never holds it."""
     password = sys.stdin.readline().rstrip("\n")
     if len(password) < 8:
         print(f"{PROG}: error: an operator password needs at least 8 characters",
               file=sys.stderr)  # fmt: skip
         return 1
-    print(hash_password(password, os.urandom(16)))
+    print(new_hash(password))
     return 0
 
 
