@@ -177,7 +177,7 @@ def test_election_timeouts_are_randomized_within_one_to_two_timeouts() -> None:
 
 
 def test_vote_requires_an_up_to_date_log_and_is_persisted_before_the_answer() -> None:
-    entries = [config_entry("a", "b"), *commands(2, 3, 1)]
+    entries = [config_entry("a", "b", "c"), *commands(2, 3, 1)]
     voter = restarted("b", 1, entries, commit=1)
     stale = RequestVote("a", "b", 2, last_log_index=2, last_log_term=1)
     voter.step(stale)
@@ -651,3 +651,81 @@ def test_compaction_keeps_the_configuration_in_force_at_the_snapshot_index() -> 
     meta = follower.compact(3, b"state")
     assert meta.config.voters == frozenset("abc")
     assert follower.configuration.voters == frozenset("abcd")
+
+
+# -- who may act on a server: members only (decision 0018) ---------------------------------
+
+
+def test_a_non_member_can_neither_write_a_followers_log_nor_move_its_term() -> None:
+    net = cluster("a", "b", "c")
+    leader = net.elect("a")
+    follower = net["b"]
+    term, last = follower.term, follower.last_index
+    forged = Entry(term + 1, last + 1, EntryKind.COMMAND, b"forged")
+    follower.step(AppendEntries("x", "b", term + 1, last, term, (forged,), last + 1))
+    follower.step(RequestVote("x", "b", term + 5, last + 9, term + 5))
+    follower.step(TimeoutNow("x", "b", term))
+    follower.step(InstallSnapshot("x", "b", term + 1, last + 5, term, ("x",), (), 0, b"s", True))
+    assert follower.term == term and follower.last_index == last
+    assert follower.leader_id == "a" and follower.ready().messages == []
+    assert leader.role is Role.LEADER
+
+
+def test_a_leader_takes_no_proposals_acks_or_votes_from_a_non_member() -> None:
+    net = cluster("a", "b", "c")
+    leader = net.elect("a")
+    last = leader.last_index
+    leader.step(Forward("x", "a", leader.term, (b"forged",)))
+    leader.step(AppendEntriesResponse("x", "a", leader.term + 3, False, 0))
+    assert leader.last_index == last and leader.role is Role.LEADER
+    assert leader.term == net["b"].term
+
+
+def test_forged_grants_from_a_non_member_elect_nobody() -> None:
+    net = cluster("a", "b", "c")
+    net.down.update("bc")
+    a = net["a"]
+    for _ in range(2 * CFG.election_ticks):
+        a.tick()
+    assert a.role is Role.PRE_CANDIDATE
+    a.step(RequestVoteResponse("x", "a", a.term + 1, True, pre_vote=True))
+    a.step(RequestVoteResponse("y", "a", a.term + 1, True, pre_vote=True))
+    assert a.role is Role.PRE_CANDIDATE and a.term == 0
+
+
+def test_a_joining_server_accepts_the_leaders_log_from_before_the_leader_joined() -> None:
+    """The log starts with the founders' configuration, which a later leader is not in."""
+    net = cluster("a", "b")
+    net.nodes["d"] = RaftNode(
+        "d", CFG, random.Random(9), hard_state=HardState(0, None, 0), snapshot=None, entries=[]
+    )
+    net.elect("a").propose_config(Configuration(frozenset("ab"), frozenset("d")))
+    net.deliver()
+    net["a"].propose_config(Configuration(frozenset("abd")))
+    net.deliver()
+    net["a"].propose_config(Configuration(frozenset("bd")))  # a leaves; founders were "ab"
+    net.deliver()
+    net.tick("b", "d", times=3 * CFG.election_ticks)
+    leader = next(net[n] for n in "bd" if net[n].role is Role.LEADER)
+    net.nodes["e"] = RaftNode(
+        "e", CFG, random.Random(5), hard_state=HardState(0, None, 0), snapshot=None, entries=[]
+    )
+    leader.propose_config(Configuration(frozenset("bd"), frozenset("e")))
+    net.deliver()
+    e = net["e"]
+    assert e.role is Role.LEARNER and e.last_index == leader.last_index
+    assert e.commit_index == leader.commit_index  # every AppendEntries of the replay taken
+
+
+def test_a_leader_removing_itself_is_heard_until_its_removal_commits() -> None:
+    follower = restarted("b", 2, [config_entry("a", "b", "c")])
+    removal = Entry(2, 2, EntryKind.CONFIG, Configuration(frozenset("bc")).encode())
+    follower.step(AppendEntries("a", "b", 2, 1, 1, (removal,), 1))
+    assert follower.configuration.voters == frozenset("bc")
+    follower.ready()
+    follower.step(AppendEntries("a", "b", 2, 2, 2, (), 1))  # still a's term: heard
+    assert follower.ready().messages == [AppendEntriesResponse("b", "a", 2, True, 2)]
+    follower.step(AppendEntries("a", "b", 2, 2, 2, (), 2))  # the removal commits
+    follower.ready()
+    follower.step(AppendEntries("a", "b", 3, 2, 2, (), 2))  # from then on a is nobody
+    assert follower.ready().messages == [] and follower.term == 2

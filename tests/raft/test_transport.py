@@ -331,6 +331,18 @@ def test_inbound_refusals_close_that_connection(first: bytes, why: str) -> None:
     assert stats["bad_frames"] + stats["rejected_hello"] == 1
 
 
+def test_a_message_in_anothers_name_closes_the_link() -> None:
+    """A link speaks for the node its Hello (and certificate) proved, nobody else."""
+    node = Inbound()
+    protocol, wire = node.connection()
+    forged = codec.encode(ping("c", "b", 7))  # "from" a third node, on a's link
+    protocol.dataReceived(HELLO + codec.encode(ping("a", "b", 1)) + forged + codec.encode(
+        ping("a", "b", 2)))  # fmt: skip
+    assert terms(node.received) == [1]  # nothing from the forgery on, not even a's own
+    assert wire.disconnected
+    assert node.transport.stats()["spoofed_src"] == 1
+
+
 def test_inbound_without_hello_times_out() -> None:
     node = Inbound()
     _, wire = node.connection()

@@ -23,6 +23,9 @@ from twistedchat.raft.transport import PeerTransport
 
 log = Logger()
 
+#: Seconds between two log lines about messages from non-members.
+NON_MEMBER_LOG_EVERY = 60.0
+
 
 class RaftReplica:
     """One node's Raft: implements the hub's :class:`~twistedchat.node.hub.CommandLog`."""
@@ -61,6 +64,9 @@ class RaftReplica:
         self._rng = rng or random.Random()
         #: When we last heard from each peer over Raft (for dead-node detection).
         self.last_contact: dict[str, float] = {}
+        #: Raft messages from servers outside the configuration, which the core ignores.
+        self.ignored_from_non_members = 0
+        self._ignored_logged_at = float("-inf")
         #: Writes are held, not refused, for this long without a leader (an election).
         self.leaderless_grace = 3 * 2 * config.election_ticks * tick_seconds
         self._leader_seen_at: float | None = None
@@ -168,14 +174,27 @@ class RaftReplica:
     # -- the loop ----------------------------------------------------------------------
 
     def receive(self, message: RaftMessage) -> None:
+        if not self.decided:
+            return  # stepping now could persist a term before we found a cluster
+        if not self.core.admits(message):
+            self._ignored_non_member(message.src)
+            return
         self.last_contact[message.src] = self.clock.seconds()
         if message.src not in self.transport.peers:
             # A leader adding us talks first; answer it before its config reaches us.
             self.transport.set_peer(message.src, self._peer_endpoint(message.src))
-        if not self.decided:
-            return  # stepping now could persist a term before we found a cluster
         self.core.step(message)
         self._schedule()
+
+    def _ignored_non_member(self, src: str) -> None:
+        """Count what non-members send (the core ignores it); say so once a minute."""
+        self.ignored_from_non_members += 1
+        now = self.clock.seconds()
+        if now - self._ignored_logged_at >= NON_MEMBER_LOG_EVERY:
+            self._ignored_logged_at = now
+            log.warn("ignoring raft messages from {src}, which is not a member of the "
+                     "configuration ({count} so far)", src=src,
+                     count=self.ignored_from_non_members)  # fmt: skip
 
     def _peer_endpoint(self, member: str) -> str:
         """Dial ``member`` from our own address, so a peer sees us as who we say we are

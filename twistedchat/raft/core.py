@@ -289,8 +289,36 @@ class RaftNode:
 
     # -- input: the network ----------------------------------------------------------------
 
+    def admits(self, m: RaftMessage) -> bool:
+        """Whether ``m``'s sender may act on this server at all (decision 0018).
+
+        A member of our latest configuration may; so may a member of the configuration
+        before it until that one is committed (a leader removing itself still tells us the
+        commit, 4.2.2). Anyone else, though the transport proved who it is, is no member:
+        it may not move our term, win our vote or write our log. A server that is not a
+        member of its own latest configuration cannot tell members apart yet: a founder
+        that learnt of the cluster too late to write its first entry, asked for its vote;
+        a node being added, replaying the log from configurations that predate it. It
+        takes the requests of a candidate or a leader from anyone (dissertation 4.1:
+        servers answer RPCs without consulting their configuration), nothing else.
+        """
+        members = self.log.config.members()
+        if m.src in members:
+            return True
+        if self.id not in members:
+            return isinstance(m, AppendEntries | InstallSnapshot | RequestVote)
+        return (
+            self.log.config_index > self.log.commit
+            and m.src in self.log.config_before_latest().members()
+        )
+
     def step(self, m: RaftMessage) -> None:
-        """Handle one message from a peer (Figure 2, "Rules for Servers", then the RPCs)."""
+        """Handle one message from a peer (Figure 2, "Rules for Servers", then the RPCs).
+
+        Messages from servers that :meth:`admits` refuses are ignored.
+        """
+        if not self.admits(m):
+            return
         if m.term > self._term:
             if isinstance(m, RequestVote):
                 if not m.transfer and self._in_lease():

@@ -178,6 +178,10 @@ class RaftLog:
         self.commit = self._stable = snapshot.index
         self.config_index, self.config = snapshot.index, snapshot.config
 
+    def config_before_latest(self) -> Configuration:
+        """The configuration the latest one replaced (the snapshot's, if none is left)."""
+        return self._config_at(self.config_index - 1)[1]
+
     def _config_at(self, index: int) -> tuple[int, Configuration]:
         """The latest configuration at or below ``index``, with the index that set it."""
         for i in range(index, self.snapshot.index, -1):

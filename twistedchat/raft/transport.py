@@ -12,7 +12,10 @@ refusal is answered with our own Hello before we close, so the dialler can say w
 With peer TLS (``tls=`` a :class:`~twistedchat.security.peertls.PeerTLS`) every link is
 mutual TLS with the cluster CA. The dialler checks the node id it dials during the
 handshake (:mod:`twistedchat.raft.peer`); the listener learns who dials from the Hello and
-refuses the link, with one log line, unless the certificate is that node's.
+refuses the link, with one log line, unless the certificate is that node's. From then on
+the link speaks for that node only: a message whose ``src`` names anyone else is a forgery
+(a certificate proves one id, not the right to speak for the others), so it is dropped,
+counted as ``spoofed_src`` and the link closed.
 
 Failures stay local: a peer sending garbage loses that one connection, a peer that is down
 costs a bounded queue and a reconnect timer, and :meth:`PeerTransport.send` never raises,
@@ -55,7 +58,7 @@ if TYPE_CHECKING:
 log = Logger()
 
 STAT_NAMES = ("frames_sent", "frames_received", "bytes_sent", "bytes_received", "dropped",
-              "bad_frames", "connects", "rejected_hello")  # fmt: skip
+              "bad_frames", "connects", "rejected_hello", "spoofed_src")  # fmt: skip
 
 
 def _discard(message: RaftMessage) -> None:
@@ -133,7 +136,8 @@ class InboundProtocol(TrackedProtocol):
                 if not self._accept_hello(frame):
                     return
             elif isinstance(frame, RaftMessage):
-                self._deliver(frame)
+                if not self._deliver(frame):
+                    return
             else:
                 self._refuse(f"unexpected {type(frame).__name__} frame", "bad_frames")
                 return
@@ -178,15 +182,26 @@ class InboundProtocol(TrackedProtocol):
         self._timer = self.context.reactor.callLater(self.context.settings.close_grace,
                                                      self.abort)  # fmt: skip
 
-    def _deliver(self, message: RaftMessage) -> None:
+    def _deliver(self, message: RaftMessage) -> bool:
+        """Hand ``message`` on; False if it is forged and the link is being closed."""
+        if message.src != self.peer_id:
+            self.context.stats["spoofed_src"] += 1
+            if self.context.should_log(f"spoof {self.peer_id}"):
+                log.warn("closing peer connection from {peer}: a {type} claims to come from "
+                         "{src!r}", peer=self.peer_id, type=type(message).__name__,
+                         src=message.src)  # fmt: skip
+            self._refused = True  # the link is going; what the peer sent after is not read
+            self.abort()
+            return False
         if message.dst != self.owner.node_id:
             self.context.stats["dropped"] += 1  # meant for whoever had our address before
-            return
+            return True
         try:
             self.owner.on_message(message)
         except Exception:  # a bug upstream must not cost the link or the rest of the batch
             log.failure("handling {type} from {peer} failed", type=type(message).__name__,
                         peer=self.peer_id)  # fmt: skip
+        return True
 
 
 class _InboundFactory(Factory):
