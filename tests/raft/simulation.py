@@ -219,8 +219,11 @@ class Simulation:
     ``seed``. 3 or 5 founding voters; in membership runs also 1-2 empty spare servers
     that the leader adds as learners, promotes, and demotes or removes voters for."""
 
-    def __init__(self, seed: int, *, trace: bool = False) -> None:
+    def __init__(self, seed: int, *, trace: bool = False, core: type[RaftNode] = RaftNode) -> None:
+        """``core`` is the Raft implementation under test: :class:`RaftNode`, or (for the
+        checker's negative controls, tests/raft/broken.py) a deliberately broken one."""
         self.seed = seed
+        self.core_class = core
         self.rng = random.Random(seed)
         rng = self.rng
         self.trace_all = trace
@@ -255,7 +258,7 @@ class Simulation:
         for node_id in voters + spares:
             disk = Disk()
             core = (
-                RaftNode.bootstrap(node_id, self.cfg, self._node_rng(), founders)
+                core.bootstrap(node_id, self.cfg, self._node_rng(), founders)
                 if node_id in voters
                 else self._restart_core(node_id, disk)  # joins empty, never bootstraps
             )
@@ -272,7 +275,7 @@ class Simulation:
 
     def _restart_core(self, node_id: str, disk: Disk) -> RaftNode:
         data = disk.snapshot_data
-        return RaftNode(
+        return self.core_class(
             node_id,
             self.cfg,
             self._node_rng(),
@@ -284,6 +287,7 @@ class Simulation:
 
     def describe(self) -> str:
         return (
+            f"{self.core_class.__name__}, "
             f"{len([n for n in self.nodes if n.startswith('n')])} voters, "
             f"membership={self.membership}, {self.cfg}, storms: {self.storm_faults}, "
             f"compact_every={self.compact_every}, crash/restart rates "

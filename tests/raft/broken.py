@@ -1,0 +1,67 @@
+"""Deliberately broken Raft cores: negative controls for the simulation's safety checker.
+
+Each subclass of :class:`RaftNode` breaks one rule of the paper's Figure 2 in a way a
+real implementation could; run through :class:`tests.raft.simulation.Simulation`, the
+checker must catch it. Tests only: nothing outside tests/raft imports this.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from twistedchat.raft.core import HardState, RaftConfig, RaftNode
+from twistedchat.raft.log import SnapshotMeta
+from twistedchat.raft.messages import Entry, RequestVote
+
+
+class GrantsEveryVote(RaftNode):
+    """Grants every vote it is asked for: ignores that it already voted this term and
+    whether the candidate's log is at least as up to date as its own (section 5.2, 5.4.1).
+    Two candidates of one term can both win: Election Safety breaks."""
+
+    def _on_request_vote(self, m: RequestVote) -> None:
+        if not m.pre_vote:
+            self._voted_for = m.src
+            self._election_elapsed = 0
+        self._send_vote_response(m, True)
+
+
+class CommitsWithoutMajority(RaftNode):
+    """A leader counts its own copy as enough: it commits its whole log at once, before
+    any follower has it (Figure 2's last rule for leaders, without the majority). A new
+    leader may lack an entry committed so: Leader Completeness and State Machine Safety
+    break."""
+
+    def _maybe_commit(self) -> None:
+        if self.log.term(self.log.last_index) == self._term:
+            self.log.commit_to(self.log.last_index)
+        super()._maybe_commit()
+
+
+class ForgetsItsVote(RaftNode):
+    """Persists its term but not its vote, so a restart in the middle of an election can
+    vote again in the same term (Figure 2: votedFor is persistent state). Needs a crash
+    between voting and the end of that election: rarer, but Election Safety breaks."""
+
+    def __init__(
+        self,
+        node_id: str,
+        config: RaftConfig,
+        rng: random.Random,
+        *,
+        hard_state: HardState,
+        snapshot: SnapshotMeta | None,
+        entries: Sequence[Entry],
+        snapshot_data: Callable[[], bytes] | None = None,
+    ) -> None:
+        super().__init__(
+            node_id,
+            config,
+            rng,
+            hard_state=replace(hard_state, voted_for=None),
+            snapshot=snapshot,
+            entries=entries,
+            snapshot_data=snapshot_data,
+        )

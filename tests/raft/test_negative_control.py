@@ -1,0 +1,51 @@
+"""Negative controls: the simulation's safety checker catches a deliberately broken core.
+
+A checker that never fails proves nothing. Each broken core (tests/raft/broken.py) runs
+through the same seeded simulation as the real one; within a bounded number of seeds the
+checker itself (a :class:`SimulationFailure`, not some other assertion) must name the
+property the bug breaks.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.raft.broken import CommitsWithoutMajority, GrantsEveryVote
+from tests.raft.simulation import Simulation, SimulationFailure
+from twistedchat.raft.core import RaftNode
+
+SEEDS = 20
+
+
+def verdicts(core: type[RaftNode]) -> dict[int, str]:
+    """Seed -> the property the checker reported broken, for each seed it caught."""
+    caught = {}
+    for seed in range(SEEDS):
+        simulation = Simulation(seed, core=core)
+        try:
+            simulation.run()
+        except SimulationFailure as failure:
+            caught[seed] = str(failure).split(":", 1)[0]
+    return caught
+
+
+@pytest.mark.parametrize(
+    ("core", "properties", "at_least"),
+    [
+        # Two leaders of one term, or a leader elected without entries a majority holds.
+        (GrantsEveryVote, {"Election Safety", "Leader Completeness"}, SEEDS // 4),
+        # Entries "committed" on the leader alone are overwritten by the next leader.
+        (CommitsWithoutMajority, {"State Machine Safety", "Leader Completeness"}, SEEDS // 2),
+    ],
+    ids=["grants-every-vote", "commits-without-majority"],
+)
+def test_the_checker_catches_a_broken_core(
+    core: type[RaftNode], properties: set[str], at_least: int
+) -> None:
+    caught = verdicts(core)
+    assert len(caught) >= at_least, f"{core.__name__} caught in only {sorted(caught)}"
+    assert set(caught.values()) <= properties, caught
+
+
+def test_the_real_core_passes_the_same_seeds() -> None:
+    assert verdicts(RaftNode) == {}
