@@ -2,13 +2,33 @@
 
 from __future__ import annotations
 
-from twisted.application import strports
+from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import IService, IServiceMaker
-from twisted.internet import reactor
+from twisted.internet import endpoints, reactor
+from twisted.internet.protocol import Factory
 from twisted.plugin import IPlugin
+from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from twistedchat.gateway.options import ChatGatewayOptions
+from twistedchat.startup import StartupError, abort_start, step
+
+
+class ListeningService(StreamServerEndpointService):
+    """Listens on ``description`` before the reactor runs, as ``strports.service`` does, but
+    a port that cannot be had ends twistd with one line and status 1, not a traceback."""
+
+    def __init__(self, description: str, factory: Factory) -> None:
+        super().__init__(endpoints.serverFromString(reactor, description), factory)
+        self.description = description
+        self._raiseSynchronously = True  # listen errors surface here, not in a Deferred
+
+    def privilegedStartService(self) -> None:
+        try:
+            with step(f"cannot listen on IRC {self.description}"):
+                super().privilegedStartService()
+        except StartupError:
+            abort_start("chatgateway", Failure())
 
 
 @implementer(IServiceMaker, IPlugin)
@@ -31,7 +51,7 @@ class ChatGatewayServiceMaker:
         factory = GatewayFactory(
             reactor, locate, keepalive=options["keepalive"], tls_trust=options["trust"]
         )
-        return strports.service(options["listen"], factory)
+        return ListeningService(options["listen"], factory)
 
 
 serviceMaker = ChatGatewayServiceMaker()

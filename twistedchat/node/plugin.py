@@ -16,9 +16,15 @@ class ChatNodeServiceMaker:
     options = ChatNodeOptions
 
     def makeService(self, options: ChatNodeOptions) -> IService:
+        """The node's service; a file the options name but that cannot be read (``--motd``)
+        stops twistd here, before logging starts, with one line on stderr and status 1."""
         from twistedchat.node.service import ChatNodeService
+        from twistedchat.startup import StartupError
 
-        return ChatNodeService.from_options(options)
+        try:
+            return ChatNodeService.from_options(options)
+        except StartupError as error:
+            raise SystemExit(f"chatnode: {error}") from None
 
 
 serviceMaker = ChatNodeServiceMaker()

@@ -19,6 +19,7 @@ from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
 from twisted.internet.interfaces import IListeningPort, IReactorTime
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.python.usage import UsageError
 
 from twistedchat.chat.limits import ChatLimits
@@ -52,6 +53,7 @@ from twistedchat.raft.transport import PeerTransport
 from twistedchat.security.admission import PeerAdmission
 from twistedchat.security.hashing import ThreadPoolHasher
 from twistedchat.security.peertls import PeerTLS, probe
+from twistedchat.startup import abort_start, step, usable_directory
 
 log = Logger()
 
@@ -115,7 +117,8 @@ class ChatNodeService(service.Service):
     def from_options(cls, options: ChatNodeOptions) -> ChatNodeService:
         motd = None
         if options["motd"]:
-            motd = tuple(Path(options["motd"]).read_text(errors="replace").splitlines())
+            with step(f"cannot read --motd {options['motd']}"):
+                motd = tuple(Path(options["motd"]).read_text(errors="replace").splitlines())
         limits = ChatLimits(
             history_max=options["history-max"],
             history_days=options["history-days"],
@@ -177,8 +180,10 @@ class ChatNodeService(service.Service):
 
     async def _start(self) -> None:
         c = self.config
-        c.data_dir.mkdir(parents=True, exist_ok=True)
-        self.storage = RaftStorage.open(str(c.data_dir / "raft"))
+        with step(f"cannot use data directory {c.data_dir}"):
+            usable_directory(c.data_dir)
+        with step(f"cannot open the Raft log in {c.data_dir / 'raft'}"):
+            self.storage = RaftStorage.open(str(c.data_dir / "raft"))
         hub = self.hub = SessionHub(
             c.node_id,
             ChatState(self.limits, c.plugins),
@@ -221,23 +226,26 @@ class ChatNodeService(service.Service):
             rng=random.Random(),
         )
         self.replica.on_new_leader = hub.new_leader
-        await self.transport.start()
+        with step(f"cannot listen on peer {c.peer}"):
+            await self.transport.start()
         self.replica.start()
         await self._start_discovery(hub)
         hub.start(self.replica, c.irc)
         self.hasher.start()
         factory = IRCFactory(hub, c.settings, self.clock, self.limits.nicklen, self.hasher)
         for description in c.irc:
-            reloadable = tls_endpoint(reactor, description)
-            if reloadable is None:
-                endpoint = endpoints.serverFromString(reactor, description)
-            else:
-                endpoint, context = reloadable
-                self._tls_contexts.append(context)
-            self._ports.append(await endpoint.listen(factory))
-        status_endpoint = endpoints.serverFromString(reactor, c.status)
+            with step(f"cannot listen on IRC {description}"):
+                reloadable = tls_endpoint(reactor, description)
+                if reloadable is None:
+                    endpoint = endpoints.serverFromString(reactor, description)
+                else:
+                    endpoint, context = reloadable
+                    self._tls_contexts.append(context)
+                self._ports.append(await endpoint.listen(factory))
         site = status_site(self.describe, c.status_token, hub.request_admin)
-        self._ports.append(await status_endpoint.listen(site))
+        with step(f"cannot listen on status {c.status}"):
+            status_endpoint = endpoints.serverFromString(reactor, c.status)
+            self._ports.append(await status_endpoint.listen(site))
         log.info(
             "chatnode {node} up: IRC {irc}, peers {peer}, status {status}, cluster {members}",
             node=c.node_id, irc=", ".join(c.irc), peer=c.peer, status=c.status,
@@ -247,7 +255,8 @@ class ChatNodeService(service.Service):
     async def _start_discovery(self, hub: SessionHub) -> None:
         c = self.config
         assert self.replica is not None
-        secret, created = load_or_create_secret(c.secret_file, create=True)
+        with step(f"cannot read the cluster secret {c.secret_file}"):
+            secret, created = load_or_create_secret(c.secret_file, create=True)
         if created:
             log.info(
                 "new cluster secret written to {path}; start the other nodes of this cluster "
@@ -288,11 +297,12 @@ class ChatNodeService(service.Service):
                 self.clock,
             ).heard
         protocol.on_query = self.agent.answer
-        self._discovery_port = listen_discovery(
-            reactor,  # type: ignore[arg-type]
-            c.discovery_port,
-            protocol,
-        )
+        with step(f"cannot listen on discovery udp:{c.discovery_port}"):
+            self._discovery_port = listen_discovery(
+                reactor,  # type: ignore[arg-type]
+                c.discovery_port,
+                protocol,
+            )
         self._discovery = protocol
         self.agent.start()
 
@@ -356,10 +366,9 @@ class ChatNodeService(service.Service):
         )  # fmt: skip
         return False
 
-    def _fail(self, failure: Any) -> None:
-        log.failure("chatnode failed to start", failure)
-        print(f"chatnode: cannot start: {failure.getErrorMessage()}", flush=True)
-        reactor.stop()
+    def _fail(self, failure: Failure) -> None:
+        """A start-up step failed: one line says which and why, and the process exits 1."""
+        abort_start("chatnode", failure)
 
     # -- stop --------------------------------------------------------------------------
 
