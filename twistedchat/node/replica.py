@@ -4,13 +4,22 @@ The loop is the one etcd-raft prescribes: take a ``Ready``, make its hard state,
 and snapshot durable, *then* send its messages and apply its committed entries, then
 ``advance``. Everything that arrives in one reactor turn (proposals, peer messages) is
 handled by one pass of that loop, so a burst of proposals costs one fsync (group commit).
+
+Fail-stop (decision 0019): if a write cannot be made durable, or a committed entry cannot
+be applied, the replica stops at once, before it sends or applies anything after the
+failure. Going on would acknowledge what the disk does not hold, or leave this replica's
+state behind the others' at an index the log says it applied; retrying a failed fsync is
+unsafe too (the kernel may have dropped the dirty pages: PostgreSQL's "fsyncgate"). A
+restart reads what is durable and catches up from the leader.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import random
 from collections.abc import Callable
+from typing import NoReturn, TypeVar
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
@@ -22,9 +31,24 @@ from twistedchat.raft.storage import RaftStorage
 from twistedchat.raft.transport import PeerTransport
 
 log = Logger()
+T = TypeVar("T")
 
 #: Seconds between two log lines about messages from non-members.
 NON_MEMBER_LOG_EVERY = 60.0
+
+
+class ReplicaFailure(Exception):
+    """Storing or applying failed: the replica must not go on (see the module doc)."""
+
+
+def exit_process(reason: str) -> NoReturn:
+    """Stop this process now, with one line and status 1.
+
+    Not ``reactor.stop()``: a graceful stop hands leadership over and says goodbye to
+    peers, all from a state the disk may not hold.
+    """
+    log.critical("stopping at once: {reason}", reason=reason)
+    os._exit(1)
 
 
 class RaftReplica:
@@ -44,7 +68,10 @@ class RaftReplica:
         restore_snapshot: Callable[[int, bytes], None],
         snapshot_every: int,
         rng: random.Random | None = None,
+        fail_stop: Callable[[str], None] = exit_process,
     ):
+        """``fail_stop(reason)`` is called once if storing or applying fails; the replica
+        does nothing more after it (tests record the reason instead of exiting)."""
         self.node_id = node_id
         self.storage = storage
         self.transport = transport
@@ -62,6 +89,9 @@ class RaftReplica:
         self._last_snapshot_index = 0
         self._raft_config = config
         self._rng = rng or random.Random()
+        self._fail_stop = fail_stop
+        #: Why the replica stopped for good (a storage or apply failure), if it did.
+        self.failure: str | None = None
         #: When we last heard from each peer over Raft (for dead-node detection).
         self.last_contact: dict[str, float] = {}
         #: Raft messages from servers outside the configuration, which the core ignores.
@@ -151,6 +181,8 @@ class RaftReplica:
     # -- CommandLog --------------------------------------------------------------------
 
     def propose(self, entries: list[bytes]) -> None:
+        if self.failure is not None:
+            return
         try:
             self.core.propose(entries)
         except NotLeader:
@@ -174,7 +206,7 @@ class RaftReplica:
     # -- the loop ----------------------------------------------------------------------
 
     def receive(self, message: RaftMessage) -> None:
-        if not self.decided:
+        if not self.decided or self.failure is not None:
             return  # stepping now could persist a term before we found a cluster
         if not self.core.admits(message):
             self._ignored_non_member(message.src)
@@ -221,30 +253,53 @@ class RaftReplica:
 
     def _process(self) -> None:
         self._process_call = None
+        if self.failure is not None:
+            return
+        try:
+            config_changed = self._drain()
+            self._maybe_snapshot()
+        except ReplicaFailure as exc:
+            self._halt(str(exc))
+            return
+        self._notice_leader()
+        if config_changed:
+            self._sync_peers()
+
+    def _drain(self) -> bool:
+        """Persist, send, apply each Ready in turn; whether the configuration changed."""
         config_changed = False
         while self.core.has_ready():
             ready = self.core.ready()
             if ready.snapshot is not None:
                 meta, data = ready.snapshot
-                self.storage.save_snapshot(meta, data)
-                self._restore_snapshot(meta.index, data)
+                _must(f"store the leader's snapshot at index {meta.index}",
+                      self.storage.save_snapshot, meta, data)  # fmt: skip
+                _must(f"install the snapshot at index {meta.index}",
+                      self._restore_snapshot, meta.index, data)  # fmt: skip
                 self._last_snapshot_index = meta.index
                 self._taken = None  # of a state before the installed one
                 log.info("installed the leader's snapshot at index {index}", index=meta.index)
                 config_changed = True
             if ready.hard_state is not None or ready.entries:
-                self.storage.save(ready.hard_state, ready.entries)
+                what = "store the hard state"
+                if ready.entries:
+                    what = f"store entries {ready.entries[0].index}..{ready.entries[-1].index}"
+                _must(what, self.storage.save, ready.hard_state, ready.entries)
             config_changed |= any(e.kind == EntryKind.CONFIG for e in ready.entries)
             for message in ready.messages:
                 self.transport.send(message)
             for entry in ready.committed:
                 if entry.kind == EntryKind.COMMAND:
-                    self._apply_command(entry.index, entry.data)
+                    _must(f"apply entry {entry.index}", self._apply_command,
+                          entry.index, entry.data)  # fmt: skip
             self.core.advance(ready)
-        self._notice_leader()
-        if config_changed:
-            self._sync_peers()
-        self._maybe_snapshot()
+        return config_changed
+
+    def _halt(self, reason: str) -> None:
+        """Stop for good: no more ticks, sends or applies, then tell the node."""
+        self.failure = reason
+        self.stop()
+        self._fail_stop(reason)
 
     def _notice_leader(self) -> None:
         leader = self.core.leader_id
@@ -265,12 +320,13 @@ class RaftReplica:
         """
         applied = self.core.applied_index
         if self._taken is None and applied - self._last_snapshot_index >= self.snapshot_every:
-            self._taken = (applied, self._take_snapshot())
+            data = _must(f"take a snapshot at index {applied}", self._take_snapshot)
+            self._taken = (applied, data)
         if self._taken is None or applied - self._taken[0] < self.trailing:
             return
         (index, data), self._taken = self._taken, None
         meta = self.core.compact(index, data)
-        self.storage.compact(meta, data)
+        _must(f"compact the log to index {index}", self.storage.compact, meta, data)
         self._last_snapshot_index = index
         log.info("snapshot at index {index} ({size} bytes)", index=index, size=len(data))
 
@@ -284,6 +340,15 @@ class RaftReplica:
 
     def snapshot_meta(self) -> SnapshotMeta | None:
         return self.core.snapshot_meta
+
+
+def _must(what: str, step: Callable[..., T], *args: object) -> T:
+    """Run a storage write or a step of the state machine: any failure of it (a full
+    disk, a failed fsync, a bug in apply) is a :class:`ReplicaFailure`."""
+    try:
+        return step(*args)
+    except Exception as exc:
+        raise ReplicaFailure(f"cannot {what}: {type(exc).__name__}: {exc}") from exc
 
 
 def _is_ipv4_literal(host: str) -> bool:
