@@ -4,6 +4,9 @@ Pure functions over a :class:`History`, so a saved history can be re-checked and
 checker itself is unit-tested. The rules (Jepsen-style, for a chat):
 
 * every acknowledged message reaches every client exactly once;
+* uniform agreement: a message any client saw, acknowledged or not, every other client
+  that was in the channel when it was sent (``joined`` before it, session never lost)
+  sees too; a node must not show its users an entry the cluster then loses;
 * nothing is delivered that was never sent, and nothing twice;
 * every client sees messages in log order (msgids carry the log index), which makes the
   order the same for everyone; a message has the same msgid everywhere;
@@ -29,6 +32,10 @@ class History:
     faults: list[list[str | float]] = field(default_factory=list)  # [start, end, what]
     refused: list[list[str]] = field(default_factory=list)  # [client, text, what the node said]
     lost: list[list[str | float]] = field(default_factory=list)  # [client, when]: sessions lost
+    #: client -> when its JOIN was acknowledged: it is in the channel for every message
+    #: sent after that (on one clock for all clients: sent after the JOIN committed means
+    #: later in the log). A client missing here is not held to uniform agreement.
+    joined: dict[str, float] = field(default_factory=dict)
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)))
@@ -68,6 +75,30 @@ def check(history: History) -> list[str]:
             if previous is not None and position <= previous:
                 violations.append(f"{client}: {text} ({msgid}) delivered out of log order")
             previous = position
+    return violations + disagreements(history)
+
+
+def disagreements(history: History) -> list[str]:
+    """Uniform agreement, for the messages nobody acknowledged (an acknowledged one
+    missing somewhere is reported above): each one delivered to some client must reach
+    every client that was in the channel before it was sent and kept its session."""
+    seen_by: dict[str, list[str]] = {}
+    for client, deliveries in sorted(history.delivered.items()):
+        for text in dict.fromkeys(text for text, _ in deliveries):
+            seen_by.setdefault(text, []).append(client)
+    lost = {str(client) for client, _ in history.lost}
+    members = {c: t for c, t in history.joined.items() if c not in lost}
+    violations = []
+    for text, clients in seen_by.items():
+        sent = history.sent.get(text)
+        if text in history.acked or sent is None:  # acknowledged, or a ghost: reported
+            continue
+        for client, joined in sorted(members.items()):
+            if joined < sent and client not in clients:
+                violations.append(
+                    f"{client}: {text} never delivered, though {', '.join(clients)} saw it "
+                    f"(uniform agreement)"
+                )
     return violations
 
 

@@ -10,6 +10,7 @@ from tests.chaos.checker import History, check, unavailability
 def correct() -> History:
     history = History(seed=1, sent={"a-1": 0.0, "b-1": 0.1, "a-2": 3.0})
     history.acked = {"a-1": 0.2, "b-1": 0.3, "a-2": 3.2}
+    history.joined = {"a": 0.0, "b": 0.0}
     for client in ("a", "b"):
         history.delivered[client] = [["a-1", "5-1"], ["b-1", "6-1"], ["a-2", "1f-1"]]
     return history
@@ -43,3 +44,48 @@ def test_lost_sessions_and_refused_lines_are_violations() -> None:
         "b: session lost at 2.5s",
         "b: b-2 refused (404 #chaos Cannot send to channel)",
     ]
+
+
+def test_a_message_one_client_saw_and_another_member_missed_breaks_uniform_agreement() -> None:
+    history = correct()
+    history.sent["b-2"] = 4.0  # never acknowledged (its echo was lost with b's node)...
+    history.delivered["a"].append(["b-2", "20-1"])  # ...but a saw it, and b never did
+    history.sent["a-3"] = 4.5
+    history.delivered["b"].append(["a-3", "21-1"])  # and the other way round
+    assert check(history) == [
+        "b: b-2 never delivered, though a saw it (uniform agreement)",
+        "a: a-3 never delivered, though b saw it (uniform agreement)",
+    ]
+
+
+def test_uniform_agreement_holds_whoever_sees_an_unacknowledged_message() -> None:
+    history = correct()
+    history.sent.update({"b-2": 4.0, "a-3": 4.1, "b-3": 4.2})
+    for client in ("a", "b"):  # seen by everyone, unacknowledged: agreed, so legal
+        history.delivered[client].append(["b-2", "20-1"])
+    # a-3 reached nobody: an unacknowledged line may be lost, as long as it is lost for all.
+    # c joined at 4.15: after b-2 was sent (not bound by it), before b-3 (bound).
+    history.joined["c"] = 4.15
+    acknowledged = [["a-1", "5-1"], ["b-1", "6-1"], ["a-2", "1f-1"]]  # these reach everyone
+    history.delivered["c"] = [*acknowledged, ["b-3", "22-1"]]
+    assert check(history) == [  # c alone saw b-3, but a and b were in the channel
+        "a: b-3 never delivered, though c saw it (uniform agreement)",
+        "b: b-3 never delivered, though c saw it (uniform agreement)",
+    ]
+    history.delivered["a"].append(["b-3", "22-1"])
+    history.delivered["b"].append(["b-3", "22-1"])
+    assert check(history) == []
+
+
+def test_uniform_agreement_binds_only_clients_present_when_the_message_was_sent() -> None:
+    history = correct()
+    history.sent["a-3"] = 4.0
+    history.delivered["a"].append(["a-3", "20-1"])
+    history.joined["late"] = 5.0  # joined after a-3 was sent: not bound by it
+    history.delivered["late"] = [["a-1", "5-1"], ["b-1", "6-1"], ["a-2", "1f-1"]]
+    history.joined["b"] = 0.0
+    history.lost.append(["b", 3.9])  # b lost its session (a violation of its own)
+    assert check(history) == ["b: session lost at 3.9s"]
+    del history.joined["late"]  # with no join time, the checker cannot hold it to it
+    history.lost.clear()
+    assert check(history) == ["b: a-3 never delivered, though a saw it (uniform agreement)"]

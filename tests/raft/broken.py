@@ -7,13 +7,8 @@ checker must catch it. Tests only: nothing outside tests/raft imports this.
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Sequence
-from dataclasses import replace
-
-from twistedchat.raft.core import HardState, RaftConfig, RaftNode
-from twistedchat.raft.log import SnapshotMeta
-from twistedchat.raft.messages import Entry, RequestVote
+from twistedchat.raft.core import RaftNode
+from twistedchat.raft.messages import RequestVote
 
 
 class GrantsEveryVote(RaftNode):
@@ -38,30 +33,3 @@ class CommitsWithoutMajority(RaftNode):
         if self.log.term(self.log.last_index) == self._term:
             self.log.commit_to(self.log.last_index)
         super()._maybe_commit()
-
-
-class ForgetsItsVote(RaftNode):
-    """Persists its term but not its vote, so a restart in the middle of an election can
-    vote again in the same term (Figure 2: votedFor is persistent state). Needs a crash
-    between voting and the end of that election: rarer, but Election Safety breaks."""
-
-    def __init__(
-        self,
-        node_id: str,
-        config: RaftConfig,
-        rng: random.Random,
-        *,
-        hard_state: HardState,
-        snapshot: SnapshotMeta | None,
-        entries: Sequence[Entry],
-        snapshot_data: Callable[[], bytes] | None = None,
-    ) -> None:
-        super().__init__(
-            node_id,
-            config,
-            rng,
-            hard_state=replace(hard_state, voted_for=None),
-            snapshot=snapshot,
-            entries=entries,
-            snapshot_data=snapshot_data,
-        )
