@@ -14,12 +14,17 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.client import Agent, readBody
 
-from tests.integration.harness import TWISTD, free_ports
+from tests.integration.harness import TWISTD, Watch, free_ports
 
 
 @dataclass
 class ChaosNode:
-    """One node; ``host`` is its own address (its own loopback IP inside a namespace)."""
+    """One node; ``host`` is its own address (its own loopback IP inside a namespace).
+
+    Its processes are watched like the integration tests' (:class:`Watch`): one that
+    died without the nemesis killing it, or logged a traceback or a critical line, is
+    one of the run's violations (:meth:`faults`).
+    """
 
     name: str
     data_dir: Path
@@ -32,6 +37,10 @@ class ChaosNode:
     proxy_port: int | None = None
     process: subprocess.Popen[bytes] | None = None
     paused: bool = False
+    watch: Watch = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.watch = Watch(self.name, self.data_dir.parent / f"{self.name}.log")
 
     @property
     def node_id(self) -> str:
@@ -50,11 +59,18 @@ class ChaosNode:
             "--status", f"tcp:{self.status_port}:interface={self.host}",
             "--node-id", self.node_id, *self.extra,
         ]  # fmt: skip
-        with open(self.data_dir.parent / f"{self.name}.log", "ab") as log:
+        with open(self.watch.log_path, "ab") as log:
+            log_from = log.tell()  # the child shares this offset once it runs
             self.process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, cwd=self.data_dir.parent
             )
+            self.watch.started(self.process, log_from)
         self.paused = False
+
+    def faults(self) -> list[str]:
+        """Every process of this node that died by itself (the nemesis did not kill it),
+        did not stop on SIGTERM, or logged a traceback or critical line."""
+        return self.watch.faults()
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -62,6 +78,7 @@ class ChaosNode:
     def signal(self, signum: int) -> None:
         if self.alive():
             assert self.process is not None
+            self.watch.signalled(signum)
             os.kill(self.process.pid, signum)
 
     def kill(self) -> None:
@@ -85,10 +102,11 @@ class ChaosNode:
             return
         assert self.process is not None
         self.resume()
-        self.process.terminate()
+        self.signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
+            self.watch.runs[-1].hung = True
             self.kill()
 
     async def status(self, reactor: IReactorTime) -> dict[str, Any] | None:

@@ -121,17 +121,20 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
         await _until(reactor, lambda: _leader(reactor, nodes), 60, "a leader")
         say(started, "cluster up")
         addresses = [n.irc for n in nodes]
+        clock = reactor.seconds()  # one clock for every client's times, joins included
         for i in range(args.clients):
             ordered = addresses[i % len(nodes) :] + addresses[: i % len(nodes)]
             talkers.append(Talker(f"c{i}", reactor, ordered, history, random.Random(rng.random()),
-                                  reactor.seconds()))  # fmt: skip
+                                  clock))  # fmt: skip
         if args.gateway_clients:
             gateway.start()  # returns once it listens
         for i in range(args.gateway_clients):
             behind = GatewayTalker(f"g{i}", reactor, gateway.port, history,
-                                   random.Random(rng.random()), reactor.seconds())  # fmt: skip
+                                   random.Random(rng.random()), clock)  # fmt: skip
             talkers.append(behind)
         await gatherResults([ensureDeferred(t.join()) for t in talkers])
+        for talker in talkers:  # each is in the channel for every line sent from now on
+            history.joined[talker.name] = talker.now()
         for talker in talkers:
             talker.begin(args.period)
         say(started, "clients joined and talking")
@@ -153,6 +156,14 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
                      fail=False)  # fmt: skip
         await _until(reactor, lambda: _answered(talkers), 60, "every line to be answered",
                      fail=False)  # fmt: skip
+        # A sentinel: one more line, after everything in the log; once every client has
+        # it, any duplicate or late copy of an earlier line has arrived too.
+        before = set(history.sent)
+        if talkers:
+            talkers[0]._send(args.period)  # halted: sends this one line and schedules none
+        sentinel = set(history.sent) - before
+        await _until(reactor, lambda: _caught_up(history, sentinel), 60,
+                     "every client to get the sentinel line", fail=False)  # fmt: skip
         digests = await _until(reactor, lambda: _same_state(reactor, nodes), 60,
                                "every node to hold the same state", fail=False)  # fmt: skip
         violations = check(history) + _unanswered(talkers)
@@ -161,6 +172,17 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
             points = [None if s is None else (s["role"], s["term"], s["applied_index"],
                                               s["state_digest"]) for s in states]  # fmt: skip
             violations.append(f"the nodes did not converge on one chat state: {points}")
+        # Stop everything now (the finally block then has nothing left to do), so that a
+        # process that died by itself, would not stop, or logged a traceback is reported.
+        for talker in talkers:
+            talker.halt()
+            talker.close()
+        talkers = []
+        gateway.stop()
+        for node in nodes:
+            node.stop()
+        for process in [*nodes, gateway]:
+            violations += process.watch.faults()
         _report(started, history, violations, root)
         if violations:
             raise ChaosFailed(f"{len(violations)} violations")
@@ -226,9 +248,13 @@ async def _heal(reactor: Any, nodes: list[ChaosNode], network: Network) -> None:
     await _until(reactor, lambda: _leader(reactor, nodes), 60, "a leader after healing")
 
 
-async def _caught_up(history: History) -> bool:
-    acked = set(history.acked)
-    return all(acked <= {text for text, _ in d} for d in history.delivered.values())
+async def _caught_up(history: History, texts: set[str] | None = None) -> bool:
+    """Has every client got ``texts``: by default every line acknowledged or delivered to
+    anyone (uniform agreement wants the unacknowledged ones everywhere too)?"""
+    if texts is None:
+        texts = set(history.acked)
+        texts.update(text for d in history.delivered.values() for text, _ in d)
+    return all(texts <= {text for text, _ in d} for d in history.delivered.values())
 
 
 async def _answered(talkers: list[Talker | GatewayTalker]) -> bool:

@@ -9,7 +9,7 @@ from functools import partial
 
 import pytest
 
-from tests.integration.harness import IRCClient, Node, leader_of, wait_for
+from tests.integration.harness import IRCClient, Node, leader_of, sentinel, wait_for
 
 
 def _statuses(nodes: list[Node]) -> list[dict]:
@@ -43,7 +43,15 @@ def test_three_nodes_elect_one_leader_and_order_chat_the_same(
         for b in range(3):
             common = [m for m in views[a] if m in views[b]]
             assert common == [m for m in views[b] if m in views[a]], (views[a], views[b])
-    for client in clients:
+    # ...and nothing more: no second copy of any of them comes before a later line.
+    closer = IRCClient(nodes[0].irc_port, "closer")
+    closer.send("JOIN #order")
+    closer.expect(" 366 ")
+    last = sentinel(closer, "#order", *clients)
+    for client, view in zip(clients, views, strict=True):
+        said = [line.rsplit(":", 1)[1] for line in client.lines if " PRIVMSG #order :" in line]
+        assert said == [*view, last]
+    for client in [*clients, closer]:
         client.close()
 
 

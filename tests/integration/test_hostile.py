@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import IRCClient, Node, new_node, wait_for
+from tests.integration.harness import IRCClient, Node, new_node, sentinel, wait_for
 
 HOSTILE_CONNECTIONS = 24
 LINES_EACH = 200
@@ -118,6 +118,11 @@ def test_hostile_clients_harm_no_one(cluster_factory: Callable[..., list[Node]])
         return heard == said
 
     wait_for(bob_heard_everything, 60, "bob to hear every calm line", interval=0)
+    last = sentinel(alice, "#calm", bob)  # and no second copy of any of them
+    assert [line.rsplit(" :", 1)[1] for line in bob.lines if " PRIVMSG #calm :" in line] == [
+        *said,
+        last,
+    ]
     assert errors == []
     assert all(n.alive() for n in nodes), [n.log_text()[-2000:] for n in nodes if not n.alive()]
     after = [rss_kib(n) for n in nodes]

@@ -9,23 +9,25 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import TWISTD, IRCClient, Node, leader_of, wait_for
+from tests.integration.harness import TWISTD, IRCClient, Node, leader_of, sentinel, wait_for
+
+BOT = ":bot!bot@services."
 
 
-def pongs(client: IRCClient, expected: int, seconds: float = 3.0) -> list[str]:
-    """Every bot reply seen within ``seconds``, after ``expected`` of them arrived."""
-    found: list[str] = []
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            line = client.read_line(timeout=max(deadline - time.monotonic(), 0.05))
-        except TimeoutError:
-            break
-        if line.startswith(":bot!bot@services."):
-            found.append(line)
-        if len(found) > expected:
-            break
-    return found
+def pongs(clients: dict[str, IRCClient], expected: int, sender: str) -> dict[str, list[str]]:
+    """Every bot reply each client got from now on: once each has ``expected`` of them,
+    a sentinel from ``sender`` shows that no further (duplicate) reply came before it."""
+    marks = {name: len(client.lines) for name, client in clients.items()}
+
+    def replies(name: str) -> list[str]:
+        return [line for line in clients[name].lines[marks[name] :] if line.startswith(BOT)]
+
+    deadline = time.monotonic() + 30
+    for name, client in clients.items():
+        while len(replies(name)) < expected:
+            client.read_line(timeout=max(deadline - time.monotonic(), 0.05))
+    sentinel(clients[sender], "#bots", *clients.values())
+    return {name: replies(name) for name in clients}
 
 
 @pytest.mark.integration
@@ -36,24 +38,25 @@ def test_a_bot_answers_exactly_once_across_a_leader_kill(
     leader = leader_of(nodes)
     assert leader is not None
     others = [n for n in nodes if n is not leader]
+    echo = ["echo-message"]  # each gets its own sentinel
     clients = {
-        "alice": IRCClient(others[0].irc_port, "alice"),
-        "bob": IRCClient(others[1].irc_port, "bob"),
-        "carol": IRCClient(leader.irc_port, "carol"),
+        "alice": IRCClient(others[0].irc_port, "alice", caps=echo),
+        "bob": IRCClient(others[1].irc_port, "bob", caps=echo),
+        "carol": IRCClient(leader.irc_port, "carol", caps=echo),
     }
     try:
         for client in clients.values():
             client.send("JOIN #bots")
             client.expect(" 366 ")
         clients["alice"].send("PRIVMSG #bots :!ping")
-        for name, client in clients.items():
-            assert pongs(client, 1) == [":bot!bot@services. PRIVMSG #bots :alice: pong"], name
+        for name, replies in pongs(clients, 1, "carol").items():
+            assert replies == [":bot!bot@services. PRIVMSG #bots :alice: pong"], name
         leader.kill()
         wait_for(lambda: leader_of(others), 30, "a new leader")
         clients["bob"].send("PRIVMSG #bots :!remind 2s stand up")
         clients["bob"].send("PRIVMSG #bots :!ping")
-        for name in ("alice", "bob"):
-            replies = pongs(clients[name], 3, seconds=6)
+        survivors = {name: clients[name] for name in ("alice", "bob")}
+        for name, replies in pongs(survivors, 3, "alice").items():
             assert replies == [
                 ":bot!bot@services. PRIVMSG #bots :bob: I will remind you in 2s",
                 ":bot!bot@services. PRIVMSG #bots :bob: pong",
