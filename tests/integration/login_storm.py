@@ -182,6 +182,7 @@ class Chatter(_Loop):
         self._sock = client.sock
         self._sent: dict[int, float] = {}
         self.latencies: list[tuple[float, float]] = []
+        self.sent_at: list[float] = []
         self.sent = 0
         self.sending = True  # False: keep reading echoes, send nothing more
         self._next = time.monotonic()
@@ -192,6 +193,7 @@ class Chatter(_Loop):
         if now >= self._next:
             self.sent += 1
             self._sent[self.sent] = now
+            self.sent_at.append(now)
             self._sock.sendall(f"PRIVMSG {self.channel} :line {self.sent}\r\n".encode())
             self._next += self.period
         return self._next
