@@ -154,17 +154,22 @@ class Watch:
                 )
         return problems
 
-    def report(self, problems: list[str], tail: int = 4000) -> str:
-        """``problems`` and the end of the log, for a failure message."""
+    def report(self, problems: list[str], tail: int = 60) -> str:
+        """``problems``, the first traceback or critical line with what follows it, and
+        the last ``tail`` lines of the log (status polls left out), for a failure."""
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        lines = [line for line in text.splitlines() if '"GET /status' not in line]
         marked = [
-            i for i, line in enumerate(text.splitlines()) if any(m in line for m in FAULT_MARKERS)
+            i
+            for i, line in enumerate(lines)
+            if any(m in line for m in FAULT_MARKERS)
+            and not any(needle in line for needle, _ in self.tolerated)
         ]
         excerpt = ""
-        if marked:  # the first traceback in full, wherever it is in the log
-            lines = text.splitlines()
+        if marked:
             excerpt = "\n".join(lines[max(marked[0] - 3, 0) : marked[0] + 40]) + "\n...\n"
-        return "\n".join(problems) + f"\n--- {self.log_path}:\n{excerpt}{text[-tail:]}"
+        ending = "\n".join(lines[-tail:])
+        return "\n".join(problems) + f"\n--- {self.log_path}:\n{excerpt}{ending}"
 
 
 #: Every node and gateway started since the last :func:`watched_processes` began (in

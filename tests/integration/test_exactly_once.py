@@ -4,10 +4,9 @@ while the leader and then a sender's node are killed with SIGKILL mid-stream."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
-from tests.integration.harness import IRCClient, Node, leader_of, wait_for
+from tests.integration.harness import IRCClient, Node, leader_of, sentinel, wait_for
 
 SENDERS = 3
 MESSAGES = 40
@@ -100,12 +99,18 @@ def test_acknowledged_messages_survive_kills_exactly_once_in_one_order(
         30,
         "every acknowledged message to reach every receiver",
     )
-    time.sleep(1)  # a duplicate, if there were one, would arrive now
+    closer = IRCClient(survivors[0].irc_port, "closer")
+    closer.send("JOIN #stream")
+    closer.expect(" 366 ")
+    # A duplicate, if there were one, is in the log before this line, so arrives first.
+    last = sentinel(closer, "#stream", *(lambda t, r=r: t in r.texts for r in receivers))
+    closer.close()
     for receiver in receivers:
         receiver.stopping.set()
         receiver.join(timeout=5)
         receiver.client.close()
     first, second = (r.texts for r in receivers)
+    assert first[-1] == last and second[-1] == last
     assert len(first) == len(set(first)), "a receiver saw a message twice"
     assert first == second, "receivers saw different orders"
     for sender in senders:  # each sender's own messages stay in its order
