@@ -29,7 +29,7 @@ def test_an_operator_configured_by_hash_kills_a_user(tmp_path: Path) -> None:
     made = subprocess.run([CHATNODE, "oper-hash"], input="correct-horse\n", text=True,
                           capture_output=True, timeout=60, check=True)  # fmt: skip
     hashed = made.stdout.strip()
-    assert hashed.startswith("scrypt$") and "correct-horse" not in hashed
+    assert hashed.startswith("$scrypt$ln=14,r=8,p=1$") and "correct-horse" not in hashed
     short = subprocess.run([CHATNODE, "oper-hash"], input="short\n", text=True,
                            capture_output=True, timeout=60)  # fmt: skip
     assert short.returncode == 1 and "at least 8" in short.stderr
