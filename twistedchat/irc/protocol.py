@@ -532,6 +532,13 @@ class IRCConnection(Protocol):
         self._writes_in_flight += 1
         self.backend.submit(self.session, write, label)
 
+    def _propose_rehash(self, rehash: Message) -> None:
+        """Upgrade an account's hash (``@REHASH``), unasked and unanswered: when the log
+        cannot take it now, it is dropped, and the next login proposes it again."""
+        if self.backend.writable():
+            self._writes_in_flight += 1
+            self.backend.submit(self.session, rehash, None)
+
     def _oper(self, message: Message, label: str | None) -> None:
         """Check OPER against this node's operator list; only the name goes to the log.
 
@@ -590,8 +597,7 @@ class IRCConnection(Protocol):
         def succeeded(rehash: str | None) -> None:
             self._submit_write(request.write(), command, label)
             if rehash is not None and stored is not None:
-                self._submit_write(Message(REHASH, (request.account, stored, rehash)), command,
-                                   None)  # fmt: skip
+                self._propose_rehash(Message(REHASH, (request.account, stored, rehash)))
 
         def failed(reason: str | None) -> None:
             self._outcome(request.refused(reason), command, label)
@@ -673,7 +679,7 @@ class IRCConnection(Protocol):
         if timer is not None and timer.active():
             timer.cancel()
         if self._sasl_rehash is not None:  # a session can propose it only now
-            self._submit_write(self._sasl_rehash, "AUTHENTICATE", None)
+            self._propose_rehash(self._sasl_rehash)
             self._sasl_rehash = None
         lusers = [
             for_client(m, self.caps) or m
