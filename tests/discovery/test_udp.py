@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest_twisted
 from twisted.internet import reactor, task
+from twisted.logger import formatEvent, globalLogPublisher
 
 from tests.discovery.test_wire import ANNOUNCEMENT
 from twistedchat.discovery.udp import (
@@ -16,7 +17,7 @@ from twistedchat.discovery.udp import (
     default_broadcast,
     listen_discovery,
 )
-from twistedchat.discovery.wire import Decoder, Offer, Query, encode
+from twistedchat.discovery.wire import MAX_DATAGRAM, Decoder, Offer, Query, encode
 
 SECRET = b"k" * 32
 
@@ -101,3 +102,36 @@ def test_a_source_flooding_queries_is_answered_only_up_to_its_rate() -> None:
     clock.advance(1.0)
     node.datagramReceived(encode(Query("c1", "later"), SECRET, time.time()), ("10.0.0.9", 1))
     assert [q.nonce for q in answered[-2:]] == ["other", "later"]
+
+
+class Wire:
+    """A datagram transport that records what the protocol writes."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, tuple[str, int]]] = []
+
+    def write(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.sent.append((data, addr))
+
+
+def test_an_answer_too_big_for_a_datagram_is_dropped_and_logged_once() -> None:
+    """A query near MAX_DATAGRAM whose nonce JSON escapes six bytes a character is valid,
+    but the offer echoing that nonce beside the node's addresses is not: encoding it raised
+    out of datagramReceived, and Twisted logged a traceback for every such query."""
+    events: list[dict[str, object]] = []
+    globalLogPublisher.addObserver(events.append)
+    try:
+        node = DiscoveryProtocol(
+            Decoder(SECRET, "c1"), SECRET, [], task.Clock(), time.time,
+            on_query=lambda q: Offer("c1", q.nonce, "127.0.0.1:7667", "127.0.0.1:6667", True),
+        )  # fmt: skip
+        node.transport = Wire()  # type: ignore[assignment]
+        for _ in range(3):
+            query = encode(Query("c1", "\x01" * 210), SECRET, time.time())
+            assert len(query) <= MAX_DATAGRAM
+            node.datagramReceived(query, ("127.0.0.1", 4000))
+    finally:
+        globalLogPublisher.removeObserver(events.append)
+    assert node.transport.sent == []  # type: ignore[attr-defined]
+    warnings = [e for e in events if "discovery: not sending" in str(e.get("log_format"))]
+    assert len(warnings) == 1 and "exceeds" in formatEvent(warnings[0])

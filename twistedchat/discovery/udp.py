@@ -65,10 +65,21 @@ class DiscoveryProtocol(DatagramProtocol):
         self.rate_limited = 0  # queries left unanswered because their source sent too many
 
     def send(self, datagram: Datagram, to: tuple[str, int] | None = None) -> None:
-        """Broadcast ``datagram`` (or send it to ``to``); a send error is logged, not raised."""
+        """Broadcast ``datagram`` (or send it to ``to``); a send error is logged, not raised.
+
+        That includes a datagram too big to encode: an offer echoes the querier's nonce,
+        and a query that just fits (a nonce JSON escapes six bytes a character) makes an
+        offer that does not. Raised, it would escape :meth:`datagramReceived` and cost a
+        traceback in the log for every such query.
+        """
         if self.transport is None:
             return
-        data = encode(datagram, self.secret, self.wall())
+        try:
+            data = encode(datagram, self.secret, self.wall())
+        except ValueError as error:
+            self._log_once("too-big-to-send", "discovery: not sending {t}: {e}", error,
+                           type(datagram).__name__)  # fmt: skip
+            return
         for target in [to] if to is not None else self.targets:
             try:
                 self.transport.write(data, target)
