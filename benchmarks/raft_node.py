@@ -85,7 +85,7 @@ def run_twistedchat(args: argparse.Namespace) -> None:
     )
     recorder: LoadRecorder | None = None
 
-    def applied(index: int, data: bytes) -> None:
+    def applied(index: int, data: bytes, time: int) -> None:
         if recorder is not None and recorder.committed(data):
             replica.propose([recorder.next_payload()])
 

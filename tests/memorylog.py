@@ -25,16 +25,19 @@ class MemoryLog:
     def __init__(self) -> None:
         self.hubs: list[SessionHub] = []
         self.entries: list[bytes] = []
+        self.times: list[int] = []  # the log's clock, stamped as a leader would
         self.accepting = True  # False: cut off from the majority (writes refused)
         self.losing = False  # True: proposals vanish, as with a leader that just died
 
     def propose(self, entries: list[bytes]) -> None:
         if not self.accepting or self.losing:
             return
+        now = int(self.hubs[0].clock.seconds() * 1000) if self.hubs else 0
         for data in entries:
             self.entries.append(data)
+            self.times.append(max(self.times[-1] if self.times else 0, now))
             for hub in self.hubs:
-                hub.apply(len(self.entries), data)
+                hub.apply(len(self.entries), data, self.times[-1])
 
     def writable(self) -> bool:
         return self.accepting
@@ -73,8 +76,8 @@ class Server:
             is_leader=lambda: True,
         )
         self.log = MemoryLog() if log is None else log
-        for index, data in enumerate(self.log.entries, 1):  # a node starts from its log
-            self.hub.state.apply(index, Command.decode(data))
+        for index, (data, time) in enumerate(zip(self.log.entries, self.log.times, strict=True), 1):
+            self.hub.state.apply(index, Command.decode(data, time))  # a node starts from its log
         self.log.hubs.append(self.hub)
         self.hub.start(self.log, ("127.0.0.1:6667",))
         self.clock.advance(0)

@@ -126,8 +126,8 @@ def test_ended_session_records_are_bounded_oldest_first() -> None:
 
 def test_connect_proposed_by_a_previous_run_of_the_node_is_ignored() -> None:
     chat = Chat()
-    stale = chat.command("old/1", Message(CONNECT, ("ghost", "~g", "h", "G")), node="n1")
+    stale = chat.command("n1/oldboot/1", Message(CONNECT, ("ghost", "~g", "h", "G")), node="n1")
     chat.reset("n1")
     assert chat.apply(stale) == []
     assert not chat.state.nick_in_use("ghost")
-    assert chat.state.last_applied_seq("old/1") == 1
+    assert chat.state.last_applied_seq("n1/oldboot/1") == 1

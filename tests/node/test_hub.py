@@ -14,7 +14,7 @@ def test_node_lost_reports_go_out_long_after_start() -> None:
         server.clock.advance(30)
         server.hub.report_node_lost(f"gone{round_}")
         server.clock.advance(0)
-    reports = [Command.decode(data) for data in server.log.entries]
+    reports = [Command.decode(data, 0) for data in server.log.entries]
     lost = [c for c in reports if c.message.command == NODE_LOST]
     assert [c.message.params for c in lost] == [("gone0",), ("gone1",), ("gone2",)]
     assert len({c.session for c in lost}) == 1  # one node session, sequence numbers in order

@@ -27,7 +27,7 @@ def _replica(tmp_path: Path, snapshot_every: int) -> tuple[RaftReplica, Clock]:
         clock,
         config=RaftConfig(election_ticks=10, heartbeat_ticks=2),
         tick_seconds=0.01,
-        apply_command=lambda index, data: None,
+        apply_command=lambda index, data, time: None,
         take_snapshot=lambda: b"the state",
         restore_snapshot=lambda index, data: None,
         snapshot_every=snapshot_every,

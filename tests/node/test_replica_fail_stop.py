@@ -77,7 +77,7 @@ class Node:
                 return
         raise AssertionError("no leader")
 
-    def _apply(self, index: int, data: bytes) -> None:
+    def _apply(self, index: int, data: bytes, time: int) -> None:
         if data == self.poison:
             raise ValueError(f"cannot decode {data!r}")
         self.applied.append(data)

@@ -12,7 +12,7 @@ from twistedchat.hookspecs import hookimpl
 
 
 def commands(server: Server) -> list[str]:
-    return [Command.decode(data).message.command for data in server.log.entries]
+    return [Command.decode(data, 0).message.command for data in server.log.entries]
 
 
 def test_the_leader_ticks_only_while_a_reminder_is_pending() -> None:
@@ -69,4 +69,4 @@ def test_async_hooks_run_on_without_blocking_and_failures_are_contained() -> Non
         waiting.callback(None)
     assert host.in_flight == set()
     alice.send("PRIVMSG #a :still chatting")
-    assert Command.decode(server.log.entries[-1]).message.params == ("#a", "still chatting")
+    assert Command.decode(server.log.entries[-1], 0).message.params == ("#a", "still chatting")

@@ -184,7 +184,7 @@ def test_unsupported_field_type_fails_at_compile_time() -> None:
 
 def test_wire_schema_is_pinned() -> None:
     """If this fails, a registered type changed: bump WIRE_VERSION and update the text."""
-    assert WIRE_VERSION == 2
+    assert WIRE_VERSION == 3
     assert codec.describe_schema() == "\n".join(
         [
             "1 RequestVote(src: str, dst: str, term: int, last_log_index: int, "
@@ -203,7 +203,7 @@ def test_wire_schema_is_pinned() -> None:
             "7 TimeoutNow(src: str, dst: str, term: int)",
             "8 Forward(src: str, dst: str, term: int, proposals: tuple[bytes, ...])",
             "20 Entry(term: int, index: int, kind: EntryKind[NOOP=0,COMMAND=1,CONFIG=2], "
-            "data: bytes)",
+            "data: bytes, time: int)",
             "30 Hello(cluster: str, node_id: str, version: int, app: str)",
         ]
     )

@@ -729,3 +729,30 @@ def test_a_leader_removing_itself_is_heard_until_its_removal_commits() -> None:
     follower.ready()
     follower.step(AppendEntries("a", "b", 3, 2, 2, (), 2))  # from then on a is nobody
     assert follower.ready().messages == [] and follower.term == 2
+
+
+# -- the log's clock: the leader's, never backwards (decision 0020) --------------------------
+
+
+def test_the_leader_stamps_entries_with_its_clock_and_time_never_runs_back() -> None:
+    clocks = {"a": 5_000, "b": 9_000_000, "c": 1}  # b is far ahead, c far behind
+    config = Configuration(frozenset("abc"))
+    net = Net(
+        *(
+            RaftNode.bootstrap(n, CFG, random.Random(i), config, lambda n=n: clocks[n])
+            for i, n in enumerate("abc")
+        )
+    )
+    leader = net.elect("a")
+    net["b"].propose(b"from b")  # forwarded: a stamps it, b's clock does not count
+    net.deliver()
+    clocks["a"] = 4_000  # the leader's clock steps back
+    leader.propose(b"after the step back")
+    net.deliver()
+    times = {e.data: e.time for e in net.applied["c"]}
+    assert times[b"from b"] == 5_000 and times[b"after the step back"] == 5_000
+    assert [e.time for e in net.applied["b"]] == [e.time for e in net.applied["a"]]
+    clocks["a"] = 7_000
+    leader.propose(b"later")
+    net.deliver()
+    assert net.applied["b"][-1].time == 7_000

@@ -180,6 +180,37 @@ def test_newer_schema_is_refused_with_a_one_line_message(tmp_path: Path) -> None
     assert "\n" not in message
 
 
+def test_entry_times_round_trip(store: RaftStorage) -> None:
+    entries = [Entry(1, 1, EntryKind.NOOP, b"", 1_764_000_000_000), cmd(2)]
+    store.save(None, entries)
+    assert reopen(store).load()[3] == entries
+
+
+def test_a_store_of_schema_1_is_migrated_and_its_entries_read_as_time_0(tmp_path: Path) -> None:
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    db.executescript(
+        """CREATE TABLE entries (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL,
+               kind INTEGER NOT NULL, data BLOB NOT NULL);
+           CREATE TABLE hard_state (id INTEGER PRIMARY KEY CHECK (id = 0), term INTEGER NOT NULL,
+               voted_for TEXT, commit_index INTEGER NOT NULL);
+           CREATE TABLE snapshot (id INTEGER PRIMARY KEY CHECK (id = 0), idx INTEGER NOT NULL,
+               term INTEGER NOT NULL, config BLOB NOT NULL, data BLOB NOT NULL);
+           INSERT INTO entries VALUES (1, 1, 1, x'6f6c64');
+           PRAGMA user_version = 1;"""
+    )
+    db.close()
+    store = RaftStorage.open(str(tmp_path))
+    try:
+        assert store.load()[3] == [Entry(1, 1, EntryKind.COMMAND, b"old", 0)]
+        store.save(None, [Entry(1, 2, EntryKind.COMMAND, b"new", 5)])
+        assert store.load()[3][-1].time == 5
+    finally:
+        store.close()
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    db.close()
+
+
 def test_corrupt_file_is_a_storage_error_naming_the_path(tmp_path: Path) -> None:
     (tmp_path / DB_NAME).write_bytes(b"this is not a database at all\n" * 200)
     with pytest.raises(StorageError) as info:

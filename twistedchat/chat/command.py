@@ -28,8 +28,10 @@ class Command:
 
     ``session`` and ``seq`` make proposals exactly-once (Raft dissertation 6.3): a session's
     commands are applied in ``seq`` order, each once, however often they are retried.
-    ``time`` (milliseconds since the epoch) is stamped by the proposing node, because the
-    state machine must never read a clock. ``node`` is the id of the node the session is on.
+    ``time`` (milliseconds since the epoch) is the log's clock: the leader stamps each
+    entry as it appends it (:class:`~twistedchat.raft.messages.Entry`), so no proposing
+    node's clock decides it and it never runs backwards (decision 0020); it is not part of
+    the encoding, and a proposal leaves it 0. ``node`` is the id of the node the session is on.
     ``ref`` is the client's own reference for the write (its label), by which a resumed
     session recognises a write it re-sent (see :mod:`twistedchat.chat.resume`).
     """
@@ -46,7 +48,6 @@ class Command:
         doc: dict[str, object] = {
             "s": self.session,
             "q": self.seq,
-            "t": self.time,
             "n": self.node,
             "c": m.command,
             "p": list(m.params),
@@ -58,12 +59,14 @@ class Command:
         return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
     @classmethod
-    def decode(cls, data: bytes) -> Command:
+    def decode(cls, data: bytes, time: int) -> Command:
+        """The command ``data`` encodes, at the log's ``time``; entries written before the
+        log had a clock (time 0) carry the time their proposer stamped."""
         doc = json.loads(data)
         return cls(
             session=doc["s"],
             seq=doc["q"],
-            time=doc["t"],
+            time=time or doc.get("t", 0),
             node=doc["n"],
             message=Message(doc["c"], tuple(doc["p"]), None, doc.get("g") or {}),
             ref=doc.get("r"),

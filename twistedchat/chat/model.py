@@ -147,15 +147,24 @@ class WhowasEntry:
     time: int
 
 
+def run_of(session: str) -> str:
+    """The run of its node a hub's session id names: ``NODE/BOOT/N`` -> ``NODE/BOOT``
+    (``BOOT`` is random per process); "" for ids of another shape."""
+    parts = session.split("/")
+    return f"{parts[0]}/{parts[1]}" if len(parts) == 3 else ""
+
+
 @dataclass(slots=True)
 class NodeInfo:
-    """What the log says about a node: its IRC addresses, last restart, peak and current users.
+    """What the log says about a node: its IRC addresses, current run, peak and current users.
 
-    ``sessions`` (its users, in connect order) is derived from the users and not snapshotted.
+    ``run`` names the node's process since its last restart (``NODE/BOOT``, see
+    :func:`run_of`). ``sessions`` (its users, in connect order) is derived from the users
+    and not snapshotted.
     """
 
     addresses: list[str] = field(default_factory=list)
-    reset_at: int = 0
+    run: str = ""
     max_users: int = 0
     sessions: dict[str, None] = field(default_factory=dict)
 
@@ -171,6 +180,8 @@ class World:
         self.whowas: deque[WhowasEntry] = deque(maxlen=limits.whowas)
         self.nodes: dict[str, NodeInfo] = {}
         self.max_users = 0
+        #: The time of the last entry applied (ms): the log's clock never runs back here.
+        self.log_time = 0
         self.accounts: dict[str, Account] = {}  # by folded name
         self.logins: dict[str, dict[str, None]] = {}  # folded account -> its sessions (derived)
         self.nick_guard: dict[str, int] = {}  # session -> since when it holds another's nick

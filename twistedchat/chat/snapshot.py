@@ -33,8 +33,9 @@ def dump(world: World, ended: dict[str, int]) -> bytes:
         "users": [_user(u) for u in world.users.values()],
         "channels": [_channel(c) for c in world.channels.values()],
         "whowas": [[e.nick, e.username, e.host, e.realname, e.time] for e in world.whowas],
-        "nodes": [[n, i.addresses, i.reset_at, i.max_users] for n, i in world.nodes.items()],
+        "nodes": [[n, i.addresses, i.run, i.max_users] for n, i in world.nodes.items()],
         "max_users": world.max_users,
+        "log_time": world.log_time,
         "ended": [[session, seq] for session, seq in ended.items()],
         "accounts": [[a.name, a.password_hash, a.registered_at] for a in world.accounts.values()],
         "nick_guard": [[session, since] for session, since in world.nick_guard.items()],
@@ -56,8 +57,10 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
     if not isinstance(doc, dict) or doc.get("version") != VERSION:
         raise SnapshotError("unknown chat snapshot version")
     world = World(limits)
-    for node_id, addresses, reset_at, max_users in doc["nodes"]:
-        world.nodes[node_id] = NodeInfo(list(addresses), reset_at, max_users)
+    for node_id, addresses, run, max_users in doc["nodes"]:
+        # Before version 1 named runs, this was the restart's time: the run is unknown.
+        world.nodes[node_id] = NodeInfo(list(addresses), run if isinstance(run, str) else "",
+                                        max_users)  # fmt: skip
     for row in doc["channels"]:
         channel = _load_channel(row)
         world.channels[casefold(channel.name)] = channel
@@ -65,6 +68,7 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
         world.add_user(_load_user(row))  # the indexes (nicks, nodes, tokens) come with it
     world.whowas = deque((WhowasEntry(*row) for row in doc["whowas"]), maxlen=limits.whowas)
     world.max_users = doc["max_users"]
+    world.log_time = doc.get("log_time", 0)
     for name, password_hash, registered_at in doc.get("accounts", []):
         world.accounts[casefold(name)] = Account(name, password_hash, registered_at)
     world.nick_guard = {session: since for session, since in doc.get("nick_guard", [])}

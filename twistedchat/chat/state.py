@@ -142,10 +142,13 @@ class ChatState:
         self.last_event = None
         self.last_moved = None
         self.last_admin = None
+        world = self._world
+        if command.time < world.log_time:  # a new leader's clock a little behind (0020)
+            command = replace(command, time=world.log_time)
+        world.log_time = command.time
         if seq != self.last_applied_seq(session) + 1:
             return []  # a duplicate, or an earlier command of this session is missing
         out = Outbox(index, command.time)
-        world = self._world
         user = world.users.get(session)
         message = command.message
         name = message.command.upper()

@@ -6,7 +6,7 @@ from twistedchat.chat import accounts, resume
 from twistedchat.chat.command import Command
 from twistedchat.chat.context import Context
 from twistedchat.chat.limits import truncate
-from twistedchat.chat.model import User, World
+from twistedchat.chat.model import User, World, run_of
 from twistedchat.chat.outbox import Outbox, numeric
 from twistedchat.chat.resume import RESUME_TAG
 from twistedchat.irc import numerics as N
@@ -27,12 +27,14 @@ def connect(world: World, out: Outbox, command: Command) -> User | None:
     gets 433 with target ``*`` so its connection can ask for another nick, unless it is
     logged in as the account of the session holding the nick: then it takes that session
     over (see :func:`twistedchat.chat.resume.reclaim`); that user is returned. A CONNECT
-    stamped before its node's last restart was proposed by a previous run of that node
-    (a delayed retry): registering it would create a user nobody is connected as.
+    from a session of an earlier run of its node than the one its last NODE_RESET named
+    was proposed by a process that is gone (a delayed retry): registering it would create
+    a user nobody is connected as. (The run, not a clock, tells: decision 0020.)
     """
     params = command.message.params
     session = command.session
-    if command.time < world.node(command.node).reset_at:
+    current, run = world.node(command.node).run, run_of(session)
+    if current and run and run != current:
         return None
     if len(params) < 4:
         out.send(
@@ -124,7 +126,7 @@ def node_reset(world: World, out: Outbox, command: Command) -> list[User]:
     """
     info = world.node(command.node)
     info.addresses = list(command.message.params)
-    info.reset_at = command.time
+    info.run = run_of(command.session)
     sessions = (world.users[session] for session in info.sessions)
     gone = [user for user in sessions if user.resume_hash is None]
     for user in gone:

@@ -257,7 +257,7 @@ class SessionHub:
         seq = session.next_seq
         session.next_seq += 1
         now = self.clock.seconds()
-        command = Command(session_id, seq, int(now * 1000), self.node_id, message, label)
+        command = Command(session_id, seq, 0, self.node_id, message, label)  # the log's time
         pending = _Pending(seq, command.encode(), label, now)
         session.pending.append(pending)
         if self.ready or session_id == self._node_session:
@@ -396,10 +396,11 @@ class SessionHub:
                 session.sink.respond(done.label, [])
         return settled
 
-    def apply(self, index: int, data: bytes) -> None:
-        """Apply one committed log entry and hand its deliveries to local sessions."""
+    def apply(self, index: int, data: bytes, time: int) -> None:
+        """Apply the committed log entry ``index`` (of the log's ``time``) and hand its
+        deliveries to local sessions."""
         self.applied_index = index
-        command = Command.decode(data)
+        command = Command.decode(data, time)
         deliveries = self.state.apply(index, command)
         try:
             self._after_apply(command, deliveries)

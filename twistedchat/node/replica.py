@@ -63,7 +63,7 @@ class RaftReplica:
         *,
         config: RaftConfig,
         tick_seconds: float,
-        apply_command: Callable[[int, bytes], None],
+        apply_command: Callable[[int, bytes, int], None],
         take_snapshot: Callable[[], bytes],
         restore_snapshot: Callable[[int, bytes], None],
         snapshot_every: int,
@@ -123,6 +123,7 @@ class RaftReplica:
             snapshot=snapshot,
             entries=entries,
             snapshot_data=(lambda: snapshot_data) if snapshot_data is not None else None,
+            wall_clock=self._wall_clock,
         )
         return core, fresh
 
@@ -132,7 +133,7 @@ class RaftReplica:
             raise RuntimeError("only a fresh, undecided node may found a cluster")
         log.info("founding cluster with voters {voters}", voters=sorted(voters))
         self.core = RaftNode.bootstrap(
-            self.node_id, self._raft_config, self._rng, Configuration(voters)
+            self.node_id, self._raft_config, self._rng, Configuration(voters), self._wall_clock
         )
         self.decided = True
         self._sync_peers()
@@ -228,6 +229,10 @@ class RaftReplica:
                      "configuration ({count} so far)", src=src,
                      count=self.ignored_from_non_members)  # fmt: skip
 
+    def _wall_clock(self) -> int:
+        """Our clock, in ms, for the entries we append as leader (the log's clock)."""
+        return int(self.clock.seconds() * 1000)
+
     def _peer_endpoint(self, member: str) -> str:
         """Dial ``member`` from our own address, so a peer sees us as who we say we are
         (and per-address network faults in tests cut exactly the links they mean to)."""
@@ -291,7 +296,7 @@ class RaftReplica:
             for entry in ready.committed:
                 if entry.kind == EntryKind.COMMAND:
                     _must(f"apply entry {entry.index}", self._apply_command,
-                          entry.index, entry.data)  # fmt: skip
+                          entry.index, entry.data, entry.time)  # fmt: skip
             self.core.advance(ready)
         return config_changed
 

@@ -35,8 +35,9 @@ from typing import Any
 
 from twistedchat.raft.messages import MESSAGE_TYPES
 
-#: Bumped whenever the encoding of any registered type changes (2: ``Hello.app``).
-WIRE_VERSION = 2
+#: Bumped whenever the encoding of any registered type changes (2: ``Hello.app``,
+#: 3: ``Entry.time``).
+WIRE_VERSION = 3
 #: The largest frame accepted or produced (length prefix value): bounds a peer's buffer.
 MAX_FRAME = 64 * 1024 * 1024
 

@@ -153,8 +153,13 @@ class RaftNode:
         snapshot: SnapshotMeta | None,
         entries: Sequence[Entry],
         snapshot_data: Callable[[], bytes] | None = None,
+        wall_clock: Callable[[], int] = lambda: 0,
     ) -> None:
         """Restart from durable state (use :meth:`bootstrap` for a brand-new cluster).
+
+        ``wall_clock()`` reads this server's clock in milliseconds since the epoch; as a
+        leader we stamp the entries we append with it (never below the last entry's
+        time). It is an input like the network: the core never reads a clock itself.
 
         ``snapshot_data`` loads the bytes of ``snapshot``; it is needed to send that
         snapshot to a lagging follower should we lead. The commit index may be stale:
@@ -168,6 +173,7 @@ class RaftNode:
         self._rng = rng
         self.log = RaftLog(snapshot or EMPTY_SNAPSHOT, entries, hard_state.commit)
         self._snapshot_data = snapshot_data
+        self._wall_clock = wall_clock
         self._term = hard_state.term
         self._voted_for = hard_state.voted_for
         self._role = Role.FOLLOWER
@@ -194,7 +200,12 @@ class RaftNode:
 
     @classmethod
     def bootstrap(
-        cls, node_id: str, config: RaftConfig, rng: random.Random, configuration: Configuration
+        cls,
+        node_id: str,
+        config: RaftConfig,
+        rng: random.Random,
+        configuration: Configuration,
+        wall_clock: Callable[[], int] = lambda: 0,
     ) -> RaftNode:
         """A founding member of a new cluster: every founder starts from the same log.
 
@@ -205,7 +216,13 @@ class RaftNode:
         and receives the log, configuration included, from the leader.
         """
         node = cls(
-            node_id, config, rng, hard_state=HardState(0, None, 0), snapshot=None, entries=[]
+            node_id,
+            config,
+            rng,
+            hard_state=HardState(0, None, 0),
+            snapshot=None,
+            entries=[],
+            wall_clock=wall_clock,
         )
         node.log.append([Entry(0, 1, EntryKind.CONFIG, configuration.encode())])
         node.log.commit_to(1)
@@ -745,8 +762,9 @@ class RaftNode:
     def _append(self, items: list[tuple[EntryKind, bytes]]) -> None:
         """Leader: append entries of our term (Figure 2: "append entry to local log")."""
         first = self.log.last_index + 1
+        time = max(self.log.last_time, self._wall_clock())
         self.log.append(
-            [Entry(self._term, first + i, kind, data) for i, (kind, data) in enumerate(items)]
+            [Entry(self._term, first + i, kind, data, time) for i, (kind, data) in enumerate(items)]
         )
         if any(kind == EntryKind.CONFIG for kind, _ in items):
             self._sync_progress()

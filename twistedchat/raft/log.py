@@ -61,6 +61,11 @@ class RaftLog:
     def last_term(self) -> int:
         return self._entries[-1].term if self._entries else self.snapshot.term
 
+    @property
+    def last_time(self) -> int:
+        """The log's clock at its last entry (0 when no entry is left to say)."""
+        return self._entries[-1].time if self._entries else 0
+
     def term(self, index: int) -> int | None:
         """The term of the entry at ``index``, or None if it is compacted or not there yet."""
         if index == self.snapshot.index:

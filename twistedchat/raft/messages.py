@@ -26,10 +26,16 @@ class EntryKind(enum.IntEnum):
 
 @dataclass(frozen=True, slots=True)
 class Entry:
+    """One log entry. ``time`` is the log's clock (milliseconds since the epoch): the
+    leader that appended the entry stamps it from its own clock, never below the entry
+    before it, so time never runs backwards along the log, and no other node's clock
+    counts (decision 0020). 0 in entries written before the log had a clock."""
+
     term: int
     index: int
     kind: EntryKind
     data: bytes = b""
+    time: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,8 @@ from twistedchat.raft.log import SnapshotMeta
 from twistedchat.raft.messages import Configuration, Entry, EntryKind
 
 #: Bumped whenever the schema changes; older stores are migrated, newer ones refused.
-SCHEMA_VERSION = 1
+#: 2: ``entries.time``, the log's clock (entries of version 1 read as time 0).
+SCHEMA_VERSION = 2
 
 DB_NAME = "raft.sqlite3"
 
@@ -35,7 +36,8 @@ CREATE TABLE entries (
     idx INTEGER PRIMARY KEY,
     term INTEGER NOT NULL,
     kind INTEGER NOT NULL,
-    data BLOB NOT NULL
+    data BLOB NOT NULL,
+    time INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE hard_state (
     id INTEGER PRIMARY KEY CHECK (id = 0),
@@ -115,9 +117,9 @@ class RaftStorage:
                 data = bytes(snap[3])
             after = meta.index if meta is not None else 0
             entries = [
-                Entry(term, idx, EntryKind(kind), bytes(blob))
-                for idx, term, kind, blob in self._db.execute(
-                    "SELECT idx, term, kind, data FROM entries WHERE idx > ? ORDER BY idx",
+                Entry(term, idx, EntryKind(kind), bytes(blob), time)
+                for idx, term, kind, blob, time in self._db.execute(
+                    "SELECT idx, term, kind, data, time FROM entries WHERE idx > ? ORDER BY idx",
                     (after,),
                 )
             ]
@@ -157,8 +159,8 @@ class RaftStorage:
                     )
                 self._db.execute("DELETE FROM entries WHERE idx >= ?", (first,))
                 self._db.executemany(
-                    "INSERT INTO entries (idx, term, kind, data) VALUES (?, ?, ?, ?)",
-                    [(e.index, e.term, int(e.kind), e.data) for e in entries],
+                    "INSERT INTO entries (idx, term, kind, data, time) VALUES (?, ?, ?, ?, ?)",
+                    [(e.index, e.term, int(e.kind), e.data, e.time) for e in entries],
                 )
             if hard_state is not None:
                 self._db.execute(
@@ -242,7 +244,7 @@ def _configure(db: sqlite3.Connection) -> None:
 
 
 def _migrate(db: sqlite3.Connection, path: str) -> None:
-    """Create the schema in a new store; refuse one written by a newer version."""
+    """Create the schema in a new store, migrate an older one; refuse a newer one."""
     db.execute("BEGIN IMMEDIATE")  # takes the exclusive lock (or fails if someone holds it)
     try:
         (version,) = db.execute("PRAGMA user_version").fetchone()
@@ -255,6 +257,9 @@ def _migrate(db: sqlite3.Connection, path: str) -> None:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+        elif version == 1:
+            db.execute("ALTER TABLE entries ADD COLUMN time INTEGER NOT NULL DEFAULT 0")
+        if version < SCHEMA_VERSION:
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         db.execute("COMMIT")
     except BaseException:
