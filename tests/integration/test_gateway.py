@@ -19,7 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import Gateway, IRCClient, Node, free_ports, leader_of, wait_for
+from tests.integration.harness import (
+    Gateway,
+    IRCClient,
+    Node,
+    free_ports,
+    leader_of,
+    sentinel,
+    wait_for,
+)
 from tests.integration.terminal import start_irssi
 
 LINES = 40
@@ -124,6 +132,9 @@ def run_failover(
 
         try:
             wait_for(complete, 60, "every line at every member", interval=0.2)
+            # Nothing more: no second copy of a line, no late QUIT or JOIN for alice.
+            sentinel(survivors[talker], "#stream",
+                     *(lambda t, r=r: t in r.texts for r in recorders.values()))  # fmt: skip
         except AssertionError:
             print(gateway.log_text()[-4000:])
             for name, recorder in recorders.items():
@@ -202,6 +213,7 @@ def test_joins_and_parts_while_failing_over_reach_the_client_behind_the_gateway(
         bob = joined(IRCClient(others[0].irc_port, "bob"))
         carol = IRCClient(others[1].irc_port, "carol")
         alice.expect(":bob!")
+        mark = len(alice.lines)
         home.signal(signal.SIGSTOP)
         wait_for(lambda: until_applied(carol, "JOIN #stream", " 366 "), 30, "carol's JOIN")
         wait_for(lambda: until_applied(bob, "PART #stream", " PART "), 30, "bob's PART")
@@ -211,6 +223,9 @@ def test_joins_and_parts_while_failing_over_reach_the_client_behind_the_gateway(
         assert seen[1].startswith(":bob!") and seen[1].endswith(" PART :#stream"), seen
         alice.send("PRIVMSG #stream :back")
         assert carol.expect("PRIVMSG #stream").endswith(":back")
+        sentinel(carol, "#stream", alice)  # and neither event came twice
+        events = [line for line in alice.lines[mark:] if " JOIN " in line or " PART " in line]
+        assert events == seen
     finally:
         gateway.stop()
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.harness import Gateway, IRCClient, Node, free_ports, wait_for
+from tests.integration.harness import Gateway, IRCClient, Node, free_ports, sentinel, wait_for
 from tests.integration.terminal import Terminal
 from tests.integration.test_gateway import joined
 
@@ -109,6 +109,7 @@ def test_sasl_through_the_gateway_survives_the_death_of_the_node(
         assert line.endswith(":said after the failover") and "account=dana" in tags, line
         assert whois_account(observer, "dana") == "dana"
         assert "resumed as dana" in gateway.log_text()
+        sentinel(observer, "#stream", client)  # what the failover showed dana, read to here
         assert not [x for x in client.lines if x.startswith("ERROR") or " 904 " in x]
     finally:
         for each in clients:
