@@ -367,8 +367,7 @@ def test_bad_input_on_peer_and_discovery_ports_harms_no_one(tmp_path: Path) -> N
         # Every TLS-level cause (random bytes, a length prefix, a ClientHello and garbage,
         # plain TCP, another CA) fails the handshake: one line per remote host a minute.
         assert len(log_lines(node, "TLS handshake failed")) <= 1, log_lines(node, "TLS")
-        # The idle connections' "sent no hello" lines are one per connection today: see
-        # test_idle_peer_connections_are_closed_and_logged_once_a_minute (skipped).
+        assert len(log_lines(node, "sent no hello")) <= 1, log_lines(node, "sent no hello")
         assert len(log_lines(node, "discovery: not sending Offer")) == 1
         print(node.node_id, "discovery", counters, "log lines:",
               {cause: len(log_lines(node, cause)) for cause in ("dropped a datagram",
@@ -381,17 +380,9 @@ def single_tls_node(root: Path) -> Node:
     return node
 
 
-RAFT_FIX_LOG = (
-    "needs raft transport fix: InboundProtocol._refuse (twistedchat/raft/transport.py) logs "
-    "every refusal it makes, with no rate limit: each connection that sends no Hello, a bad "
-    "frame or a first frame that is not a Hello adds a log line, and anyone who can reach "
-    "the peer port (no certificate needed: the Hello deadline runs from the TCP connect) "
-    "can fill the log; the TLS-failure path next to it already uses context.should_log"
-)
-
-
-@pytest.mark.skip(reason=RAFT_FIX_LOG)
 def test_idle_peer_connections_are_closed_and_logged_once_a_minute(tmp_path: Path) -> None:
+    """Anyone who reaches the peer port can open links that never say Hello: each is
+    closed at the hello timeout, and the log says so once a minute, not once a link."""
     node = single_tls_node(tmp_path)
     with idle_connections(node.peer_port, 20) as sockets:
         assert all_closed_by_peer(sockets, HELLO_TIMEOUT + 10)
@@ -399,21 +390,10 @@ def test_idle_peer_connections_are_closed_and_logged_once_a_minute(tmp_path: Pat
     assert (node.status() or {}).get("role") == "leader"
 
 
-RAFT_FIX_FRAME = (
-    "needs raft transport fix: before its Hello an inbound link decodes frames of up to "
-    "MAX_FRAME (64 MiB; twistedchat/raft/codec.py), so each TLS link of any certificate of "
-    "the CA (or any TCP link with --insecure-peers) may make the node buffer 64 MiB until "
-    "the hello timeout: 8 links hold 128 MiB for 10 s, and reconnecting keeps it up. The "
-    "first frame should be limited to what a Hello can be (e.g. FrameDecoder(max_frame="
-    "MAX_REPLY_FRAME) until the Hello is accepted, then MAX_FRAME), and refusals logged "
-    "once a minute per host (see the test above)"
-)
-
-
-@pytest.mark.skip(reason=RAFT_FIX_FRAME)
 def test_a_huge_frame_before_the_hello_is_refused_at_once(tmp_path: Path) -> None:
     """The attacker holds a certificate of the cluster's CA (for an id that is no member)
-    to get past TLS to the framing; it never sends a Hello, let alone a Raft message."""
+    to get past TLS to the framing; it never sends a Hello, let alone a Raft message.
+    A link's first frame may be only as large as a Hello can be (``MAX_HELLO_FRAME``)."""
     node = single_tls_node(tmp_path)
     tls_dir = pki.issue_node(tmp_path / "pki", "127.0.0.1:1", tmp_path / "outsider", days=1)
     context = client_context(tls_dir)

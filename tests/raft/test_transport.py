@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import struct
 from collections.abc import Callable
 from typing import Any
 
@@ -341,6 +342,18 @@ def test_a_message_in_anothers_name_closes_the_link() -> None:
     assert terms(node.received) == [1]  # nothing from the forgery on, not even a's own
     assert wire.disconnected
     assert node.transport.stats()["spoofed_src"] == 1
+
+
+def test_a_first_frame_larger_than_a_hello_is_refused_before_it_is_buffered() -> None:
+    node = Inbound()
+    protocol, wire = node.connection()
+    protocol.dataReceived(struct.pack(">I", codec.MAX_HELLO_FRAME + 1) + bytes(1000))
+    assert wire.disconnected and node.transport.stats()["bad_frames"] == 1
+    node = Inbound()  # after the Hello, frames may be as large as MAX_FRAME
+    protocol, wire = node.connection()
+    big = AppendEntries("a", "b", 1, 0, 0, (Entry(1, 1, EntryKind.COMMAND, bytes(200_000)),), 0)
+    protocol.dataReceived(HELLO + codec.encode(big))
+    assert not wire.disconnected and node.received == [big]
 
 
 def test_inbound_without_hello_times_out() -> None:

@@ -40,6 +40,9 @@ from twistedchat.raft.messages import MESSAGE_TYPES
 WIRE_VERSION = 3
 #: The largest frame accepted or produced (length prefix value): bounds a peer's buffer.
 MAX_FRAME = 64 * 1024 * 1024
+#: The largest Hello (whose ``app`` is bounded by the application, at most 64 KiB): the
+#: limit of a link's first frame, before anyone knows who sends it.
+MAX_HELLO_FRAME = 128 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,8 +421,11 @@ class FrameDecoder:
     messages decoded earlier in the failing call are discarded with the connection.
     """
 
-    def __init__(self, max_frame: int = MAX_FRAME):
+    def __init__(self, max_frame: int = MAX_FRAME, *, max_first_frame: int | None = None):
+        """Frames may be ``max_frame`` bytes long; the first one only ``max_first_frame``
+        (if given): a link's Hello, which must not let a stranger make us buffer more."""
         self.max_frame = max_frame
+        self._limit = max_frame if max_first_frame is None else max_first_frame
         self._chunks: list[bytes] = []
         self._size = 0
         self._need = 4  # bytes needed before another frame can be complete
@@ -458,11 +464,12 @@ class FrameDecoder:
                 self._need = 4
                 return messages, pos
             (length,) = _U32.unpack_from(buf, pos)
-            if length > self.max_frame:
-                raise FrameError(f"frame of {length} bytes exceeds the limit of {self.max_frame}")
+            if length > self._limit:
+                raise FrameError(f"frame of {length} bytes exceeds the limit of {self._limit}")
             end = pos + 4 + length
             if end > available:
                 self._need = end - pos
                 return messages, pos
             messages.append(decode_body(buf[pos + 4 : end]))
+            self._limit = self.max_frame
             pos = end

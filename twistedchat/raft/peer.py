@@ -40,7 +40,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from twistedchat.raft.codec import FrameDecoder, FrameError, Hello
+from twistedchat.raft.codec import MAX_HELLO_FRAME, FrameDecoder, FrameError, Hello
 from twistedchat.ratelimit import KeyedBuckets
 from twistedchat.security.peertls import error_text
 
@@ -51,8 +51,6 @@ log = Logger()
 
 #: Frames handed to TCP per write when draining a queue, so a pause can stop the drain.
 DRAIN_BATCH_BYTES = 256 * 1024
-#: The largest frame a peer may write on our connection (its Hello, when it refuses us).
-MAX_REPLY_FRAME = 64 * 1024
 #: A refused link (or failed TLS handshake) is logged at most this often per peer or host:
 #: the refused side retries forever, and every attempt is refused again.
 REFUSAL_LOG_EVERY = 60.0
@@ -222,7 +220,7 @@ class OutboundProtocol(TrackedProtocol):
     def dataReceived(self, data: bytes) -> None:
         """A peer writes on the connection we opened only to refuse it, with its Hello."""
         if self._decoder is None:
-            self._decoder = FrameDecoder(max_frame=MAX_REPLY_FRAME)
+            self._decoder = FrameDecoder(max_frame=MAX_HELLO_FRAME)  # only its Hello comes
         try:
             frames = self._decoder.feed(data)
         except FrameError:

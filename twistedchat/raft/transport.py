@@ -40,7 +40,7 @@ from twisted.protocols.tls import TLSMemoryBIOFactory
 from twisted.python.failure import Failure
 
 from twistedchat.raft import codec
-from twistedchat.raft.codec import WIRE_VERSION, FrameDecoder, FrameError, Hello
+from twistedchat.raft.codec import MAX_HELLO_FRAME, WIRE_VERSION, FrameDecoder, FrameError, Hello
 from twistedchat.raft.messages import RaftMessage
 from twistedchat.raft.peer import (
     LinkContext,
@@ -74,7 +74,7 @@ class InboundProtocol(TrackedProtocol):
     def __init__(self, owner: PeerTransport):
         super().__init__(owner.context)
         self.owner = owner
-        self.decoder = FrameDecoder()
+        self.decoder = FrameDecoder(max_first_frame=MAX_HELLO_FRAME)
         self.peer_id: str | None = None  # from its Hello
         self._timer: IDelayedCall | None = None  # the Hello deadline, then a refusal's
         self._refused = False  # we refused its Hello and are closing: ignore what follows
@@ -101,7 +101,7 @@ class InboundProtocol(TrackedProtocol):
 
     def _no_hello(self) -> None:
         self._timer = None
-        self._refuse(f"sent no hello within {self.context.settings.hello_timeout}s")
+        self._refuse("no hello", f"sent no hello within {self.context.settings.hello_timeout}s")
 
     def _peer_name(self) -> str:
         if self.peer_id is not None:
@@ -112,9 +112,14 @@ class InboundProtocol(TrackedProtocol):
         peer = self.transport.getPeer() if self.transport is not None else None
         return str(getattr(peer, "host", peer))
 
-    def _refuse(self, why: str, counter: str = "rejected_hello") -> None:
+    def _refuse(self, cause: str, why: str, counter: str = "rejected_hello") -> None:
+        """Close the link; say ``why`` at most once a minute per host and ``cause`` (a
+        fixed name of the kind of refusal): anyone who reaches the port could otherwise
+        fill the log."""
         self.context.stats[counter] += 1
-        log.warn("closing peer connection from {peer}: {why}", peer=self._peer_name(), why=why)
+        if self.context.should_log(f"{cause} {self._peer_host()}"):
+            log.warn("closing peer connection from {peer}: {why}", peer=self._peer_name(),
+                     why=why)  # fmt: skip
         self.abort()  # nothing of ours to flush
 
     def dataReceived(self, data: bytes) -> None:
@@ -125,10 +130,11 @@ class InboundProtocol(TrackedProtocol):
         try:
             frames = self.decoder.feed(data)
         except codec.UnsupportedVersion as exc:
-            self._refuse(str(exc), "rejected_hello" if self.peer_id is None else "bad_frames")
+            self._refuse("version", str(exc),
+                         "rejected_hello" if self.peer_id is None else "bad_frames")  # fmt: skip
             return
         except FrameError as exc:
-            self._refuse(f"bad frame: {exc}", "bad_frames")
+            self._refuse("bad frame", f"bad frame: {exc}", "bad_frames")
             return
         for frame in frames:
             stats["frames_received"] += 1
@@ -139,25 +145,27 @@ class InboundProtocol(TrackedProtocol):
                 if not self._deliver(frame):
                     return
             else:
-                self._refuse(f"unexpected {type(frame).__name__} frame", "bad_frames")
+                self._refuse("unexpected", f"unexpected {type(frame).__name__} frame",
+                             "bad_frames")  # fmt: skip
                 return
 
     def _accept_hello(self, frame: object) -> bool:
         if not isinstance(frame, Hello):
-            self._refuse(f"first frame is a {type(frame).__name__}, not a Hello")
+            self._refuse("not a hello", f"first frame is a {type(frame).__name__}, not a Hello")
             return False
         ours = self.owner.cluster
         if frame.cluster != ours:
-            self._refuse(f"node {frame.node_id!r} is in cluster {frame.cluster!r}, not {ours!r}")
+            why = f"node {frame.node_id!r} is in cluster {frame.cluster!r}, not {ours!r}"
+            self._refuse("cluster", why)
             return False
         if frame.version != WIRE_VERSION:
-            self._refuse(f"node {frame.node_id!r} speaks version {frame.version}")
+            self._refuse("hello version", f"node {frame.node_id!r} speaks version {frame.version}")
             return False
         tls = self.context.tls
         if tls is not None:
             mismatch = tls.inbound_mismatch(self.transport, frame.node_id)
             if mismatch is not None:
-                self._refuse(mismatch)
+                self._refuse("identity", mismatch)
                 return False
         if frame.app != self.context.app:  # checked last: only a proven node hears ours
             self._refuse_app(frame)
