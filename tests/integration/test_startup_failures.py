@@ -127,13 +127,8 @@ def test_an_irc_port_out_of_range_stops_the_node_with_one_line(tmp_path: Path) -
                     "port must be 0-65535")  # fmt: skip
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs an options fix: _check_endpoint in twistedchat/node/options.py catches "
-    "(ValueError, TypeError, KeyError) but serverFromString reads ssl: files while parsing "
-    "and raises FileNotFoundError (OSError), which twistd prints as a traceback",
-)
 def test_an_ssl_irc_endpoint_without_its_key_file_is_one_line(tmp_path: Path) -> None:
+    """Twisted reads an ssl: endpoint's files while parsing its description."""
     irc, peer, status = free_ports(3)
     args = node_args(tmp_path, irc=irc, peer=peer, status=status, udp=free_udp_port())
     missing = tmp_path / "missing.pem"

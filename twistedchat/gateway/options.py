@@ -59,8 +59,8 @@ class ChatGatewayOptions(usage.Options):
 
     def postOptions(self) -> None:
         try:
-            endpoints.serverFromString(reactor, self["listen"])
-        except (ValueError, TypeError, KeyError) as error:
+            endpoints.serverFromString(reactor, self["listen"])  # reads ssl: files too
+        except (ValueError, TypeError, KeyError, OSError) as error:
             raise usage.UsageError(f"--listen: bad endpoint {self['listen']!r}: {error}") from None
         if not 0 < self["discovery-port"] < 65536:
             raise usage.UsageError("--discovery-port must be a port number (1-65535)")

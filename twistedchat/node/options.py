@@ -337,8 +337,8 @@ def _peer_tls(options: ChatNodeOptions) -> PeerTLS | None:
 
 def _check_endpoint(option: str, description: str) -> None:
     try:
-        endpoints.serverFromString(reactor, description)
-    except (ValueError, TypeError, KeyError) as error:
+        endpoints.serverFromString(reactor, description)  # reads an ssl: endpoint's files
+    except (ValueError, TypeError, KeyError, OSError) as error:
         raise usage.UsageError(f"{option}: bad endpoint {description!r}: {error}") from None
 
 
