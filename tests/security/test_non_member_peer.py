@@ -108,6 +108,7 @@ def test_a_non_member_with_a_valid_certificate_can_neither_write_nor_move_a_term
     assert leader_of(nodes) is leader
     refusals = [x for x in follower.log_text().splitlines() if "not a member" in x]
     assert len(refusals) == 1 and outsider.node_id in refusals[0]
+    assert (follower.status() or {})["peer_links"]["ignored_from_non_members"] >= 1
     alice.close()
     bob.close()
 
@@ -124,4 +125,5 @@ def test_a_message_in_a_members_name_closes_the_link(tmp_path: Path, started: li
     wait_for(lambda: "claims to come from" in follower.log_text(), 10, "the link closed")
     line = next(x for x in follower.log_text().splitlines() if "claims to come from" in x)
     assert outsider.node_id in line and leader.node_id in line
+    assert (follower.status() or {})["peer_links"]["spoofed_src"] == 1
     assert all((n.status() or {})["term"] == term for n in nodes)

@@ -451,6 +451,11 @@ class ChatNodeService(service.Service):
                 **(self._discovery.decoder.counters if self._discovery else {}),
                 "rate_limited": self._discovery.rate_limited if self._discovery else 0,
             },
+            # Frames, refusals (bad frames, Hellos, forged src) and what non-members sent.
+            "peer_links": {
+                **(self.transport.stats() if self.transport else {}),
+                "ignored_from_non_members": self.replica.ignored_from_non_members,
+            },
             "clients": self.hub.local_client_count(),
             "users": state.user_count(),
             "channels": state.channel_count(),
