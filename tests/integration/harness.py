@@ -219,6 +219,7 @@ class Node:
     status_port: int
     joins: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # added to the process's environment
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     watch: Watch = field(init=False, repr=False)
@@ -260,8 +261,9 @@ class Node:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         log_from = log.tell()  # the child shares this offset once it runs
         self.process = subprocess.Popen(
-            self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.data_dir.parent
-        )
+            self.command(), stdout=log, stderr=subprocess.STDOUT, cwd=self.data_dir.parent,
+            env={**os.environ, **self.env},
+        )  # fmt: skip
         self.watch.started(self.process, log_from)
         log.close()
         if self not in STARTED:
