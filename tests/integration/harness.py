@@ -14,6 +14,7 @@ message with :func:`sentinel` instead of sleeping.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import itertools
 import json
@@ -526,3 +527,22 @@ class IRCClient:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.sock.close()
+
+
+def sasl_client(
+    port: int, nick: str, account: str, password: str, caps: Iterable[str] = ()
+) -> IRCClient:
+    """A client registering as ``nick`` that logs in by SASL PLAIN as ``account`` first
+    (asking for ``caps`` too); returned once it sent CAP END, before the welcome."""
+    client = IRCClient(port)
+    client.send("CAP LS 302")
+    client.send(f"CAP REQ :{' '.join(['sasl', *caps])}")
+    client.expect(" ACK ")
+    client.send(f"NICK {nick}")
+    client.send(f"USER {nick} 0 * :{nick}")
+    client.send("AUTHENTICATE PLAIN")
+    client.expect("AUTHENTICATE +")
+    client.send("AUTHENTICATE " + base64.b64encode(f"\0{account}\0{password}".encode()).decode())
+    client.expect(" 903 ")
+    client.send("CAP END")
+    return client

@@ -3,10 +3,9 @@ get the mail left meanwhile."""
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Callable
 
-from tests.integration.harness import IRCClient, Node
+from tests.integration.harness import IRCClient, Node, sasl_client
 
 
 def test_register_on_one_node_and_sasl_login_on_another(
@@ -19,17 +18,8 @@ def test_register_on_one_node_and_sasl_login_on_another(
     dave.send("QUIT :moving")
     dave.close()
 
-    client = IRCClient(nodes[2].irc_port)
-    client.send("CAP LS 302")
-    client.send("CAP REQ :sasl account-tag")
-    client.expect(" ACK ")
-    client.send("NICK davey")  # the account, not the nick, is what SASL logs in to
-    client.send("USER dave 0 * :Dave")
-    client.send("AUTHENTICATE PLAIN")
-    client.expect("AUTHENTICATE +")
-    client.send("AUTHENTICATE " + base64.b64encode(b"\0dave\0s3cret-enough").decode())
-    client.expect(" 903 ")
-    client.send("CAP END")
+    # The account, not the nick, is what SASL logs in to.
+    client = sasl_client(nodes[2].irc_port, "davey", "dave", "s3cret-enough", ["account-tag"])
     client.expect(" 001 ")
     observer = IRCClient(nodes[1].irc_port, "observer")
     observer.send("WHOIS davey")
@@ -56,17 +46,7 @@ def test_mail_for_an_offline_account_arrives_after_the_welcome_on_another_node(
     assert " 301 bob alice :alice is offline" in bob.expect(" 301 ", " 401 ")
     msgid = dict(tag.split("=", 1) for tag in echo[1:].split(" ", 1)[0].split(";"))["msgid"]
 
-    client = IRCClient(nodes[2].irc_port)
-    client.send("CAP LS 302")
-    client.send("CAP REQ :sasl message-tags")
-    client.expect(" ACK ")
-    client.send("NICK alice")
-    client.send("USER alice 0 * :Alice")
-    client.send("AUTHENTICATE PLAIN")
-    client.expect("AUTHENTICATE +")
-    client.send("AUTHENTICATE " + base64.b64encode(b"\0alice\0s3cret-enough").decode())
-    client.expect(" 903 ")
-    client.send("CAP END")
+    client = sasl_client(nodes[2].irc_port, "alice", "alice", "s3cret-enough", ["message-tags"])
     mail = client.expect("PRIVMSG alice :")
     assert mail.endswith(":bob!~bob@127.0.0.1 PRIVMSG alice :hello while you were away")
     assert f"msgid={msgid}" in mail

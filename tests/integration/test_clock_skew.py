@@ -8,14 +8,13 @@ while msgids ran forwards. Now the leader stamps every entry, never below the la
 
 from __future__ import annotations
 
-import base64
 import glob
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 
-from tests.integration.harness import IRCClient, Node, leader_of, wait_for
+from tests.integration.harness import IRCClient, Node, leader_of, sasl_client, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -83,17 +82,7 @@ def test_a_node_with_a_skewed_clock_changes_nobodys_history_or_mail(
     times = [tag(h, "time") for h in history]
     assert times == sorted(times) and all(age_seconds(t) < 60 for t in times)
 
-    back = IRCClient(other.irc_port)
-    back.send("CAP LS 302")
-    back.send("CAP REQ :sasl")
-    back.expect(" ACK ")
-    back.send("NICK carol")
-    back.send("USER carol 0 * :Carol")
-    back.send("AUTHENTICATE PLAIN")
-    back.expect("AUTHENTICATE +")
-    back.send("AUTHENTICATE " + base64.b64encode(b"\0carol\0s3cret-enough").decode())
-    back.expect(" 903 ")
-    back.send("CAP END")
+    back = sasl_client(other.irc_port, "carol", "carol", "s3cret-enough")
     mails = [back.expect("PRIVMSG carol :") for _ in range(3)]
     assert [m.rsplit(":", 1)[-1] for m in mails] == [
         f"mail {n} while you were away" for n in range(3)
