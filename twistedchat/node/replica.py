@@ -29,6 +29,7 @@ from twistedchat.raft.core import NotLeader, RaftConfig, RaftNode, SnapshotMeta
 from twistedchat.raft.messages import Configuration, EntryKind, RaftMessage
 from twistedchat.raft.storage import RaftStorage
 from twistedchat.raft.transport import PeerTransport
+from twistedchat.ratelimit import TokenBucket
 
 log = Logger()
 T = TypeVar("T")
@@ -96,7 +97,7 @@ class RaftReplica:
         self.last_contact: dict[str, float] = {}
         #: Raft messages from servers outside the configuration, which the core ignores.
         self.ignored_from_non_members = 0
-        self._ignored_logged_at = float("-inf")
+        self._non_member_log = TokenBucket(1, 1 / NON_MEMBER_LOG_EVERY)
         #: Writes are held, not refused, for this long without a leader (an election).
         self.leaderless_grace = 3 * 2 * config.election_ticks * tick_seconds
         self._leader_seen_at: float | None = None
@@ -222,9 +223,7 @@ class RaftReplica:
     def _ignored_non_member(self, src: str) -> None:
         """Count what non-members send (the core ignores it); say so once a minute."""
         self.ignored_from_non_members += 1
-        now = self.clock.seconds()
-        if now - self._ignored_logged_at >= NON_MEMBER_LOG_EVERY:
-            self._ignored_logged_at = now
+        if self._non_member_log.take(self.clock.seconds()) == 0:
             log.warn("ignoring raft messages from {src}, which is not a member of the "
                      "configuration ({count} so far)", src=src,
                      count=self.ignored_from_non_members)  # fmt: skip
