@@ -1,4 +1,5 @@
-"""One node of three runs with its clock 40 days off (libfaketime): nobody's history moves.
+"""One node of three runs with its clock 40 days off (libfaketime): nobody's history moves,
+whether that node follows or leads.
 
 Before the log had its own clock, one line from a node 40 days ahead expired the channel's
 history and the mail kept for an account on every node, and server-time ran backwards
@@ -9,16 +10,19 @@ while msgids ran forwards. Now the leader stamps every entry, never below the la
 from __future__ import annotations
 
 import glob
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
 
 from tests.integration.harness import IRCClient, Node, leader_of, sasl_client, wait_for
+from twistedchat.chat.passwords import hash_password
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 CAPS = ("batch", "message-tags", "server-time", "draft/chathistory")
+OPER_PASSWORD = "correct-horse"
 #: libfaketime, preloaded into the node itself (the ``faketime`` program would run it as
 #: a child that a signal to the program does not reach).
 LIBFAKETIME = next(iter(glob.glob("/usr/lib/*/faketime/libfaketime.so.1")), None)
@@ -35,11 +39,14 @@ def age_seconds(server_time: str) -> float:
 
 
 @pytest.mark.skipif(LIBFAKETIME is None, reason="needs libfaketime (apt faketime)")
+@pytest.mark.parametrize("role", ["follower", "leader"])
 @pytest.mark.parametrize("offset", ["+40d", "-40d"], ids=["ahead", "behind"])
 def test_a_node_with_a_skewed_clock_changes_nobodys_history_or_mail(
-    cluster_factory: Callable[..., list[Node]], offset: str
+    cluster_factory: Callable[..., list[Node]], offset: str, role: str
 ) -> None:
-    nodes = cluster_factory(3)
+    """The skewed node follows, or (handed leadership by an operator) leads: a leader
+    stamps entries with the median of the voters' clocks, not its own."""
+    nodes = cluster_factory(3, "--oper", f"root:{hash_password(OPER_PASSWORD, os.urandom(16))}")
     leader = leader_of(nodes)
     assert leader is not None
     follower = next(n for n in nodes if n is not leader)
@@ -67,6 +74,11 @@ def test_a_node_with_a_skewed_clock_changes_nobodys_history_or_mail(
     wait_for(lambda: (skewed.status() or {}).get("leader") == leader.node_id, 30,
              "the skewed node to follow the leader")  # fmt: skip
     mallory = IRCClient(skewed.irc_port, "mallory")
+    if role == "leader":
+        mallory.send(f"OPER root {OPER_PASSWORD}")
+        mallory.expect(" 381 ")
+        mallory.send(f"CLUSTER TRANSFER {skewed.node_id}")
+        wait_for(lambda: leader_of([leader, skewed, other]) is skewed, 20, "the skewed leader")
     mallory.send("JOIN #room")
     mallory.expect(" 366 ")
     for n in range(3):

@@ -190,11 +190,12 @@ def test_wire_schema_is_pinned() -> None:
             "1 RequestVote(src: str, dst: str, term: int, last_log_index: int, "
             "last_log_term: int, pre_vote: bool, transfer: bool)",
             "2 RequestVoteResponse(src: str, dst: str, term: int, vote_granted: bool, "
-            "pre_vote: bool)",
+            "pre_vote: bool, time: int)",
             "3 AppendEntries(src: str, dst: str, term: int, prev_log_index: int, "
             "prev_log_term: int, entries: tuple[Entry, ...], leader_commit: int, read_ctx: int)",
             "4 AppendEntriesResponse(src: str, dst: str, term: int, success: bool, "
-            "match_index: int, conflict_index: int, conflict_term: int, read_ctx: int)",
+            "match_index: int, conflict_index: int, conflict_term: int, read_ctx: int, "
+            "time: int)",
             "5 InstallSnapshot(src: str, dst: str, term: int, last_included_index: int, "
             "last_included_term: int, config_voters: tuple[str, ...], "
             "config_learners: tuple[str, ...], offset: int, data: bytes, done: bool)",
@@ -308,7 +309,7 @@ def test_invalid_utf8() -> None:
 
 def test_invalid_bool_byte() -> None:
     good = encode(TimeoutNow("a", "b", 1))[4:] + b""
-    vote = bytes([WIRE_VERSION, 2]) + good[2:] + b"\x02\x00"  # RequestVoteResponse
+    vote = bytes([WIRE_VERSION, 2]) + good[2:] + b"\x02\x00" + bytes(8)  # RequestVoteResponse
     expect_error(frame_of(vote), "bad RequestVoteResponse frame: bool byte 2")
 
 

@@ -734,7 +734,7 @@ def test_a_leader_removing_itself_is_heard_until_its_removal_commits() -> None:
 # -- the log's clock: the leader's, never backwards (decision 0020) --------------------------
 
 
-def test_the_leader_stamps_entries_with_its_clock_and_time_never_runs_back() -> None:
+def test_the_leader_stamps_entries_with_the_voters_clock_and_time_never_runs_back() -> None:
     clocks = {"a": 5_000, "b": 9_000_000, "c": 1}  # b is far ahead, c far behind
     config = Configuration(frozenset("abc"))
     net = Net(
@@ -756,3 +756,24 @@ def test_the_leader_stamps_entries_with_its_clock_and_time_never_runs_back() -> 
     leader.propose(b"later")
     net.deliver()
     assert net.applied["b"][-1].time == 7_000
+
+
+def test_a_leader_whose_clock_is_off_stamps_the_time_most_voters_agree_on() -> None:
+    day = 86_400_000
+    clocks = {"a": 1_000 + 40 * day, "b": 1_000, "c": 1_200}  # the leader, 40 days ahead
+    config = Configuration(frozenset("abc"))
+    net = Net(
+        *(
+            RaftNode.bootstrap(n, CFG, random.Random(i), config, lambda n=n: clocks[n])
+            for i, n in enumerate("abc")
+        )
+    )
+    net.elect("a")  # the votes it got told it b's and c's clocks: even its no-op is right
+    net["a"].propose(b"line")
+    net.deliver()
+    assert [e.time for e in net.applied["b"][1:]] == [1_200, 1_200]  # the median, not a's
+    clocks["a"] = 1_500 - 40 * day  # now far behind: the log's time does not go back
+    net.tick("a")
+    net["a"].propose(b"later")
+    net.deliver()
+    assert net.applied["c"][-1].time == 1_200

@@ -36,7 +36,7 @@ from typing import Any
 from twistedchat.raft.messages import MESSAGE_TYPES
 
 #: Bumped whenever the encoding of any registered type changes (2: ``Hello.app``,
-#: 3: ``Entry.time``).
+#: 3: ``Entry.time`` and the senders' clocks in vote and append answers).
 WIRE_VERSION = 3
 #: The largest frame accepted or produced (length prefix value): bounds a peer's buffer.
 MAX_FRAME = 64 * 1024 * 1024

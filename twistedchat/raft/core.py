@@ -157,9 +157,10 @@ class RaftNode:
     ) -> None:
         """Restart from durable state (use :meth:`bootstrap` for a brand-new cluster).
 
-        ``wall_clock()`` reads this server's clock in milliseconds since the epoch; as a
-        leader we stamp the entries we append with it (never below the last entry's
-        time). It is an input like the network: the core never reads a clock itself.
+        ``wall_clock()`` reads this server's clock in milliseconds since the epoch. It is
+        an input like the network: the core never reads a clock itself. Our answers to
+        votes and appends carry it, and as a leader we stamp the entries we append with
+        the voters' clocks (:meth:`_log_clock`), never below the last entry's time.
 
         ``snapshot_data`` loads the bytes of ``snapshot``; it is needed to send that
         snapshot to a lagging follower should we lead. The commit index may be stale:
@@ -174,6 +175,8 @@ class RaftNode:
         self.log = RaftLog(snapshot or EMPTY_SNAPSHOT, entries, hard_state.commit)
         self._snapshot_data = snapshot_data
         self._wall_clock = wall_clock
+        #: Each peer's clock minus ours (ms), as its latest answer to us showed it.
+        self._clock_offsets: dict[str, int] = {}
         self._term = hard_state.term
         self._voted_for = hard_state.voted_for
         self._role = Role.FOLLOWER
@@ -336,6 +339,8 @@ class RaftNode:
         """
         if not self.admits(m):
             return
+        if isinstance(m, RequestVoteResponse | AppendEntriesResponse) and m.time:
+            self._clock_offsets[m.src] = m.time - self._wall_clock()
         if m.term > self._term:
             if isinstance(m, RequestVote):
                 if not m.transfer and self._in_lease():
@@ -376,7 +381,9 @@ class RaftNode:
         match m:
             case AppendEntries():
                 self._send(
-                    AppendEntriesResponse(self.id, m.src, self._term, False, m.prev_log_index)
+                    AppendEntriesResponse(
+                        self.id, m.src, self._term, False, m.prev_log_index, time=self._wall_clock()
+                    )
                 )
             case InstallSnapshot():
                 self._send(
@@ -665,7 +672,11 @@ class RaftNode:
 
     def _send_vote_response(self, m: RequestVote, granted: bool) -> None:
         term = m.term if granted and m.pre_vote else self._term
-        self._send(RequestVoteResponse(self.id, m.src, term, granted, pre_vote=m.pre_vote))
+        self._send(
+            RequestVoteResponse(
+                self.id, m.src, term, granted, pre_vote=m.pre_vote, time=self._wall_clock()
+            )
+        )
 
     def _on_vote_response(self, m: RequestVoteResponse) -> None:
         if m.pre_vote:
@@ -709,6 +720,7 @@ class RaftNode:
                     conflict_index=conflict_index,
                     conflict_term=conflict_term,
                     read_ctx=m.read_ctx,
+                    time=self._wall_clock(),
                 )
             )
             return
@@ -716,7 +728,15 @@ class RaftNode:
         last_new = prev_index + len(entries)
         self.log.commit_to(min(m.leader_commit, last_new))  # step 5
         self._send(
-            AppendEntriesResponse(self.id, m.src, self._term, True, last_new, read_ctx=m.read_ctx)
+            AppendEntriesResponse(
+                self.id,
+                m.src,
+                self._term,
+                True,
+                last_new,
+                read_ctx=m.read_ctx,
+                time=self._wall_clock(),
+            )
         )
 
     def _on_install_snapshot(self, m: InstallSnapshot) -> None:
@@ -762,7 +782,7 @@ class RaftNode:
     def _append(self, items: list[tuple[EntryKind, bytes]]) -> None:
         """Leader: append entries of our term (Figure 2: "append entry to local log")."""
         first = self.log.last_index + 1
-        time = max(self.log.last_time, self._wall_clock())
+        time = max(self.log.last_time, self._log_clock())
         self.log.append(
             [Entry(self._term, first + i, kind, data, time) for i, (kind, data) in enumerate(items)]
         )
@@ -770,6 +790,19 @@ class RaftNode:
             self._sync_progress()
         self._broadcast_due = True
         self._maybe_commit()
+
+    def _log_clock(self) -> int:
+        """The time to stamp new entries with: the median of the voters' clocks we know
+        of, ours included (of an even number, the earlier), from the offsets their
+        answers to our votes and appends showed. A leader whose clock is off, like any
+        one voter, cannot move the log's time while most voters' clocks agree."""
+        now = self._wall_clock()
+        offsets = self._clock_offsets
+        voters = self.log.config.voters
+        readings = sorted(
+            [now] + [now + offsets[v] for v in voters if v != self.id and v in offsets]
+        )
+        return readings[(len(readings) - 1) // 2]
 
     def _replicate(self, peer: str) -> bool:
         """Send ``peer`` what it lacks, as far as its progress state allows (pipelining)."""

@@ -81,6 +81,7 @@ class RequestVoteResponse:
     term: int
     vote_granted: bool
     pre_vote: bool = False
+    time: int = 0  # the sender's clock (ms), for the log's clock (decision 0020); 0: unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +108,7 @@ class AppendEntriesResponse:
     conflict_index: int = 0  # on failure: fast back-off hint (dissertation 5.3 / etcd)
     conflict_term: int = 0
     read_ctx: int = 0
+    time: int = 0  # the sender's clock (ms), for the log's clock (decision 0020); 0: unknown
 
 
 @dataclass(frozen=True, slots=True)
