@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.irc_fanout
 	$(BIN)/python -m benchmarks.connections
 	$(BIN)/python -m benchmarks.failover
+	$(BIN)/python -m benchmarks.login_storm
 	$(BIN)/python -m benchmarks.report
 
 clean:

@@ -38,6 +38,7 @@ FULL_RUN: dict[str, dict[str, Any]] = {
     "irc_fanout": {"receivers": [10, 100, 1000], "messages": 500},
     "connections": {"clients": 10000},
     "failover": {"kills": 20, "clients": 10},
+    "login_storm": {"seconds": 10.0, "connections": 16, "chatters": 8},
 }
 PARAGRAPHS = textwrap.TextWrapper(width=100, break_long_words=False, break_on_hyphens=False)
 
@@ -282,12 +283,42 @@ def failover(record: Record) -> list[str]:
     ]
 
 
+def login_storm(record: Record) -> list[str]:
+    results = record["results"]
+    base, attack = results["baseline"], results["attack"]
+    rows = [
+        [label, f"{base[key]:.1f}", f"{attack[key]:.1f}", ratio(attack[key], base[key])]
+        for key, label in (("p50_ms", "p50 ms"), ("p99_ms", "p99 ms"), ("max_ms", "max ms"))
+    ]
+    rows.append(["lines lost", base["lost"], attack["lost"], ""])
+    storm = results["storm"]
+    return [
+        "### Login storm",
+        "",
+        *caption(
+            record,
+            "#login-storm-other-users-latency-beside-the-same-without-one",
+            "Other users' send-to-echo latency on the leader; ratios are under attack / "
+            "without: 1 means the attack costs them nothing.",
+        ),
+        *table(["measure", "without", "under attack", "ratio"], "lrrr", rows),
+        "",
+        f"Leader changes: {'yes' if results['leader_changes'] else 'none'}; "
+        f"{storm['attempts']} wrong logins, verdict p50 {storm['verdict_p50_ms']:.0f} ms, "
+        f"p99 {storm['verdict_p99_ms']:.0f} ms; one scrypt check {results['hash_ms']:.0f} ms, "
+        f"{results['pool_threads']} hashing thread(s), at most "
+        f"{results['pool_max_waiting']} waiting.",
+        "",
+    ]
+
+
 SECTIONS: dict[str, Callable[[Record], list[str]]] = {
     "raft_commit": raft_commit,
     "irc_fanout": irc_fanout,
     "storage_append": storage_append,
     "connections": connections,
     "failover": failover,
+    "login_storm": login_storm,
 }
 
 
