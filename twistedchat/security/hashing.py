@@ -55,7 +55,7 @@ def check_password(password: str, stored: str) -> Check:
     if not verify_password(password, stored):
         return Check(ok=False)
     if needs_rehash(stored):
-        return Check(ok=True, rehash=hash_password(password, os.urandom(SALT_BYTES)))
+        return Check(ok=True, rehash=new_hash(password))
     return Check(ok=True)
 
 
