@@ -15,10 +15,8 @@ import pytest
 from twisted.internet.task import Clock
 
 from twistedchat.node.replica import RaftReplica
-from twistedchat.raft.core import HardState, RaftConfig
-from twistedchat.raft.log import SnapshotMeta
-from twistedchat.raft.messages import Entry
-from twistedchat.raft.storage import RaftStorage
+from twistedchat.raft.core import RaftConfig
+from twistedchat.raft.storage import Compaction, RaftStorage, StorageWrite
 from twistedchat.raft.transport import PeerTransport
 
 ME = "127.0.0.1:1"
@@ -36,13 +34,10 @@ class FailingStorage(RaftStorage):
         if self.fail_with is not None and kind in self.failing:
             raise self.fail_with
 
-    def save(self, hard_state: HardState | None, entries: Sequence[Entry]) -> None:
-        self._maybe_fail("save")
-        super().save(hard_state, entries)
-
-    def compact(self, meta: SnapshotMeta, data: bytes) -> None:
-        self._maybe_fail("compact")
-        super().compact(meta, data)
+    def write(self, writes: Sequence[StorageWrite]) -> None:
+        for w in writes:
+            self._maybe_fail("compact" if isinstance(w, Compaction) else "save")
+        super().write(writes)
 
 
 class Node:

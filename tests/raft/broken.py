@@ -8,7 +8,7 @@ checker must catch it. Tests only: nothing outside tests/raft imports this.
 from __future__ import annotations
 
 from twistedchat.raft.core import RaftNode
-from twistedchat.raft.messages import RequestVote
+from twistedchat.raft.messages import RaftMessage, RequestVote
 
 
 class GrantsEveryVote(RaftNode):
@@ -32,4 +32,18 @@ class CommitsWithoutMajority(RaftNode):
     def _maybe_commit(self) -> None:
         if self.log.term(self.log.last_index) == self._term:
             self.log.commit_to(self.log.last_index)
+        super()._maybe_commit()
+
+
+class AcksBeforeDurable(RaftNode):
+    """Acts as if storage were synchronous when it is not: a follower acknowledges
+    entries (and grants votes) before they are durable, and a leader counts its own log
+    before its write is (section 10.2.1 done wrong). An entry committed so can vanish
+    in a crash while a new leader lacks it: Leader Completeness breaks."""
+
+    def _needs_durability(self, m: RaftMessage, writes_pending: bool) -> bool:
+        return False
+
+    def _maybe_commit(self) -> None:
+        self.log.mark_durable(self.log.last_index, self.log.last_term)
         super()._maybe_commit()

@@ -6,9 +6,13 @@ tick every live node ticks (sometimes not: clocks drift), then due messages are 
 in random order. Messages can be dropped, duplicated and delayed (which reorders them).
 
 A node's "disk" is what it was handed in ``Ready.hard_state/entries/snapshot`` and
-persisted; a crash can strike between taking a Ready and persisting it (the Ready is lost,
-its messages never leave) or between persisting and sending. A restart builds a new core
-from that disk, and a new state machine from the stored snapshot.
+persisted. Storage is asynchronous in most seeds, as in the replica: a write may complete
+ticks after its Ready was taken, while the node goes on sending, applying and taking more
+Readies; writes complete in order, and only then do their ``after_persist`` messages leave
+and the core hear ``persisted``. A crash can strike between taking a Ready and persisting
+it (the Ready is lost, its held messages never leave), with writes still pending (all lost),
+or between persisting and sending. A restart builds a new core from that disk, and a new
+state machine from the stored snapshot.
 
 :class:`SafetyChecker` checks the five properties of the paper's Figure 3 after every
 step (every tick and every delivered message, once its Ready is processed); the
@@ -198,6 +202,16 @@ class SafetyChecker:
 
 
 @dataclass
+class PendingWrite:
+    """A write under way: a Ready's (with the messages held until it is durable) or a
+    compaction's; they reach the disk in order."""
+
+    ready: Ready | None
+    held: list[RaftMessage] = field(default_factory=list)
+    compaction: tuple[SnapshotMeta, bytes] | None = None
+
+
+@dataclass
 class SimNode:
     id: str
     disk: Disk
@@ -205,6 +219,7 @@ class SimNode:
     core: RaftNode | None  # None while crashed
     seen_commit: int = 0
     crash_point: str | None = None  # "before-persist" / "before-send": crash in next Ready
+    writes: deque[PendingWrite] = field(default_factory=deque)
 
 
 @dataclass(frozen=True)
@@ -248,6 +263,10 @@ class Simulation:
         self.faults = self.calm_faults
         self.stormy = False
         self.compact_every = rng.choice([0, 3, 10, 30])
+        # How often a write stays pending when its Ready is taken (0: storage is synchronous),
+        # and how likely the oldest pending write is to complete in a given tick.
+        self.async_writes = rng.choice([0.0, 0.3, 0.7, 1.0])
+        self.write_speed = rng.choice([0.2, 0.5, 0.9])
         # Some seeds crash and restart nodes often, to hit crashes in the middle of elections.
         self.crash_rate, self.restart_rate = rng.choice([(0.02, 0.05), (0.1, 0.3)])
         voters = [f"n{i}" for i in range(1, rng.choice([3, 5]) + 1)]
@@ -290,7 +309,8 @@ class Simulation:
             f"{self.core_class.__name__}, "
             f"{len([n for n in self.nodes if n.startswith('n')])} voters, "
             f"membership={self.membership}, {self.cfg}, storms: {self.storm_faults}, "
-            f"compact_every={self.compact_every}, crash/restart rates "
+            f"compact_every={self.compact_every}, async writes {self.async_writes} "
+            f"(speed {self.write_speed}), crash/restart rates "
             f"{self.crash_rate}/{self.restart_rate}"
         )
 
@@ -315,6 +335,8 @@ class Simulation:
     def tick(self) -> None:
         self.time += 1
         for node in self.live_nodes():
+            while node.writes and node.core is not None and self.rng.random() < self.write_speed:
+                self.complete_write(node)
             if node.core is not None and self.rng.random() < 0.95:  # clocks drift
                 node.core.tick()
                 self.process(node)
@@ -343,7 +365,8 @@ class Simulation:
             self.in_flight[self.time + self.rng.randint(0, faults.max_delay)].append(message)
 
     def process(self, node: SimNode) -> None:
-        """The caller's loop: persist, send, apply, advance (then maybe compact)."""
+        """The caller's loop: start the write, send, apply, advance (then maybe compact);
+        the held messages leave when the write completes (now, or in a later tick)."""
         core = node.core
         assert core is not None
         while core.has_ready():
@@ -351,9 +374,18 @@ class Simulation:
             self.checker.check_entries(core, ready.entries)
             if node.crash_point == "before-persist":
                 return self.crash(node)
-            node.disk.persist(ready)
-            if node.crash_point == "before-send":
-                return self.crash(node)
+            if node.writes or (ready.must_sync and self.rng.random() < self.async_writes):
+                if ready.must_sync:
+                    node.writes.append(PendingWrite(ready, list(ready.after_persist)))
+                else:  # held behind the writes under way (they complete in order)
+                    node.writes[-1].held.extend(ready.after_persist)
+            else:
+                node.disk.persist(ready)
+                core.persisted(ready)
+                if node.crash_point == "before-send":
+                    return self.crash(node)
+                for message in ready.after_persist:
+                    self.send(message)
             if ready.snapshot is not None:
                 node.machine.restore(ready.snapshot[1])
                 self.checker.check_restore(node.id, node.machine)
@@ -367,6 +399,23 @@ class Simulation:
             core.advance(ready)
             self.maybe_compact(node)
         self.check_step(node)
+
+    def complete_write(self, node: SimNode) -> None:
+        """The oldest pending write reaches the disk; then its held messages leave."""
+        write = node.writes.popleft()
+        core = node.core
+        assert core is not None
+        if write.compaction is not None:
+            node.disk.compact(*write.compaction)
+            return
+        assert write.ready is not None
+        node.disk.persist(write.ready)
+        if node.crash_point == "before-send":
+            return self.crash(node)
+        core.persisted(write.ready)
+        for message in write.held:
+            self.send(message)
+        self.process(node)
 
     def check_step(self, node: SimNode) -> None:
         core = node.core
@@ -387,7 +436,10 @@ class Simulation:
         if self.compact_every and core.applied_index - snapshot_index >= self.compact_every:
             data = node.machine.snapshot()
             meta = core.compact(core.applied_index, data)
-            node.disk.compact(meta, data)
+            if node.writes:  # after the writes under way, as the replica's writer does
+                node.writes.append(PendingWrite(None, compaction=(meta, data)))
+            else:
+                node.disk.compact(meta, data)
             self.log("compact", node.id, meta.index)
 
     def check_read(self, node: SimNode, request_id: int, index: int) -> None:
@@ -482,6 +534,7 @@ class Simulation:
     def crash(self, node: SimNode) -> None:
         node.core = None
         node.crash_point = None
+        node.writes.clear()  # never reached the disk
         self.log("crashed", node.id)
 
     def restart_some(self) -> None:
@@ -546,6 +599,7 @@ class Simulation:
     def heal(self) -> None:
         self.log("heal all")
         self.faults = Faults(drop=0.0, duplicate=0.0, max_delay=1)
+        self.write_speed = 1.0  # a slow disk is a fault too: writes now finish by next tick
         self.group = dict.fromkeys(self.nodes, 0)
         for node in self.nodes.values():
             node.crash_point = None

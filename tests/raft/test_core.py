@@ -92,8 +92,11 @@ class Net:
                 ready = node.ready()
                 if ready.snapshot is not None:
                     self.snapshots[node.id].append(ready.snapshot[1])
-                self.queue.extend(ready.messages)
-                self.sent.extend(ready.messages)
+                # Storage is synchronous here: persisted before anything is sent.
+                node.persisted(ready)
+                messages = ready.messages + ready.after_persist
+                self.queue.extend(messages)
+                self.sent.extend(messages)
                 self.applied[node.id].extend(ready.committed)
                 self.reads[node.id].extend(ready.read_states)
                 node.advance(ready)
@@ -147,14 +150,66 @@ def test_bootstrap_hands_out_the_initial_configuration_to_persist_and_apply() ->
     assert node.configuration.voters == frozenset("abc")
 
 
-def test_single_voter_elects_itself_and_commits_in_the_same_ready() -> None:
+def test_single_voter_commits_once_its_own_write_is_durable() -> None:
     net = cluster("a")
     leader = net.elect("a")
     assert leader.term == 1 and leader.leader_id == "a"
     leader.propose([b"one", b"two"])
     ready = leader.ready()
-    assert [e.data for e in ready.entries] == [b"one", b"two"]
-    assert [e.data for e in ready.committed] == [b"one", b"two"]
+    assert [e.data for e in ready.entries] == [b"one", b"two"] and ready.must_sync
+    assert ready.committed == [] and leader.commit_index == 2  # its own disk is the majority
+    leader.persisted(ready)
+    leader.advance(ready)
+    assert [e.data for e in leader.ready().committed] == [b"one", b"two"]
+
+
+def test_the_leader_commits_on_its_followers_disks_while_its_own_write_is_pending() -> None:
+    net = cluster("a", "b", "c")
+    leader = net.elect("a")
+    leader.propose(b"x")
+    ready = leader.ready()  # its write "takes long": never persisted in this test
+    appends = [m for m in ready.messages if isinstance(m, AppendEntries) and m.entries]
+    assert {m.dst for m in appends} == {"b", "c"}  # replication did not wait for the disk
+    net.queue.extend(ready.messages)
+    net.deliver()
+    assert leader.commit_index == 3 and leader.log.durable_index == 2  # 10.2.1
+    assert net.applied["a"][-1].data == b"x"  # and applied it
+
+
+def test_a_follower_acknowledges_entries_only_once_they_are_durable() -> None:
+    net = cluster("a", "b", "c")
+    net.elect("a")
+    follower = net["b"]
+    durable = follower.log.durable_index
+    follower.step(
+        AppendEntries(
+            "a", "b", 1, durable, 1, tuple(commands(durable + 1, durable + 2, 1)), durable
+        )
+    )
+    ready = follower.ready()
+    assert ready.messages == [] and ready.must_sync
+    assert ready.after_persist == [AppendEntriesResponse("b", "a", 1, True, durable + 2)]
+    # A heartbeat meanwhile is answered at once, for the durable prefix only.
+    follower.step(AppendEntries("a", "b", 1, durable, 1, (), durable))
+    beat = follower.ready()
+    assert not beat.must_sync and beat.messages == [
+        AppendEntriesResponse("b", "a", 1, True, durable)
+    ]
+    follower.persisted(ready)
+    assert follower.log.durable_index == durable + 2
+
+
+def test_a_change_of_the_commit_index_alone_is_not_written() -> None:
+    net = cluster("a", "b", "c")
+    net.elect("a")
+    follower = net["b"]
+    last = follower.last_index
+    follower.step(AppendEntries("a", "b", 1, last, 1, tuple(commands(last + 1, last + 1, 1)), last))
+    net.flush()
+    follower.step(AppendEntries("a", "b", 1, last + 1, 1, (), last + 1))
+    ready = follower.ready()
+    assert not ready.must_sync and ready.hard_state is None
+    assert [e.index for e in ready.committed] == [last + 1]
 
 
 def test_election_with_pre_vote_noop_and_followers() -> None:
@@ -185,7 +240,7 @@ def test_vote_requires_an_up_to_date_log_and_is_persisted_before_the_answer() ->
     voter.step(RequestVote("c", "b", 2, last_log_index=3, last_log_term=1))
     ready = voter.ready()
     assert ready.hard_state == HardState(2, "c", 1)  # persisted before the grant leaves
-    assert ready.messages == [RequestVoteResponse("b", "c", 2, True)]
+    assert ready.messages == [] and ready.after_persist == [RequestVoteResponse("b", "c", 2, True)]
     voter.step(RequestVote("a", "b", 2, last_log_index=9, last_log_term=1))  # one vote a term
     assert voter.ready().messages == [RequestVoteResponse("b", "a", 2, False)]
 
@@ -722,7 +777,7 @@ def test_a_leader_removing_itself_is_heard_until_its_removal_commits() -> None:
     removal = Entry(2, 2, EntryKind.CONFIG, Configuration(frozenset("bc")).encode())
     follower.step(AppendEntries("a", "b", 2, 1, 1, (removal,), 1))
     assert follower.configuration.voters == frozenset("bc")
-    follower.ready()
+    follower.persisted(follower.ready())
     follower.step(AppendEntries("a", "b", 2, 2, 2, (), 1))  # still a's term: heard
     assert follower.ready().messages == [AppendEntriesResponse("b", "a", 2, True, 2)]
     follower.step(AppendEntries("a", "b", 2, 2, 2, (), 2))  # the removal commits

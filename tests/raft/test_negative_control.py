@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.raft.broken import CommitsWithoutMajority, GrantsEveryVote
+from tests.raft.broken import AcksBeforeDurable, CommitsWithoutMajority, GrantsEveryVote
 from tests.raft.simulation import Simulation, SimulationFailure
 from twistedchat.raft.core import RaftNode
 
@@ -32,12 +32,20 @@ def verdicts(core: type[RaftNode]) -> dict[int, str]:
 @pytest.mark.parametrize(
     ("core", "properties", "at_least"),
     [
-        # Two leaders of one term, or a leader elected without entries a majority holds.
-        (GrantsEveryVote, {"Election Safety", "Leader Completeness"}, SEEDS // 4),
+        # Two leaders of one term, or a leader elected without entries a majority holds
+        # (and then, at times, two different entries committed at one index).
+        (
+            GrantsEveryVote,
+            {"Election Safety", "Leader Completeness", "State Machine Safety"},
+            SEEDS // 4,
+        ),
         # Entries "committed" on the leader alone are overwritten by the next leader.
         (CommitsWithoutMajority, {"State Machine Safety", "Leader Completeness"}, SEEDS // 2),
+        # Acknowledged entries lost in a crash while their writes were pending: only the
+        # seeds with asynchronous writes and a crash at the wrong moment catch it.
+        (AcksBeforeDurable, {"Leader Completeness", "State Machine Safety"}, SEEDS // 10),
     ],
-    ids=["grants-every-vote", "commits-without-majority"],
+    ids=["grants-every-vote", "commits-without-majority", "acks-before-durable"],
 )
 def test_the_checker_catches_a_broken_core(
     core: type[RaftNode], properties: set[str], at_least: int

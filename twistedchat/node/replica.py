@@ -1,9 +1,14 @@
 """Drives the sans-IO Raft core with the reactor: ticks, durable storage, peers, applying.
 
-The loop is the one etcd-raft prescribes: take a ``Ready``, make its hard state, entries
-and snapshot durable, *then* send its messages and apply its committed entries, then
-``advance``. Everything that arrives in one reactor turn (proposals, peer messages) is
-handled by one pass of that loop, so a burst of proposals costs one fsync (group commit).
+The loop is etcd-raft's with asynchronous storage writes: take a ``Ready``, hand its
+write to the storage writer (a thread, :mod:`twistedchat.raft.writer`), send the messages
+that need no disk at once (a leader's appends leave while its own write is under way,
+dissertation 10.2.1), apply its committed entries, ``advance``; the messages that vouch
+for the write (acknowledgements, votes) leave when it is durable, and the core is told
+(``persisted``) so a leader counts its own copy. Everything that arrives in one reactor
+turn is one Ready, and the writer makes every Ready queued during an fsync durable with
+the next one (group commit), so a slow disk slows commits but never ticks, heartbeats or
+IRC. Writes, compactions included, reach the disk in the order they were handed out.
 
 Fail-stop (decision 0019): if a write cannot be made durable, or a committed entry cannot
 be applied, the replica stops at once, before it sends or applies anything after the
@@ -18,17 +23,20 @@ from __future__ import annotations
 import ipaddress
 import os
 import random
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import NoReturn, TypeVar
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from twistedchat.raft.core import NotLeader, RaftConfig, RaftNode, SnapshotMeta
+from twistedchat.raft.core import NotLeader, RaftConfig, RaftNode, Ready, SnapshotMeta
 from twistedchat.raft.messages import Configuration, EntryKind, RaftMessage
-from twistedchat.raft.storage import RaftStorage
+from twistedchat.raft.storage import Compaction, LogWrite, RaftStorage, StorageWrite
 from twistedchat.raft.transport import PeerTransport
+from twistedchat.raft.writer import InlineWriter, StorageWriter
 from twistedchat.ratelimit import TokenBucket
 
 log = Logger()
@@ -40,6 +48,15 @@ NON_MEMBER_LOG_EVERY = 60.0
 
 class ReplicaFailure(Exception):
     """Storing or applying failed: the replica must not go on (see the module doc)."""
+
+
+@dataclass
+class _PendingWrite:
+    """A write handed to the writer: a Ready's (None: a compaction), and the messages
+    that leave once it is durable."""
+
+    ready: Ready | None
+    held: list[RaftMessage] = field(default_factory=list)
 
 
 def exit_process(reason: str) -> NoReturn:
@@ -70,11 +87,17 @@ class RaftReplica:
         snapshot_every: int,
         rng: random.Random | None = None,
         fail_stop: Callable[[str], None] = exit_process,
+        writer: StorageWriter | None = None,
     ):
         """``fail_stop(reason)`` is called once if storing or applying fails; the replica
-        does nothing more after it (tests record the reason instead of exiting)."""
+        does nothing more after it (tests record the reason instead of exiting).
+        ``writer`` makes writes durable (default: at once, in the reactor thread; the
+        node passes a :class:`~twistedchat.raft.writer.ThreadedWriter`, whose failures
+        go to :meth:`storage_failed`)."""
         self.node_id = node_id
         self.storage = storage
+        self.writer: StorageWriter = writer or InlineWriter(storage)
+        self._pending: deque[_PendingWrite] = deque()
         self.transport = transport
         self.clock = clock
         self.tick_seconds = tick_seconds
@@ -270,25 +293,27 @@ class RaftReplica:
             self._sync_peers()
 
     def _drain(self) -> bool:
-        """Persist, send, apply each Ready in turn; whether the configuration changed."""
+        """Write, send, apply each Ready in turn; whether the configuration changed."""
         config_changed = False
         while self.core.has_ready():
             ready = self.core.ready()
             if ready.snapshot is not None:
                 meta, data = ready.snapshot
-                _must(f"store the leader's snapshot at index {meta.index}",
-                      self.storage.save_snapshot, meta, data)  # fmt: skip
                 _must(f"install the snapshot at index {meta.index}",
                       self._restore_snapshot, meta.index, data)  # fmt: skip
                 self._last_snapshot_index = meta.index
                 self._taken = None  # of a state before the installed one
                 log.info("installed the leader's snapshot at index {index}", index=meta.index)
                 config_changed = True
-            if ready.hard_state is not None or ready.entries:
+            if ready.must_sync:
                 what = "store the hard state"
                 if ready.entries:
                     what = f"store entries {ready.entries[0].index}..{ready.entries[-1].index}"
-                _must(what, self.storage.save, ready.hard_state, ready.entries)
+                pending = _PendingWrite(ready, ready.after_persist)
+                write = LogWrite(ready.hard_state, ready.entries, ready.snapshot)
+                self._submit(what, write, pending)
+            elif ready.after_persist:
+                self._hold(ready.after_persist)
             config_changed |= any(e.kind == EntryKind.CONFIG for e in ready.entries)
             for message in ready.messages:
                 self.transport.send(message)
@@ -298,6 +323,35 @@ class RaftReplica:
                           entry.index, entry.data, entry.time)  # fmt: skip
             self.core.advance(ready)
         return config_changed
+
+    def _submit(self, what: str, write: StorageWrite, pending: _PendingWrite) -> None:
+        self._pending.append(pending)
+        _must(what, self.writer.submit, write, lambda: self._written(pending))
+
+    def _hold(self, messages: list[RaftMessage]) -> None:
+        """Messages that wait for writes under way (the last one; they finish in order)."""
+        if self._pending:
+            self._pending[-1].held.extend(messages)
+        else:
+            for message in messages:
+                self.transport.send(message)
+
+    def _written(self, pending: _PendingWrite) -> None:
+        """The writer made ``pending`` durable (and all before it): let go what it held."""
+        if self.failure is not None:
+            return
+        done = self._pending.popleft()
+        assert done is pending, "storage writes completed out of order"
+        if pending.ready is not None:
+            self.core.persisted(pending.ready)
+        for message in pending.held:
+            self.transport.send(message)
+        self._schedule()
+
+    def storage_failed(self, reason: str) -> None:
+        """The writer could not make a write durable: stop (see the module doc)."""
+        if self.failure is None:
+            self._halt(reason)
 
     def _halt(self, reason: str) -> None:
         """Stop for good: no more ticks, sends or applies, then tell the node."""
@@ -330,7 +384,8 @@ class RaftReplica:
             return
         (index, data), self._taken = self._taken, None
         meta = self.core.compact(index, data)
-        _must(f"compact the log to index {index}", self.storage.compact, meta, data)
+        self._submit(f"compact the log to index {index}", Compaction(meta, data),
+                     _PendingWrite(None))  # fmt: skip
         self._last_snapshot_index = index
         log.info("snapshot at index {index} ({size} bytes)", index=index, size=len(data))
 

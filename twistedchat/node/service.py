@@ -10,13 +10,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from OpenSSL import SSL
 from twisted.application import service
 from twisted.internet import endpoints, reactor
 from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
-from twisted.internet.interfaces import IListeningPort, IReactorTime
+from twisted.internet.interfaces import IListeningPort, IReactorFromThreads, IReactorTime
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -50,6 +50,7 @@ from twistedchat.raft.core import ConfigChangeRefused, NotLeader, RaftConfig
 from twistedchat.raft.messages import Configuration
 from twistedchat.raft.storage import RaftStorage
 from twistedchat.raft.transport import PeerTransport
+from twistedchat.raft.writer import ThreadedWriter
 from twistedchat.security.admission import PeerAdmission
 from twistedchat.security.hashing import ThreadPoolHasher
 from twistedchat.security.peertls import PeerTLS, probe
@@ -105,6 +106,7 @@ class ChatNodeService(service.Service):
         self.replica: RaftReplica | None = None
         self.transport: PeerTransport | None = None
         self.storage: RaftStorage | None = None
+        self.writer: ThreadedWriter | None = None
         self.agent: ClusterAgent | None = None
         self.directory = Directory(expiry=DIRECTORY_EXPIRY)
         self._ports: list[IListeningPort] = []
@@ -212,6 +214,8 @@ class ChatNodeService(service.Service):
             explain_app=partial(refusal, self.fingerprint),
         )
         tick = c.election_timeout_ms / 1000 / ELECTION_TICKS
+        threads = cast(IReactorFromThreads, reactor)
+        self.writer = ThreadedWriter(self.storage, threads, self._storage_failed)
         self.replica = RaftReplica(
             c.node_id,
             self.storage,
@@ -224,6 +228,7 @@ class ChatNodeService(service.Service):
             restore_snapshot=self._restore_chat,
             snapshot_every=c.snapshot_every,
             rng=random.Random(),
+            writer=self.writer,
         )
         self.replica.on_new_leader = hub.new_leader
         with step(f"cannot listen on peer {c.peer}"):
@@ -395,8 +400,14 @@ class ChatNodeService(service.Service):
             self.replica.stop()
         if self.transport is not None:
             await self.transport.stop()
+        if self.writer is not None:
+            self.writer.close()
         if self.storage is not None:
             self.storage.close()
+
+    def _storage_failed(self, reason: str) -> None:
+        if self.replica is not None:
+            self.replica.storage_failed(reason)
 
     async def _drain(self) -> None:
         """Let resumable clients (the gateway, ``ChatClient``) move before we leave."""

@@ -3,16 +3,22 @@
 Follows Ongaro & Ousterhout, "In Search of an Understandable Consensus Algorithm" (2014),
 Figure 2, and Ongaro's dissertation (2014) for what the paper leaves out: pre-vote (9.6),
 check-quorum and leader leases against disruptive servers (4.2.3, 6.2), leadership
-transfer (3.10), one-server membership changes (4.1-4.3), ReadIndex (6.4) and chunked
-InstallSnapshot (paper section 7, Figure 13).
+transfer (3.10), one-server membership changes (4.1-4.3), ReadIndex (6.4), chunked
+InstallSnapshot (paper section 7, Figure 13) and the leader writing its log in parallel
+with replicating it (10.2.1).
 
 Nothing here does I/O, reads a clock, starts a thread or draws randomness it was not
 given: ``tick()`` is time, ``step()`` is the network, and the caller drains a
-:class:`Ready` (etcd-raft's shape): persist its hard state, entries and snapshot, *then*
-send its messages and apply its committed entries, then call ``advance()``. Because
-messages only leave after what they depend on is durable, the core may act on its own
-state at once (a leader counts its own new entries towards a majority immediately:
-no follower can acknowledge an entry before the leader has made it durable).
+:class:`Ready` (etcd-raft's shape). Storage may be slow and asynchronous: the caller
+starts writing a Ready's hard state, entries and snapshot (only if ``must_sync``), sends
+its ``messages`` and applies its committed entries at once, and sends its
+``after_persist`` messages only once that write, and every write before it, is durable;
+then it calls :meth:`RaftNode.persisted`. The core sorts the messages so that nothing
+leaves before what it vouches for is on disk: a vote before the vote is durable, an
+acknowledgement of entries before the entries are. A leader counts its own log towards a
+majority only as far as it is durable, so it can commit on its followers' disks while its
+own write is still under way. Committed entries may be applied before they are durable
+here: a majority holds them, and a restart re-learns them.
 """
 
 from __future__ import annotations
@@ -94,7 +100,12 @@ class RaftConfig:
 
 @dataclass
 class HardState:
-    """Figure 2's persistent state besides the log (commit is kept too, to apply sooner)."""
+    """Figure 2's persistent state besides the log.
+
+    ``commit`` is stored along when a write happens anyway, so a restart applies sooner,
+    but a change of the commit index alone is never written: a stale commit index is
+    re-learned from the leader (etcd's ``MustSync``).
+    """
 
     term: int
     voted_for: str | None
@@ -103,19 +114,26 @@ class HardState:
 
 @dataclass
 class Ready:
-    """Work for the caller, in this order: persist, then send, then apply, then advance.
+    """Work for the caller (see the module doc for the order).
 
-    ``snapshot`` (if any) replaces the whole stored log and the state machine; ``entries``
-    then follow it, and their first entry overwrites any stored entry at the same or a
-    higher index.
+    If ``must_sync``, write ``snapshot`` (it replaces the whole stored log), then
+    ``entries`` (their first overwrites any stored entry at the same or a higher index),
+    and ``hard_state``, atomically, after every earlier Ready's write; ``after_persist``
+    leaves once that write is durable, and :meth:`RaftNode.persisted` is called with this
+    Ready. ``messages`` may leave at once, and ``committed`` be applied at once.
     """
 
-    hard_state: HardState | None
+    hard_state: HardState | None  # present exactly when must_sync
     entries: list[Entry]
     snapshot: tuple[SnapshotMeta, bytes] | None
     messages: list[RaftMessage]
     committed: list[Entry]
     read_states: list[tuple[int, int]]  # (request id, read index) confirmed by ReadIndex
+    after_persist: list[RaftMessage] = field(default_factory=list)
+
+    @property
+    def must_sync(self) -> bool:
+        return self.hard_state is not None
 
 
 @dataclass
@@ -198,8 +216,9 @@ class RaftNode:
         self._new_snapshot: tuple[SnapshotMeta, bytes] | None = None
         self._broadcast_due = False  # new entries to replicate (batched until ready())
         self._read_heartbeat_due = False  # ReadIndex rounds to confirm (batched too)
-        self._handed_out_hard_state = self.hard_state
+        self._handed_out_vote = (self._term, self._voted_for)
         self._handed_out_commit = self._applied = self.log.snapshot.index
+        self._writes_in_flight = 0  # must_sync Readies handed out, not yet persisted
 
     @classmethod
     def bootstrap(
@@ -495,7 +514,7 @@ class RaftNode:
             or self._read_heartbeat_due
             or self.log.has_unstable()
             or self._handed_out_commit < self.log.commit
-            or self.hard_state != self._handed_out_hard_state
+            or (self._term, self._voted_for) != self._handed_out_vote
         )
 
     def ready(self) -> Ready:
@@ -512,23 +531,69 @@ class RaftNode:
             self._read_heartbeat_due = False
             for peer in self._progress:
                 self._send_heartbeat(peer)
-        hard_state = self.hard_state
-        committed = self.log.slice(self._handed_out_commit + 1, self.log.commit)
+        vote = (self._term, self._voted_for)
+        entries = self.log.unstable()
+        must_sync = bool(entries) or self._new_snapshot is not None or vote != self._handed_out_vote
+        writes_pending = must_sync or self._writes_in_flight > 0
+        now: list[RaftMessage] = []
+        after_persist: list[RaftMessage] = []
+        for m in self._messages:
+            (after_persist if self._needs_durability(m, writes_pending) else now).append(m)
         ready = Ready(
-            hard_state=hard_state if hard_state != self._handed_out_hard_state else None,
-            entries=self.log.unstable(),
+            hard_state=self.hard_state if must_sync else None,
+            entries=entries,
             snapshot=self._new_snapshot,
-            messages=self._messages,
-            committed=committed,
+            messages=now,
+            committed=self.log.slice(self._handed_out_commit + 1, self.log.commit),
             read_states=self._read_states,
+            after_persist=after_persist,
         )
-        self._handed_out_hard_state = hard_state
+        if must_sync:
+            self._writes_in_flight += 1
+        self._handed_out_vote = vote
         self._handed_out_commit = self.log.commit
         self.log.mark_stable()
         self._new_snapshot = None
         self._messages = []
         self._read_states = []
         return ready
+
+    def _needs_durability(self, m: RaftMessage, writes_pending: bool) -> bool:
+        """Whether ``m`` vouches for state that may not be durable yet.
+
+        An acknowledgement of entries beyond the durable prefix would let the leader count
+        entries a crash can still take back; a vote, or a request for votes for ourselves,
+        stands for a ``voted_for`` that a pending write may hold; an installed snapshot
+        for a pending snapshot write. Everything else (appends, heartbeats and their
+        answers within the durable prefix, rejections, pre-votes, forwarded proposals)
+        promises nothing about our disk and may leave at once, so a slow disk delays
+        commits but neither heartbeats nor ReadIndex rounds.
+        """
+        match m:
+            case AppendEntriesResponse():
+                return m.success and m.match_index > self.log.durable_index
+            case RequestVote():
+                return writes_pending and not m.pre_vote
+            case RequestVoteResponse():
+                return writes_pending and m.vote_granted and not m.pre_vote
+            case InstallSnapshotResponse():
+                return writes_pending
+        return False
+
+    def persisted(self, ready: Ready) -> None:
+        """The caller made ``ready``'s write durable (and every earlier one).
+
+        Calls must follow the order of the Readies; one that did not ``must_sync`` may be
+        passed too, and changes nothing.
+        """
+        if not ready.must_sync:
+            return
+        self._writes_in_flight -= 1
+        if ready.entries:
+            last = ready.entries[-1]
+            self.log.mark_durable(last.index, last.term)
+        if self._role is Role.LEADER:
+            self._maybe_commit()
 
     def advance(self, ready: Ready) -> None:
         """The caller persisted, sent and applied ``ready``: its entries count as applied."""
@@ -891,7 +956,7 @@ class RaftNode:
         """Figure 2, last rule for leaders: commit the majority-replicated index, but only
         by counting replicas of an entry of our own term (section 5.4.2, Figure 8)."""
         match = {p: pr.match for p, pr in self._progress.items()}
-        match[self.id] = self.log.last_index
+        match[self.id] = self.log.durable_index  # 10.2.1: our write may still be under way
         index = committed_index(self.log.config.voters, match)
         if self.log.term(index) != self._term or not self.log.commit_to(index):
             return

@@ -5,7 +5,8 @@ The log starts after the latest snapshot (paper section 7): ``snapshot.index`` a
 entries follow it without gaps. Besides the entries it tracks two things the core needs:
 
 - which suffix has not yet been handed to durable storage ("unstable" entries, in etcd's
-  words), so the caller can persist exactly that before any message that depends on it;
+  words), so the caller can persist exactly that, and how far the log is known to be
+  durable (writes complete in the background: an entry handed out is not yet on disk);
 - the latest configuration in the log and its index (dissertation 4.1: a server uses the
   latest configuration in its log, whether or not it is committed, so a truncated CONFIG
   entry takes its configuration with it).
@@ -45,6 +46,7 @@ class RaftLog:
         if self.commit > self.last_index:
             raise ValueError(f"commit index {commit} is beyond the last entry {self.last_index}")
         self._stable = self.last_index  # what we were given came from storage
+        self._durable = self.last_index
         self.config_index, self.config = self._config_at(self.last_index)
 
     # -- reading ---------------------------------------------------------------------------
@@ -141,6 +143,7 @@ class RaftLog:
         assert index > self.commit, f"truncating committed entry {index} (commit {self.commit})"
         del self._entries[index - self.first_index :]
         self._stable = min(self._stable, index - 1)
+        self._durable = min(self._durable, index - 1)
         if self.config_index >= index:
             self.config_index, self.config = self._config_at(index - 1)
 
@@ -164,6 +167,21 @@ class RaftLog:
     def mark_stable(self) -> None:
         self._stable = self.last_index
 
+    @property
+    def durable_index(self) -> int:
+        """The last index of the prefix that storage has made durable."""
+        return self._durable
+
+    def mark_durable(self, index: int, term: int) -> None:
+        """Storage made entries up to ``index`` (of ``term``) durable, and everything before.
+
+        If the entry at ``index`` has been replaced since it was handed out (a conflicting
+        suffix truncated), the write was of entries we no longer hold: nothing changes.
+        Matching (index, term) means the same prefix (Log Matching), so it is ours.
+        """
+        if index > self._durable and self.term(index) == term:
+            self._durable = index
+
     # -- snapshots -------------------------------------------------------------------------
 
     def compact(self, index: int) -> SnapshotMeta:
@@ -180,7 +198,9 @@ class RaftLog:
         """Figure 13 step 7: discard the whole log in favour of a leader's snapshot."""
         self.snapshot = snapshot
         self._entries = []
-        self.commit = self._stable = snapshot.index
+        # The snapshot is committed state, so acknowledging it before it is durable is
+        # harmless: a crash meanwhile only makes the leader fall back to probing.
+        self.commit = self._stable = self._durable = snapshot.index
         self.config_index, self.config = snapshot.index, snapshot.config
 
     def config_before_latest(self) -> Configuration:

@@ -2,15 +2,17 @@
 
 Raft's safety rests on what a server has promised surviving a crash: a vote (``voted_for``)
 and every entry it acknowledged (paper Figure 2, "persistent state on all servers"). The
-core (:mod:`twistedchat.raft.core`) hands us exactly what to persist in each ``Ready``; the
-replica calls :meth:`RaftStorage.save` and only then sends messages, so ``save`` must be
+core (:mod:`twistedchat.raft.core`) hands us exactly what to persist in each ``Ready``;
+the replica's writer (:mod:`twistedchat.raft.writer`) calls :meth:`RaftStorage.write`
+with one or more of them, and only then sends what waited for them, so ``write`` must be
 durable when it returns.
 
 We keep it all in one SQLite database in WAL mode with ``synchronous=FULL`` (see
-``docs/decisions/0003-raft-storage.md``): one ``save`` is one transaction and one fsync of
+``docs/decisions/0003-raft-storage.md``): one ``write`` is one transaction and one fsync of
 the WAL, so truncating a conflicting suffix and appending its replacement happen together
 or not at all, torn writes are SQLite's problem rather than ours, and there is no recovery
-code of our own to get wrong.
+code of our own to get wrong. The log's bounds are kept in memory, so an append is the
+INSERTs and the COMMIT, nothing more.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from twistedchat.raft.core import HardState
@@ -59,6 +62,28 @@ class StorageError(Exception):
     """The store cannot be opened, read or written safely; the server must not go on."""
 
 
+@dataclass(frozen=True, slots=True)
+class LogWrite:
+    """What one ``Ready`` asks to persist: a leader's snapshot (replacing the whole log),
+    then entries (replacing every stored entry from the first one's index), then the hard
+    state (None: unchanged)."""
+
+    hard_state: HardState | None
+    entries: Sequence[Entry] = ()
+    snapshot: tuple[SnapshotMeta, bytes] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Compaction:
+    """Our own snapshot at ``meta.index``: it replaces the entries it covers."""
+
+    meta: SnapshotMeta
+    data: bytes
+
+
+StorageWrite = LogWrite | Compaction
+
+
 class RaftStorage:
     """One server's durable Raft state in ``<path>/raft.sqlite3``.
 
@@ -70,6 +95,8 @@ class RaftStorage:
     def __init__(self, path: str, db: sqlite3.Connection) -> None:
         self.path = path
         self._db = db
+        with self._errors("read"):
+            self._snap_index, self._last = self._read_bounds()
 
     @classmethod
     def open(cls, path: str) -> RaftStorage:
@@ -84,7 +111,9 @@ class RaftStorage:
             new_file = not db_file.exists()
             # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per call.
             # timeout=0: a store locked by another process is an error, not a wait.
-            db = sqlite3.connect(db_file, isolation_level=None, timeout=0)
+            # check_same_thread=False: the writer thread writes after this one loaded;
+            # never both at once (the replica loads before the writer starts).
+            db = sqlite3.connect(db_file, isolation_level=None, timeout=0, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"cannot open raft storage at {path}: {exc}") from exc
         try:
@@ -98,7 +127,11 @@ class RaftStorage:
         except (OSError, sqlite3.Error) as exc:
             db.close()
             raise StorageError(f"cannot open raft storage at {path}: {exc}") from exc
-        return cls(path, db)
+        try:
+            return cls(path, db)
+        except StorageError:
+            db.close()
+            raise
 
     def load(self) -> tuple[HardState, SnapshotMeta | None, bytes | None, list[Entry]]:
         """Everything a restarting server needs: hard state, snapshot, and the entries after it."""
@@ -132,59 +165,50 @@ class RaftStorage:
                 )
         return hard_state, meta, data, entries
 
-    def save(self, hard_state: HardState | None, entries: Sequence[Entry]) -> None:
-        """Durably store ``hard_state`` (None: unchanged) and ``entries`` in one transaction.
+    def write(self, writes: Sequence[StorageWrite]) -> None:
+        """Durably apply ``writes``, in order, in one transaction (one fsync for all).
 
-        ``entries`` replace every stored entry at ``entries[0].index`` or later (a follower
-        overwriting a conflicting suffix, Figure 2 AppendEntries step 3). Entries that are
-        not contiguous, that would leave a gap after the stored log, or that reach into the
-        snapshot are refused: any of them would silently corrupt the log.
+        Entries that are not contiguous, that would leave a gap after the stored log, or
+        that reach into the snapshot are refused, as is compacting behind the snapshot:
+        any of them would silently corrupt the log. On any failure nothing is written.
         """
-        if hard_state is None and not entries:
+        if not writes:
             return
-        first = entries[0].index if entries else 0
-        for offset, entry in enumerate(entries):
-            if entry.index != first + offset:
-                raise StorageError(
-                    f"entries to save are not contiguous: index {entry.index} after "
-                    f"{first + offset - 1}"
-                )
+        snap_index, last = self._snap_index, self._last
         with self._transaction("write"):
-            if entries:
-                snap_index, last = self._bounds()
-                if first <= snap_index or first > last + 1:
-                    raise StorageError(
-                        f"cannot save entries from index {first}: the stored log holds "
-                        f"{snap_index + 1}..{last}"
+            for w in writes:
+                if isinstance(w, Compaction):
+                    snap_index = self._compact(w, snap_index)
+                    last = max(last, snap_index)
+                    continue
+                if w.snapshot is not None:
+                    meta, data = w.snapshot
+                    self._db.execute("DELETE FROM entries")
+                    self._put_snapshot(meta, data)
+                    snap_index = last = meta.index
+                if w.entries:
+                    last = self._put_entries(w.entries, snap_index, last)
+                if w.hard_state is not None:
+                    hs = w.hard_state
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO hard_state (id, term, voted_for, commit_index) "
+                        "VALUES (0, ?, ?, ?)",
+                        (hs.term, hs.voted_for, hs.commit),
                     )
-                self._db.execute("DELETE FROM entries WHERE idx >= ?", (first,))
-                self._db.executemany(
-                    "INSERT INTO entries (idx, term, kind, data, time) VALUES (?, ?, ?, ?, ?)",
-                    [(e.index, e.term, int(e.kind), e.data, e.time) for e in entries],
-                )
-            if hard_state is not None:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO hard_state (id, term, voted_for, commit_index) "
-                    "VALUES (0, ?, ?, ?)",
-                    (hard_state.term, hard_state.voted_for, hard_state.commit),
-                )
+        self._snap_index, self._last = snap_index, last
+
+    def save(self, hard_state: HardState | None, entries: Sequence[Entry]) -> None:
+        """Durably store ``hard_state`` (None: unchanged) and ``entries`` (see :meth:`write`)."""
+        if hard_state is not None or entries:
+            self.write([LogWrite(hard_state, entries)])
 
     def save_snapshot(self, meta: SnapshotMeta, data: bytes) -> None:
         """Install a leader's snapshot: it replaces the stored snapshot and the whole log."""
-        with self._transaction("write snapshot"):
-            self._db.execute("DELETE FROM entries")
-            self._put_snapshot(meta, data)
+        self.write([LogWrite(None, (), (meta, data))])
 
     def compact(self, meta: SnapshotMeta, data: bytes) -> None:
         """Store our own snapshot and drop the entries it covers, keeping later ones."""
-        with self._transaction("compact"):
-            snap_index, _ = self._bounds()
-            if meta.index < snap_index:
-                raise StorageError(
-                    f"cannot compact to index {meta.index}: already compacted to {snap_index}"
-                )
-            self._db.execute("DELETE FROM entries WHERE idx <= ?", (meta.index,))
-            self._put_snapshot(meta, data)
+        self.write([Compaction(meta, data)])
 
     def close(self) -> None:
         """Close the database (SQLite checkpoints the WAL and releases the lock)."""
@@ -192,12 +216,43 @@ class RaftStorage:
 
     # -- internals -------------------------------------------------------------------------
 
-    def _bounds(self) -> tuple[int, int]:
-        """(snapshot index, last stored index); both 0 for an empty store."""
+    def _read_bounds(self) -> tuple[int, int]:
+        """(snapshot index, last stored index) as stored; both 0 for an empty store."""
         row = self._db.execute("SELECT idx FROM snapshot WHERE id = 0").fetchone()
         snap_index = 0 if row is None else int(row[0])
         (last,) = self._db.execute("SELECT max(idx) FROM entries").fetchone()
         return snap_index, max(snap_index, last or 0)
+
+    def _put_entries(self, entries: Sequence[Entry], snap_index: int, last: int) -> int:
+        """Store contiguous ``entries`` over any stored suffix; the new last index."""
+        first = entries[0].index
+        for offset, entry in enumerate(entries):
+            if entry.index != first + offset:
+                raise StorageError(
+                    f"entries to save are not contiguous: index {entry.index} after "
+                    f"{first + offset - 1}"
+                )
+        if first <= snap_index or first > last + 1:
+            raise StorageError(
+                f"cannot save entries from index {first}: the stored log holds "
+                f"{snap_index + 1}..{last}"
+            )
+        if first <= last:  # a follower overwriting a conflicting suffix (Figure 2 step 3)
+            self._db.execute("DELETE FROM entries WHERE idx >= ?", (first,))
+        self._db.executemany(
+            "INSERT INTO entries (idx, term, kind, data, time) VALUES (?, ?, ?, ?, ?)",
+            [(e.index, e.term, int(e.kind), e.data, e.time) for e in entries],
+        )
+        return entries[-1].index
+
+    def _compact(self, c: Compaction, snap_index: int) -> int:
+        if c.meta.index < snap_index:
+            raise StorageError(
+                f"cannot compact to index {c.meta.index}: already compacted to {snap_index}"
+            )
+        self._db.execute("DELETE FROM entries WHERE idx <= ?", (c.meta.index,))
+        self._put_snapshot(c.meta, c.data)
+        return c.meta.index
 
     def _put_snapshot(self, meta: SnapshotMeta, data: bytes) -> None:
         self._db.execute(
