@@ -25,7 +25,7 @@ from typing import Protocol
 from twisted.internet.interfaces import IReactorFromThreads
 from twisted.logger import Logger
 
-from twistedchat.raft.storage import RaftStorage, StorageWrite
+from twistedchat.raft.storage import Compaction, RaftStorage, StorageWrite
 
 log = Logger()
 
@@ -90,7 +90,7 @@ class ThreadedWriter:
                 try:
                     self.storage.write([write for write, _ in batch])
                 except Exception as exc:  # any failure stops the node (see the module doc)
-                    reason = f"cannot write the raft log: {type(exc).__name__}: {exc}"
+                    reason = f"cannot {_describe(batch)}: {type(exc).__name__}: {exc}"
                     self._reactor.callFromThread(self._on_failure, reason)
                     return
                 self._reactor.callFromThread(_call_all, [done for _, done in batch])
@@ -117,3 +117,14 @@ class ThreadedWriter:
 def _call_all(callbacks: list[Done]) -> None:
     for callback in callbacks:
         callback()
+
+
+def _describe(batch: list[tuple[StorageWrite, Done]]) -> str:
+    """What a failed batch was to do, in the words the replica uses for one write."""
+    indexes = [e.index for w, _ in batch if not isinstance(w, Compaction) for e in w.entries]
+    if indexes:
+        return f"store entries {indexes[0]}..{indexes[-1]}"
+    compactions = [w.meta.index for w, _ in batch if isinstance(w, Compaction)]
+    if compactions:
+        return f"compact the log to index {compactions[-1]}"
+    return "store the hard state"
