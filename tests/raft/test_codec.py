@@ -340,3 +340,131 @@ def test_corrupted_body_raises_frame_error_or_decodes(message: object, data: st.
         body[at] ^= data.draw(st.integers(1, 255))
     with contextlib.suppress(FrameError):
         decode_body(bytes(body))
+
+
+# -- the fused Entry codec and the cache of encoded entries -------------------------------
+
+entries_strategy = st.lists(message_of(Entry), max_size=6).map(tuple)
+
+
+def test_entries_use_the_fused_codec() -> None:
+    """If this fails, Entry changed: _entry_codec gave way to the generic codec (slower);
+    update it and _ENTRY_FIELDS."""
+    assert "_entry_codec" in codec._compile(Entry).decode.__qualname__
+
+
+@settings(max_examples=200, deadline=None)
+@given(message_of(Entry), st.binary(max_size=3))
+def test_fused_entry_codec_is_the_generic_one(entry: Entry, before: bytes) -> None:
+    fused, generic = codec._compile(Entry), codec._compile_fields(Entry)
+    out_fused, out_generic = bytearray(before), bytearray(before)
+    fused.encode(entry, out_fused)
+    generic.encode(entry, out_generic)
+    assert out_fused == out_generic
+    body = bytes(out_fused)
+    assert fused.decode(body, len(before)) == generic.decode(body, len(before))
+    assert fused.min_size == generic.min_size
+    for cut in range(len(before), len(body)):  # every truncation: both refuse it
+        for decoder in (fused, generic):
+            with pytest.raises(struct.error):
+                decoder.decode(body[:cut], len(before))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(min_size=29, max_size=60))
+def test_fused_entry_decoder_accepts_and_refuses_what_the_generic_one_does(data: bytes) -> None:
+    def outcome(decoder: codec._Variable) -> object:
+        try:
+            return decoder.decode(data, 0)
+        except (struct.error, ValueError) as exc:
+            return type(exc)
+
+    assert outcome(codec._compile(Entry)) == outcome(codec._compile_fields(Entry))
+
+
+def entries_for(followers: int, entries: list[Entry]) -> list[AppendEntries]:
+    """What a leader sends: one AppendEntries per follower, each with a tuple of its own
+    of the same Entry objects (as the core slices them from its log)."""
+    return [
+        AppendEntries("a:1", f"f{i}:2", 7, 99, 7, tuple(entries), 100) for i in range(followers)
+    ]
+
+
+def entries_cache() -> codec._EntriesCache:
+    return codec.ENTRIES_CACHE
+
+
+def test_the_same_entries_to_several_followers_are_encoded_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    entries = [Entry(7, 100 + i, EntryKind.COMMAND, bytes([i]) * (100 + i), i) for i in range(64)]
+    encoded: list[Entry] = []
+    entry = codec._compile(Entry)
+
+    def counting(value: Entry, out: bytearray) -> None:
+        encoded.append(value)
+        entry.encode(value, out)
+
+    cache = entries_cache()
+    cache.clear()
+    counted = codec._sequence(codec._Variable(counting, entry.decode, entry.min_size))
+    monkeypatch.setattr(cache, "_encode", counted.encode)
+    messages = entries_for(4, entries)
+    frames = [encode(m) for m in messages]
+    assert encoded == entries  # each entry once, for all four followers
+    assert [FrameDecoder().feed(f) for f in frames] == [[m] for m in messages]
+    for i, frame in enumerate(frames):  # the same bytes but for the follower's id
+        assert frame == frames[0].replace(b"f0:2", f"f{i}:2".encode())
+
+
+def test_equal_entries_that_are_other_objects_are_encoded_again() -> None:
+    cache = entries_cache()
+    cache.clear()
+    first = [Entry(1, i, EntryKind.COMMAND, b"x") for i in range(1, 4)]
+    encode(entries_for(1, first)[0])
+    hits = cache.hits
+    # same first and last objects, another one between: not the same entries
+    other = [first[0], Entry(1, 2, EntryKind.COMMAND, b"y"), first[2]]
+    message = entries_for(1, other)[0]
+    assert FrameDecoder().feed(encode(message)) == [message]
+    assert cache.hits == hits
+    encode(entries_for(1, other)[0])
+    assert cache.hits == hits + 1
+
+
+def test_the_entries_cache_is_bounded() -> None:
+    sequence = codec._sequence(codec._compile(Entry))
+    cache = codec._EntriesCache(sequence.encode, max_items=3, max_bytes=1000)
+    batches = [tuple(Entry(1, i, EntryKind.COMMAND, b"z" * 50) for i in range(n, n + 3))
+               for n in range(0, 30, 3)]  # fmt: skip
+    for batch in batches:
+        cache.encode(batch, bytearray())
+    assert len(cache) == 3 and cache.size == 3 * (4 + 3 * 79)
+    out = bytearray()
+    cache.encode(batches[-1], out)  # still there
+    assert cache.hits == 1
+    cache.encode(batches[0], bytearray())  # evicted long ago: encoded again
+    assert cache.hits == 1
+    small = codec._EntriesCache(sequence.encode, max_items=100, max_bytes=1000)
+    for batch in batches:
+        small.encode(batch, bytearray())
+    assert small.size <= 1000 and len(small) == 4
+    huge = (Entry(1, 1, EntryKind.COMMAND, b"h" * 300),)  # over a quarter of the bound
+    small.encode(huge, out := bytearray())
+    assert len(small) == 4 and out == cache_free(huge)
+
+
+def cache_free(entries: tuple[Entry, ...]) -> bytearray:
+    out = bytearray()
+    codec._sequence(codec._compile(Entry)).encode(entries, out)
+    return out
+
+
+def test_an_entry_the_field_cannot_carry_is_refused_and_not_cached() -> None:
+    cache = entries_cache()
+    cache.clear()
+    bad = Entry(2**63, 1, EntryKind.COMMAND)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="cannot encode AppendEntries"):
+            encode(entries_for(1, [bad])[0])
+    assert len(cache) == 0
