@@ -17,7 +17,10 @@ In it:
 - for a plugin with hooks that run while entries are applied
   (:data:`~twistedchat.plugins.APPLY_HOOKS`), its version and a hash of its
   ``--plugin-config`` section, which may change what those hooks do. A plugin with only
-  per-node or leader hooks (``chatlog``) may be configured, and upgraded, node by node.
+  per-node or leader hooks (``chatlog``) may be configured, and upgraded, node by node;
+- the format the node writes commands in (:data:`~twistedchat.chat.command.BINARY`, decision
+  0021): a node of an earlier version, which cannot read them, is refused up front rather
+  than stopped by the first entry it cannot apply.
 
 Per-node settings (addresses, TLS files, ``--max-clients``, operators, flood and connection
 limits, timers) stay out: they shape what a node does with its clients, not the state.
@@ -32,6 +35,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from twistedchat import plugins
+from twistedchat.chat.command import BINARY
 from twistedchat.chat.limits import ChatLimits
 
 #: Hex digits of the digest: 64 bits tell settings apart; it is no security boundary.
@@ -102,6 +106,7 @@ def settings_fingerprint(
     # pluggy calls hooks in registration order: it decides which plugin's refusal wins and
     # the order (and msgids) of what plugins say, so it is part of the rules too.
     values["plugin order"] = [plugin.name for plugin in enabled]
+    values["command format"] = BINARY
     return Fingerprint.of(_canonical(values))
 
 
