@@ -148,6 +148,8 @@ class InboundProtocol(TrackedProtocol):
                 self._refuse("unexpected", f"unexpected {type(frame).__name__} frame",
                              "bad_frames")  # fmt: skip
                 return
+        if frames and self.peer_id is not None:
+            self.owner.on_received()
 
     def _accept_hello(self, frame: object) -> bool:
         if not isinstance(frame, Hello):
@@ -245,6 +247,9 @@ class PeerTransport:
         self.context = LinkContext(reactor, settings or PeerSettings(), rng or random.Random(),
                                    hello, tls=tls, app=app, explain_app=explain_app)  # fmt: skip
         self.on_message: Callable[[RaftMessage], None] = _discard
+        #: Called once all messages of one received chunk went to ``on_message``, so the
+        #: receiver can act on them as one batch without waiting for another reactor turn.
+        self.on_received: Callable[[], None] = lambda: None
         self._peers: dict[str, OutboundPeer] = {}
         self._inbound_by_peer: dict[str, InboundProtocol] = {}
         self._port: IListeningPort | None = None
