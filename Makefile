@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.connections
 	$(BIN)/python -m benchmarks.failover
 	$(BIN)/python -m benchmarks.login_storm
+	$(BIN)/python -m benchmarks.irc_commit
 	$(BIN)/python -m benchmarks.report
 
 clean:

@@ -144,3 +144,62 @@ def raft_commit(
         }
         written.append(grouped_bars(name, title, categories, series, ylabel, log=True))
     return written
+
+
+def irc_commit(
+    commits: Mapping[int, Mapping[str, Mapping[str, Any]]],
+    lines: Mapping[str, Mapping[str, Any]],
+) -> list[Path | None]:
+    """Messages/s per system and sender count, and the one-line latencies (from irc_commit)."""
+    written: list[Path | None] = []
+    if commits:
+        counts = sorted(commits)
+        systems = list(dict.fromkeys(name for r in commits.values() for name in r))
+        series = {
+            name: [
+                None
+                if "error" in commits[n].get(name, {"error": ""})
+                else float(commits[n][name]["messages_per_second"])
+                for n in counts
+            ]
+            for name in systems
+        }
+        written.append(grouped_bars(
+            "irc_commit_throughput", "Commits through IRC: messages per second (higher is better)",
+            [f"{n} senders" for n in counts], series, "messages/s", log=True,
+        ))  # fmt: skip
+    measured = {name: r for name, r in lines.items() if "error" not in r}
+    if measured:
+        keys = {"receipt p50": "receipt_p50_ms", "receipt p99": "receipt_p99_ms",
+                "echo p50": "echo_p50_ms", "echo p99": "echo_p99_ms"}  # fmt: skip
+        series = {
+            label: [None if r.get(key) is None else float(r[key]) for r in measured.values()]
+            for label, key in keys.items()
+        }
+        categories = [name.replace(" (", "\n(") for name in measured]
+        written.append(grouped_bars(
+            "irc_commit_lines", "One line at a time: latency (lower is better)",
+            categories, series, "ms", log=True,
+        ))  # fmt: skip
+    return written
+
+
+def raft_concurrency(
+    by_level: Mapping[int, Mapping[str, Mapping[str, Mapping[str, float]]]],
+) -> list[Path | None]:
+    """p99 per proposer count, one series per system and cluster size (from raft_commit)."""
+    levels = sorted({int(level) for r in by_level.values() for level in r})
+    if len(levels) < 2:
+        return []
+    series: dict[str, list[float | None]] = {}
+    for system, label in (("twistedchat", "twistedchat"), ("pysyncobj", "PySyncObj")):
+        for nodes, measured in by_level.items():
+            series[f"{label}, {nodes} node{'s' if nodes > 1 else ''}"] = [
+                measured[str(level)][system]["p99_ms"] if str(level) in measured else None
+                for level in levels
+            ]
+    return [
+        grouped_bars("raft_concurrency_p99", "Raft commit p99 by concurrent proposers "
+                     "(lower is better)", [f"{level} proposers" for level in levels], series,
+                     "p99 latency, ms", log=True),
+    ]  # fmt: skip

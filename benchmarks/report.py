@@ -33,9 +33,23 @@ Record = dict[str, Any]
 # The settings of the full runs that the hand-written findings quote (a run that differs is
 # flagged in the header as not a full run): benchmark -> parameter -> value.
 FULL_RUN: dict[str, dict[str, Any]] = {
-    "raft_commit": {"duration_s": 5.0, "concurrency": 256, "nodes": [1, 3, 5]},
+    "raft_commit": {
+        "duration_s": 5.0,
+        "concurrency": 256,
+        "nodes": [1, 3, 5],
+        "sweep": [1, 16],
+        "sweep_duration_s": 2.0,
+    },
     "storage_append": {"scale": 1.0, "rounds": 5},
     "irc_fanout": {"receivers": [10, 100, 1000], "messages": 500},
+    "irc_commit": {
+        "cases": ["commits", "lines"],
+        "senders": [20, 100],
+        "window": 32,
+        "duration_s": 4.5,
+        "lines": 200,
+        "interval_ms": 100.0,
+    },
     "connections": {"clients": 10000},
     "failover": {"kills": 20, "clients": 10},
     "login_storm": {"seconds": 10.0, "connections": 16, "chatters": 8},
@@ -93,6 +107,9 @@ def fmt_value(value: object) -> str:
 PLOT_TITLES = {
     "raft_commits.png": "Raft commits per second",
     "raft_p99.png": "Raft commit p99",
+    "raft_concurrency_p99.png": "Raft commit p99 by concurrent proposers",
+    "irc_commit_throughput.png": "Commits through IRC: messages per second",
+    "irc_commit_lines.png": "One line at a time: latency",
     "fanout_throughput.png": "Fan-out deliveries per second",
     "fanout_p99.png": "Fan-out p99 latency",
     "connections_memory.png": "RSS per idle client",
@@ -136,7 +153,38 @@ def raft_commit(record: Record) -> list[str]:
         ),
         *table(header, "rrrrrrrrrl", rows),
         "",
+        *raft_concurrency(record),
         *plots(record),
+    ]
+
+
+def raft_concurrency(record: Record) -> list[str]:
+    """The same cluster sizes at every proposer count measured (the sweep), if there was one."""
+    params = record["parameters"]
+    rows: list[list[object]] = []
+    for row in record["results"]:
+        levels = row.get("by_concurrency", {})
+        for level in sorted(levels, key=int):
+            ours, base = levels[level]["twistedchat"], levels[level]["pysyncobj"]
+            rows.append([
+                row["nodes"], level, f"{ours['commits_per_second']:.0f}",
+                f"{base['commits_per_second']:.0f}",
+                ratio(ours["commits_per_second"], base["commits_per_second"]),
+                f"{ours['p50_ms']:.2f}", f"{base['p50_ms']:.1f}", f"{ours['p99_ms']:.2f}",
+                f"{base['p99_ms']:.1f}", ratio(ours["p99_ms"], base["p99_ms"]),
+            ])  # fmt: skip
+    if not params.get("sweep") or not rows:
+        return []
+    header = ["nodes", "proposers", "twistedchat commits/s", "PySyncObj commits/s", "ratio",
+              "twistedchat p50 ms", "PySyncObj p50 ms", "twistedchat p99 ms",
+              "PySyncObj p99 ms", "p99 ratio"]  # fmt: skip
+    sweep = ", ".join(map(str, params["sweep"]))
+    return [
+        f"By concurrent proposers: {sweep} measured {params['sweep_duration_s']:g} s each, "
+        f"{params['concurrency']} (the table above) {params['duration_s']:g} s.",
+        "",
+        *table(header, "rrrrrrrrrr", rows),
+        "",
     ]
 
 
@@ -192,6 +240,136 @@ def irc_fanout(record: Record) -> list[str]:
         *table(header, "rlrrrrrl", rows),
         "",
         *plots(record),
+    ]
+
+
+TARGET_MESSAGES_PER_SECOND = 20_000  # issue 16, commits through IRC, twistedchat 3 nodes
+TARGET_LINE_P50_MS = 1.5  # issue 16, one line at a time, twistedchat 3 nodes
+TARGET_LINE_P99_MS = 5.0
+
+
+def irc_commit(record: Record) -> list[str]:
+    """Both cases of the IRC commit benchmark, each its own section."""
+    params, data = record["parameters"], record["results"]
+    reference = params["reference"]
+    lines: list[str] = []
+    for case, section, keys in (
+        ("commits", irc_commits, ("senders", "window", "warmup_s", "duration_s", "cap", "workers")),
+        ("lines", irc_lines, ("lines", "interval_ms", "line_warmup")),
+    ):
+        if data.get(case):  # the case's own parameters and plot only
+            part = {**record, "parameters": {k: params[k] for k in keys if k in params},
+                    "plots": [name for name in record["plots"] if f"_{case}" in name
+                              or (case == "commits" and "throughput" in name)]}  # fmt: skip
+            lines += [*section(part, reference), *plots(part)]
+    return lines
+
+
+def irc_commits(record: Record, reference: str) -> list[str]:
+    rows: list[list[object]] = []
+    ceiling: list[str] = []
+    for row in record["results"]["commits"]:
+        n, systems = row["senders"], row["systems"]
+        ref = systems.get(reference, {})
+        ok = "error" not in ref and bool(ref)
+        for name, r in systems.items():
+            if "error" in r:
+                rows.append([n, name, r["error"], "", "", "", "", "", "", "", ""])
+                continue
+            rate, p99 = r["messages_per_second"], r["p99_ms"]
+            met = ""
+            if name == reference:
+                met = "yes" if rate >= TARGET_MESSAGES_PER_SECOND else "no"
+            rows.append([
+                n, name, f"{rate:.0f}", ratio(rate, ref["messages_per_second"] if ok else None),
+                f"{r['p50_ms']:.1f}", f"{p99:.1f}", ratio(p99, ref["p99_ms"] if ok else None),
+                r["all_in_order"], "/".join(map(str, r["server_cpu_pct"])) or "-",
+                r["harness_cpu_pct"], met,
+            ])  # fmt: skip
+        alone = systems.get("harness alone (no server)", {})
+        servers = {k: v for k, v in systems.items() if "error" not in v and k != reference
+                   and not k.startswith("harness") and not k.startswith("twistedchat")}  # fmt: skip
+        if "messages_per_second" in alone and servers:
+            best = max(servers, key=lambda k: servers[k]["messages_per_second"])
+            top, free = servers[best]["messages_per_second"], alone["messages_per_second"]
+            ceiling.append(f"with {n} senders {free:.0f} messages/s, and the fastest server "
+                           f"({best}) reached {top / free:.0%} of that")  # fmt: skip
+    header = ["senders", "system", "messages/s", "ratio", "p50 ms", "p99 ms", "p99 ratio",
+              "all received, in order", "server CPU %", "harness CPU %",
+              f"target met (>= {TARGET_MESSAGES_PER_SECOND // 1000}k/s)"]  # fmt: skip
+    params = record["parameters"]
+    out = [
+        "### Commits through IRC",
+        "",
+        *caption(
+            record,
+            "#commits-through-irc-twistedchat-vs-ngircd-and-miniircd",
+            f"Messages received by the listeners per second over the {params['duration_s']:g} "
+            f"s measured, {params['window']} lines in flight per sender; ratios are against "
+            f"{reference}: above 1 means faster than us, p99 below 1 lower latency than us. "
+            "CPU is % of one core over the measured seconds (server: per process, harness: "
+            "its workers together). Target (issue 16): twistedchat (3 nodes) at least "
+            f"{TARGET_MESSAGES_PER_SECOND} messages/s.",
+        ),
+        *table(header, "rlrrrrrlrrl", rows),
+        "",
+    ]
+    if ceiling:
+        out += ["The load generator's own ceiling, the harness alone (each sender's socket "
+                "connected straight to its listener's): " + "; ".join(ceiling) + ".",
+                ""]  # fmt: skip
+    return out
+
+
+def irc_lines(record: Record, reference: str) -> list[str]:
+    systems = record["results"]["lines"]
+    ref = systems.get(reference, {})
+    ok = "error" not in ref and bool(ref)
+
+    def ms(r: Record, key: str) -> str:
+        return "-" if r.get(key) is None else f"{r[key]:.2f}"
+
+    rows: list[list[object]] = []
+    for name, r in systems.items():
+        if "error" in r:
+            rows.append([name, r["error"], "", "", "", "", "", "", "", ""])
+            continue
+        met = ""
+        if name == reference:
+            verdicts = []
+            for kind in ("receipt", "echo"):
+                p50, p99 = r.get(f"{kind}_p50_ms"), r.get(f"{kind}_p99_ms")
+                good = p50 is not None and p99 is not None
+                good = good and p50 <= TARGET_LINE_P50_MS and p99 <= TARGET_LINE_P99_MS
+                verdicts.append(f"{kind} {'yes' if good else 'no'}")
+            met = ", ".join(verdicts)
+        lost = str(r["lost"]) + (f"/{r['echo_lost']}" if r.get("echo") else "")
+        rows.append([
+            name, ms(r, "receipt_p50_ms"), ms(r, "receipt_p99_ms"),
+            ratio(r["receipt_p99_ms"], ref["receipt_p99_ms"] if ok else None),
+            ms(r, "echo_p50_ms"), ms(r, "echo_p99_ms"),
+            ratio(r.get("echo_p99_ms"), ref.get("echo_p99_ms") if ok else None)
+            if r.get("echo") else "-",
+            lost, r["placement"], met,
+        ])  # fmt: skip
+    params = record["parameters"]
+    target = f"target met (p50 <= {TARGET_LINE_P50_MS:g}, p99 <= {TARGET_LINE_P99_MS:g} ms)"
+    header = ["system", "receipt p50 ms", "receipt p99 ms", "p99 ratio", "echo p50 ms",
+              "echo p99 ms", "p99 ratio", "lost (receipt/echo)", "where", target]  # fmt: skip
+    return [
+        "### One line at a time",
+        "",
+        *caption(
+            record,
+            "#one-line-at-a-time-twistedchat-vs-ngircd-and-miniircd",
+            f"One sender, one listener, a line every {params['interval_ms']:g} ms, "
+            f"{params['lines']} lines measured. Ratios are against {reference}: below 1 "
+            "means lower latency than us; '-': the server does not offer echo-message. "
+            "Target (issue 16): on 3 nodes p50 at most "
+            f"{TARGET_LINE_P50_MS:g} ms and p99 at most {TARGET_LINE_P99_MS:g} ms.",
+        ),
+        *table(header, "lrrrrrrrll", rows),
+        "",
     ]
 
 
@@ -315,6 +493,7 @@ def login_storm(record: Record) -> list[str]:
 SECTIONS: dict[str, Callable[[Record], list[str]]] = {
     "raft_commit": raft_commit,
     "irc_fanout": irc_fanout,
+    "irc_commit": irc_commit,
     "storage_append": storage_append,
     "connections": connections,
     "failover": failover,
