@@ -32,6 +32,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
+from twistedchat.node.snapshotter import InlineSnapshotter, Snapshotter
 from twistedchat.raft.core import NotLeader, RaftConfig, RaftNode, Ready, SnapshotMeta
 from twistedchat.raft.messages import Configuration, EntryKind, RaftMessage
 from twistedchat.raft.storage import Compaction, LogWrite, RaftStorage, StorageWrite
@@ -88,15 +89,19 @@ class RaftReplica:
         rng: random.Random | None = None,
         fail_stop: Callable[[str], None] = exit_process,
         writer: StorageWriter | None = None,
+        snapshotter: Snapshotter | None = None,
     ):
         """``fail_stop(reason)`` is called once if storing or applying fails; the replica
         does nothing more after it (tests record the reason instead of exiting).
         ``writer`` makes writes durable (default: at once, in the reactor thread; the
         node passes a :class:`~twistedchat.raft.writer.ThreadedWriter`, whose failures
-        go to :meth:`storage_failed`)."""
+        go to :meth:`storage_failed`). ``snapshotter`` runs ``take_snapshot`` (default: at
+        once; the node passes a :class:`~twistedchat.node.snapshotter.ForkSnapshotter`)."""
         self.node_id = node_id
         self.storage = storage
         self.writer: StorageWriter = writer or InlineWriter(storage)
+        self.snapshotter: Snapshotter = snapshotter or InlineSnapshotter()
+        self._snapshotting = False  # a snapshot is being built
         self._pending: deque[_PendingWrite] = deque()
         self.transport = transport
         self.clock = clock
@@ -393,12 +398,18 @@ class RaftReplica:
         The log thus always keeps at least the last ``trailing`` entries: a follower that
         a pause or a short partition left that far behind gets entries, not the whole
         state (InstallSnapshot), and its users need no replay of the gap (decision 0016).
-        The snapshot waits in memory meanwhile, as bytes: the state moves on.
+        The snapshot is built by the snapshotter (in a forked child, off the reactor) and
+        waits in memory meanwhile, as bytes: the state moves on.
         """
         applied = self.core.applied_index
-        if self._taken is None and applied - self._last_snapshot_index >= self.snapshot_every:
-            data = _must(f"take a snapshot at index {applied}", self._take_snapshot)
-            self._taken = (applied, data)
+        due = applied - self._last_snapshot_index >= self.snapshot_every
+        if self._taken is None and not self._snapshotting and due:
+            self._snapshotting = True
+            self.snapshotter.take(
+                self._take_snapshot,
+                lambda data: self._snapshot_built(applied, data),
+                lambda why: self._snapshot_failed(applied, why),
+            )
         if self._taken is None or applied - self._taken[0] < self.trailing:
             return
         (index, data), self._taken = self._taken, None
@@ -407,6 +418,17 @@ class RaftReplica:
                      _PendingWrite(None))  # fmt: skip
         self._last_snapshot_index = index
         log.info("snapshot at index {index} ({size} bytes)", index=index, size=len(data))
+
+    def _snapshot_built(self, index: int, data: bytes) -> None:
+        self._snapshotting = False
+        if self.failure is None and index > self._last_snapshot_index:  # else: a leader's
+            self._taken = (index, data)  # snapshot was installed meanwhile
+            self._schedule()
+
+    def _snapshot_failed(self, index: int, why: str) -> None:
+        self._snapshotting = False
+        if self.failure is None:
+            self._halt(f"cannot take a snapshot at index {index}: {why}")
 
     def _sync_peers(self) -> None:
         """Dial every member of the latest configuration (node ids are HOST:PORT)."""

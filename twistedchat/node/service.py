@@ -44,6 +44,7 @@ from twistedchat.node.hub import SessionHub
 from twistedchat.node.membership import MembershipPolicy
 from twistedchat.node.options import ChatNodeOptions, endpoint_host_port, plugin_config
 from twistedchat.node.replica import RaftReplica
+from twistedchat.node.snapshotter import ForkSnapshotter
 from twistedchat.node.status import status_site
 from twistedchat.plugins import PluginError, PluginHost
 from twistedchat.raft.core import ConfigChangeRefused, NotLeader, RaftConfig
@@ -229,6 +230,7 @@ class ChatNodeService(service.Service):
             snapshot_every=c.snapshot_every,
             rng=random.Random(),
             writer=self.writer,
+            snapshotter=ForkSnapshotter(threads),
         )
         self.replica.on_new_leader = hub.new_leader
         with step(f"cannot listen on peer {c.peer}"):
