@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from twistedchat.chat.command import Delivery
 from twistedchat.chat.model import User
@@ -12,8 +13,14 @@ from twistedchat.irc.message import EMPTY_TAGS, Message
 
 def server_time(ms: int) -> str:
     """The IRCv3 ``time`` tag value for ``ms`` milliseconds since the epoch (UTC)."""
-    stamp = datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{ms % 1000:03d}Z"
+    return f"{_utc_second(ms // 1000)}.{ms % 1000:03d}Z"
+
+
+@lru_cache(maxsize=16)
+def _utc_second(seconds: int) -> str:
+    """Formatting a date is the dearest part of a tag every entry carries; entries of
+    one second share it (profile: 3 us of the 40 us of a channel message)."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def numeric(nick: str, code: str, *params: str) -> Message:
