@@ -161,10 +161,12 @@ class ChatState:
             user.seq = seq
             if name != message.command:  # handlers relay the command name as they get it
                 message = Message(name, message.params, message.source, message.tags)
-            event = event_for(user, world, index, command.time, command.node, message)
-            if self.plugins is None or not self._by_plugin(out, event, session):
+            if self.plugins is None:  # no plugin to show the event to: skip building it
                 self._apply_core(out, user, message, command.time)
-            if self.plugins is not None:
+            else:
+                event = event_for(user, world, index, command.time, command.node, message)
+                if not self._by_plugin(out, event, session):
+                    self._apply_core(out, user, message, command.time)
                 applied = replace(event, messages=distinct_messages(out.deliveries))
                 self.plugins.applied(world, out, applied)
                 self.last_event = replace(event, messages=distinct_messages(out.deliveries))
