@@ -76,6 +76,7 @@ def run_twistedchat(args: argparse.Namespace) -> None:
     from twistedchat.raft.core import RaftConfig
     from twistedchat.raft.storage import RaftStorage
     from twistedchat.raft.transport import PeerTransport
+    from twistedchat.raft.writer import ThreadedWriter
 
     ids = [f"127.0.0.1:{port}" for port in args.ports]
     me = ids[args.index]
@@ -101,6 +102,7 @@ def run_twistedchat(args: argparse.Namespace) -> None:
         restore_snapshot=lambda index, data: None,
         snapshot_every=10**9,
         rng=random.Random(args.index),
+        writer=ThreadedWriter(storage, reactor, lambda reason: replica.storage_failed(reason)),
     )
 
     def maybe_start() -> None:
