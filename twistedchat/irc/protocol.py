@@ -101,6 +101,7 @@ class IRCConnection(Protocol):
         self._closing = False
         self._framer = LineFramer()
         self._inbox: deque[bytes] = deque()
+        self._parsed_head: tuple[bytes, Message] | None = None  # the inbox's first, parsed
         self._bucket = TokenBucket(settings.flood_burst, settings.flood_rate)
         self._drain_call: IDelayedCall | None = None
         self._draining = False
@@ -282,11 +283,20 @@ class IRCConnection(Protocol):
         return not self._looks_like_write(self._inbox[0])
 
     def _looks_like_write(self, raw: bytes) -> bool:
-        """Cheap pre-parse: whether a queued line is a write (so it may pipeline behind others)."""
+        """Whether a queued line is a write (so it may pipeline behind others); the parsed
+        line is kept for :meth:`_handle_line`, which would otherwise parse it again."""
         try:
-            return self.backend.is_write(parse_line(raw))
+            message = parse_line(raw)
         except ParseError:
             return False
+        self._parsed_head = (raw, message)
+        return self.backend.is_write(message)
+
+    def _parse(self, raw: bytes) -> Message:
+        head, self._parsed_head = self._parsed_head, None
+        if head is not None and head[0] is raw:
+            return head[1]
+        return parse_line(raw)
 
     def _pause_reading(self) -> None:
         if not self._reading_paused and self.transport is not None:
@@ -302,7 +312,7 @@ class IRCConnection(Protocol):
         if not raw.strip():
             return
         try:
-            message = parse_line(raw)
+            message = self._parse(raw)
         except InvalidUtf8:
             self._send(Message("FAIL", ("*", "INVALID_UTF8", "Message rejected: not UTF-8")))
             return
