@@ -60,6 +60,11 @@ from twistedchat.startup import abort_start, step, usable_directory
 log = Logger()
 
 ELECTION_TICKS = 10
+#: AppendEntries in flight to one follower. A turn's proposals leave as one append, so
+#: under load appends are many and small; 8 (the core's default) paused replication
+#: behind the round trip (commits through IRC, 20 senders, 3 nodes: 12.4k/s at 8,
+#: 14.5k/s at 64). etcd allows 256 by default. They reference the log, not copies.
+MAX_INFLIGHT_APPENDS = 64
 #: A node unheard by discovery for this long is no longer offered to clients.
 DIRECTORY_EXPIRY = 5.0
 #: How long a leaving node keeps going so the leader hears it and removes it.
@@ -222,7 +227,11 @@ class ChatNodeService(service.Service):
             self.storage,
             self.transport,
             self.clock,
-            config=RaftConfig(election_ticks=ELECTION_TICKS, heartbeat_ticks=2),
+            config=RaftConfig(
+                election_ticks=ELECTION_TICKS,
+                heartbeat_ticks=2,
+                max_inflight_appends=MAX_INFLIGHT_APPENDS,
+            ),
             tick_seconds=tick,
             apply_command=hub.apply,
             take_snapshot=lambda: hub.state.snapshot(),
