@@ -189,8 +189,9 @@ def test_a_follower_acknowledges_entries_only_once_they_are_durable() -> None:
     ready = follower.ready()
     assert ready.messages == [] and ready.must_sync
     assert ready.after_persist == [AppendEntriesResponse("b", "a", 1, True, durable + 2)]
-    # A heartbeat meanwhile is answered at once, for the durable prefix only.
-    follower.step(AppendEntries("a", "b", 1, durable, 1, (), durable))
+    # A heartbeat meanwhile (at the leader's next index) is answered at once, for the
+    # durable prefix only: a slow disk delays acknowledgements, never heartbeats.
+    follower.step(AppendEntries("a", "b", 1, durable + 2, 1, (), durable))
     beat = follower.ready()
     assert not beat.must_sync and beat.messages == [
         AppendEntriesResponse("b", "a", 1, True, durable)

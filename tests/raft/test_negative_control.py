@@ -50,7 +50,13 @@ def verdicts(core: type[RaftNode]) -> dict[int, str]:
 def test_the_checker_catches_a_broken_core(
     core: type[RaftNode], properties: set[str], at_least: int
 ) -> None:
-    caught = verdicts(core)
+    # A broken core may also stall (a leader waiting for entries a follower lost): that
+    # is reported too, but only a named safety property counts as caught.
+    caught = {
+        seed: verdict
+        for seed, verdict in verdicts(core).items()
+        if not verdict.startswith("probe entry not applied")
+    }
     assert len(caught) >= at_least, f"{core.__name__} caught in only {sorted(caught)}"
     assert set(caught.values()) <= properties, caught
 

@@ -792,13 +792,18 @@ class RaftNode:
         self.log.merge(entries)  # steps 3 and 4
         last_new = prev_index + len(entries)
         self.log.commit_to(min(m.leader_commit, last_new))  # step 5
+        # A heartbeat's answer claims only the durable prefix (which matches the leader's:
+        # it is below prev_index), so it leaves at once even while our writes are under
+        # way: a slow disk must not make the leader think us gone (check-quorum) and step
+        # down. Entries are acknowledged in full, once durable (after_persist).
+        match = last_new if entries else min(last_new, self.log.durable_index)
         self._send(
             AppendEntriesResponse(
                 self.id,
                 m.src,
                 self._term,
                 True,
-                last_new,
+                match,
                 read_ctx=m.read_ctx,
                 time=self._wall_clock(),
             )
