@@ -727,6 +727,20 @@ def test_a_non_member_can_neither_write_a_followers_log_nor_move_its_term() -> N
     assert leader.role is Role.LEADER
 
 
+def test_a_member_with_a_stale_configuration_takes_the_log_of_a_leader_it_does_not_know() -> None:
+    """It missed the change that added today's leader and hears no leader it knows: it
+    must catch up from that leader (found by the simulation, seed 4805), while a member
+    that does hear its leader refuses the same messages (the test above)."""
+    stale = restarted("e", 3, [config_entry("a", "b", "e")], commit=1)
+    for _ in range(CFG.election_ticks):  # nobody it knows speaks to it
+        stale.tick()
+    assert stale.leader_id is None
+    ours = Entry(4, 2, EntryKind.CONFIG, Configuration(frozenset("bdx"), frozenset("e")).encode())
+    stale.step(AppendEntries("x", "e", 4, 1, 1, (ours,), 2))
+    assert stale.leader_id == "x" and stale.term == 4 and stale.commit_index == 2
+    assert stale.configuration.members() == frozenset("bdxe")
+
+
 def test_a_leader_takes_no_proposals_acks_or_votes_from_a_non_member() -> None:
     net = cluster("a", "b", "c")
     leader = net.elect("a")

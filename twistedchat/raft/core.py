@@ -339,17 +339,34 @@ class RaftNode:
         that learnt of the cluster too late to write its first entry, asked for its vote;
         a node being added, replaying the log from configurations that predate it. It
         takes the requests of a candidate or a leader from anyone (dissertation 4.1:
-        servers answer RPCs without consulting their configuration), nothing else.
+        servers answer RPCs without consulting their configuration), nothing else. So
+        does, for a leader's requests, a member that hears no leader of its own
+        (:meth:`_hears_a_leader`).
         """
         members = self.log.config.members()
         if m.src in members:
             return True
         if self.id not in members:
             return isinstance(m, AppendEntries | InstallSnapshot | RequestVote)
+        if isinstance(m, AppendEntries | InstallSnapshot) and not self._hears_a_leader():
+            return True
         return (
             self.log.config_index > self.log.commit
             and m.src in self.log.config_before_latest().members()
         )
+
+    def _hears_a_leader(self) -> bool:
+        """Whether a leader we know spoke to us within the last election timeout.
+
+        A member whose configuration is stale (it missed the change that added today's
+        leader, crashed or cut off) hears from nobody it knows: its old peers follow the
+        new leader, and followers never write to each other. Refusing that leader would
+        leave it behind for ever, so a server that hears no leader takes a leader's
+        AppendEntries or snapshot from anyone, as Raft does (dissertation 4.1); one that
+        does hear its leader, which is every healthy member, still refuses non-members,
+        whatever term they claim.
+        """
+        return self._leader_id is not None and self._election_elapsed < self.cfg.election_ticks
 
     def step(self, m: RaftMessage) -> None:
         """Handle one message from a peer (Figure 2, "Rules for Servers", then the RPCs).
