@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import plot, results
-from benchmarks.irc_fanout import _ngircd_conf, _start, _stop, _wait_for_port
+from benchmarks.irc_fanout import _ngircd_conf, _start, _stop, _wait_for_port, chatnode_command
 
 REFERENCE = "twistedchat (3 nodes)"
 CASES = ("commits", "lines")
@@ -579,7 +579,6 @@ def status(port: int) -> dict[str, Any] | None:
 def twistedchat(nodes: int) -> Iterator[Target]:
     """``nodes`` real ``twistd chatnode`` processes; served once every node agrees on one
     leader with all nodes voters, and a client registers and joins on every node."""
-    twistd = str(Path(sys.executable).with_name("twistd"))
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         secret = Path(tmp) / "secret"
         secret.write_text(os.urandom(32).hex())
@@ -587,15 +586,10 @@ def twistedchat(nodes: int) -> Iterator[Target]:
         irc, peer, web = ports[0::3], ports[1::3], ports[2::3]
         procs = []
         for i in range(nodes):
-            procs.append(_start(stack, [
-                twistd, "-n", "--pidfile=", "chatnode", "--data-dir", f"{tmp}/n{i}",
-                "--irc", f"tcp:{irc[i]}:interface=127.0.0.1",
-                "--peer", f"tcp:{peer[i]}:interface=127.0.0.1",
-                "--status", f"tcp:{web[i]}:interface=127.0.0.1",
-                "--cluster", f"bench{os.getpid()}", "--discovery-port", str(discovery),
-                "--secret-file", str(secret), "--bootstrap-expect", str(nodes), "--insecure-peers",
-                "--flood-rate", "0", "--max-clients", "100000",
-            ], Path(tmp) / f"n{i}.log"))  # fmt: skip
+            command = chatnode_command(
+                f"{tmp}/n{i}", irc[i], peer[i], web[i], discovery, secret, nodes
+            )
+            procs.append(_start(stack, command, Path(tmp) / f"n{i}.log"))
         for i, port in enumerate(irc):
             _wait_for_port(port, procs[i], Path(tmp) / f"n{i}.log")
         ids = [f"127.0.0.1:{p}" for p in peer]

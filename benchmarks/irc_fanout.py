@@ -427,9 +427,25 @@ def twisted_words() -> Iterator[Target]:
         yield Target([port], password="bench")
 
 
+def chatnode_command(
+    data_dir: str, irc: int, peer: int, status: int, discovery: int, secret: Path, nodes: int
+) -> list[str]:
+    """One benchmark node of a cluster of ``nodes``: loopback ports, plain TCP between
+    nodes, no flood control and no client limit (the load comes from one address)."""
+    return [
+        str(Path(sys.executable).with_name("twistd")), "-n", "--pidfile=", "chatnode",
+        "--data-dir", data_dir,
+        "--irc", f"tcp:{irc}:interface=127.0.0.1",
+        "--peer", f"tcp:{peer}:interface=127.0.0.1",
+        "--status", f"tcp:{status}:interface=127.0.0.1",
+        "--cluster", f"bench{os.getpid()}", "--discovery-port", str(discovery),
+        "--secret-file", str(secret), "--bootstrap-expect", str(nodes), "--insecure-peers",
+        "--flood-rate", "0", "--max-clients", "100000",
+    ]  # fmt: skip
+
+
 @contextmanager
 def twistedchat(nodes: int) -> Iterator[Target]:
-    twistd = str(Path(sys.executable).with_name("twistd"))
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         secret = Path(tmp) / "secret"
         secret.write_text(os.urandom(32).hex())
@@ -438,15 +454,8 @@ def twistedchat(nodes: int) -> Iterator[Target]:
         for i in range(nodes):
             irc, peer, status = free_port(), free_port(), free_port()
             ports.append(irc)
-            procs.append(_start(stack, [
-                twistd, "-n", "--pidfile=", "chatnode", "--data-dir", f"{tmp}/n{i}",
-                "--irc", f"tcp:{irc}:interface=127.0.0.1",
-                "--peer", f"tcp:{peer}:interface=127.0.0.1",
-                "--status", f"tcp:{status}:interface=127.0.0.1",
-                "--cluster", f"bench{os.getpid()}", "--discovery-port", str(discovery),
-                "--secret-file", str(secret), "--bootstrap-expect", str(nodes), "--insecure-peers",
-                "--flood-rate", "0", "--max-clients", "100000",
-            ], Path(tmp) / f"n{i}.log"))  # fmt: skip
+            command = chatnode_command(f"{tmp}/n{i}", irc, peer, status, discovery, secret, nodes)
+            procs.append(_start(stack, command, Path(tmp) / f"n{i}.log"))
         for i, port in enumerate(ports):
             _wait_for_port(port, procs[i], Path(tmp) / f"n{i}.log")
         _wait_until_registration_works(ports)
