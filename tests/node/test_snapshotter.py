@@ -4,36 +4,19 @@ to it afterwards, and a child that fails is reported, not waited for forever."""
 from __future__ import annotations
 
 import json
-import queue
-from collections.abc import Callable
 
+from tests.threadcalls import ThreadCalls
 from twistedchat.node.snapshotter import ForkSnapshotter
-
-
-class Reactor:
-    """Collects callFromThread calls for the test's thread to run."""
-
-    def __init__(self) -> None:
-        self.calls: queue.SimpleQueue[tuple[Callable[..., object], tuple[object, ...]]] = (
-            queue.SimpleQueue()
-        )
-
-    def callFromThread(self, f: Callable[..., object], *args: object, **kw: object) -> None:
-        self.calls.put((f, args))
-
-    def run_one(self) -> None:
-        f, args = self.calls.get(timeout=30)
-        f(*args)
 
 
 def test_the_child_serialises_the_state_as_it_was_at_the_fork() -> None:
     state = {"users": [f"user{i}" * 20 for i in range(100_000)]}  # ~13 MB of JSON: many reads
     expected = json.dumps(state).encode()
-    reactor = Reactor()
+    reactor = ThreadCalls()
     got: list[bytes] = []
     ForkSnapshotter(reactor).take(lambda: json.dumps(state).encode(), got.append, got.append)
     state["users"].clear()  # the parent moves on at once; the child keeps its own image
-    reactor.run_one()
+    reactor.run()
     assert got == [expected]
 
 
@@ -41,9 +24,9 @@ def test_a_child_that_fails_is_reported_with_its_status() -> None:
     def broken() -> bytes:
         raise ValueError("not serialisable")
 
-    reactor = Reactor()
+    reactor = ThreadCalls()
     done: list[bytes] = []
     failed: list[str] = []
     ForkSnapshotter(reactor).take(broken, done.append, failed.append)
-    reactor.run_one()
+    reactor.run()
     assert done == [] and failed == ["the snapshot child process exited with status 1"]

@@ -6,32 +6,15 @@ thread hands over, run by the test, as ``callFromThread`` would run them.
 
 from __future__ import annotations
 
-import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from tests.threadcalls import ThreadCalls
 from twistedchat.raft.core import HardState
 from twistedchat.raft.messages import Entry, EntryKind
 from twistedchat.raft.storage import LogWrite, RaftStorage, StorageWrite
 from twistedchat.raft.writer import ThreadedWriter
-
-
-class Reactor:
-    """Collects callFromThread calls; ``run`` executes them on the test's thread."""
-
-    def __init__(self) -> None:
-        self.calls: queue.SimpleQueue[tuple[Callable[..., object], tuple[object, ...]]] = (
-            queue.SimpleQueue()
-        )
-
-    def callFromThread(self, f: Callable[..., object], *args: object, **kw: object) -> None:
-        self.calls.put((f, args))
-
-    def run(self, count: int) -> None:
-        for _ in range(count):
-            f, args = self.calls.get(timeout=10)
-            f(*args)
 
 
 class GatedStorage(RaftStorage):
@@ -70,7 +53,7 @@ def test_writes_queued_during_an_fsync_become_durable_together_and_complete_in_o
     tmp_path: Path,
 ) -> None:
     storage = store(tmp_path)
-    reactor = Reactor()
+    reactor = ThreadCalls()
     writer = ThreadedWriter(storage, reactor, lambda reason: None)
     done: list[int] = []
     for i in range(1, 6):  # the first blocks the thread; the other four queue behind it
@@ -89,7 +72,7 @@ def test_writes_queued_during_an_fsync_become_durable_together_and_complete_in_o
 def test_a_failed_write_is_reported_once_and_nothing_after_it_is_written(tmp_path: Path) -> None:
     storage = store(tmp_path)
     storage.poison = b"bad"
-    reactor = Reactor()
+    reactor = ThreadCalls()
     failures: list[str] = []
     writer = ThreadedWriter(storage, reactor, failures.append)
     done: list[int] = []
@@ -110,7 +93,7 @@ def test_a_failed_write_is_reported_once_and_nothing_after_it_is_written(tmp_pat
 def test_close_finishes_what_was_submitted(tmp_path: Path) -> None:
     storage = store(tmp_path)
     storage.gate.set()
-    writer = ThreadedWriter(storage, Reactor(), lambda reason: None)
+    writer = ThreadedWriter(storage, ThreadCalls(), lambda reason: None)
     for i in range(1, 51):
         writer.submit(LogWrite(None, [entry(i)]), lambda: None)
     writer.close()
