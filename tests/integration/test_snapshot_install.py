@@ -8,7 +8,10 @@ from collections.abc import Callable
 
 from tests.integration.harness import IRCClient, Node, leader_of, sentinel, wait_for
 
-MESSAGES = 40
+#: More entries than the leader pipelines to a stopped follower before it pauses (64
+#: AppendEntries of about one entry each): those wait in the follower's socket buffer
+#: and would let it catch up without the snapshot.
+MESSAGES = 120
 
 
 def test_a_follower_that_installs_a_snapshot_replays_the_gap_to_its_users(
@@ -25,11 +28,16 @@ def test_a_follower_that_installs_a_snapshot_replays_the_gap_to_its_users(
         client.expect(" 366 ")
     alice.send("PRIVMSG #gap :before")
     bob.expect("PRIVMSG #gap :before")
+    compactions = lambda: leader.log_text().count("] snapshot at index")  # noqa: E731
+    before = compactions()
     follower.signal(signal.SIGSTOP)
     try:
         for n in range(MESSAGES):  # the other two commit them; the leader compacts them away
             alice.send(f"PRIVMSG #gap :gap-{n:03d}")
             alice.expect(f"PRIVMSG #gap :gap-{n:03d}")
+        # Snapshots are built in a forked child, so compaction lags a little behind the
+        # entries; the second compaction after the stop began after it, past the follower.
+        wait_for(lambda: compactions() >= before + 2, 10, "the leader to compact twice")
     finally:
         follower.signal(signal.SIGCONT)
     bob.expect(f"PRIVMSG #gap :gap-{MESSAGES - 1:03d}", timeout=30)
