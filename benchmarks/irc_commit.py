@@ -61,7 +61,14 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import plot, results
-from benchmarks.irc_fanout import _ngircd_conf, _start, _stop, _wait_for_port, chatnode_command
+from benchmarks.irc_fanout import (
+    _ngircd_conf,
+    _start,
+    _stop,
+    _wait_for_port,
+    chatnode_command,
+    miniircd_command,
+)
 
 REFERENCE = "twistedchat (3 nodes)"
 CASES = ("commits", "lines")
@@ -628,13 +635,9 @@ def ngircd() -> Iterator[Target]:
 @contextmanager
 def miniircd() -> Iterator[Target]:
     (port,) = free_ports(1)
-    script = str(Path(sys.executable).with_name("miniircd"))
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         log = Path(tmp) / "log"
-        command = [script, "--listen", "127.0.0.1", "--ports", str(port)]
-        if os.geteuid() == 0:
-            command += ["--setuid", "root"]  # miniircd refuses root unless told so
-        proc = _start(stack, command, log)
+        proc = _start(stack, miniircd_command(port), log)
         _wait_for_port(port, proc, log)
         # listen backlog 5; select(): all clients must stay below FD_SETSIZE
         yield Target([port], [proc.pid], register_chunk=4, max_clients=SELECT_FD_LIMIT - 10)

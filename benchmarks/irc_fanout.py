@@ -401,16 +401,21 @@ def inspircd() -> Iterator[Target]:
         yield Target([port], register_chunk=50)
 
 
+def miniircd_command(port: int) -> list[str]:
+    """miniircd on loopback ``port`` (as root it must be told it may run as root)."""
+    command = [str(Path(sys.executable).with_name("miniircd")), "--listen", "127.0.0.1",
+               "--ports", str(port)]  # fmt: skip
+    if os.geteuid() == 0:
+        command += ["--setuid", "root"]
+    return command
+
+
 @contextmanager
 def miniircd() -> Iterator[Target]:
     port = free_port()
-    script = str(Path(sys.executable).with_name("miniircd"))
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         log = Path(tmp) / "log"
-        command = [script, "--listen", "127.0.0.1", "--ports", str(port)]
-        if os.geteuid() == 0:
-            command += ["--setuid", "root"]  # miniircd refuses root unless told so
-        proc = _start(stack, command, log)
+        proc = _start(stack, miniircd_command(port), log)
         _wait_for_port(port, proc, log)
         # select(): receivers, sender, listener, stdio and a probe must stay below FD_SETSIZE
         yield Target([port], max_receivers=SELECT_FD_LIMIT - 10, limit_reason="select() limit")
