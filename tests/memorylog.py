@@ -38,6 +38,8 @@ class MemoryLog:
             self.times.append(max(self.times[-1] if self.times else 0, now))
             for hub in self.hubs:
                 hub.apply(len(self.entries), data, self.times[-1])
+        for hub in self.hubs:
+            hub.flush()
 
     def writable(self) -> bool:
         return self.accepting

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from twistedchat.chat.command import CONNECT, NODE_LOST, NODE_RESET, Command, Delivery
+from twistedchat.chat.command import CONNECT, NODE_LOST, NODE_RESET, Command
+from twistedchat.chat.delivery import Delivery, expand
 from twistedchat.chat.limits import ChatLimits
-from twistedchat.chat.state import ChatState
+from twistedchat.chat.state import Applied, ChatState
 from twistedchat.irc.message import Message
 
 START_MS = 1_764_000_000_000
@@ -38,6 +39,7 @@ class Chat:
         self.seqs: dict[str, int] = {}
         self.nodes: dict[str, str] = {}
         self.log: list[tuple[int, Command]] = []
+        self.applied: Applied | None = None  # what the last entry did, as the state said
 
     def command(self, session: str, message: Message, node: str | None = None) -> Command:
         seq = self.seqs.get(session, 0) + 1
@@ -47,9 +49,11 @@ class Chat:
         return Command(session, seq, self.time, node, message)
 
     def apply(self, command: Command) -> list[Delivery]:
+        """Apply ``command``; returns what it sent, one :class:`Delivery` per session."""
         self.index += 1
         self.log.append((self.index, command))
-        return self.state.apply(self.index, command)
+        self.applied = self.state.apply(self.index, command)
+        return list(expand(self.applied.deliveries))
 
     def send(
         self, session: str, line: str, tags: Mapping[str, str] | None = None

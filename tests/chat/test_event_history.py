@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.chat.helpers import Chat
 from twistedchat.chat.chathistory import EVENTS_TAG
-from twistedchat.chat.command import Delivery
+from twistedchat.chat.delivery import Delivery
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.state import ChatState
 from twistedchat.irc.message import Message

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from tests.chat.helpers import Chat
-from twistedchat.chat.command import TICK, Command, Delivery
+from twistedchat.chat.command import TICK, Command
+from twistedchat.chat.delivery import Delivery
 from twistedchat.chat.limits import ChatLimits
-from twistedchat.chat.state import ChatState
+from twistedchat.chat.state import Applied, ChatState
 from twistedchat.irc.message import Message
 from twistedchat.plugins import PluginHost, load
 
@@ -25,11 +26,12 @@ class PluginChat(Chat):
         super().__init__()
         self.host = host
         self.state = ChatState(ChatLimits(), host)
-        self.delivered: dict[int, list[Delivery]] = {}  # log index -> what it delivered
+        self.delivered: dict[int, Applied] = {}  # log index -> what applying it did
 
     def apply(self, command: Command) -> list[Delivery]:
         deliveries = super().apply(command)
-        self.delivered[self.index] = deliveries
+        assert self.applied is not None
+        self.delivered[self.index] = self.applied
         return deliveries
 
     def tick(self, seconds: float = 0) -> list[Delivery]:

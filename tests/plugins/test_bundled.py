@@ -106,8 +106,8 @@ def test_chatlog_writes_znc_and_json_lines_per_channel_and_day(tmp_path: Path) -
     ]
     for session, line in script:
         chat.send(session, line)
-        assert chat.state.last_event is not None
-        host.observe(chat.state.last_event)
+        assert chat.applied is not None and chat.applied.event is not None
+        host.observe(chat.applied.event)
     (folder,) = (tmp_path / "chatlog").iterdir()
     (log_file,) = folder.glob("*.log")
     lines = log_file.read_text().splitlines()

@@ -2,8 +2,7 @@
 
 A :class:`Command` is what the node proposes to Raft; every node applies the same commands
 in the same order to its :class:`~twistedchat.chat.state.ChatState` and gets the same
-:class:`Delivery` list back, then hands each delivery to the session it names if that
-session is connected locally.
+records of what to send back (:mod:`twistedchat.chat.delivery`).
 
 In the log a command is bytes, in one of two formats told apart by the first byte
 (decision 0021):
@@ -149,24 +148,3 @@ def _decode_json(data: bytes, time: int) -> Command:
         )
     except (KeyError, TypeError, AttributeError) as exc:  # valid JSON, but not a command
         raise ValueError(f"not a command: {exc!r}") from None
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """Send ``message`` to ``session``.
-
-    ``echo`` marks the copy of a user's own PRIVMSG/NOTICE/TAGMSG sent back to them: the
-    connection sends it only if the client negotiated ``echo-message``. Tags such as
-    ``time``, ``msgid`` and ``account`` are always attached; the connection drops those its
-    client did not ask for.
-
-    ``separate`` marks a message to the entry's own session that is not an answer to its
-    command (mail handed over at login): the node sends it after the answer, like a
-    message from someone else, so it is not labelled (labeled-response) and not taken for
-    part of the registration reply, and arrives after the welcome burst.
-    """
-
-    session: str
-    message: Message
-    echo: bool = False
-    separate: bool = False

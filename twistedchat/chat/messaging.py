@@ -62,7 +62,7 @@ def _to_channel(ctx: Context, name: str, quiet: bool) -> None:
         return
     message = _build(ctx, channel.name)
     _remember(ctx, channel_key(channel.name), message)
-    ctx.out.send_all((s for s in channel.members if s != user.session), message)
+    ctx.out.send_all(channel.members, message, skip=user.session)
     ctx.out.send(user.session, message, echo=True)
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from twistedchat.chat.command import Delivery
+from twistedchat.chat.delivery import Broadcast, Delivery, Sending
 from twistedchat.chat.model import User
 from twistedchat.irc.message import EMPTY_TAGS, Message
 
@@ -46,7 +46,7 @@ class Outbox:
     """
 
     def __init__(self, index: int, time: int):
-        self.deliveries: list[Delivery] = []
+        self.deliveries: list[Sending] = []
         self._index = index
         self._time = server_time(time)
         self._count = 0
@@ -78,9 +78,13 @@ class Outbox:
     ) -> None:
         self.deliveries.append(Delivery(session, message, echo, separate))
 
-    def send_all(self, sessions: Iterable[str], message: Message) -> None:
-        for session in sessions:
-            self.deliveries.append(Delivery(session, message))
+    def send_all(
+        self, sessions: Iterable[str], message: Message, *, skip: str | None = None
+    ) -> None:
+        """Send ``message`` to each of ``sessions`` but ``skip``, as one :class:`Broadcast`."""
+        audience = tuple(sessions)
+        if audience and audience != (skip,):
+            self.deliveries.append(Broadcast(audience, message, skip))
 
     def reply(self, user: User, code: str, *params: str) -> None:
         """Send a numeric to ``user``'s session, addressed to their current nick."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from twistedchat.chat.channels import CHANTYPES
-from twistedchat.chat.command import Delivery
+from twistedchat.chat.delivery import Sending
 from twistedchat.chat.history import channel_key, nick_party, private_key
 from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox
@@ -197,7 +197,7 @@ def event_for(
     )
 
 
-def distinct_messages(deliveries: list[Delivery]) -> tuple[Message, ...]:
+def distinct_messages(deliveries: list[Sending]) -> tuple[Message, ...]:
     """Each message the entry delivered, once (copies to many sessions share a msgid)."""
     seen: dict[str, Message] = {}
     for delivery in deliveries:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from functools import cached_property
 
-from twistedchat.chat.command import Delivery
+from twistedchat.chat.delivery import Delivery
 from twistedchat.chat.history import MESSAGE_COMMANDS, Stored, parties
 from twistedchat.chat.model import World
 from twistedchat.chat.outbox import log_position

@@ -18,7 +18,7 @@ first, so a delayed duplicate of their CONNECT cannot bring a ghost user back.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from twistedchat.chat import (
     accounts,
@@ -40,9 +40,9 @@ from twistedchat.chat.command import (
     PLUGIN_SAY,
     TICK,
     Command,
-    Delivery,
 )
 from twistedchat.chat.context import Context
+from twistedchat.chat.delivery import Sending
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox, numeric
@@ -112,6 +112,26 @@ _WRITES: dict[str, Callable[[Context], None]] = {
 DEFAULT_LIMITS = ChatLimits()
 
 
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What applying one log entry did, for the node that applied it.
+
+    ``deliveries`` are what to send, to whom. ``event`` is the user or node-plugin
+    command it applied, for per-node and leader plugin hooks (None if it applied
+    nothing). ``moved`` is the session a resume moved onto the entry's connection.
+    ``admin`` is an accepted operator request, ``(verb, node)``, for the nodes to carry
+    out (a drain, a leadership transfer, a removal).
+    """
+
+    deliveries: list[Sending]
+    event: ChatEvent | None = None
+    moved: str | None = None
+    admin: tuple[str, str] | None = None
+
+
+NOTHING = Applied([])
+
+
 class ChatState:
     """Users, channels and their history; see the module docstring for the guarantees."""
 
@@ -120,12 +140,6 @@ class ChatState:
         self.plugins = plugins
         self._world = World(limits)
         self._ended: dict[str, int] = {}  # session -> last seq, least recently ended first
-        #: The user command the last ``apply`` applied, for per-node and leader hooks.
-        self.last_event: ChatEvent | None = None
-        #: The session the last ``apply`` moved to the entry's connection (a resume).
-        self.last_moved: str | None = None
-        #: The operator request the last ``apply`` accepted: (verb, node), for the nodes.
-        self.last_admin: tuple[str, str] | None = None
 
     def is_write(self, message: Message) -> bool:
         """:func:`is_write`, plus the commands plugins add (they always go through the log)."""
@@ -136,55 +150,40 @@ class ChatState:
 
     # -- the log -----------------------------------------------------------------------
 
-    def apply(self, index: int, command: Command) -> list[Delivery]:
-        """Apply the log entry at ``index``; returns what each session must be sent."""
+    def apply(self, index: int, command: Command) -> Applied:
+        """Apply the log entry at ``index``; returns what it did (see :class:`Applied`)."""
         session, seq = command.session, command.seq
-        self.last_event = None
-        self.last_moved = None
-        self.last_admin = None
         world = self._world
         if command.time < world.log_time:  # a new leader's clock a little behind (0020)
             command = replace(command, time=world.log_time)
         world.log_time = command.time
         if seq != self.last_applied_seq(session) + 1:
-            return []  # a duplicate, or an earlier command of this session is missing
+            return NOTHING  # a duplicate, or an earlier command of this session is missing
         out = Outbox(index, command.time)
         user = world.users.get(session)
         message = command.message
         name = message.command.upper()
         if user is not None and user.node != command.node:
-            return []  # proposed by the node the session was resumed away from
+            return NOTHING  # proposed by the node the session was resumed away from
         if user is not None and resume.seen_before(user, command.ref):
             user.seq = seq
-            return []  # the client re-sent a write it had no acknowledgement for
+            return NOTHING  # the client re-sent a write it had no acknowledgement for
         if user is not None:
             user.seq = seq
             if name != message.command:  # handlers relay the command name as they get it
                 message = Message(name, message.params, message.source, message.tags)
-            if self.plugins is None:  # no plugin to show the event to: skip building it
-                self._apply_core(out, user, message, command.time)
-            else:
-                event = event_for(user, world, index, command.time, command.node, message)
-                if not self._by_plugin(out, event, session):
-                    self._apply_core(out, user, message, command.time)
-                applied = replace(event, messages=distinct_messages(out.deliveries))
-                self.plugins.applied(world, out, applied)
-                self.last_event = replace(event, messages=distinct_messages(out.deliveries))
-            if session not in world.users:
-                self._end(session, seq)
-            else:
-                resume.remember(user, command.ref)
-                nickguard.review(world, out, user, command.time)
-            nickguard.enforce(world, out, command.time, index)
-            return out.deliveries
+            return self._apply_user_command(index, command, user, message, out)
         self._end(session, seq)
+        moved: str | None = None
+        admin: tuple[str, str] | None = None
+        event: ChatEvent | None = None
         if name == CONNECT and self._reserved(message):
             text = "Nickname is reserved for a service"
             out.send(session, numeric("*", N.ERR_NICKNAMEINUSE, message.params[0], text))
         elif name == CONNECT:
-            moved = users.connect(world, out, command)
-            if moved is not None:
-                self.last_moved = moved.session
+            reclaimed = users.connect(world, out, command)
+            if reclaimed is not None:
+                moved = reclaimed.session
             elif session in world.users:
                 del self._ended[session]
                 nickguard.review(world, out, world.users[session], command.time)
@@ -195,35 +194,65 @@ class ChatState:
             for gone in users.node_lost(world, out, command):
                 self._end(gone.session, gone.seq)
         elif name == resume.RESUME:
-            moved = resume.resume(world, out, command)
-            self.last_moved = None if moved is None else moved.session
+            resumed = resume.resume(world, out, command)
+            moved = None if resumed is None else resumed.session
         elif name == resume.ORPHAN_QUIT:
             orphan = resume.orphan_quit(world, command)
             if orphan is not None:
                 users.leave(world, out, orphan, users.NODE_RESTARTED, command.time)
                 self._end(orphan.session, orphan.seq)
         elif name in (TICK, PLUGIN_SAY):
-            self._node_plugin_entry(out, index, command)
+            event = self._node_plugin_entry(out, index, command)
         elif name == MOVE:
             pass  # for the named node's hub only: the chat does not change
         elif name == operators.ADMIN and len(message.params) == 2:
             verb, node = message.params
             if verb in operators.ADMIN_VERBS and node in world.nodes:
-                self.last_admin = (verb, node)
+                admin = (verb, node)
         elif name != "QUIT":
             out.send(session, numeric("*", N.ERR_NOTREGISTERED, "You have not registered"))
-        return out.deliveries
+        return Applied(out.deliveries, event, moved, admin)
 
-    def _apply_core(self, out: Outbox, user: User, message: Message, time: int) -> None:
+    def _apply_user_command(
+        self, index: int, command: Command, user: User, message: Message, out: Outbox
+    ) -> Applied:
+        """A registered user's command, through the plugins if there are any."""
+        world, session = self._world, command.session
+        event: ChatEvent | None = None
+        if self.plugins is None:  # no plugin to show the event to: skip building it
+            admin = self._apply_core(out, user, message, command.time)
+        else:
+            event = event_for(user, world, index, command.time, command.node, message)
+            admin = None
+            if not self._by_plugin(out, event, session):
+                admin = self._apply_core(out, user, message, command.time)
+            self.plugins.applied(
+                world, out, replace(event, messages=distinct_messages(out.deliveries))
+            )
+            event = replace(event, messages=distinct_messages(out.deliveries))
+        if session not in world.users:
+            self._end(session, command.seq)
+        else:
+            resume.remember(user, command.ref)
+            nickguard.review(world, out, user, command.time)
+        nickguard.enforce(world, out, command.time, index)
+        return Applied(out.deliveries, event, None, admin)
+
+    def _apply_core(
+        self, out: Outbox, user: User, message: Message, time: int
+    ) -> tuple[str, str] | None:
+        """Apply a user's write (or answer a query in log order); returns the operator
+        request it accepted, if it was one."""
+        ctx = Context(self._world, out, user, message, time)
         if message.command == "CLUSTER" and is_write(message):
-            self.last_admin = operators.cluster(Context(self._world, out, user, message, time))
-            return
+            return operators.cluster(ctx)
         handler = _WRITES.get(message.command) if is_write(message) else None
         if handler is not None:
-            handler(Context(self._world, out, user, message, time))
+            handler(ctx)
         else:  # a query sent through the log: answer it in log order all the same
             for reply in queries.answer(self._world, user, message, "*"):
                 out.send(user.session, reply)
+        return None
 
     def _by_plugin(self, out: Outbox, event: ChatEvent, session: str) -> bool:
         """Let plugins refuse or handle a user command; returns whether they did."""
@@ -247,10 +276,10 @@ class ChatState:
             return False
         return True
 
-    def _node_plugin_entry(self, out: Outbox, index: int, command: Command) -> None:
+    def _node_plugin_entry(self, out: Outbox, index: int, command: Command) -> ChatEvent | None:
         """``@TICK`` and ``@PLUGIN-SAY``, appended by the leader's node for plugins."""
         if self.plugins is None:
-            return
+            return None
         message = command.message
         event = ChatEvent(
             index, command.time, command.node, "", None, message.command, message.params
@@ -259,7 +288,7 @@ class ChatState:
             self.plugins.tick(self._world, out, event)
         elif len(message.params) == 3:
             self.plugins.say(self._world, out, event)
-        self.last_event = replace(event, messages=distinct_messages(out.deliveries))
+        return replace(event, messages=distinct_messages(out.deliveries))
 
     def _reserved(self, connect: Message) -> bool:
         plugins = self.plugins

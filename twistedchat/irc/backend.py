@@ -11,15 +11,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from twistedchat.chat.command import Delivery
+from twistedchat.chat.delivery import Delivery
 from twistedchat.irc.message import Message
+from twistedchat.irc.rendering import Rendering
 
 
 class SessionSink(Protocol):
     """What the backend calls on a connection."""
 
-    def deliver(self, delivery: Delivery) -> None:
-        """Something happened that this session must see (another user's message, ...)."""
+    def deliver(self, rendering: Rendering, echo: bool = False) -> bool:
+        """Something happened that this session must see (another user's message, ...).
+
+        ``echo`` marks the copy of the session's own message (see
+        :class:`~twistedchat.chat.delivery.Delivery`). The connection may hold the bytes
+        until :meth:`flush`; it returns True when it started holding some, so the caller
+        knows whom to flush.
+        """
+
+    def flush(self) -> None:
+        """Write what :meth:`deliver` held: the node calls it once it has handed out
+        everything a batch of log entries sent, so a client gets one write per batch."""
 
     def respond(self, label: str | None, deliveries: Sequence[Delivery]) -> None:
         """One command this session submitted was applied; ``deliveries`` are its replies.

@@ -38,6 +38,12 @@ EVENT_PLAYBACK_CAP = "draft/event-playback"
 
 #: Messages that only clients with ``message-tags`` may receive.
 TAG_ONLY_COMMANDS = frozenset({"TAGMSG"})
+#: The capabilities :func:`for_client` (and echo-message) read: the only ones that change
+#: the bytes a client receives for a message (see :mod:`twistedchat.irc.rendering`).
+OUTPUT_CAPS = frozenset(
+    {"server-time", "message-tags", "account-tag", "batch", "labeled-response",
+     "account-notify", "echo-message"}
+)  # fmt: skip
 
 
 def tag_allowed(tag: str, caps: Set[str]) -> bool:

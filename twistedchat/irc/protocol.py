@@ -29,7 +29,8 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from twistedchat.chat.accounts import REHASH
-from twistedchat.chat.command import CONNECT, Delivery
+from twistedchat.chat.command import CONNECT
+from twistedchat.chat.delivery import Delivery
 from twistedchat.chat.operators import OPER
 from twistedchat.chat.resume import RESUME, RESUME_TAG, token_hash
 from twistedchat.irc import numerics as N
@@ -56,6 +57,7 @@ from twistedchat.irc.labels import labeled
 from twistedchat.irc.login_throttle import LoginThrottle
 from twistedchat.irc.message import Message
 from twistedchat.irc.names import valid_nick
+from twistedchat.irc.rendering import Rendering, view_for
 from twistedchat.irc.settings import ConnectionSettings
 from twistedchat.ratelimit import TokenBucket
 from twistedchat.security.hashing import Check, HasherBusy, ImmediateHasher, PasswordHasher
@@ -89,6 +91,7 @@ class IRCConnection(Protocol):
         self.registered = False
         self._capneg = CapNegotiation({**SUPPORTED, **dict.fromkeys(settings.extra_caps, "")})
         self.caps = self._capneg.caps  # the same set, kept up to date by CAP REQ
+        self._view = view_for(self.caps)  # what the caps change in our bytes; CAP updates it
         self._user: tuple[str, str] | None = None  # (username, realname)
         self._sasl = sasl.PlainExchange()
         self._sasl_account: str | None = None  # verified by SASL, applied with CONNECT
@@ -112,6 +115,7 @@ class IRCConnection(Protocol):
         self._awaiting_pong = False
         self._send_paused = False
         self._bytes_while_paused = 0
+        self._output: list[bytes] = []  # deliveries of this turn, for one write (flush)
         self._batch_refs = (f"L{n}" for n in itertools.count(1))
         self._admitted = False  # counted by the factory's per-address limits
 
@@ -196,20 +200,33 @@ class IRCConnection(Protocol):
 
     # -- SessionSink: called by the backend --------------------------------------------
 
-    def deliver(self, delivery: Delivery) -> None:
-        if delivery.message.command == "ERROR":  # the log ended this session (a KILL)
-            self._send(delivery.message)
-            self._quitting = True
-            self._closing = True
-            if self.transport is not None:
-                self.transport.loseConnection()
-            return
-        self._follow_own_nick(delivery.message)
-        if delivery.echo and "echo-message" not in self.caps:
-            return
-        message = for_client(delivery.message, self.caps)
-        if message is not None:
+    def deliver(self, rendering: Rendering, echo: bool = False) -> bool:
+        message = rendering.message
+        command = message.command
+        if command == "ERROR":  # the log ended this session (a KILL)
             self._send(message)
+            self._quitting = True
+            self._hang_up()
+            return False
+        if command == "NICK":
+            self._follow_own_nick(message)
+        if echo and not self._view.echo:
+            return False
+        data = rendering.bytes_for(self._view)
+        if data is None or self._closing:
+            return False
+        held = bool(self._output)
+        self._output.append(data)
+        self._count_while_paused(len(data))
+        return not held
+
+    def flush(self) -> None:
+        """Write the deliveries held since the last flush, in one transport write."""
+        if self._output:
+            data = b"".join(self._output)
+            self._output.clear()
+            if not self._closing and self.transport is not None:
+                self.transport.write(data)
 
     def respond(self, label: str | None, deliveries: Sequence[Delivery]) -> None:
         self._writes_in_flight -= 1
@@ -659,6 +676,7 @@ class IRCConnection(Protocol):
             label,
             self._capneg.handle(message.params, self.nick, self.registered, self._sts_tokens),
         )
+        self._view = view_for(self.caps)
         if not self._capneg.negotiating:
             self._try_register()
 
@@ -737,23 +755,42 @@ class IRCConnection(Protocol):
             self._send(message)
 
     def _send(self, message: Message) -> None:
+        """Send one line now, or after the deliveries held for this turn (order kept)."""
         if self._closing or self.transport is None:
             return
         data = serialize(message, self.settings.server_name)
-        if self._send_paused:
-            self._bytes_while_paused += len(data)
-            if self._bytes_while_paused > self.settings.sendq_bytes:
-                log.info("{nick}: SendQ exceeded", nick=self.nick)
-                self._closing = True
-                self.transport.abortConnection()  # type: ignore[attr-defined]
-                return
-        self.transport.write(data)
+        if self._output:
+            self._output.append(data)
+            self._count_while_paused(len(data))
+            return
+        if self._count_while_paused(len(data)):
+            self.transport.write(data)
+
+    def _count_while_paused(self, size: int) -> bool:
+        """Count bytes the client is not reading; past the SendQ, drop it. Returns
+        whether the connection is still open."""
+        if not self._send_paused:
+            return True
+        self._bytes_while_paused += size
+        if self._bytes_while_paused <= self.settings.sendq_bytes:
+            return True
+        log.info("{nick}: SendQ exceeded", nick=self.nick)
+        self._closing = True
+        self._output.clear()
+        if self.transport is not None:
+            self.transport.abortConnection()  # type: ignore[attr-defined]
+        return False
 
     def _close(self, reason: str) -> None:
         """Say why, then close. Nothing else is processed for this client afterwards."""
         if self._closing:
             return
         self._send(Message("ERROR", (f"Closing Link: {self.host} ({reason})",)))
+        self._hang_up()
+
+    def _hang_up(self) -> None:
+        """Write what is held, then close once the transport has sent it."""
+        self.flush()
         self._closing = True
         if self.transport is not None:
             self.transport.loseConnection()

@@ -1,38 +1,36 @@
-"""Local sessions on one node: turns their commands into log proposals and applied log
-entries back into deliveries.
+"""Local sessions on one node: their lives, and what the node does with each applied entry.
 
-The hub is the node's side of exactly-once (Raft dissertation 6.3): every command of a
-session gets the next sequence number; proposals are retried until the entry carrying that
-``(session, seq)`` is applied, and the chat state applies each sequence number once and in
-order. The hub never decides anything about the chat: it only routes.
+The hub implements the connections' :class:`~twistedchat.irc.backend.ChatBackend`. It
+hands a session's writes to the :class:`~twistedchat.node.proposer.Proposer` (sequence
+numbers, retries, batches: exactly-once, Raft dissertation 6.3), applies each committed
+entry to the chat state, gives what the entry sent to the
+:class:`~twistedchat.node.router.Router` (the local connections) and answers the
+session that proposed it. Then it carries out what the entry asks of this node: a move of
+some clients, the end of a lost node's sessions, an operator's request, plugin hooks. It
+keeps the sessions that outlive their connection (a resumable session waits for its
+client) and those a previous run of this node left. It never decides anything about the
+chat: the state does.
 """
 
 from __future__ import annotations
 
 import itertools
 import secrets
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from twistedchat.chat.command import (
-    MOVE,
-    NODE_LOST,
-    NODE_RESET,
-    PLUGIN_SAY,
-    TICK,
-    Command,
-    Delivery,
-)
+from twistedchat.chat.command import MOVE, NODE_LOST, NODE_RESET, PLUGIN_SAY, TICK, Command
+from twistedchat.chat.delivery import Delivery
 from twistedchat.chat.operators import ADMIN
 from twistedchat.chat.resume import ORPHAN_QUIT
-from twistedchat.chat.state import ChatState
+from twistedchat.chat.state import Applied, ChatState
 from twistedchat.irc.backend import SessionSink
 from twistedchat.irc.message import Message
+from twistedchat.node.proposer import CommandLog, Proposer, Writes
+from twistedchat.node.router import Router
 from twistedchat.plugins import PluginHost
 
 log = Logger()
@@ -41,36 +39,16 @@ log = Logger()
 TICK_INTERVAL = 2.0
 
 
-class CommandLog(Protocol):
-    """The ordered log the hub proposes to: Raft in a node, a list in unit tests."""
-
-    def propose(self, entries: list[bytes]) -> None:
-        """Try to append ``entries``; may silently drop them (the hub retries)."""
-
-    def writable(self) -> bool:
-        """Whether proposals can be committed now."""
-
-
-@dataclass(slots=True)
-class _Pending:
-    seq: int
-    data: bytes
-    label: str | None
-    sent_at: float
-
-
 @dataclass(slots=True)
 class LocalSession:
-    """A session of this node: its sink (None once the connection is gone) and its writes.
+    """A session of this node: its writes, and what became of its connection (which the
+    router holds while it is open).
 
     A resumable session whose connection dropped waits until ``quit_at`` for its client to
     resume it (here or on another node) before its QUIT is proposed.
     """
 
-    sink: SessionSink | None
-    next_seq: int = 1
-    acked: int = 0
-    pending: deque[_Pending] = field(default_factory=deque)
+    writes: Writes = field(default_factory=Writes)
     detached_at: float | None = None
     quit_at: float | None = None
     quit_reason: str = ""
@@ -98,41 +76,43 @@ class SessionHub:
         self.state = state
         self.clock = clock
         self.server_name = server_name
-        self.retry_interval = retry_interval
         self.detached_lifetime = detached_lifetime
         self.resume_grace = resume_grace
         self.plugins = plugins
         self.is_leader = is_leader
         self.administer = administer  # the leader's TRANSFER and REMOVE (the service's)
+        self.proposer = Proposer(node_id, clock, retry_interval)
+        self.router = Router(server_name)
         self._last_tick = 0.0
         #: Resumable sessions a previous run of this node left: (resume hash, quit time).
         self._orphans: dict[str, tuple[str, float]] = {}
-        self.log: CommandLog | None = None
         self.sessions: dict[str, LocalSession] = {}
         self._boot = secrets.token_hex(4)
         self._counter = itertools.count(1)
-        self._outbox: list[bytes] = []
-        self._flush_call: IDelayedCall | None = None
         self._retry_call: IDelayedCall | None = None
         self._node_session = f"{node_id}/{self._boot}/node"
         self.ready = False  # our NODE_RESET has been applied: user writes may go out
         self.applied_index = 0  # the log index the state reflects
         self._told_cut_off = False  # users were told writes are refused for now
 
+    @property
+    def log(self) -> CommandLog | None:
+        return self.proposer.log
+
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self, log_: CommandLog, irc_addresses: tuple[str, ...]) -> None:
         """Attach to the log and announce this boot, ending sessions of a previous run."""
-        self.log = log_
-        self.sessions[self._node_session] = LocalSession(sink=None)
+        self.proposer.log = log_
+        self.sessions[self._node_session] = LocalSession()
         self._submit(self._node_session, Message(NODE_RESET, irc_addresses), None)
-        self._retry_call = self.clock.callLater(self.retry_interval, self._retry)
+        self._retry_call = self.clock.callLater(self.proposer.retry_interval, self._retry)
 
     def stop(self, reason: str) -> None:
         self._end_local_sessions(reason)
-        for call in (self._flush_call, self._retry_call):
-            if call is not None and call.active():
-                call.cancel()
+        self.proposer.stop()
+        if self._retry_call is not None and self._retry_call.active():
+            self._retry_call.cancel()
 
     def drain(self, reason: str) -> int:
         """Ask every resumable session here to resume on another node; returns how many.
@@ -169,12 +149,13 @@ class SessionHub:
         for session_id, session in list(self.sessions.items()):
             if asked == count:
                 break
-            if session.sink is None or (session.asked_to_move and not again):
+            if self.router.sink(session_id) is None or (session.asked_to_move and not again):
                 continue
             if self.state.is_resumable(session_id):
-                session.sink.deliver(Delivery(session_id, Message("RESUME", ("MOVE", reason))))
+                self.router.deliver(Delivery(session_id, Message("RESUME", ("MOVE", reason))))
                 session.asked_to_move = True
                 asked += 1
+        self.router.flush()
         return asked
 
     def resumable_here(self) -> int:
@@ -199,20 +180,22 @@ class SessionHub:
 
     def _drop(self, session_id: str, reason: str) -> None:
         """Forget a local session without proposing anything, closing its connection."""
-        session = self.sessions.pop(session_id)
-        if session.sink is not None:
-            session.sink.end(reason)
+        del self.sessions[session_id]
+        sink = self.router.detach(session_id)
+        if sink is not None:
+            sink.end(reason)
 
     def open_session(self, sink: SessionSink, host: str) -> str:
         session_id = f"{self.node_id}/{self._boot}/{next(self._counter)}"
-        self.sessions[session_id] = LocalSession(sink=sink)
+        self.sessions[session_id] = LocalSession()
+        self.router.attach(session_id, sink)
         return session_id
 
     def close_session(self, session_id: str, reason: str) -> None:
         session = self.sessions.get(session_id)
         if session is None:
             return
-        session.sink = None
+        self.router.detach(session_id)
         session.detached_at = self.clock.seconds()
         resumable = self.state.session_node(session_id) == self.node_id and (
             self.state.is_resumable(session_id)
@@ -221,9 +204,10 @@ class SessionHub:
             session.quit_at = session.detached_at + self.resume_grace
             session.quit_reason = reason
             return
-        if reason and (session.pending or self.state.session_nick(session_id) is not None):
+        pending = session.writes.pending
+        if reason and (pending or self.state.session_nick(session_id) is not None):
             self._submit(session_id, Message("QUIT", (reason,)), None)
-        if not session.pending:
+        if not pending:
             del self.sessions[session_id]
 
     def submit(self, session_id: str, message: Message, label: str | None) -> None:
@@ -248,61 +232,42 @@ class SessionHub:
         return self.ready and self.log is not None and self.log.writable()
 
     def local_client_count(self) -> int:
-        return sum(1 for s in self.sessions.values() if s.sink is not None)
+        return len(self.router.sinks)
 
     # -- proposing ---------------------------------------------------------------------
 
     def _submit(self, session_id: str, message: Message, label: str | None) -> None:
-        session = self.sessions[session_id]
-        seq = session.next_seq
-        session.next_seq += 1
-        now = self.clock.seconds()
-        command = Command(session_id, seq, 0, self.node_id, message, label)  # the log's time
-        pending = _Pending(seq, command.encode(), label, now)
-        session.pending.append(pending)
-        if self.ready or session_id == self._node_session:
-            self._queue(pending.data)
-
-    def _queue(self, data: bytes) -> None:
-        """Collect proposals made in this reactor turn into one batch (one log append)."""
-        self._outbox.append(data)
-        if self._flush_call is None:
-            self._flush_call = self.clock.callLater(0, self._flush)
-
-    def _flush(self) -> None:
-        self._flush_call = None
-        batch, self._outbox = self._outbox, []
-        if batch and self.log is not None:
-            self.log.propose(batch)
+        send = self.ready or session_id == self._node_session
+        self.proposer.propose(session_id, self.sessions[session_id].writes, message, label,
+                              send=send)  # fmt: skip
 
     def _retry(self) -> None:
         """Re-propose writes that were not applied in time (lost with a leader, say)."""
         self._tell_users_about_quorum()
         self._tick_plugins()
-        if self.ready:
-            self._quit_orphans(self.clock.seconds())
         now = self.clock.seconds()
+        if self.ready:
+            self._quit_orphans(now)
         for session_id, session in list(self.sessions.items()):
-            if session.pending and now - session.pending[0].sent_at >= self.retry_interval:
+            if self.proposer.overdue(session.writes):
                 if self.ready or session_id == self._node_session:
-                    self._resend(session, now)
+                    self.proposer.resend(session.writes)
             elif session.quit_at is not None:
                 if now >= session.quit_at:
                     session.quit_at = None
                     self._submit(session_id, Message("QUIT", (session.quit_reason,)), None)
-            elif session.sink is None and session_id != self._node_session:
+            elif session_id not in self.router.sinks and session_id != self._node_session:
                 expired = now - (session.detached_at or now) > self.detached_lifetime
-                if not session.pending or expired:
+                if not session.writes.pending or expired:
                     del self.sessions[session_id]
-        self._retry_call = self.clock.callLater(self.retry_interval, self._retry)
+        self._retry_call = self.clock.callLater(self.proposer.retry_interval, self._retry)
 
     def new_leader(self) -> None:
         """A new leader is known: re-propose at once what the old one may have lost,
         instead of waiting for the retry timer (a failover then costs one election)."""
-        now = self.clock.seconds()
         for session_id, session in self.sessions.items():
-            if session.pending and (self.ready or session_id == self._node_session):
-                self._resend(session, now)
+            if session.writes.pending and (self.ready or session_id == self._node_session):
+                self.proposer.resend(session.writes)
 
     def _tick_plugins(self) -> None:
         """On the leader, append ``@TICK`` entries while a plugin has something timed."""
@@ -334,16 +299,10 @@ class SessionHub:
             if self._told_cut_off
             else "This server is back in contact with the cluster: messages are accepted again"
         )
-        for session_id, session in self.sessions.items():
-            if session.sink is not None:
-                nick = self.state.session_nick(session_id) or "*"
-                notice = Message("NOTICE", (nick, f"*** {text}"))
-                session.sink.deliver(Delivery(session_id, notice, echo=False))
-
-    def _resend(self, session: LocalSession, now: float) -> None:
-        for pending in session.pending:
-            pending.sent_at = now
-            self._queue(pending.data)
+        for session_id in list(self.router.sinks):
+            nick = self.state.session_nick(session_id) or "*"
+            self.router.deliver(Delivery(session_id, Message("NOTICE", (nick, f"*** {text}"))))
+        self.router.flush()
 
     # -- applying ----------------------------------------------------------------------
 
@@ -367,17 +326,19 @@ class SessionHub:
         self.state, self.applied_index = state, index
         for session_id, session in list(self.sessions.items()):
             settled = self._settle_restored(session_id, session)
-            if session.sink is None:
+            sink = self.router.sink(session_id)
+            if sink is None:
                 continue
             if gap.had_user(session_id):
                 if state.session_node(session_id) != self.node_id:
                     self._drop(session_id, "Session ended or moved while this server caught up")
                     continue
                 for delivery in gap.missed(session_id):
-                    session.sink.deliver(delivery)
+                    self.router.deliver(delivery)
             elif settled:
-                session.sink.end("Registration interrupted while this server caught up")
+                sink.end("Registration interrupted while this server caught up")
                 self.close_session(session_id, "Connection closed")
+        self.router.flush()
         if self.ready:  # at start, the node adopts them once it caught up (_became_ready)
             self._adopt_orphans()
 
@@ -385,69 +346,58 @@ class SessionHub:
         """Answer the writes of ``session`` the restored state contains; returns whether
         there were any."""
         applied = self.state.last_applied_seq(session_id)
-        settled = False
-        while session.pending and session.pending[0].seq <= applied:
-            done = session.pending.popleft()
-            session.acked = done.seq
-            settled = True
+        done = self.proposer.settle_restored(applied, session.writes)
+        for write in done:
             if session_id == self._node_session:
                 self._became_ready()
-            if session.sink is not None:
-                session.sink.respond(done.label, [])
-        return settled
+            sink = self.router.sink(session_id)
+            if sink is not None:
+                sink.respond(write.label, [])
+        return bool(done)
 
     def apply(self, index: int, data: bytes, time: int) -> None:
-        """Apply the committed log entry ``index`` (of the log's ``time``) and hand its
-        deliveries to local sessions."""
+        """Apply the committed log entry ``index`` (of the log's ``time``) and hand what
+        it sent to local sessions (held until :meth:`flush`)."""
         self.applied_index = index
         command = Command.decode(data, time)
-        deliveries = self.state.apply(index, command)
+        applied = self.state.apply(index, command)
         try:
-            self._after_apply(command, deliveries)
+            self._after_apply(command, applied)
         except Exception:  # the state moved on; a bug here must not stall the log for all
             log.failure("handing out entry {index} failed", index=index)
 
-    def _after_apply(self, command: Command, deliveries: list[Delivery]) -> None:
-        self._follow_admin()
-        params = command.message.params
-        if command.message.command == MOVE and params[:1] == (self.node_id,) and len(params) > 1:
+    def flush(self) -> None:
+        """The log applied a batch of entries: write what they sent, once per connection."""
+        self.router.flush()
+
+    def _after_apply(self, command: Command, applied: Applied) -> None:
+        self._follow_admin(applied.admin)
+        message = command.message
+        params = message.params
+        if message.command == MOVE and params[:1] == (self.node_id,) and len(params) > 1:
             count = int(params[1]) if params[1].isdigit() else 0
             self._move_some(count, "Rebalancing: another server has more room")
-        if command.message.command == NODE_LOST and command.message.params == (self.node_id,):
+        if message.command == NODE_LOST and params == (self.node_id,):
             self._end_local_sessions("Node lost: this node was cut off from its cluster")
-        resumed = self._follow_resume(command)
-        event = self.state.last_event
+        resumed = self._follow_resume(command, applied.moved)
+        event = applied.event
         if event is not None and self.plugins is not None:
             self.plugins.observe(event)
             if self.is_leader():
                 self.plugins.leader_observe(event, self._plugin_say)
+        replies, after = self.router.hand_out(applied.deliveries, command.session)
         origin = self.sessions.get(command.session)
-        replies: list[Delivery] = []
-        after: list[Delivery] = []
-        for delivery in deliveries:
-            if delivery.session != command.session:
-                self._hand_over(delivery)
-            elif delivery.separate:
-                after.append(delivery)
-            else:
-                replies.append(delivery)
         if origin is not None:
             self._settle(command, origin, replies)
         for delivery in after:  # once the answer (a welcome burst, say) is out
-            self._hand_over(delivery)
-        if resumed:
-            self.sessions.pop(command.session, None)  # its connection now has the old id
+            self.router.deliver(delivery)
+        if resumed:  # its connection now has the old id
+            self.sessions.pop(command.session, None)
+            self.router.detach(command.session)
 
-    def _hand_over(self, delivery: Delivery) -> None:
-        """Give ``delivery`` to its session's connection, if it is here and connected."""
-        target = self.sessions.get(delivery.session)
-        if target is not None and target.sink is not None:
-            target.sink.deliver(delivery)
-
-    def _follow_admin(self) -> None:
+    def _follow_admin(self, request: tuple[str, str] | None) -> None:
         """An operator's CLUSTER request was applied: the node it names drains, and the
         leader hands over leadership or changes the membership."""
-        request = self.state.last_admin
         if request is None:
             return
         verb, node = request
@@ -457,12 +407,11 @@ class SessionHub:
         elif verb in ("TRANSFER", "REMOVE") and self.is_leader():
             self.administer(verb, node)
 
-    def _follow_resume(self, command: Command) -> bool:
+    def _follow_resume(self, command: Command, resumed: str | None) -> bool:
         """Hand a resumed session to its new connection, or let go of it if it left us.
 
         Returns whether the resume was proposed here and succeeded.
         """
-        resumed = self.state.last_moved
         if resumed is None:
             return False
         if resumed in self.sessions:  # it was ours: no QUIT, its old connection just goes
@@ -470,34 +419,28 @@ class SessionHub:
         if command.node != self.node_id:
             return False
         last = self.state.last_applied_seq(resumed)
-        session = LocalSession(None, next_seq=last + 1, acked=last)
+        session = LocalSession(Writes(next_seq=last + 1, acked=last))
         self.sessions[resumed] = session
-        proposer = self.sessions.get(command.session)
-        if proposer is None or proposer.sink is None:  # the resuming connection is gone too
+        connection = self.router.sink(command.session)
+        if connection is None:  # the resuming connection is gone too
             now = self.clock.seconds()
             session.detached_at, session.quit_at = now, now + self.resume_grace
             session.quit_reason = "Connection closed"
             return False
-        session.sink = proposer.sink
-        proposer.sink.adopt(resumed)
+        self.router.attach(resumed, connection)
+        connection.adopt(resumed)
         return True
 
     def _settle(self, command: Command, session: LocalSession, replies: list[Delivery]) -> None:
-        if command.seq <= session.acked:
-            return  # a retry of something already applied: applied once, answered once
-        if command.seq != session.acked + 1:
-            # An earlier write was lost and this one was refused to keep order: resend all.
-            self._resend(session, self.clock.seconds())
+        done = self.proposer.settle(command, session.writes)
+        if done is None:
             return
-        session.acked = command.seq
-        if not session.pending or session.pending[0].seq != command.seq:
-            return  # proposed by an earlier connection of this session: nobody waits on it
-        done = session.pending.popleft()
         if command.session == self._node_session:
             self._became_ready()
-        if session.sink is not None:
-            session.sink.respond(done.label, replies)
-        elif not session.pending and command.session != self._node_session:
+        sink = self.router.sink(command.session)
+        if sink is not None:
+            sink.respond(done.label, replies)
+        elif not session.writes.pending and command.session != self._node_session:
             self.sessions.pop(command.session, None)
 
     def _became_ready(self) -> None:
@@ -506,7 +449,9 @@ class SessionHub:
         if not self.ready:
             self._adopt_orphans()
         self.ready = True
-        self._release_held_writes()
+        for session_id, session in self.sessions.items():
+            if session_id != self._node_session:
+                self.proposer.resend(session.writes)
 
     def _adopt_orphans(self) -> None:
         """Resumable sessions the log places here that no connection of ours holds: quit
@@ -527,12 +472,3 @@ class SessionHub:
                 del self._orphans[session_id]
                 message = Message(ORPHAN_QUIT, (session_id, resume_hash))
                 self._submit(self._node_session, message, None)
-
-    def _release_held_writes(self) -> None:
-        for pending in self._all_pending():
-            self._queue(pending.data)
-
-    def _all_pending(self) -> Iterator[_Pending]:
-        for session_id, session in self.sessions.items():
-            if session_id != self._node_session:
-                yield from session.pending

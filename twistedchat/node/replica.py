@@ -83,6 +83,7 @@ class RaftReplica:
         config: RaftConfig,
         tick_seconds: float,
         apply_command: Callable[[int, bytes, int], None],
+        applied_batch: Callable[[], None] = lambda: None,
         take_snapshot: Callable[[], bytes],
         restore_snapshot: Callable[[int, bytes], None],
         snapshot_every: int,
@@ -91,7 +92,9 @@ class RaftReplica:
         writer: StorageWriter | None = None,
         snapshotter: Snapshotter | None = None,
     ):
-        """``fail_stop(reason)`` is called once if storing or applying fails; the replica
+        """``apply_command`` applies one committed entry, and ``applied_batch`` is called
+        after each run of them (the hub writes out what they sent, once per connection).
+        ``fail_stop(reason)`` is called once if storing or applying fails; the replica
         does nothing more after it (tests record the reason instead of exiting).
         ``writer`` makes writes durable (default: at once, in the reactor thread; the
         node passes a :class:`~twistedchat.raft.writer.ThreadedWriter`, whose failures
@@ -107,6 +110,7 @@ class RaftReplica:
         self.clock = clock
         self.tick_seconds = tick_seconds
         self._apply_command = apply_command
+        self._applied_batch = applied_batch
         self._take_snapshot = take_snapshot
         self._restore_snapshot = restore_snapshot
         self.snapshot_every = snapshot_every
@@ -304,6 +308,7 @@ class RaftReplica:
             self._process_once()
         finally:
             self._processing = False
+            self._applied_batch()
 
     def _process_once(self) -> None:
         try:

@@ -234,6 +234,7 @@ class ChatNodeService(service.Service):
             ),
             tick_seconds=tick,
             apply_command=hub.apply,
+            applied_batch=hub.flush,
             take_snapshot=lambda: hub.state.snapshot(),
             restore_snapshot=self._restore_chat,
             snapshot_every=c.snapshot_every,
