@@ -107,7 +107,7 @@ def run_twistedchat(args: argparse.Namespace) -> None:
 
     def maybe_start() -> None:
         nonlocal recorder
-        if recorder is None and replica.core.role == "leader":
+        if recorder is None and replica.is_leader():
             recorder = LoadRecorder(args.duration, Path(args.out))
             replica.propose([recorder.next_payload() for _ in range(args.concurrency)])
 

@@ -18,27 +18,22 @@ from twistedchat.raft.messages import Configuration
 
 
 @dataclass
-class FakeCore:
-    role: str = "follower"
-    term: int = 0
-    last_index: int = 0
-    leader_id: str | None = None
-    configuration: Configuration = field(default_factory=lambda: Configuration(frozenset()))
-
-
-@dataclass
 class FakeReplica:
     """Records the decision the agent makes; a founder's log holds one entry."""
 
     node_id: str
     decided: bool = False
     founded: frozenset[str] | None = None
-    core: FakeCore = field(default_factory=FakeCore)
+    role: str = "follower"
+    term: int = 0
+    last_index: int = 0
+    leader_id: str | None = None
+    configuration: Configuration = field(default_factory=lambda: Configuration(frozenset()))
 
     def found_cluster(self, voters: frozenset[str]) -> None:
         assert not self.decided
         self.decided, self.founded = True, voters
-        self.core = FakeCore(term=0, last_index=1, configuration=Configuration(voters))
+        self.last_index, self.configuration = 1, Configuration(voters)
 
     def await_invitation(self) -> None:
         self.decided = True
@@ -97,9 +92,8 @@ def test_nodes_started_together_found_exactly_one_cluster(
 def test_a_node_that_hears_an_existing_cluster_never_founds_one() -> None:
     replicas = [FakeReplica("a"), FakeReplica("b")]
     replicas[0].decided = True
-    replicas[0].core = FakeCore(
-        role="leader", term=3, last_index=10, configuration=Configuration(frozenset({"a"}))
-    )
+    replicas[0].role, replicas[0].term, replicas[0].last_index = "leader", 3, 10
+    replicas[0].configuration = Configuration(frozenset({"a"}))
     run_agents(replicas, expect=1, rng=random.Random(1))
     assert replicas[1].decided and replicas[1].founded is None
 

@@ -37,9 +37,9 @@ def _replica(tmp_path: Path, snapshot_every: int) -> tuple[RaftReplica, Clock]:
         replica.found_cluster(frozenset({ME}))
     for _ in range(100):
         clock.advance(0.01)
-        if replica.core.role == "leader":
+        if replica.is_leader():
             break
-    assert replica.core.role == "leader"
+    assert replica.is_leader()
     return replica, clock
 
 
@@ -57,9 +57,9 @@ def test_the_log_keeps_half_a_snapshot_interval_behind_each_snapshot(tmp_path: P
     _write(replica, clock, 60)
     meta = replica.snapshot_meta()
     assert meta is not None and 100 <= meta.index <= 110
-    last = replica.core.log.last_index
+    last = replica.last_index
     assert last - meta.index >= replica.trailing  # the entries after it are all still here
-    assert replica.core.log.first_index == meta.index + 1
+    assert replica._core.log.first_index == meta.index + 1
 
 
 def test_a_restart_finds_the_snapshot_and_the_trailing_entries(tmp_path: Path) -> None:
@@ -67,10 +67,10 @@ def test_a_restart_finds_the_snapshot_and_the_trailing_entries(tmp_path: Path) -
     _write(replica, clock, 180)
     meta = replica.snapshot_meta()
     assert meta is not None
-    last = replica.core.log.last_index
+    last = replica.last_index
     replica.stop()
     replica.storage.close()
     again, _ = _replica(tmp_path, snapshot_every=100)
     again_meta = again.snapshot_meta()
     assert again_meta is not None and again_meta.index == meta.index
-    assert again.core.log.last_index >= last
+    assert again.last_index >= last

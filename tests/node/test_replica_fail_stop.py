@@ -68,7 +68,7 @@ class Node:
             self.replica.found_cluster(frozenset({ME}))
         for _ in range(100):
             self.clock.advance(0.01)
-            if self.replica.core.role == "leader":
+            if self.replica.is_leader():
                 return
         raise AssertionError("no leader")
 

@@ -122,15 +122,15 @@ class ClusterAgent:
     # -- what we say -------------------------------------------------------------------
 
     def announcement(self) -> Announcement:
-        core = self.replica.core
+        replica = self.replica
         if self.leaving:
             role = LEAVING
-        elif not self.replica.decided:
+        elif not replica.decided:
             role = NEW
-        elif core.last_index == 0 and core.term == 0:
+        elif replica.last_index == 0 and replica.term == 0:
             role = JOINING
         else:
-            role = str(core.role)
+            role = str(replica.role)
         return Announcement(
             cluster=self.cluster,
             node_id=self.node_id,
@@ -138,17 +138,17 @@ class ClusterAgent:
             irc=self.addresses.irc,
             status=self.addresses.status,
             role=role,
-            term=core.term,
-            leader=core.leader_id,
+            term=replica.term,
+            leader=replica.leader_id,
             clients=self._client_count(),
             capacity=self.capacity,
             has_state=role not in (NEW, JOINING),
-            voter=self.node_id in core.configuration.voters,
+            voter=self.node_id in replica.configuration.voters,
             settings=self.settings,
         )
 
     def _announce_if_due(self) -> None:
-        leading = self.replica.core.role == Role.LEADER
+        leading = self.replica.role == Role.LEADER
         interval = LEADER_ANNOUNCE_EVERY if leading else ANNOUNCE_EVERY
         if self.clock.seconds() - self._last_announce >= interval - 1e-6:
             self._announce()
@@ -190,7 +190,7 @@ class ClusterAgent:
         """Client discovery: a full node stays silent; the leader names the node it assigns."""
         if self.leaving or self._client_count() >= self.capacity:
             return None
-        if self.replica.core.role == Role.LEADER:
+        if self.replica.role == Role.LEADER:
             target = self.directory.least_loaded(self.clock.seconds(), SERVING)
             if target is not None:
                 return Offer(self.cluster, query.nonce, target.node_id, target.irc, True)
@@ -225,20 +225,20 @@ class ClusterAgent:
         if not self.replica.decided:
             self._consider_bootstrap()
             return
-        core = self.replica.core
-        if core.role != Role.LEADER or self.leaving:
+        replica = self.replica
+        if replica.role != Role.LEADER or self.leaving:
             self._leader_since = None
             return
         if self._leader_since is None:
             self._leader_since = now  # give every member a fresh grace period
-        config = core.configuration
+        config = replica.configuration
         alive = self.directory.alive(now)
         change = self.policy.next_change(
             ClusterView(
                 config=config,
                 leader_id=self.node_id,
-                last_index=core.last_index,
-                match={m: core.match_index(m) for m in config.members()},
+                last_index=replica.last_index,
+                match={m: replica.match_index(m) for m in config.members()},
                 last_heard={m: self._last_heard(m) for m in config.members()},
                 candidates={a.node_id for a in alive if a.role not in (NEW, LEAVING)},
                 leaving={a.node_id for a in alive if a.role == LEAVING},
@@ -252,7 +252,7 @@ class ClusterAgent:
                 log.failure("rebalancing failed")
             return
         try:
-            core.propose_config(change)
+            replica.change_membership(change)
         except (ConfigChangeRefused, NotLeader) as refused:
             log.debug("membership change postponed: {why}", why=refused)
             return
@@ -260,7 +260,6 @@ class ClusterAgent:
             "membership: voters {voters}, learners {learners}",
             voters=sorted(change.voters), learners=sorted(change.learners),
         )  # fmt: skip
-        self.replica.poke()
         for removed in sorted(config.members() - change.members()):
             self._node_lost(removed)  # its users quit for everyone, nicks are free again
 
@@ -269,7 +268,7 @@ class ClusterAgent:
         if now - self._last_rebalance < REBALANCE_EVERY:
             return
         live = {a.node_id for a in alive} | {self.node_id}
-        members = self.replica.core.configuration.members() & live
+        members = self.replica.configuration.members() & live
         move = balance.plan({member: self._load_of(member) for member in members})
         if move is not None:
             self._last_rebalance = now

@@ -33,7 +33,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from twistedchat.node.snapshotter import InlineSnapshotter, Snapshotter
-from twistedchat.raft.core import NotLeader, RaftConfig, RaftNode, Ready, SnapshotMeta
+from twistedchat.raft.core import NotLeader, RaftConfig, RaftNode, Ready, Role, SnapshotMeta
 from twistedchat.raft.messages import Configuration, EntryKind, RaftMessage
 from twistedchat.raft.storage import Compaction, LogWrite, RaftStorage, StorageWrite
 from twistedchat.raft.transport import PeerTransport
@@ -137,7 +137,7 @@ class RaftReplica:
         self._known_leader: str | None = None
         #: Called when a new leader becomes known, so lost proposals go out at once.
         self.on_new_leader: Callable[[], None] = lambda: None
-        self.core, self.fresh = self._load_core()
+        self._core, self.fresh = self._load_core()
         #: A fresh node ignores peers until it knows whether it founds a cluster or joins one.
         self.decided = not self.fresh
         transport.on_message = self.receive
@@ -167,7 +167,7 @@ class RaftReplica:
         if self.decided:
             raise RuntimeError("only a fresh, undecided node may found a cluster")
         log.info("founding cluster with voters {voters}", voters=sorted(voters))
-        self.core = RaftNode.bootstrap(
+        self._core = RaftNode.bootstrap(
             self.node_id, self._raft_config, self._rng, Configuration(voters), self._wall_clock
         )
         self.decided = True
@@ -196,17 +196,17 @@ class RaftReplica:
     def hand_over_leadership(self, timeout: float = 1.0) -> Deferred[None]:
         """On a graceful stop, let the most up-to-date voter lead before we go (no election)."""
         done: Deferred[None] = Deferred()
-        target = self.core.transfer_target() if self.core.role == "leader" else None
+        target = self._core.transfer_target() if self._core.role == "leader" else None
         if target is None:
             done.callback(None)
             return done
         log.info("handing leadership to {target}", target=target)
-        self.core.transfer_leadership(target)
+        self._core.transfer_leadership(target)
         self._process()
         deadline = self.clock.seconds() + timeout
 
         def check() -> None:
-            if self.core.role != "leader" or self.clock.seconds() >= deadline:
+            if self._core.role != "leader" or self.clock.seconds() >= deadline:
                 done.callback(None)
             else:
                 self.clock.callLater(self.tick_seconds, check)
@@ -214,13 +214,61 @@ class RaftReplica:
         check()
         return done
 
+    # -- what the rest of the node may read of Raft, and the two changes it may ask ----
+
+    @property
+    def role(self) -> Role:
+        return self._core.role
+
+    def is_leader(self) -> bool:
+        return self._core.role == Role.LEADER
+
+    @property
+    def term(self) -> int:
+        return self._core.term
+
+    @property
+    def leader_id(self) -> str | None:
+        return self._core.leader_id
+
+    @property
+    def configuration(self) -> Configuration:
+        return self._core.configuration
+
+    @property
+    def commit_index(self) -> int:
+        return self._core.commit_index
+
+    @property
+    def applied_index(self) -> int:
+        return self._core.applied_index
+
+    @property
+    def last_index(self) -> int:
+        return self._core.last_index
+
+    def match_index(self, member: str) -> int:
+        return self._core.match_index(member)
+
+    def change_membership(self, configuration: Configuration) -> None:
+        """Propose ``configuration`` (one change at a time, dissertation 4.1); raises
+        NotLeader or ConfigChangeRefused if it cannot be proposed now."""
+        self._core.propose_config(configuration)
+        self._schedule()
+
+    def transfer_leadership(self, target: str) -> None:
+        """Hand leadership to ``target`` (dissertation 3.10); raises NotLeader, or
+        ValueError for a target that is not a voter."""
+        self._core.transfer_leadership(target)
+        self._schedule()
+
     # -- CommandLog --------------------------------------------------------------------
 
     def propose(self, entries: list[bytes]) -> None:
         if self.failure is not None:
             return
         try:
-            self.core.propose(entries)
+            self._core.propose(entries)
         except NotLeader:
             return  # no leader known: the hub retries
         self._process_now()  # the hub has batched this turn's proposals already
@@ -233,7 +281,7 @@ class RaftReplica:
         once the new leader is known. A node without a leader for longer is cut off from
         the majority, and its users are told so (see the hub).
         """
-        if self.core.leader_id is not None:
+        if self._core.leader_id is not None:
             self._leader_seen_at = self.clock.seconds()
             return True
         seen = self._leader_seen_at
@@ -244,14 +292,14 @@ class RaftReplica:
     def receive(self, message: RaftMessage) -> None:
         if not self.decided or self.failure is not None:
             return  # stepping now could persist a term before we found a cluster
-        if not self.core.admits(message):
+        if not self._core.admits(message):
             self._ignored_non_member(message.src)
             return
         self.last_contact[message.src] = self.clock.seconds()
         if message.src not in self.transport.peers:
             # A leader adding us talks first; answer it before its config reaches us.
             self.transport.set_peer(message.src, self._peer_endpoint(message.src))
-        self.core.step(message)
+        self._core.step(message)
         self._schedule()
 
     def _ignored_non_member(self, src: str) -> None:
@@ -275,15 +323,11 @@ class RaftReplica:
         return f"tcp:{member}"
 
     def _tick(self) -> None:
-        if self.core.leader_id is not None:
+        if self._core.leader_id is not None:
             self._leader_seen_at = self.clock.seconds()
-        self.core.tick()
+        self._core.tick()
         self._process()
         self._tick_call = self.clock.callLater(self.tick_seconds, self._tick)
-
-    def poke(self) -> None:
-        """Something changed the core from outside the loop (a membership proposal)."""
-        self._schedule()
 
     def _schedule(self) -> None:
         if self._process_call is None:
@@ -324,8 +368,8 @@ class RaftReplica:
     def _drain(self) -> bool:
         """Write, send, apply each Ready in turn; whether the configuration changed."""
         config_changed = False
-        while self.core.has_ready():
-            ready = self.core.ready()
+        while self._core.has_ready():
+            ready = self._core.ready()
             if ready.snapshot is not None:
                 meta, data = ready.snapshot
                 _must(f"install the snapshot at index {meta.index}",
@@ -350,7 +394,7 @@ class RaftReplica:
                 if entry.kind == EntryKind.COMMAND:
                     _must(f"apply entry {entry.index}", self._apply_command,
                           entry.index, entry.data, entry.time)  # fmt: skip
-            self.core.advance(ready)
+            self._core.advance(ready)
         return config_changed
 
     def _submit(self, what: str, write: StorageWrite, pending: _PendingWrite) -> None:
@@ -372,7 +416,7 @@ class RaftReplica:
         done = self._pending.popleft()
         assert done is pending, "storage writes completed out of order"
         if pending.ready is not None:
-            self.core.persisted(pending.ready)
+            self._core.persisted(pending.ready)
         for message in pending.held:
             self.transport.send(message)
         self._schedule()
@@ -389,7 +433,7 @@ class RaftReplica:
         self._fail_stop(reason)
 
     def _notice_leader(self) -> None:
-        leader = self.core.leader_id
+        leader = self._core.leader_id
         if leader is not None and leader != self._known_leader:
             self._known_leader = leader
             self.on_new_leader()
@@ -406,7 +450,7 @@ class RaftReplica:
         The snapshot is built by the snapshotter (in a forked child, off the reactor) and
         waits in memory meanwhile, as bytes: the state moves on.
         """
-        applied = self.core.applied_index
+        applied = self._core.applied_index
         due = applied - self._last_snapshot_index >= self.snapshot_every
         if self._taken is None and not self._snapshotting and due:
             self._snapshotting = True
@@ -418,7 +462,7 @@ class RaftReplica:
         if self._taken is None or applied - self._taken[0] < self.trailing:
             return
         (index, data), self._taken = self._taken, None
-        meta = self.core.compact(index, data)
+        meta = self._core.compact(index, data)
         self._submit(f"compact the log to index {index}", Compaction(meta, data),
                      _PendingWrite(None))  # fmt: skip
         self._last_snapshot_index = index
@@ -437,14 +481,14 @@ class RaftReplica:
 
     def _sync_peers(self) -> None:
         """Dial every member of the latest configuration (node ids are HOST:PORT)."""
-        members = self.core.configuration.members()
+        members = self._core.configuration.members()
         for member in members - {self.node_id}:
             self.transport.set_peer(member, self._peer_endpoint(member))
         for known in set(self.transport.peers) - members:
             self.transport.remove_peer(known)
 
     def snapshot_meta(self) -> SnapshotMeta | None:
-        return self.core.snapshot_meta
+        return self._core.snapshot_meta
 
 
 def _must(what: str, step: Callable[..., T], *args: object) -> T:

@@ -199,7 +199,7 @@ class ChatNodeService(service.Service):
             c.settings.server_name,
             resume_grace=c.resume_grace,
             plugins=c.plugins,
-            is_leader=lambda: self.replica is not None and self.replica.core.role == "leader",
+            is_leader=lambda: self.replica is not None and self.replica.is_leader(),
             administer=self._administer,
         )
         if c.peer_tls is None:
@@ -266,7 +266,7 @@ class ChatNodeService(service.Service):
         log.info(
             "chatnode {node} up: IRC {irc}, peers {peer}, status {status}, cluster {members}",
             node=c.node_id, irc=", ".join(c.irc), peer=c.peer, status=c.status,
-            members=sorted(self.replica.core.configuration.members()),
+            members=sorted(self.replica.configuration.members()),
         )  # fmt: skip
 
     async def _start_discovery(self, hub: SessionHub) -> None:
@@ -310,7 +310,7 @@ class ChatNodeService(service.Service):
             protocol.on_announcement = PeerAdmission(
                 self.agent.heard,
                 lambda node_id: probe(reactor, tls, node_id),
-                lambda node_id: node_id in replica.core.configuration.members(),
+                lambda node_id: node_id in replica.configuration.members(),
                 self.clock,
             ).heard
         protocol.on_query = self.agent.answer
@@ -325,21 +325,21 @@ class ChatNodeService(service.Service):
 
     def _administer(self, verb: str, node: str) -> None:
         """On the leader, an operator's CLUSTER TRANSFER or REMOVE (see the hub)."""
-        assert self.replica is not None
-        core = self.replica.core
+        replica = self.replica
+        assert replica is not None
         try:
             if verb == "TRANSFER" and node != self.config.node_id:
-                core.transfer_leadership(node)
+                replica.transfer_leadership(node)
             elif verb == "REMOVE" and node != self.config.node_id:
-                config = core.configuration
-                core.propose_config(Configuration(config.voters - {node}, config.learners - {node}))
+                config = replica.configuration
+                replica.change_membership(
+                    Configuration(config.voters - {node}, config.learners - {node})
+                )
                 assert self.hub is not None
                 self.hub.report_node_lost(node)
         except (NotLeader, ConfigChangeRefused, ValueError) as refused:
             log.warn("operator request {verb} {node} refused: {why}", verb=verb, node=node,
                      why=refused)  # fmt: skip
-            return
-        self.replica.poke()
 
     def _restore_chat(self, index: int, data: bytes) -> None:
         assert self.hub is not None
@@ -435,8 +435,8 @@ class ChatNodeService(service.Service):
     def describe(self) -> dict[str, Any]:
         """The ``GET /status`` document."""
         assert self.replica is not None and self.hub is not None
-        core = self.replica.core
-        config = core.configuration
+        replica = self.replica
+        config = replica.configuration
         state = self.hub.state
         now = self.clock.seconds()
         members = []
@@ -457,11 +457,11 @@ class ChatNodeService(service.Service):
             )
         return {
             "node_id": self.config.node_id,
-            "role": core.role,
-            "term": core.term,
-            "leader": core.leader_id,
-            "commit_index": core.commit_index,
-            "applied_index": core.applied_index,
+            "role": replica.role,
+            "term": replica.term,
+            "leader": replica.leader_id,
+            "commit_index": replica.commit_index,
+            "applied_index": replica.applied_index,
             # Nodes at the same applied index must hold the same chat state (chaos checks).
             "state_digest": hashlib.sha256(state.snapshot()).hexdigest()[:16],
             # Nodes refuse each other unless these are equal (docs/decisions/0014).
