@@ -81,6 +81,48 @@ class IRCConnection(Protocol):
 
     factory: IRCFactory
 
+    # Slots: a node holds thousands of idle connections, and an instance dict with this
+    # many attributes costs about 1.5 KiB each (the base Protocol still has a dict, for
+    # what Twisted sets: transport, connected, factory).
+    __slots__ = (
+        "_admitted",
+        "_awaiting_pong",
+        "_batch_refs",
+        "_bucket",
+        "_bytes_while_paused",
+        "_capneg",
+        "_checking",
+        "_closing",
+        "_connect_in_flight",
+        "_drain_call",
+        "_draining",
+        "_framer",
+        "_inbox",
+        "_last_seen",
+        "_output",
+        "_parsed_head",
+        "_quitting",
+        "_reading_paused",
+        "_resume_token",
+        "_resuming",
+        "_sasl",
+        "_sasl_account",
+        "_sasl_rehash",
+        "_send_paused",
+        "_timers",
+        "_user",
+        "_view",
+        "_writes_in_flight",
+        "backend",
+        "caps",
+        "clock",
+        "host",
+        "nick",
+        "registered",
+        "session",
+        "settings",
+    )
+
     def __init__(self, backend: ChatBackend, settings: ConnectionSettings, clock: IReactorTime):
         self.backend = backend
         self.settings = settings
