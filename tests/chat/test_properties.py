@@ -4,6 +4,7 @@ depends on the process (hash seed) that computes it."""
 from __future__ import annotations
 
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.chat.workload import LIMITS, QUERIES, Driver, Step
+from tests.chat.workload import LIMITS, QUERIES, Driver, Step, random_steps
+from twistedchat.chat.delivery import Broadcast
 from twistedchat.chat.state import ChatState
 from twistedchat.irc.message import Message
 
@@ -87,3 +89,18 @@ def test_output_does_not_depend_on_the_hash_seed() -> None:
         for seed in ("1", "2", "3")
     }
     assert len(digests) == 1
+
+
+def test_a_long_workload_sends_broadcasts_and_two_states_agree_on_every_record() -> None:
+    """The generated workloads exercise audiences (the records nodes intersect with their
+    own sessions), not only single deliveries, and two replicas agree on each of them."""
+    commands = list(Driver().commands(random_steps(random.Random(11), 2000)))
+    a, b = ChatState(LIMITS), ChatState(LIMITS)
+    broadcasts = 0
+    for index, command in enumerate(commands, 1):
+        applied = a.apply(index, command)
+        assert applied == b.apply(index, command)
+        broadcasts += sum(
+            isinstance(d, Broadcast) and len(d.audience) > 1 for d in applied.deliveries
+        )
+    assert broadcasts > 40  # 57 for this seed
