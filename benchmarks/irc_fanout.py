@@ -1,31 +1,56 @@
-"""IRC fan-out: one sender, N receivers in one channel; deliveries/s and latency p50/p99.
+"""IRC fan-out: one sender, N receivers in one channel; deliveries/s, latency and CPU.
 
 Systems, side by side in one run, each started as subprocesses by this script and stopped by
-pid at the end:
+pid at the end (:mod:`benchmarks.irc_systems`):
 
 - twistedchat as a 3-node cluster (the reference for the ratios) and as 1 node; receivers
-  spread over the nodes, every message committed through Raft with fsync;
+  spread over the nodes, the sender on the leader, every message committed through Raft
+  with fsync;
 - ngircd (Debian, C), one server and 3 linked servers (a hub and two leaves, receivers
   spread over the three, the sender on the hub), penalties off;
 - InspIRCd 3 (Debian, C++), flood and connect limits off;
 - miniircd (PyPI, pure Python, one select() loop);
 - twisted.words (Twisted's own IRC server, ``benchmarks.twisted_words_server``).
 
+Cases (``--cases``, all by default):
+
+- ``fanout``: for each N of ``--receivers``, two phases on the same receivers, one after
+  the other. *burst*: the sender floods ``--messages`` lines in batches of ``BATCH`` (each
+  stamped when sent), as fast as TCP takes them. *paced*: then ``--paced-lines`` lines
+  (400), one every ``--paced-interval-ms`` (5 ms, so 200 lines/s for 2 s), each stamped
+  when sent; its p50/p99 is the latency of a channel that is busy but not flooded.
+- ``everyone``: "everyone talks", :mod:`benchmarks.irc_everyone` (50 senders and 2
+  listeners in one channel, every sender's 40 lines at once).
+- ``spread``: twistedchat, 3 nodes with exactly ``--spread-receivers`` / 3 receivers on
+  each (300: 100 a node, checked against each node's ``/status``) and 1 node with all of
+  them, one burst from a sender on the leader; each node's CPU per 1,000 deliveries to its
+  own clients (does a node spend anything on the members of other nodes?).
+
+Every phase reports deliveries/s (deliveries over the time from the first send to the last
+arrival), latency p50/p99 (arrival minus stamp), whether every receiver got every line and
+all saw one order, and CPU microseconds per delivery: the utime + stime (``/proc/PID/stat``)
+of all the system's server processes (all nodes, all linked servers) from just before the
+sender starts to just after the last delivery arrived, over the deliveries.
+
 Receivers run in ``FANOUT_WORKERS`` (default 2) worker processes, the sender in this one, so
 one Python process does not cap the figures (on a 2-core machine the fastest servers still
-share the CPU with the load generator). Every receiver must see every message and all must
-see the same order; both are reported per system, not assumed.
+share the CPU with the load generator).
 
-    python -m benchmarks.irc_fanout [--receivers 10 100] [--messages 500] [--systems ...]
+    python -m benchmarks.irc_fanout [--receivers 10 100 1000] [--messages 500]
+        [--paced-lines 400] [--cases fanout everyone spread] [--systems ...]
 
-Environment: FANOUT_RECEIVERS="10 100 1000" (default "10 100"), FANOUT_MESSAGES (500),
-FANOUT_WORKERS (2), FANOUT_SYSTEMS (comma-separated substrings of system names to run).
+Environment: FANOUT_RECEIVERS ("10 100 1000"), FANOUT_MESSAGES (500), FANOUT_PACED_LINES
+(400; 0: no paced phase), FANOUT_CASES ("fanout everyone spread"), FANOUT_WORKERS (2),
+FANOUT_SYSTEMS (comma-separated substrings of system names to run), FANOUT_QUICKACK (1).
 The results are also saved for :mod:`benchmarks.report` (``benchmarks/results/irc_fanout.json``).
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
+import functools
+import itertools
 import json
 import os
 import resource
@@ -35,123 +60,60 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
-from benchmarks import plot, results
+from benchmarks import irc_everyone, plot, report, results
+from benchmarks.irc_systems import (
+    CHANNEL,
+    CLOCK_TICK,
+    REFERENCE,
+    SYSTEMS,
+    Target,
+    cpu,
+    register,
+    register_many,
+    status,
+    wait_for_members,
+)
 
-CHANNEL = "#bench"
-REFERENCE = "twistedchat (3 nodes)"
+# Re-exported: benchmarks.irc_commit and benchmarks.connections import them from here.
+from benchmarks.irc_systems import _ngircd_conf as _ngircd_conf
+from benchmarks.irc_systems import _start as _start
+from benchmarks.irc_systems import _stop as _stop
+from benchmarks.irc_systems import _wait_for_port as _wait_for_port
+from benchmarks.irc_systems import chatnode_command as chatnode_command
+from benchmarks.irc_systems import free_port as free_port
+from benchmarks.irc_systems import miniircd_command as miniircd_command
+
+CASES = ("fanout", "everyone", "spread")
 WORKERS = int(os.environ.get("FANOUT_WORKERS", "2"))
 BATCH = 50
+PACED_LINES = 400  # 2 s at one line every 5 ms
+PACED_INTERVAL_MS = 5.0
+SPREAD_RECEIVERS = 300
+SPREAD_SYSTEMS = (REFERENCE, "twistedchat (1 node)")
 REGISTER_TIMEOUT = 180.0  # seconds for one worker to register all its receivers
 DRAIN_EVERY = 50  # registrations between two reads of the JOIN notices waiting in sockets
-RECEIVE_TIMEOUT = 120.0  # seconds for all messages to reach one worker's receivers
+RECEIVE_TIMEOUT = 120.0  # seconds for one phase's messages to reach one worker's receivers
 # Re-arm TCP_QUICKACK after every read: a server that writes without TCP_NODELAY (Nagle on)
 # otherwise waits up to 40 ms for the receivers' delayed ACK, and the figures measure that.
 QUICKACK = os.environ.get("FANOUT_QUICKACK", "1") != "0" and hasattr(socket, "TCP_QUICKACK")
-SELECT_FD_LIMIT = 1024  # miniircd uses select(): no descriptor may be >= FD_SETSIZE
-
-
-@dataclass
-class Target:
-    """Where a started system listens; ``password`` is sent as PASS (twisted.words wants one)."""
-
-    ports: list[int]
-    password: str = ""
-    max_receivers: int = 0  # 0: no limit known
-    # receivers a worker registers at once: 1 (one after the other) keeps within small listen
-    # backlogs (ngircd 10, miniircd 5: an overflow costs 1-3 s SYN retries)
-    register_chunk: int = 1
-    limit_reason: str = ""
 
 
 # -- load generator ------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def node_of(receiver: int, nodes: int) -> int:
+    """The index in ``Target.ports`` receiver ``receiver`` connects to (round-robin: with
+    ids 0..N-1, every node gets N / nodes when ``nodes`` divides N)."""
+    return receiver % nodes
 
 
-def register(port: int, nick: str, password: str = "", timeout: float = 60) -> socket.socket:
-    return register_many([(port, nick)], password, timeout)[0]
-
-
-def register_many(
-    clients: list[tuple[int, str]], password: str = "", timeout: float = 60
-) -> list[socket.socket]:
-    """Connect and register all ``clients`` (port, nick) at once, then JOIN each (InspIRCd
-    refuses JOIN before 001, and completes registrations only on its 1 s tick); return once
-    every JOIN's end of NAMES (366) arrived."""
-    deadline = time.monotonic() + timeout
-    login = f"PASS {password}\r\n" if password else ""
-    sockets: list[socket.socket] = []
-    try:
-        for port, nick in clients:
-            sock = socket.create_connection(("127.0.0.1", port), timeout=30)
-            sockets.append(sock)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle in figures
-            sock.sendall(f"{login}NICK {nick}\r\nUSER {nick} 0 * :bench\r\n".encode())
-        buffers = [b""] * len(sockets)
-        for numeric, then in ((b" 001 ", f"JOIN {CHANNEL}\r\n"), (b" 366 ", "")):
-            for i, sock in enumerate(sockets):
-                buffers[i] = _expect(sock, buffers[i], numeric, deadline)
-                sock.sendall(then.encode())
-        return sockets
-    except BaseException:
-        for sock in sockets:
-            sock.close()
-        raise
-
-
-def _expect(sock: socket.socket, buffer: bytes, numeric: bytes, deadline: float) -> bytes:
-    """Read until ``numeric`` arrives (answering PINGs); return what came after it."""
-    while numeric not in buffer:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no{numeric.decode()}in time: {buffer[-300:]!r}")
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"closed during registration: {buffer[-300:]!r}")
-        buffer = buffer[-600:] + chunk
-        for line in buffer.split(b"\r\n")[:-1]:
-            if line.startswith(b"PING "):
-                sock.sendall(b"PONG " + line[5:] + b"\r\n")
-    return buffer.split(numeric, 1)[1]
-
-
-def query(sock: socket.socket, command: str, end: bytes, timeout: float = 10) -> list[bytes]:
-    """Send ``command``; return the lines received up to and including numeric ``end``."""
-    sock.sendall(command.encode() + b"\r\n")
-    deadline = time.monotonic() + timeout
-    buffer, lines = b"", []
-    while time.monotonic() < deadline:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError(f"closed while waiting for the answer to {command}")
-        parts = (buffer + chunk).split(b"\r\n")
-        buffer = parts.pop()
-        for line in parts:
-            lines.append(line)
-            if line.split(b" ")[1:2] == [end]:
-                return lines
-            if line.startswith(b"PING "):
-                sock.sendall(b"PONG " + line[5:] + b"\r\n")
-    raise TimeoutError(f"no {end.decode()} within {timeout:.0f} s after {command}")
-
-
-def channel_size(sock: socket.socket) -> int:
-    names = query(sock, f"NAMES {CHANNEL}", b"366")
-    return sum(
-        len(line.split(b" :", 1)[1].split()) for line in names if line.split(b" ")[1:2] == [b"353"]
-    )
-
-
-def worker(target: Target, first: int, count: int, messages: int, out: str) -> None:
-    """Hold ``count`` receivers; record arrival latency and order until all messages arrived."""
+def hold_receivers(target: Target, first: int, count: int) -> list[socket.socket]:
+    """Register and join receivers ``first`` .. ``first + count - 1`` (in that order)."""
     deadline = time.monotonic() + REGISTER_TIMEOUT
     sockets: list[socket.socket] = []
     step = max(1, target.register_chunk)
@@ -160,53 +122,89 @@ def worker(target: Target, first: int, count: int, messages: int, out: str) -> N
         if left <= 0:
             raise TimeoutError(f"registered only {len(sockets)} of {count} receivers in time")
         ids = range(first + chunk, first + min(chunk + step, count))
-        clients = [(target.ports[i % len(target.ports)], f"r{i}") for i in ids]
+        clients = [(target.ports[node_of(i, len(target.ports))], f"r{i}") for i in ids]
         sockets += register_many(clients, target.password, timeout=left)
         if len(sockets) % DRAIN_EVERY < len(clients):
             for sock in sockets:
                 _drain(sock)  # JOIN notices pile up in unread sockets otherwise
+    return sockets
+
+
+def worker(target: Target, first: int, count: int, phases: list[int], out: str) -> None:
+    """Hold ``count`` receivers; record arrival latency and order of every message.
+
+    ``phases`` are the message counts of the sender's phases (numbered on from one phase to
+    the next); ``DONE <phase>`` is printed once every receiver has all of a phase (or after
+    ``RECEIVE_TIMEOUT``), which is when the sender starts the next one.
+    """
+    sockets = hold_receivers(target, first, count)
     print("READY", flush=True)
     selector = selectors.DefaultSelector()
-    state: dict[socket.socket, dict[str, list[int] | bytes]] = {}
+    state: dict[socket.socket, dict[str, Any]] = {}
     for sock in sockets:
         sock.setblocking(False)
         if QUICKACK:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
         selector.register(sock, selectors.EVENT_READ)
-        state[sock] = {"buffer": b"", "seen": []}
-    latencies: list[float] = []
-    done, last = 0, 0.0
-    deadline = time.monotonic() + RECEIVE_TIMEOUT
-    while done < len(sockets) and time.monotonic() < deadline:
-        for key, _ in selector.select(timeout=1):
+        state[sock] = {"buffer": b"", "seen": [], "got": [0] * len(phases)}
+    ends = list(itertools.accumulate(phases))  # numbers below ends[p] belong to phase p
+    latencies: list[list[float]] = [[] for _ in phases]
+    last = [0.0] * len(phases)
+    pending = [len(sockets)] * len(phases)  # receivers still missing messages of a phase
+    phase, deadline = 0, time.monotonic() + RECEIVE_TIMEOUT
+    while phase < len(phases):
+        if pending[phase] <= 0 or time.monotonic() > deadline:
+            print(f"DONE {phase}", flush=True)
+            phase, deadline = phase + 1, time.monotonic() + RECEIVE_TIMEOUT
+            continue
+        for key, _ in selector.select(timeout=0.5):
             sock = key.fileobj  # type: ignore[assignment]
             record = state[sock]
             try:
                 data = sock.recv(1 << 20)
             except BlockingIOError:
                 continue
-            if QUICKACK:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+            except OSError:
+                data = b""
+            got: list[int] = record["got"]
             if not data:
                 selector.unregister(sock)  # disconnected: counted as incomplete
+                for p, n in enumerate(got):
+                    pending[p] -= n < phases[p]
                 continue
+            if QUICKACK:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
             now = time.time()
-            lines = (record["buffer"] + data).split(b"\r\n")  # type: ignore[operator]
+            lines = (record["buffer"] + data).split(b"\r\n")
             record["buffer"] = lines.pop()
-            seen: list[int] = record["seen"]  # type: ignore[assignment]
+            seen: list[int] = record["seen"]
             for line in lines:
                 if b" PRIVMSG " in line:
                     number, sent = line.rsplit(b":", 1)[1].split(b"@")
-                    seen.append(int(number))
-                    latencies.append(now - float(sent))
-                    last = now
-                    if len(seen) == messages:
-                        done += 1
+                    n = int(number)
+                    p = bisect.bisect_right(ends, n)
+                    seen.append(n)
+                    latencies[p].append(now - float(sent))
+                    last[p] = now
+                    got[p] += 1
+                    if got[p] == phases[p]:
+                        pending[p] -= 1
                 elif line.startswith(b"PING "):
                     sock.sendall(b"PONG " + line[5:] + b"\r\n")
     orders = {tuple(record["seen"]) for record in state.values()}
-    result = {"latencies": latencies, "orders": [list(o) for o in orders], "complete": done,
-              "receivers": len(sockets), "last": last}  # fmt: skip
+    per_node = [0] * len(target.ports)
+    for j, sock in enumerate(sockets):  # receiver first + j
+        per_node[node_of(first + j, len(target.ports))] += len(state[sock]["seen"])
+    result = {
+        "phases": [
+            {"latencies": latencies[p], "last": last[p],
+             "complete": sum(r["got"][p] == phases[p] for r in state.values())}
+            for p in range(len(phases))
+        ],
+        "orders": [list(o) for o in orders],
+        "receivers": len(sockets),
+        "deliveries_per_node": per_node,
+    }  # fmt: skip
     Path(out).write_text(json.dumps(result))
     for sock in sockets:
         sock.close()
@@ -224,8 +222,35 @@ def _drain(sock: socket.socket) -> None:
         sock.settimeout(30)
 
 
-def run(target: Target, receivers: int, messages: int) -> dict[str, float | str]:
-    """One measurement: workers register the receivers, then one sender floods the channel."""
+def send_burst(sender: socket.socket, first: int, count: int) -> None:
+    """``count`` lines in batches of ``BATCH``, each batch stamped when sent."""
+    for start in range(first, first + count, BATCH):
+        stamp = time.time()
+        end = min(start + BATCH, first + count)
+        batch = "".join(f"PRIVMSG {CHANNEL} :{i}@{stamp:.6f}\r\n" for i in range(start, end))
+        sender.sendall(batch.encode())
+
+
+def send_paced(sender: socket.socket, first: int, count: int, interval: float) -> None:
+    """``count`` lines, line k due ``k * interval`` s after the first (late: sent at once),
+    each stamped when sent."""
+    start = time.perf_counter()
+    for k in range(count):
+        delay = start + k * interval - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        sender.sendall(f"PRIVMSG {CHANNEL} :{first + k}@{time.time():.6f}\r\n".encode())
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def run(
+    target: Target, receivers: int, phases: list[tuple[str, int]], interval: float
+) -> dict[str, Any]:
+    """Workers register the receivers, then the sender runs ``phases`` (``burst`` or
+    ``paced``, message count) one after the other; the figures of each, by its name."""
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         procs, outs = [], []
         workers = max(1, min(WORKERS, receivers))
@@ -240,7 +265,7 @@ def run(target: Target, receivers: int, messages: int) -> dict[str, float | str]
                        "--ports", *map(str, target.ports), "--password", target.password,
                        "--register-chunk", str(target.register_chunk),
                        "--first", str(w * share), "--count", str(count),
-                       "--messages", str(messages)]  # fmt: skip
+                       "--phases", *(str(n) for _, n in phases)]  # fmt: skip
             proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
             stack.callback(_stop, proc)
             procs.append(proc)
@@ -250,310 +275,173 @@ def run(target: Target, receivers: int, messages: int) -> dict[str, float | str]
                 raise RuntimeError("a worker could not register its receivers")
         sender = register(target.ports[0], "sender", target.password)
         stack.callback(sender.close)
-        wait_until = time.monotonic() + 30
-        while (members := channel_size(sender)) < receivers + 1:
-            if time.monotonic() > wait_until:  # linked servers: every JOIN must have arrived
-                raise RuntimeError(f"the sender sees {members} of {receivers + 1} members")
-            time.sleep(0.2)
-        started = time.time()
-        for first in range(0, messages, BATCH):  # batches, each stamped when sent
-            stamp = time.time()
-            last = min(first + BATCH, messages)
-            batch = "".join(f"PRIVMSG {CHANNEL} :{i}@{stamp:.6f}\r\n" for i in range(first, last))
-            sender.sendall(batch.encode())
+        wait_for_members(sender, receivers + 1)
+        clients = [(status(port) or {}).get("clients") for port in target.status_ports]
+        windows = []
+        first = 0
+        for mode, count in phases:
+            cpu_from, started = cpu(target.pids), time.time()
+            if mode == "burst":
+                send_burst(sender, first, count)
+            else:
+                send_paced(sender, first, count, interval)
+            first += count
+            for proc in procs:  # "DONE <phase>", or "" if the worker is gone
+                assert proc.stdout is not None
+                proc.stdout.readline()
+            windows.append((started, cpu_from, cpu(target.pids)))
         for proc in procs:
-            proc.wait(timeout=RECEIVE_TIMEOUT + 30)
+            proc.wait(timeout=60)
         reports = [json.loads(Path(out).read_text()) for out in outs]
-    latencies = sorted(x for r in reports for x in r["latencies"])
     orders = {tuple(order) for r in reports for order in r["orders"]}
-    complete = sum(r["complete"] for r in reports)
-    finished = max(r["last"] for r in reports)
-    if not latencies:
-        raise RuntimeError("no message arrived")
-    return {
-        "deliveries_per_second": len(latencies) / max(finished - started, 1e-6),
-        "p50_ms": latencies[len(latencies) // 2] * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
-        "delivered": f"{complete}/{receivers}",
-        "one_order": "yes" if len(orders) == 1 else f"no ({len(orders)} orders)",
-    }
+    one_order = "yes" if len(orders) == 1 else f"no ({len(orders)} orders)"
+    measured: dict[str, Any] = {}
+    for p, ((mode, _), (started, cpu_from, cpu_to)) in enumerate(zip(phases, windows, strict=True)):
+        latencies = sorted(x for r in reports for x in r["phases"][p]["latencies"])
+        if not latencies:
+            raise RuntimeError(f"no message of the {mode} phase arrived")
+        finished = max(r["phases"][p]["last"] for r in reports)
+        used = [b - a for a, b in zip(cpu_from, cpu_to, strict=True)]
+        measured[mode] = {
+            "deliveries_per_second": len(latencies) / max(finished - started, 1e-6),
+            "p50_ms": percentile(latencies, 0.50) * 1000,
+            "p99_ms": percentile(latencies, 0.99) * 1000,
+            "delivered": f"{sum(r['phases'][p]['complete'] for r in reports)}/{receivers}",
+            "one_order": one_order,
+            "deliveries": len(latencies),
+            "cpu_us_per_delivery": sum(used) / len(latencies) * 1e6,
+            "server_cpu_s": [round(x, 3) for x in used],
+            "cpu_ticks": round(sum(used) * CLOCK_TICK),
+        }
+    by_worker = [r["deliveries_per_node"] for r in reports]
+    measured["deliveries_per_node"] = [sum(x) for x in zip(*by_worker, strict=True)]
+    measured["clients_per_node"] = clients
+    return measured
 
 
-# -- systems -------------------------------------------------------------------------------
+# -- cases ---------------------------------------------------------------------------------
 
 
-def _stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
-    """Stop one started process by its pid and reap it."""
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(timeout=30)
-
-
-def _start(stack: ExitStack, command: list[str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-    stack.callback(_stop, proc)
-    return proc
-
-
-def _wait_for_port(
-    port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"exited with {proc.returncode}: {log.read_text()[-600:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port}: {log.read_text()[-600:]}")
-
-
-def _wait_until_registration_works(ports: list[int], password: str = "") -> None:
-    """A cluster serves once it has a leader: wait until a test client gets 366 on each node."""
-    deadline = time.monotonic() + 60
-    for i, port in enumerate(ports):
-        while True:
-            try:
-                register(port, f"probe{i}", password, timeout=10).close()
-                break
-            except OSError:  # includes ConnectionError and TimeoutError
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-
-
-def _ngircd_conf(tmp: str, name: str, port: int, servers: str = "") -> Path:
-    conf = Path(tmp) / f"{name}.conf"
-    conf.write_text(
-        f"[Global]\nName = {name}.bench\nInfo = bench\nListen = 127.0.0.1\nPorts = {port}\n"
-        f"PidFile = {tmp}/{name}.pid\nMotdPhrase = bench\n"
-        "[Limits]\nMaxConnections = 0\nMaxConnectionsIP = 0\nMaxJoins = 0\n"
-        "MaxPenaltyTime = 0\nPingTimeout = 600\nPongTimeout = 600\nConnectRetry = 5\n"
-        "[Options]\nDNS = no\nIdent = no\nPAM = no\n" + servers
-    )
-    return conf
-
-
-@contextmanager
-def ngircd() -> Iterator[Target]:
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        log = Path(tmp) / "log"
-        conf = _ngircd_conf(tmp, "s0", port)
-        proc = _start(stack, ["ngircd", "--nodaemon", "--config", str(conf)], log)
-        _wait_for_port(port, proc, log)
-        yield Target([port])
-
-
-@contextmanager
-def ngircd_linked(count: int = 3) -> Iterator[Target]:
-    """A hub (s0) and leaves that connect to it; measured once LINKS shows all on every one."""
-    ports = [free_port() for _ in range(count)]
-    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        block = "[Server]\nName = {}.bench\nHost = 127.0.0.1\nPort = {}\nMyPassword = benchpw\n"
-        block += "PeerPassword = benchpw\nPassive = {}\n"
-        hub = "".join(block.format(f"s{i}", ports[i], "yes") for i in range(1, count))
-        for i, port in enumerate(ports):
-            servers = hub if i == 0 else block.format("s0", ports[0], "no")
-            log = Path(tmp) / f"s{i}.log"
-            conf = _ngircd_conf(tmp, f"s{i}", port, servers)
-            proc = _start(stack, ["ngircd", "--nodaemon", "--config", str(conf)], log)
-            _wait_for_port(port, proc, log)
-        deadline = time.monotonic() + 30
-        for i, port in enumerate(ports):
-            probe = register(port, f"link{i}")
-            try:
-                while len([x for x in query(probe, "LINKS", b"365") if b" 364 " in x]) < count:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"s{i} does not see all {count} servers linked")
-                    time.sleep(0.2)
-            finally:
-                probe.close()
-        yield Target(ports)
-
-
-@contextmanager
-def inspircd() -> Iterator[Target]:
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        conf = Path(tmp) / "inspircd.conf"
-        conf.write_text(
-            '<server name="bench.inspircd" description="bench" network="bench">\n'
-            '<admin name="bench" nick="bench" email="bench@localhost">\n'
-            f'<bind address="127.0.0.1" port="{port}" type="clients">\n'
-            # threshold/commandrate high and fakelag off: no penalty, no flood kill
-            '<connect name="main" allow="*" timeout="60" pingfreq="600" hardsendq="100M"'
-            ' softsendq="100M" recvq="10M" threshold="1000000" commandrate="1000000000"'
-            ' fakelag="no" localmax="100000" globalmax="100000" maxconnwarn="no"'
-            ' resolvehostnames="no" useident="no" limit="100000" maxchans="20">\n'
-            '<performance softlimit="20000" somaxconn="1024" quietbursts="yes"'
-            ' netbuffersize="65534">\n'
-            '<options syntaxhints="no">\n'
-        )
-        log = Path(tmp) / "log"
-        command = ["inspircd", "--config", str(conf), "--nofork", "--nopid", "--runasroot"]
-        proc = _start(stack, command, log)
-        _wait_for_port(port, proc, log)
-        # InspIRCd completes registrations on its 1 s tick: register many at once
-        yield Target([port], register_chunk=50)
-
-
-def miniircd_command(port: int) -> list[str]:
-    """miniircd on loopback ``port`` (as root it must be told it may run as root)."""
-    command = [str(Path(sys.executable).with_name("miniircd")), "--listen", "127.0.0.1",
-               "--ports", str(port)]  # fmt: skip
-    if os.geteuid() == 0:
-        command += ["--setuid", "root"]
-    return command
-
-
-@contextmanager
-def miniircd() -> Iterator[Target]:
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        log = Path(tmp) / "log"
-        proc = _start(stack, miniircd_command(port), log)
-        _wait_for_port(port, proc, log)
-        # select(): receivers, sender, listener, stdio and a probe must stay below FD_SETSIZE
-        yield Target([port], max_receivers=SELECT_FD_LIMIT - 10, limit_reason="select() limit")
-
-
-@contextmanager
-def twisted_words() -> Iterator[Target]:
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        log = Path(tmp) / "log"
-        command = [sys.executable, "-m", "benchmarks.twisted_words_server", str(port)]
-        proc = _start(stack, command, log)
-        _wait_for_port(port, proc, log)
-        yield Target([port], password="bench")
-
-
-def chatnode_command(
-    data_dir: str, irc: int, peer: int, status: int, discovery: int, secret: Path, nodes: int
-) -> list[str]:
-    """One benchmark node of a cluster of ``nodes``: loopback ports, plain TCP between
-    nodes, no flood control and no client limit (the load comes from one address)."""
-    return [
-        str(Path(sys.executable).with_name("twistd")), "-n", "--pidfile=", "chatnode",
-        "--data-dir", data_dir,
-        "--irc", f"tcp:{irc}:interface=127.0.0.1",
-        "--peer", f"tcp:{peer}:interface=127.0.0.1",
-        "--status", f"tcp:{status}:interface=127.0.0.1",
-        "--cluster", f"bench{os.getpid()}", "--discovery-port", str(discovery),
-        "--secret-file", str(secret), "--bootstrap-expect", str(nodes), "--insecure-peers",
-        "--flood-rate", "0", "--max-clients", "100000",
-    ]  # fmt: skip
-
-
-@contextmanager
-def twistedchat(nodes: int) -> Iterator[Target]:
-    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        secret = Path(tmp) / "secret"
-        secret.write_text(os.urandom(32).hex())
-        discovery = free_port()
-        ports, procs = [], []
-        for i in range(nodes):
-            irc, peer, status = free_port(), free_port(), free_port()
-            ports.append(irc)
-            command = chatnode_command(f"{tmp}/n{i}", irc, peer, status, discovery, secret, nodes)
-            procs.append(_start(stack, command, Path(tmp) / f"n{i}.log"))
-        for i, port in enumerate(ports):
-            _wait_for_port(port, procs[i], Path(tmp) / f"n{i}.log")
-        _wait_until_registration_works(ports)
-        yield Target(ports)
-
-
-SYSTEMS: dict[str, Callable[[], AbstractContextManager[Target]]] = {
-    REFERENCE: lambda: twistedchat(3),
-    "twistedchat (1 node)": lambda: twistedchat(1),
-    "ngircd (1 server)": ngircd,
-    "ngircd (3 linked servers)": ngircd_linked,
-    "InspIRCd (1 server)": inspircd,
-    "miniircd": miniircd,
-    "twisted.words": twisted_words,
-}
-
-
-# -- driver --------------------------------------------------------------------------------
-
-
-def measure(name: str, receivers: int, messages: int) -> dict[str, float | str]:
+def guarded(label: str, measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``measure()``, or what went wrong (one broken baseline must not hide the others)."""
     started = time.monotonic()
     try:
-        with SYSTEMS[name]() as target:
-            if target.max_receivers and receivers > target.max_receivers:
-                return {"error": f"skipped: {target.limit_reason}"}
-            result = run(target, receivers, messages)
-    except Exception as error:  # one broken baseline must not hide the others
+        result = measure()
+    except Exception as error:
         reason = " ".join(str(error).split()).replace("|", "/")[:160]
         result = {"error": f"failed: {type(error).__name__}: {reason}"}
-    print(f"  {name}, {receivers} receivers: {time.monotonic() - started:.1f} s",
-          file=sys.stderr, flush=True)  # fmt: skip
+    print(f"  {label}: {time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
     return result
 
 
-def table(receivers: int, measured: dict[str, dict[str, float | str]]) -> list[str]:
-    ref = measured.get(REFERENCE, {})
-    rows = []
-    for name, r in measured.items():
-        if "error" in r:
-            rows.append(f"| {receivers} | {name} | {r['error']} | | | | | |")
-            continue
-        dps, p99 = float(r["deliveries_per_second"]), float(r["p99_ms"])
-        ratio = p99_ratio = "n/a"
-        if "error" not in ref and ref:
-            ratio = f"{dps / float(ref['deliveries_per_second']):.2f}x"
-            p99_ratio = f"{p99 / float(ref['p99_ms']):.2f}x"
-        rows.append(f"| {receivers} | {name} | {dps:.0f} | {ratio} | {float(r['p50_ms']):.1f} | "
-                    f"{p99:.1f} ({p99_ratio}) | {r['delivered']} | {r['one_order']} |")  # fmt: skip
-    return rows
+def fanout(name: str, receivers: int, args: argparse.Namespace) -> dict[str, Any]:
+    phases = [("burst", args.messages)]
+    if args.paced_lines:
+        phases.append(("paced", args.paced_lines))
+
+    def measure() -> dict[str, Any]:
+        with SYSTEMS[name]() as target:
+            if target.max_receivers and receivers > target.max_receivers:
+                return {"error": f"skipped: {target.limit_reason}"}
+            measured = run(target, receivers, phases, args.paced_interval_ms / 1000)
+            return {mode: measured[mode] for mode, _ in phases}
+
+    return guarded(f"{name}, {receivers} receivers", measure)
+
+
+def spread(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    """One burst to ``--spread-receivers`` receivers; the figures of each node."""
+    receivers = args.spread_receivers
+
+    def measure() -> dict[str, Any]:
+        with SYSTEMS[name]() as target:
+            measured = run(target, receivers, [("burst", args.messages)], 0)
+        nodes = len(target.ports)
+        placed = [sum(node_of(i, nodes) == k for i in range(receivers)) for k in range(nodes)]
+        clients = measured["clients_per_node"]
+        expected = [n + (k == 0) for k, n in enumerate(placed)]  # the sender is on node 0
+        if clients != expected:
+            raise RuntimeError(f"/status shows {clients} clients per node, not {expected}")
+        burst = measured["burst"]
+        per_node = [
+            {"node": k, "role": target.roles[k], "receivers": placed[k],
+             "deliveries": measured["deliveries_per_node"][k],
+             "cpu_s": burst["server_cpu_s"][k]}
+            for k in range(nodes)
+        ]  # fmt: skip
+        return {"burst": burst, "nodes": per_node}
+
+    return guarded(f"spread: {name}, {receivers} receivers", measure)
+
+
+# -- driver --------------------------------------------------------------------------------
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     env_receivers = [int(n) for n in os.environ.get("FANOUT_RECEIVERS", "10 100 1000").split()]
     env_systems = [s for s in os.environ.get("FANOUT_SYSTEMS", "").split(",") if s]
+    env_cases = os.environ.get("FANOUT_CASES", " ".join(CASES)).split()
     parser.add_argument("--receivers", type=int, nargs="+", default=env_receivers)
     parser.add_argument("--messages", type=int, default=int(os.environ.get("FANOUT_MESSAGES", 500)))
-    parser.add_argument("--systems", nargs="+", default=env_systems,
-                        help="substrings of system names to run (default: all)")  # fmt: skip
+    parser.add_argument(
+        "--paced-lines", type=int, default=int(os.environ.get("FANOUT_PACED_LINES", PACED_LINES))
+    )
+    parser.add_argument("--paced-interval-ms", type=float, default=PACED_INTERVAL_MS)
+    parser.add_argument("--everyone-senders", type=int, default=irc_everyone.SENDERS)
+    parser.add_argument("--everyone-lines", type=int, default=irc_everyone.LINES)
+    parser.add_argument("--spread-receivers", type=int, default=SPREAD_RECEIVERS)
+    parser.add_argument("--cases", nargs="+", choices=CASES, default=env_cases)
+    parser.add_argument(
+        "--systems",
+        nargs="+",
+        default=env_systems,
+        help="substrings of system names to run (default: all)",
+    )
     parser.add_argument("--worker")
     parser.add_argument("--ports", type=int, nargs="+")
     parser.add_argument("--password", default="")
     parser.add_argument("--register-chunk", type=int, default=1)
     parser.add_argument("--first", type=int, default=0)
     parser.add_argument("--count", type=int, default=0)
+    parser.add_argument("--phases", type=int, nargs="+")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)  # servers inherit it
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
     if args.worker:
         target = Target(args.ports, args.password, register_chunk=args.register_chunk)
-        worker(target, args.first, args.count, args.messages, args.worker)
+        worker(target, args.first, args.count, args.phases, args.worker)
         return
     names = [n for n in SYSTEMS if not args.systems or any(s in n for s in args.systems)]
-    print(f"IRC fan-out, {args.messages} messages from one sender, {WORKERS} receiver "
-          f"processes; ratios against {REFERENCE}\n")  # fmt: skip
-    header = [
-        "| receivers | system | deliveries/s | ratio | p50 ms | p99 ms (ratio) "
-        "| receivers with all | one order |",
-        "|---:|---|---:|---:|---:|---:|---:|---|",
-    ]
-    print("\n".join(header), flush=True)
-    collected: dict[int, dict[str, dict[str, float | str]]] = {}
-    for receivers in args.receivers:
-        measured = {name: measure(name, receivers, args.messages) for name in names}
-        print("\n".join(table(receivers, measured)), flush=True)
-        collected[receivers] = measured
-    plots = plot.fanout(collected)
-    parameters = {"receivers": args.receivers, "messages": args.messages, "batch": BATCH,
-                  "workers": WORKERS, "quickack": QUICKACK, "systems": names,
-                  "reference": REFERENCE}  # fmt: skip
-    rows = [{"receivers": n, "systems": by_system} for n, by_system in collected.items()]
-    results.save("irc_fanout", parameters, rows, env_prefix="FANOUT_", plots=plots)
+    print(f"IRC fan-out ({', '.join(args.cases)}), {WORKERS} load processes; ratios against "
+          f"{REFERENCE}", file=sys.stderr, flush=True)  # fmt: skip
+    data: dict[str, Any] = {"fanout": [], "everyone": {}, "spread": {}}
+    if "fanout" in args.cases:
+        for receivers in args.receivers:
+            by_system = {name: fanout(name, receivers, args) for name in names}
+            data["fanout"].append({"receivers": receivers, "systems": by_system})
+    if "everyone" in args.cases:
+        for name in names:
+            everyone = functools.partial(
+                irc_everyone.measure, name, args.everyone_senders, args.everyone_lines
+            )
+            data["everyone"][name] = guarded(f"everyone talks: {name}", everyone)
+    if "spread" in args.cases:
+        for name in SPREAD_SYSTEMS:
+            if name in names:
+                data["spread"][name] = spread(name, args)
+    parameters = {"cases": args.cases, "receivers": args.receivers, "messages": args.messages,
+                  "batch": BATCH, "paced_lines": args.paced_lines,
+                  "paced_interval_ms": args.paced_interval_ms,
+                  "everyone_senders": args.everyone_senders,
+                  "everyone_listeners": irc_everyone.LISTENERS,
+                  "everyone_lines": args.everyone_lines,
+                  "spread_receivers": args.spread_receivers, "workers": WORKERS,
+                  "quickack": QUICKACK, "systems": names, "reference": REFERENCE}  # fmt: skip
+    for part, lines in report.fanout_tables(parameters, data).items():
+        print(f"\n{report.FANOUT_PARTS[part][0]}\n", *lines, sep="\n", flush=True)
+    plots = plot.fanout(data["fanout"], args.paced_interval_ms) if data["fanout"] else []
+    results.save("irc_fanout", parameters, data, env_prefix="FANOUT_", plots=plots)
 
 
 if __name__ == "__main__":

@@ -102,29 +102,41 @@ def points(
     return save(name, draw, title=title)
 
 
-def fanout(results: Mapping[int, Mapping[str, Mapping[str, float | str]]]) -> list[Path | None]:
-    """Deliveries/s and p99 per system, one group per receiver count (from irc_fanout)."""
-    counts = sorted(results)
-    systems = list(dict.fromkeys(name for r in results.values() for name in r))
+def fanout(rows: Sequence[Mapping[str, Any]], paced_interval_ms: float = 5.0) -> list[Path | None]:
+    """Burst deliveries/s, p99 and server CPU per delivery, and paced p50, per system, one
+    group per receiver count (``rows`` as irc_fanout saves them)."""
+    counts = [row["receivers"] for row in rows]
+    systems = list(dict.fromkeys(name for row in rows for name in row["systems"]))
 
-    def column(metric: str) -> dict[str, list[float | None]]:
-        return {
-            name: [
-                None
-                if "error" in results[n].get(name, {"error": ""})
-                else float(results[n][name][metric])
-                for n in counts
-            ]
-            for name in systems
-        }
+    def column(mode: str, metric: str) -> dict[str, list[float | None]]:
+        series: dict[str, list[float | None]] = {}
+        for name in systems:
+            values: list[float | None] = []
+            for row in rows:
+                measured = row["systems"].get(name, {})
+                figures = None if "error" in measured else measured.get(mode)
+                values.append(None if figures is None else float(figures[metric]))
+            series[name] = values
+        return series
 
     categories = [f"{n} receivers" for n in counts]
-    return [
-        grouped_bars("fanout_throughput", "IRC fan-out: deliveries per second (higher is better)",
-                     categories, column("deliveries_per_second"), "deliveries/s", log=True),
-        grouped_bars("fanout_p99", "IRC fan-out: p99 latency (lower is better)",
-                     categories, column("p99_ms"), "p99 latency, ms", log=True),
+    written = [
+        grouped_bars("fanout_throughput", "IRC fan-out, burst: deliveries per second "
+                     "(higher is better)", categories, column("burst", "deliveries_per_second"),
+                     "deliveries/s", log=True),
+        grouped_bars("fanout_p99", "IRC fan-out, burst: p99 latency (lower is better)",
+                     categories, column("burst", "p99_ms"), "p99 latency, ms", log=True),
+        grouped_bars("fanout_cpu", "IRC fan-out, burst: server CPU per delivery "
+                     "(lower is better)", categories, column("burst", "cpu_us_per_delivery"),
+                     "CPU µs per delivery", log=True),
     ]  # fmt: skip
+    paced = column("paced", "p50_ms")
+    if any(v is not None for values in paced.values() for v in values):
+        written.append(grouped_bars(
+            "fanout_paced", f"IRC fan-out, paced (one line every {paced_interval_ms:g} ms): "
+            "p50 latency (lower is better)", categories, paced, "p50 latency, ms", log=True,
+        ))  # fmt: skip
+    return written
 
 
 def raft_commit(
