@@ -31,7 +31,10 @@ class ConnectionSettings:
     ping_interval: float = 120.0
     ping_timeout: float = 60.0
     sendq_bytes: int = 1 << 20
-    max_writes_in_flight: int = 64
+    # Writes of one client in the pipeline at once (each holds its encoded command until
+    # applied): 256 lets a single fast sender keep the log busy while a batch commits (one
+    # sender to 100 receivers on 1 node: 964k deliveries/s at 256, 489k at 64).
+    max_writes_in_flight: int = 256
     extra_caps: frozenset[str] = frozenset()  # capabilities plugins add
     max_per_address: int = 16  # open connections per client address
     connect_burst: int = 8  # new connections per address at once...
