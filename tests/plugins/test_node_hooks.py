@@ -62,8 +62,10 @@ def test_async_hooks_run_on_without_blocking_and_failures_are_contained() -> Non
     server.clock.advance(0)
     assert alice.has(":oracle!oracle@services. PRIVMSG #a :the answer is 42")
     assert PLUGIN_SAY in commands(server)
-    host = server.hub.plugins
-    assert host is not None and len(host.in_flight) == len(slow.waiting) > 0
+    duties = server.hub.plugin_duties
+    assert duties is not None
+    host = duties.plugins
+    assert len(host.in_flight) == len(slow.waiting) > 0
     slow.waiting[0].errback(RuntimeError("the disk is full"))  # logged, not raised
     for waiting in slow.waiting[1:]:
         waiting.callback(None)

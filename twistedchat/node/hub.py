@@ -22,21 +22,19 @@ from dataclasses import dataclass, field
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from twistedchat.chat.command import MOVE, NODE_LOST, NODE_RESET, PLUGIN_SAY, TICK, Command
+from twistedchat.chat.command import MOVE, NODE_LOST, NODE_RESET, Command
 from twistedchat.chat.delivery import Delivery
 from twistedchat.chat.operators import ADMIN
 from twistedchat.chat.resume import ORPHAN_QUIT
 from twistedchat.chat.state import Applied, ChatState
 from twistedchat.irc.backend import SessionSink
 from twistedchat.irc.message import Message
+from twistedchat.node.plugin_duties import PluginDuties
 from twistedchat.node.proposer import CommandLog, Proposer, Writes
 from twistedchat.node.router import Router
 from twistedchat.plugins import PluginHost
 
 log = Logger()
-
-#: Seconds between ``@TICK`` entries while a plugin wants them.
-TICK_INTERVAL = 2.0
 
 
 @dataclass(slots=True)
@@ -78,12 +76,15 @@ class SessionHub:
         self.server_name = server_name
         self.detached_lifetime = detached_lifetime
         self.resume_grace = resume_grace
-        self.plugins = plugins
+        self.plugin_duties = (
+            None
+            if plugins is None
+            else PluginDuties(plugins, clock, self._propose_for_node, is_leader)
+        )
         self.is_leader = is_leader
         self.administer = administer  # the leader's TRANSFER and REMOVE (the service's)
         self.proposer = Proposer(node_id, clock, retry_interval)
         self.router = Router(server_name)
-        self._last_tick = 0.0
         #: Resumable sessions a previous run of this node left: (resume hash, quit time).
         self._orphans: dict[str, tuple[str, float]] = {}
         self.sessions: dict[str, LocalSession] = {}
@@ -244,7 +245,8 @@ class SessionHub:
     def _retry(self) -> None:
         """Re-propose writes that were not applied in time (lost with a leader, say)."""
         self._tell_users_about_quorum()
-        self._tick_plugins()
+        if self.plugin_duties is not None and self.ready:
+            self.plugin_duties.tick(self.state.plugin_world())
         now = self.clock.seconds()
         if self.ready:
             self._quit_orphans(now)
@@ -269,20 +271,9 @@ class SessionHub:
             if session.writes.pending and (self.ready or session_id == self._node_session):
                 self.proposer.resend(session.writes)
 
-    def _tick_plugins(self) -> None:
-        """On the leader, append ``@TICK`` entries while a plugin has something timed."""
-        if self.plugins is None or not self.ready or not self.is_leader():
-            return
-        now = self.clock.seconds()
-        if now - self._last_tick >= TICK_INTERVAL and self.plugins.wants_tick(
-            self.state.plugin_world()
-        ):
-            self._last_tick = now
-            self._submit(self._node_session, Message(TICK, ()), None)
-
-    def _plugin_say(self, plugin: str, target: str, text: str) -> None:
-        """A leader hook's answer goes through the log, so every node delivers it."""
-        self._submit(self._node_session, Message(PLUGIN_SAY, (plugin, target, text)), None)
+    def _propose_for_node(self, message: Message) -> None:
+        """An entry of this node's own (not of a user's session)."""
+        self._submit(self._node_session, message, None)
 
     def _tell_users_about_quorum(self) -> None:
         """Say once when this node loses the cluster's majority, and once when it is back.
@@ -381,10 +372,8 @@ class SessionHub:
             self._end_local_sessions("Node lost: this node was cut off from its cluster")
         resumed = self._follow_resume(command, applied.moved)
         event = applied.event
-        if event is not None and self.plugins is not None:
-            self.plugins.observe(event)
-            if self.is_leader():
-                self.plugins.leader_observe(event, self._plugin_say)
+        if event is not None and self.plugin_duties is not None:
+            self.plugin_duties.applied(event)
         replies, after = self.router.hand_out(applied.deliveries, command.session)
         origin = self.sessions.get(command.session)
         if origin is not None:
