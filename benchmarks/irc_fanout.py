@@ -22,9 +22,11 @@ Cases (``--cases``, all by default):
 - ``everyone``: "everyone talks", :mod:`benchmarks.irc_everyone` (50 senders and 2
   listeners in one channel, every sender's 40 lines at once).
 - ``spread``: twistedchat, 3 nodes with exactly ``--spread-receivers`` / 3 receivers on
-  each (300: 100 a node, checked against each node's ``/status``) and 1 node with all of
-  them, one burst from a sender on the leader; each node's CPU per 1,000 deliveries to its
-  own clients (does a node spend anything on the members of other nodes?).
+  each (300: 100 a node, checked against each node's ``/status``), beside 1 node with all
+  of them and 1 node with a third of them; one burst of ``--spread-messages`` (2000, so a
+  node's CPU time is some 40 clock ticks, not 10) from a sender on the leader; each node's
+  CPU per 1,000 deliveries to its own clients (does a node spend anything on the members
+  of other nodes?).
 
 Every phase reports deliveries/s (deliveries over the time from the first send to the last
 arrival), latency p50/p99 (arrival minus stamp), whether every receiver got every line and
@@ -94,7 +96,8 @@ BATCH = 50
 PACED_LINES = 400  # 2 s at one line every 5 ms
 PACED_INTERVAL_MS = 5.0
 SPREAD_RECEIVERS = 300
-SPREAD_SYSTEMS = (REFERENCE, "twistedchat (1 node)")
+SPREAD_MESSAGES = 2000
+ONE_NODE = "twistedchat (1 node)"
 REGISTER_TIMEOUT = 180.0  # seconds for one worker to register all its receivers
 DRAIN_EVERY = 50  # registrations between two reads of the JOIN notices waiting in sockets
 RECEIVE_TIMEOUT = 120.0  # seconds for one phase's messages to reach one worker's receivers
@@ -349,13 +352,12 @@ def fanout(name: str, receivers: int, args: argparse.Namespace) -> dict[str, Any
     return guarded(f"{name}, {receivers} receivers", measure)
 
 
-def spread(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    """One burst to ``--spread-receivers`` receivers; the figures of each node."""
-    receivers = args.spread_receivers
+def spread(name: str, receivers: int, args: argparse.Namespace) -> dict[str, Any]:
+    """One burst of ``--spread-messages`` to ``receivers``; the figures of each node."""
 
     def measure() -> dict[str, Any]:
         with SYSTEMS[name]() as target:
-            measured = run(target, receivers, [("burst", args.messages)], 0)
+            measured = run(target, receivers, [("burst", args.spread_messages)], 0)
         nodes = len(target.ports)
         placed = [sum(node_of(i, nodes) == k for i in range(receivers)) for k in range(nodes)]
         clients = measured["clients_per_node"]
@@ -369,7 +371,7 @@ def spread(name: str, args: argparse.Namespace) -> dict[str, Any]:
              "cpu_s": burst["server_cpu_s"][k]}
             for k in range(nodes)
         ]  # fmt: skip
-        return {"burst": burst, "nodes": per_node}
+        return {"system": name, "receivers": receivers, "burst": burst, "nodes": per_node}
 
     return guarded(f"spread: {name}, {receivers} receivers", measure)
 
@@ -391,6 +393,7 @@ def main() -> None:
     parser.add_argument("--everyone-senders", type=int, default=irc_everyone.SENDERS)
     parser.add_argument("--everyone-lines", type=int, default=irc_everyone.LINES)
     parser.add_argument("--spread-receivers", type=int, default=SPREAD_RECEIVERS)
+    parser.add_argument("--spread-messages", type=int, default=SPREAD_MESSAGES)
     parser.add_argument("--cases", nargs="+", choices=CASES, default=env_cases)
     parser.add_argument(
         "--systems",
@@ -427,16 +430,18 @@ def main() -> None:
             )
             data["everyone"][name] = guarded(f"everyone talks: {name}", everyone)
     if "spread" in args.cases:
-        for name in SPREAD_SYSTEMS:
+        n = args.spread_receivers
+        for name, receivers in ((REFERENCE, n), (ONE_NODE, n), (ONE_NODE, n // 3)):
             if name in names:
-                data["spread"][name] = spread(name, args)
+                data["spread"][f"{name}, {receivers}"] = spread(name, receivers, args)
     parameters = {"cases": args.cases, "receivers": args.receivers, "messages": args.messages,
                   "batch": BATCH, "paced_lines": args.paced_lines,
                   "paced_interval_ms": args.paced_interval_ms,
                   "everyone_senders": args.everyone_senders,
                   "everyone_listeners": irc_everyone.LISTENERS,
                   "everyone_lines": args.everyone_lines,
-                  "spread_receivers": args.spread_receivers, "workers": WORKERS,
+                  "spread_receivers": args.spread_receivers,
+                  "spread_messages": args.spread_messages, "workers": WORKERS,
                   "quickack": QUICKACK, "systems": names, "reference": REFERENCE}  # fmt: skip
     for part, lines in report.fanout_tables(parameters, data).items():
         print(f"\n{report.FANOUT_PARTS[part][0]}\n", *lines, sep="\n", flush=True)

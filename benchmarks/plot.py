@@ -115,7 +115,10 @@ def fanout(rows: Sequence[Mapping[str, Any]], paced_interval_ms: float = 5.0) ->
             for row in rows:
                 measured = row["systems"].get(name, {})
                 figures = None if "error" in measured else measured.get(mode)
-                values.append(None if figures is None else float(figures[metric]))
+                if figures is None or (metric.startswith("cpu") and not figures["cpu_ticks"]):
+                    values.append(None)  # failed, not run, or no clock tick to show
+                else:
+                    values.append(float(figures[metric]))
             series[name] = values
         return series
 

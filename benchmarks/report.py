@@ -51,6 +51,7 @@ FULL_RUN: dict[str, dict[str, Any]] = {
         "everyone_senders": 50,
         "everyone_lines": 40,
         "spread_receivers": 300,
+        "spread_messages": 2000,
     },
     "irc_commit": {
         "cases": ["commits", "lines"],
@@ -235,7 +236,7 @@ FANOUT_PARTS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]] = {
               ("fanout_paced.png",)),
     "everyone": ("Everyone talks", ("everyone_senders", "everyone_listeners",
                                     "everyone_lines", "workers"), ()),
-    "spread": ("Receivers spread over nodes", ("spread_receivers", "messages"), ()),
+    "spread": ("Receivers spread over nodes", ("spread_receivers", "spread_messages"), ()),
 }  # fmt: skip
 
 
@@ -350,28 +351,35 @@ def everyone_rows(data: Record, reference: str) -> list[list[object]]:
     return rows
 
 
-def spread_rows(data: Record) -> list[list[object]]:
-    """Each node's CPU seconds per 1,000 deliveries to its own receivers, beside 1 node's."""
-    systems = data["spread"]
-    one = systems.get(ONE_NODE, {})
-    base = None
-    if "nodes" in one:
-        base = one["nodes"][0]["cpu_s"] / max(one["nodes"][0]["deliveries"], 1) * 1000
+def spread_rows(data: Record, receivers: int) -> list[list[object]]:
+    """Each node's CPU seconds per 1,000 deliveries to its own receivers, beside 1 node's
+    with all ``receivers`` and with a third of them."""
+
+    def per_1000(node: Record) -> float:
+        return float(node["cpu_s"]) / max(node["deliveries"], 1) * 1000
+
+    bases = []
+    for count in (receivers, receivers // 3):
+        one = [
+            r
+            for r in data["spread"].values()
+            if r.get("system") == ONE_NODE and r.get("receivers") == count and "nodes" in r
+        ]
+        bases.append(per_1000(one[0]["nodes"][0]) if one else None)  # fmt: skip
     rows: list[list[object]] = []
-    for name, r in systems.items():
+    for label, r in data["spread"].items():
         if "error" in r:
-            rows.append([name, r["error"], *[""] * 6])
+            rows.append([label, r["error"], *[""] * 7])
             continue
         nodes = r["nodes"]
         total = {"node": "all", "role": "", "receivers": sum(x["receivers"] for x in nodes),
                  "deliveries": sum(x["deliveries"] for x in nodes),
                  "cpu_s": sum(x["cpu_s"] for x in nodes)}  # fmt: skip
         for x in nodes + ([total] if len(nodes) > 1 else []):
-            per_1000 = x["cpu_s"] / max(x["deliveries"], 1) * 1000
             node = x["node"] if x["node"] == "all" else f"{x['node'] + 1}"
-            cpu_s = f"{x['cpu_s']:.2f}"
-            rows.append([name, node, x["role"], x["receivers"], x["deliveries"], cpu_s,
-                         f"{per_1000:.3f}", ratio(per_1000, base)])  # fmt: skip
+            rows.append([r["system"], node, x["role"], x["receivers"], x["deliveries"],
+                         f"{x['cpu_s']:.2f}", f"{per_1000(x):.4f}",
+                         *(ratio(per_1000(x), base) for base in bases)])  # fmt: skip
     return rows
 
 
@@ -401,9 +409,11 @@ def fanout_tables(parameters: Record, results: Any) -> dict[str, list[str]]:
              "one order"], "lrrrrrrrrlll", everyone_rows(data, reference),
         )  # fmt: skip
     if data["spread"]:
+        n = parameters.get("spread_receivers", 0)
         tables["spread"] = table(
             ["system", "node", "role", "receivers", "deliveries to its receivers", "CPU s",
-             "CPU s per 1,000 own deliveries", "ratio to 1 node"], "llllrrrr", spread_rows(data),
+             "CPU s per 1,000 own deliveries", f"ratio to 1 node, {n} receivers",
+             f"ratio to 1 node, {n // 3} receivers"], "llllrrrrr", spread_rows(data, n),
         )  # fmt: skip
     return tables
 
@@ -434,12 +444,15 @@ def fanout_captions(parameters: Record) -> dict[str, str]:
         "the last arrival; every member gets every line of the others (no echo-message). "
         "One order: members whose lines came in the first listener's order (less their "
         f"own). Ratios against {reference}. {cpu}",
-        "spread": f"twistedchat, {p.get('spread_receivers')} receivers round-robin over the "
-        "nodes (each node's client count checked in its /status before the burst) and one "
-        f"sender on the leader (node 1) bursting {p['messages']} lines; each node's CPU "
-        "seconds over the deliveries to its own receivers, against 1 node serving all of "
-        "them. A node near 1.00x spends nothing on the receivers of the other nodes beyond "
-        "applying the log; the leader also takes the lines, replicates and commits them.",
+        "spread": f"twistedchat, {p.get('spread_receivers')} receivers round-robin over 3 "
+        "nodes (each node's client count checked in its /status before the burst), beside 1 "
+        f"node with all of them and 1 node with a third; one sender on the leader (node 1) "
+        f"bursts {p.get('spread_messages', p['messages'])} lines. Each node's CPU seconds "
+        "over the deliveries to its own receivers. Against 1 node with a third of the "
+        "receivers (the same work for its own clients), 1.00x means a node spends nothing "
+        "on the receivers of the other nodes; against 1 node with all of them, the cost of "
+        "each line (commit, apply) is spread over 3x the deliveries. The leader also takes "
+        "the lines, replicates and commits them.",
     }
 
 
