@@ -102,7 +102,11 @@ def run_twistedchat(args: argparse.Namespace) -> None:
         restore_snapshot=lambda index, data: None,
         snapshot_every=10**9,
         rng=random.Random(args.index),
-        writer=ThreadedWriter(storage, reactor, lambda reason: replica.storage_failed(reason)),
+        writer=ThreadedWriter(
+            storage,
+            reactor,  # type: ignore[arg-type]
+            lambda reason: replica.storage_failed(reason),
+        ),
     )
 
     def maybe_start() -> None:
@@ -123,12 +127,12 @@ def run_twistedchat(args: argparse.Namespace) -> None:
 def run_pysyncobj(args: argparse.Namespace) -> None:
     from pysyncobj import SyncObj, SyncObjConf, replicated
 
-    class AppendOnly(SyncObj):  # type: ignore[misc]
+    class AppendOnly(SyncObj):
         def __init__(self, me: str, partners: list[str], conf: SyncObjConf) -> None:
             super().__init__(me, partners, conf)
             self.count = 0
 
-        @replicated  # type: ignore[misc]
+        @replicated
         def append(self, data: bytes) -> int:
             self.count += 1
             return self.count
