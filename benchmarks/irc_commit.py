@@ -52,7 +52,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -61,13 +60,15 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import plot, results
-from benchmarks.irc_fanout import (
+from benchmarks.irc_systems import (
     _ngircd_conf,
     _start,
     _stop,
     _wait_for_port,
     chatnode_command,
+    cpu,
     miniircd_command,
+    status,
 )
 
 REFERENCE = "twistedchat (3 nodes)"
@@ -78,7 +79,6 @@ DRAIN_TIMEOUT = 30.0  # seconds to wait for the lines in flight once sending sto
 LINE_TIMEOUT = 5.0  # ``lines``: a line not received this long after the last send is lost
 LINE_WARMUP = 5  # ``lines``: lines sent first and not measured
 SELECT_FD_LIMIT = 1024  # miniircd uses select()
-CLOCK_TICK = os.sysconf("SC_CLK_TCK")
 # Re-arm TCP_QUICKACK after every read (as irc_fanout does): a server that writes with Nagle
 # on otherwise waits up to 40 ms for our delayed ACK, and the figures would measure that.
 QUICKACK = os.environ.get("IRC_COMMIT_QUICKACK", "1") != "0" and hasattr(socket, "TCP_QUICKACK")
@@ -253,15 +253,6 @@ def placed(target: Target, i: int, placement: str) -> tuple[int, int]:
             return followers[0], followers[1]
         return followers[0], target.leader
     return i % n, (i + 1) % n
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (``/proc/PID/stat``), 0 if it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICK
 
 
 # -- case "commits": the worker's loop -----------------------------------------------------
@@ -444,9 +435,9 @@ def run_commits(target: Target, senders: int, args: argparse.Namespace) -> dict[
             proc.stdin.write(f"GO {begin:.6f}\n")
             proc.stdin.flush()
         time.sleep(max(0.0, begin + args.warmup - time.time()))
-        cpu_from = [cpu_seconds(pid) for pid in target.pids]
+        cpu_from = cpu(target.pids)
         time.sleep(max(0.0, begin + args.warmup + args.duration - time.time()))
-        cpu_to = [cpu_seconds(pid) for pid in target.pids]
+        cpu_to = cpu(target.pids)
         for proc in procs:
             proc.wait(timeout=DRAIN_TIMEOUT + 30)
         reports = [json.loads(Path(out).read_text()) for out in outs]
@@ -571,15 +562,6 @@ def free_ports(count: int) -> list[int]:
     finally:
         for sock in sockets:
             sock.close()
-
-
-def status(port: int) -> dict[str, Any] | None:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5) as answer:
-            document: dict[str, Any] = json.load(answer)
-            return document
-    except OSError:
-        return None
 
 
 @contextmanager
