@@ -30,6 +30,9 @@ class FakeReplica:
     leader_id: str | None = None
     configuration: Configuration = field(default_factory=lambda: Configuration(frozenset()))
 
+    def is_leader(self) -> bool:
+        return self.role == "leader"
+
     def found_cluster(self, voters: frozenset[str]) -> None:
         assert not self.decided
         self.decided, self.founded = True, voters

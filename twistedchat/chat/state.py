@@ -17,7 +17,7 @@ first, so a delayed duplicate of their CONNECT cannot bring a ghost user back.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from twistedchat.chat import (
@@ -123,13 +123,13 @@ class Applied:
     out (a drain, a leadership transfer, a removal).
     """
 
-    deliveries: list[Sending]
+    deliveries: Sequence[Sending]
     event: ChatEvent | None = None
     moved: str | None = None
     admin: tuple[str, str] | None = None
 
 
-NOTHING = Applied([])
+NOTHING = Applied(())
 
 
 class ChatState:

@@ -24,7 +24,7 @@ from twistedchat.node import balance
 from twistedchat.node.fingerprint import FIX
 from twistedchat.node.membership import ClusterView, MembershipPolicy, bootstrap_voters
 from twistedchat.node.replica import RaftReplica
-from twistedchat.raft.core import ConfigChangeRefused, NotLeader, Role
+from twistedchat.raft.core import ConfigChangeRefused, NotLeader
 from twistedchat.ratelimit import KeyedBuckets
 
 log = Logger()
@@ -148,7 +148,7 @@ class ClusterAgent:
         )
 
     def _announce_if_due(self) -> None:
-        leading = self.replica.role == Role.LEADER
+        leading = self.replica.is_leader()
         interval = LEADER_ANNOUNCE_EVERY if leading else ANNOUNCE_EVERY
         if self.clock.seconds() - self._last_announce >= interval - 1e-6:
             self._announce()
@@ -190,7 +190,7 @@ class ClusterAgent:
         """Client discovery: a full node stays silent; the leader names the node it assigns."""
         if self.leaving or self._client_count() >= self.capacity:
             return None
-        if self.replica.role == Role.LEADER:
+        if self.replica.is_leader():
             target = self.directory.least_loaded(self.clock.seconds(), SERVING)
             if target is not None:
                 return Offer(self.cluster, query.nonce, target.node_id, target.irc, True)
@@ -226,7 +226,7 @@ class ClusterAgent:
             self._consider_bootstrap()
             return
         replica = self.replica
-        if replica.role != Role.LEADER or self.leaving:
+        if not replica.is_leader() or self.leaving:
             self._leader_since = None
             return
         if self._leader_since is None:

@@ -238,9 +238,9 @@ class SessionHub:
     # -- proposing ---------------------------------------------------------------------
 
     def _submit(self, session_id: str, message: Message, label: str | None) -> None:
-        send = self.ready or session_id == self._node_session
-        self.proposer.propose(session_id, self.sessions[session_id].writes, message, label,
-                              send=send)  # fmt: skip
+        writes = self.sessions[session_id].writes
+        send = self.ready or session_id == self._node_session  # else held until ready
+        self.proposer.propose(session_id, writes, message, label, send=send)
 
     def _retry(self) -> None:
         """Re-propose writes that were not applied in time (lost with a leader, say)."""
