@@ -8,6 +8,7 @@ from twistedchat.chat.command import CONNECT, NODE_LOST, NODE_RESET, Command
 from twistedchat.chat.delivery import Delivery, expand
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.state import Applied, ChatState
+from twistedchat.irc.capabilities import SUPPORTED, for_client
 from twistedchat.irc.message import Message
 
 START_MS = 1_764_000_000_000
@@ -21,8 +22,16 @@ def parse(line: str) -> Message:
     return Message(words[0], params)
 
 
+#: The tests show messages as a client of the classic forms sees them: every capability
+#: but those that enrich a message (the state writes JOIN, NAMES, WHO and WHOIS in their
+#: richest form, see ``capabilities.for_client``); ``tests/chat/test_rich_forms.py``
+#: checks the rich forms themselves.
+CLASSIC = frozenset(SUPPORTED) - {"extended-join", "multi-prefix", "userhost-in-names"}
+
+
 def show(message: Message) -> str:
     """One line of IRC-ish text, with ``srv`` as the source of server messages."""
+    message = for_client(message, CLASSIC) or message
     params = list(message.params)
     if params and (" " in params[-1] or params[-1].startswith(":") or params[-1] == ""):
         params[-1] = ":" + params[-1]

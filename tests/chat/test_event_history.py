@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from tests.chat.helpers import Chat
+from tests.chat.helpers import CLASSIC, Chat
 from twistedchat.chat.chathistory import EVENTS_TAG
 from twistedchat.chat.delivery import Delivery
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.state import ChatState
+from twistedchat.irc.capabilities import for_client
 from twistedchat.irc.message import Message
 
 WIDE = ("timestamp=2000-01-01T00:00:00.000Z", "timestamp=2100-01-01T00:00:00.000Z")
@@ -27,7 +28,9 @@ def seen_by(deliveries: list[Delivery], session: str, command: str) -> Message:
 
 
 def shape(replies: list[Message]) -> list[str]:
-    return [f"{m.command} {' '.join(m.params)}" for m in replies]
+    """Command and params, as a client of the classic forms sees them."""
+    shown = [for_client(m, CLASSIC) or m for m in replies]
+    return [f"{m.command} {' '.join(m.params)}" for m in shown]
 
 
 def busy_room() -> tuple[Chat, list[str]]:

@@ -67,9 +67,12 @@ def _join(ctx: Context, name: str, key: str) -> None:
             ctx.reply(refusal[0], channel.name, refusal[1])
             return
     world.add_member(channel, user)
-    message = ctx.out.user_message(user, "JOIN", channel.name)
+    message = ctx.out.user_message(user, "JOIN", *user.join_params(channel.name))
     world.remember_event(channel, ctx.time, message)
     ctx.out.send_all(channel.members, message)
+    if user.away is not None:  # away-notify: members learn it with the JOIN
+        away = ctx.out.user_message(user, "AWAY", user.away)
+        ctx.out.send_all(channel.members, away, skip=user.session)
     replies = topic_replies(channel, user) if channel.topic is not None else []
     for message in [*replies, *names_replies(world, channel, user)]:
         ctx.out.send(user.session, message)

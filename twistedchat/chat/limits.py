@@ -29,6 +29,7 @@ class ChatLimits:
     topiclen: int = 390  # TOPICLEN
     kicklen: int = 255  # KICKLEN
     awaylen: int = 200  # AWAYLEN
+    namelen: int = 150  # NAMELEN: a realname, in bytes (USER cuts it, SETNAME refuses)
     keylen: int = 23
     chanlimit: int = 50  # CHANLIMIT, per user
     targmax: int = 4  # TARGMAX / MAXTARGETS

@@ -43,16 +43,18 @@ def visible_members(world: World, channel: Channel, viewer: User) -> list[tuple[
     if not inside and channel.has_flag("s"):
         return []
     return [
-        (world.users[session], member.symbol)
+        (world.users[session], member.prefixes)
         for session, member in channel.members.items()
         if inside or not world.users[session].invisible
     ]
 
 
 def names_replies(world: World, channel: Channel, viewer: User) -> list[Message]:
-    """RPL_NAMREPLY lines (as many as needed) then RPL_ENDOFNAMES."""
+    """RPL_NAMREPLY lines (as many as needed) then RPL_ENDOFNAMES. Each name is in its
+    richest form, ``@+nick!user@host`` (multi-prefix, userhost-in-names): connections cut
+    it down for their clients, and the lines are split to fit the long form."""
     symbol = "@" if channel.has_flag("s") else "="
-    names = [f"{sym}{user.nick}" for user, sym in visible_members(world, channel, viewer)]
+    names = [f"{sym}{user.prefix}" for user, sym in visible_members(world, channel, viewer)]
     width = LIST_WIDTH - len(viewer.nick) - utf8_len(channel.name)
     return [
         *(

@@ -55,6 +55,11 @@ class User:
     def prefix(self) -> str:
         return f"{self.nick}!{self.username}@{self.host}"
 
+    def join_params(self, channel: str) -> tuple[str, str, str]:
+        """A JOIN of ``channel`` in its extended-join form (account ``*`` when logged
+        out); connections cut it to the channel for clients without the capability."""
+        return channel, self.account or "*", self.realname
+
     def resume_hashes(self) -> tuple[str, ...]:
         """Every token hash that resumes this session now."""
         current = () if self.resume_hash is None else (self.resume_hash,)
@@ -67,9 +72,10 @@ class Member:
     voice: bool = False
 
     @property
-    def symbol(self) -> str:
-        """The NAMES/WHO prefix of the highest status (no multi-prefix)."""
-        return "@" if self.op else "+" if self.voice else ""
+    def prefixes(self) -> str:
+        """The NAMES/WHO/WHOIS prefixes of every status held, highest first (the
+        multi-prefix form; connections keep the first for clients without it)."""
+        return ("@" if self.op else "") + ("+" if self.voice else "")
 
 
 @dataclass(frozen=True, slots=True)

@@ -123,7 +123,7 @@ def _who(world: World, viewer: User, params: tuple[str, ...], server: str) -> li
                 u.host,
                 server,
                 u.nick,
-                ("G" if u.away is not None else "H") + sym,
+                ("G" if u.away is not None else "H") + ("*" if u.oper else "") + sym,
                 f"0 {u.realname}",
             )
             for where, u, sym in rows
@@ -147,7 +147,7 @@ def _whois(world: World, viewer: User, params: tuple[str, ...], server: str) -> 
         numeric(me, N.RPL_WHOISUSER, user.nick, user.username, user.host, "*", user.realname)
     ]
     channels = [
-        world.channels[key].members[user.session].symbol + world.channels[key].name
+        world.channels[key].members[user.session].prefixes + world.channels[key].name
         for key in user.channels
         if viewer is user or can_see_channel(world.channels[key], viewer)
     ]

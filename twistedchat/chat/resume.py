@@ -79,7 +79,8 @@ def move(world: World, out: Outbox, user: User, command: Command) -> None:
     world.move_user(user, command.node)
     user.seq += RESUME_SEQ_JUMP
     for key in user.channels:
-        out.send(command.session, Message("JOIN", (world.channels[key].name,), user.prefix))
+        name = world.channels[key].name
+        out.send(command.session, Message("JOIN", user.join_params(name), user.prefix))
     out.send(command.session, Message("RESUME", ("SUCCESS", user.nick)))
 
 

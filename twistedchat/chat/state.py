@@ -57,7 +57,7 @@ WRITE_COMMANDS = frozenset(
     {CONNECT, NODE_RESET, NODE_LOST, TICK, PLUGIN_SAY, MOVE, resume.RESUME, resume.ORPHAN_QUIT,
      operators.OPER, operators.ADMIN, "KILL", accounts.REGISTER,
      accounts.LOGIN, accounts.REHASH, "NICK", "JOIN", "PART", "PRIVMSG", "NOTICE", "TAGMSG",
-     "KICK", "INVITE", "AWAY", "QUIT"}
+     "KICK", "INVITE", "AWAY", "SETNAME", "QUIT"}
 )  # fmt: skip
 
 
@@ -91,6 +91,7 @@ _WRITES: dict[str, Callable[[Context], None]] = {
     CONNECT: _reregister,
     "NICK": users.nick,
     "AWAY": users.away,
+    "SETNAME": users.setname,
     "QUIT": users.quit_,
     "JOIN": channels.join,
     "PART": channels.part,

@@ -11,6 +11,7 @@ from twistedchat.chat.outbox import Outbox, numeric
 from twistedchat.chat.resume import RESUME_TAG
 from twistedchat.irc import numerics as N
 from twistedchat.irc.casemap import casefold
+from twistedchat.irc.message import Message
 from twistedchat.irc.names import valid_nick
 
 NODE_RESTARTED = "Node restarted"
@@ -53,6 +54,7 @@ def connect(world: World, out: Outbox, command: Command) -> User | None:
     if holder is not None:
         out.send(session, numeric("*", N.ERR_NICKNAMEINUSE, nick, "Nickname is already in use"))
         return None
+    realname = truncate(realname, world.limits.namelen)
     user = User(session, command.node, command.seq, nick, username, host, realname)
     user.resume_hash = command.message.tags.get(RESUME_TAG)
     if len(params) > 4:  # the node verified a SASL login for this account
@@ -98,13 +100,32 @@ def nick(ctx: Context) -> None:
 
 
 def away(ctx: Context) -> None:
-    text = ctx.params[0] if ctx.params else ""
+    """Set or clear the away message, and tell those sharing a channel (away-notify)."""
+    user, text = ctx.user, ctx.params[0] if ctx.params else ""
     if text:
-        ctx.user.away = truncate(text, ctx.limits.awaylen)
+        user.away = truncate(text, ctx.limits.awaylen)
         ctx.reply(N.RPL_NOWAWAY, "You have been marked as being away")
+        notice = ctx.out.user_message(user, "AWAY", user.away)
     else:
-        ctx.user.away = None
+        user.away = None
         ctx.reply(N.RPL_UNAWAY, "You are no longer marked as being away")
+        notice = ctx.out.user_message(user, "AWAY")
+    ctx.out.send_all((peer.session for peer in ctx.world.peers(user)), notice)
+
+
+def setname(ctx: Context) -> None:
+    """IRCv3 setname: change the realname, and tell the user and those sharing a channel
+    (clients without the capability are not told; WHO and WHOIS show the new name)."""
+    user = ctx.user
+    realname = ctx.params[0] if ctx.params else ""
+    if not realname or len(realname.encode()) > ctx.limits.namelen:
+        text = f"Realname must be 1 to {ctx.limits.namelen} bytes"
+        ctx.out.send(user.session, Message("FAIL", ("SETNAME", "INVALID_REALNAME", text)))
+        return
+    user.realname = realname
+    notice = ctx.out.user_message(user, "SETNAME", realname)
+    ctx.out.send_all((peer.session for peer in ctx.world.peers(user)), notice)
+    ctx.out.send(user.session, notice)
 
 
 def quit_(ctx: Context) -> None:

@@ -41,13 +41,18 @@ CAPS = (
     RESUME_CAP,
     "account-notify",
     "account-tag",
+    "away-notify",
     "batch",
     "draft/chathistory",
     "draft/event-playback",
     "echo-message",
+    "extended-join",
     "labeled-response",
     "message-tags",
+    "multi-prefix",
     "server-time",
+    "setname",
+    "userhost-in-names",
 )
 HISTORY_PAGE = 100  # messages per CHATHISTORY request (the server's usual maximum)
 #: Lines that belong to one channel's history (a QUIT or NICK belongs to several, and

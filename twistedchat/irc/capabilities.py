@@ -9,41 +9,56 @@ client is shown), so the connection marks the query instead (:func:`history_quer
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Callable, Mapping, Sequence, Set
 
 from twistedchat.chat.chathistory import EVENTS_TAG
 from twistedchat.chat.history import MESSAGE_COMMANDS
+from twistedchat.irc import numerics as N
 from twistedchat.irc.message import EMPTY_TAGS, Message
 
 #: Capabilities offered in ``CAP LS``; a value is advertised as ``name=value`` with CAP 302.
 SUPPORTED: Mapping[str, str] = {
     "account-notify": "",
     "account-tag": "",
+    "away-notify": "",
     "batch": "",
     "cap-notify": "",
     "draft/account-registration": "",
     "draft/chathistory": "",
     "draft/event-playback": "",
     "echo-message": "",
+    "extended-join": "",
     "labeled-response": "",
     "message-tags": "",
+    "multi-prefix": "",
     "sasl": "PLAIN",
     "server-time": "",
+    "setname": "",
     "twistedchat.org/resume": "",
+    "userhost-in-names": "",
 }
 #: Our own capability: the server hands out resume tokens (see ``chat.resume``).
 RESUME_CAP = "twistedchat.org/resume"
 #: Channel events (JOIN, PART, QUIT, ...) in chathistory batches (IRCv3 chathistory).
 EVENT_PLAYBACK_CAP = "draft/event-playback"
 
-#: Messages that only clients with ``message-tags`` may receive.
-TAG_ONLY_COMMANDS = frozenset({"TAGMSG"})
+#: Messages only clients with a capability receive: (command, the capability).
+CAP_ONLY_COMMANDS: Mapping[str, str] = {
+    "TAGMSG": "message-tags",
+    "ACCOUNT": "account-notify",
+    "AWAY": "away-notify",  # a server sends AWAY only to tell of someone's away change
+    "SETNAME": "setname",
+    "BATCH": "batch",  # without it the messages still come, just not grouped
+}
 #: The capabilities :func:`for_client` (and echo-message) read: the only ones that change
 #: the bytes a client receives for a message (see :mod:`twistedchat.irc.rendering`).
 OUTPUT_CAPS = frozenset(
     {"server-time", "message-tags", "account-tag", "batch", "labeled-response",
-     "account-notify", "echo-message"}
+     "account-notify", "echo-message", "away-notify", "setname", "extended-join",
+     "multi-prefix", "userhost-in-names"}
 )  # fmt: skip
+#: Channel status prefixes, highest first: the chat state lists them all (multi-prefix).
+STATUS_PREFIXES = "@+"
 
 
 def tag_allowed(tag: str, caps: Set[str]) -> bool:
@@ -61,19 +76,80 @@ def tag_allowed(tag: str, caps: Set[str]) -> bool:
 
 
 def for_client(message: Message, caps: Set[str]) -> Message | None:
-    """Return ``message`` as a client with ``caps`` may see it, or None if it must not."""
-    if message.command in TAG_ONLY_COMMANDS and "message-tags" not in caps:
+    """Return ``message`` as a client with ``caps`` may see it, or None if it must not.
+
+    The chat state writes each message in its richest form (a JOIN with account and
+    realname, every status prefix and the full ``nick!user@host`` in NAMES): here it is cut
+    down to what the client asked for, the way the IRCv3 specifications describe the
+    message without the capability.
+    """
+    command = message.command
+    needed = CAP_ONLY_COMMANDS.get(command)
+    if needed is not None and needed not in caps:
         return None
-    if message.command == "ACCOUNT" and "account-notify" not in caps:
-        return None
-    if message.command == "BATCH" and "batch" not in caps:
-        return None  # the messages still come, just not grouped
+    if command in _REDUCERS:
+        message = _REDUCERS[command](message, caps)
     if not message.tags:
         return message
     kept = {k: v for k, v in message.tags.items() if tag_allowed(k, caps)}
     if len(kept) == len(message.tags):
         return message
     return Message(message.command, message.params, message.source, kept or EMPTY_TAGS)
+
+
+def _join(message: Message, caps: Set[str]) -> Message:
+    """extended-join: ``JOIN #chan account :realname``; plain: ``JOIN #chan``."""
+    if len(message.params) < 2 or "extended-join" in caps:
+        return message
+    return Message("JOIN", message.params[:1], message.source, message.tags)
+
+
+def _names(message: Message, caps: Set[str]) -> Message:
+    """RPL_NAMREPLY's list: all prefixes with multi-prefix (else the highest), and
+    ``nick!user@host`` with userhost-in-names (else the nick)."""
+    multi, userhost = "multi-prefix" in caps, "userhost-in-names" in caps
+    if (multi and userhost) or len(message.params) < 4:
+        return message
+    names = " ".join(
+        _status(word, multi) if userhost else _status(word.partition("!")[0], multi)
+        for word in message.params[-1].split(" ")
+    )
+    return Message(message.command, (*message.params[:-1], names), message.source, message.tags)
+
+
+def _who(message: Message, caps: Set[str]) -> Message:
+    """RPL_WHOREPLY's flags (``H@+``): all prefixes with multi-prefix, else the highest."""
+    params = message.params
+    if "multi-prefix" in caps or len(params) < 7:
+        return message
+    flags = params[6]
+    away, rest = flags[:1], flags[1:]
+    oper = "*" if rest.startswith("*") else ""
+    flags = away + oper + _status(rest[len(oper) :], multi=False)
+    return Message(message.command, (*params[:6], flags, *params[7:]), message.source, message.tags)
+
+
+def _whois_channels(message: Message, caps: Set[str]) -> Message:
+    """RPL_WHOISCHANNELS (``@+#chan``): all prefixes with multi-prefix, else the highest."""
+    if "multi-prefix" in caps or len(message.params) < 3:
+        return message
+    channels = " ".join(_status(word, multi=False) for word in message.params[-1].split(" "))
+    return Message(message.command, (*message.params[:-1], channels), message.source, message.tags)
+
+
+def _status(word: str, multi: bool) -> str:
+    """``word`` with its leading status prefixes, or only the highest of them."""
+    name = word.lstrip(STATUS_PREFIXES)
+    prefixes = word[: len(word) - len(name)]
+    return word if multi else prefixes[:1] + name
+
+
+_REDUCERS: Mapping[str, Callable[[Message, Set[str]], Message]] = {
+    "JOIN": _join,
+    N.RPL_NAMREPLY: _names,
+    N.RPL_WHOREPLY: _who,
+    N.RPL_WHOISCHANNELS: _whois_channels,
+}
 
 
 def history_query(message: Message, caps: Set[str]) -> Message:

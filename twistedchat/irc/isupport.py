@@ -26,6 +26,7 @@ def isupport_tokens(limits: ChatLimits, network: str) -> tuple[str, ...]:
         f"MAXLIST=b:{limits.maxlist}",
         f"MAXTARGETS={t}",
         f"MODES={limits.modes}",
+        f"NAMELEN={limits.namelen}",
         "NETWORK=" + network,
         f"NICKLEN={limits.nicklen}",
         "PREFIX=(ov)@+",

@@ -1,0 +1,83 @@
+"""multi-prefix, userhost-in-names, extended-join, away-notify and setname: what each
+client gets of one rich message (``capabilities.for_client``), over real connections."""
+
+from __future__ import annotations
+
+from tests.memorylog import Server
+from twistedchat.irc.capabilities import SUPPORTED, for_client
+from twistedchat.irc.message import Message
+
+NAMES = Message("353", ("me", "=", "#a", "@+op!~op@h +voice!~v@h plain!~p@h"))
+JOIN = Message("JOIN", ("#a", "acct", "Real Name"), "n!~u@h")
+
+
+def test_names_are_cut_to_what_the_client_asked_for() -> None:
+    def names(*caps: str) -> str:
+        shown = for_client(NAMES, set(caps))
+        assert shown is not None
+        return shown.params[-1]
+
+    assert names() == "@op +voice plain"
+    assert names("multi-prefix") == "@+op +voice plain"
+    assert names("userhost-in-names") == "@op!~op@h +voice!~v@h plain!~p@h"
+    assert names("multi-prefix", "userhost-in-names") == NAMES.params[-1]
+
+
+def test_who_and_whois_keep_the_highest_prefix_without_multi_prefix() -> None:
+    who = Message("352", ("me", "#a", "~op", "h", "srv", "op", "G*@+", "0 Real"))
+    assert for_client(who, set()).params[6] == "G*@"  # type: ignore[union-attr]
+    assert for_client(who, {"multi-prefix"}) == who
+    whois = Message("319", ("me", "op", "@+#a +#b #c"))
+    assert for_client(whois, set()).params[-1] == "@#a +#b #c"  # type: ignore[union-attr]
+
+
+def test_join_is_extended_only_for_extended_join() -> None:
+    assert for_client(JOIN, set()) == Message("JOIN", ("#a",), "n!~u@h")
+    assert for_client(JOIN, {"extended-join"}) == JOIN
+
+
+def test_away_and_setname_notices_need_their_capability() -> None:
+    away, setname = Message("AWAY", ("lunch",), "n!~u@h"), Message("SETNAME", ("R",), "n!~u@h")
+    assert for_client(away, set()) is None and for_client(away, {"away-notify"}) == away
+    assert for_client(setname, set()) is None and for_client(setname, {"setname"}) == setname
+
+
+def test_the_capabilities_are_offered() -> None:
+    caps = {"multi-prefix", "userhost-in-names", "extended-join", "away-notify", "setname"}
+    assert caps <= set(SUPPORTED)
+    server = Server()
+    client = server.connect()
+    client.send("CAP LS 302")
+    offered = " ".join(line for line in client.lines() if " CAP " in line)
+    assert all(cap in offered.split(" ") or f":{cap}" in offered for cap in caps)
+
+
+def test_each_connection_gets_its_own_form_of_a_join_and_its_names() -> None:
+    server = Server()
+    rich = server.register("rich", caps=("multi-prefix", "userhost-in-names", "extended-join"))
+    plain = server.register("plain")
+    rich.send("JOIN #a", "MODE #a +v rich")
+    plain.send("JOIN #a")
+    assert plain.has(" 353 plain = #a :@rich plain")
+    assert rich.has(":plain!~plain@192.168.1.1 JOIN #a * :Real plain")
+    rich.clear()
+    rich.send("NAMES #a")
+    assert rich.has(" 353 rich = #a :@+rich!~rich@192.168.1.1 plain!~plain@192.168.1.1")
+
+
+def test_away_notify_and_setname_reach_only_those_who_asked() -> None:
+    server = Server()
+    notified = server.register("notified", caps=("away-notify", "setname"))
+    plain = server.register("plain")
+    bob = server.register("bob", caps=("setname",))
+    for client in (notified, plain, bob):
+        client.send("JOIN #a")
+    notified.clear()
+    plain.clear()
+    bob.send("AWAY :out", "SETNAME :Bob B")
+    assert notified.has(":bob!~bob@192.168.1.1 AWAY :out")
+    assert notified.has(":bob!~bob@192.168.1.1 SETNAME :Bob B")
+    assert bob.has(":bob!~bob@192.168.1.1 SETNAME :Bob B")  # its own change, acknowledged
+    assert plain.lines() == []
+    plain.send("WHO bob")
+    assert plain.has(" 352 plain * ~bob 192.168.1.1 irc.test bob G :0 Bob B")
