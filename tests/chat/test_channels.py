@@ -290,3 +290,20 @@ def test_lengths_are_utf8_bytes_and_never_split_a_character() -> None:
     assert codes(chat.send("op", "JOIN #ééé"), "op") == ["479"]  # 7 bytes
     chat.send("op", "JOIN #éé")
     assert to(chat.send("op", "TOPIC #éé :aéééé"), "op") == [":op!~op@host TOPIC #éé aéé"]
+
+
+def test_kick_takes_pairs_of_channels_and_nicks_or_one_channel_and_several_nicks() -> None:
+    chat = Chat()
+    chat.users("op", "bob", "carol")
+    for channel in ("#a", "#b"):
+        for nick in ("op", "bob", "carol"):
+            chat.send(nick, f"JOIN {channel}")
+    out = chat.send("op", "KICK #a,#b bob,carol :out")
+    assert [d.message.params[:2] for d in out if d.message.command == "KICK"][::3] == [
+        ("#a", "bob"),
+        ("#b", "carol"),
+    ]
+    out = chat.send("op", "KICK #a,#b carol")
+    assert codes(out, "op") == ["461"]
+    out = chat.send("op", "KICK #b bob,nobody")
+    assert codes(out, "op") == ["KICK", "401"]

@@ -71,7 +71,7 @@ def test_non_members_and_bad_requests_get_fail() -> None:
     chat = room()
     chat.users("eve")
     (fail,) = ask(chat, "eve", "LATEST", "#room", "*", "10")
-    assert fail.params[:2] == ("CHATHISTORY", "INVALID_TARGET")
+    assert fail.params[:4] == ("CHATHISTORY", "INVALID_TARGET", "LATEST", "#room")
     assert ask(chat, "bob", "SIDEWAYS", "#room")[0].params[1] == "UNKNOWN_COMMAND"
     assert ask(chat, "bob", "LATEST", "#room")[0].params[1] == "NEED_MORE_PARAMS"
     assert ask(chat, "bob", "LATEST", "#room", "*", "lots")[0].params[1] == "INVALID_PARAMS"

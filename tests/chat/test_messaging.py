@@ -100,10 +100,16 @@ def test_notice_never_gets_error_replies() -> None:
     assert codes(chat.send("carol", "PRIVMSG bob :x"), "carol") == ["301"]
 
 
-def test_message_to_oneself_arrives_once_without_echo() -> None:
+def test_message_to_oneself_is_answered_by_its_echo_then_delivered() -> None:
+    """With echo-message a client sees both copies: the (labelled) echo answering its
+    command, then the message as any recipient gets it; without, only the latter."""
     chat = make()
     out = chat.send("alice", "PRIVMSG Alice :note to self")
-    assert [(d.session, d.echo) for d in out] == [("alice", False)]
+    assert [(d.session, d.echo, d.separate) for d in out] == [
+        ("alice", True, False),
+        ("alice", False, True),
+    ]
+    assert out[0].message is out[1].message
 
 
 def test_tagmsg_relays_client_only_tags_and_drops_the_rest() -> None:

@@ -136,29 +136,46 @@ def _operator_channel(ctx: Context, name: str) -> Channel | None:
 
 
 def kick(ctx: Context) -> None:
+    """KICK one channel's users (``KICK #c a,b``) or channel and user pairs (``KICK #c,#d
+    a,b``: a from #c, b from #d), at most TARGMAX kicks; other counts are a 461."""
     if not ctx.need_params(2):
         return
-    channel = _operator_channel(ctx, ctx.params[0])
-    if channel is None:
-        return
-    user = ctx.user
+    names = ctx.params[0].split(",")
+    if len(names) == 1:
+        pairs = [(names[0], nick) for nick in ctx.targets(ctx.params[1])]
+    else:
+        nicks = ctx.params[1].split(",")
+        if len(nicks) != len(names):
+            ctx.reply(N.ERR_NEEDMOREPARAMS, "KICK", "Give one channel, or one for each nick")
+            return
+        pairs = list(zip(names, nicks, strict=True))[: len(ctx.at_most_targmax(nicks))]
     given = ctx.params[2] if len(ctx.params) > 2 else ""
-    reason = truncate(given or user.nick, ctx.limits.kicklen)
-    for nick in ctx.targets(ctx.params[1]):
-        if user.session not in channel.members:
-            break  # the operator kicked themselves
-        target = ctx.world.user_by_nick(nick)
-        if target is None:
-            ctx.reply(N.ERR_NOSUCHNICK, nick, "No such nick/channel")
-        elif target.session not in channel.members:
-            ctx.reply(
-                N.ERR_USERNOTINCHANNEL, target.nick, channel.name, "They aren't on that channel"
-            )
-        else:
-            message = ctx.out.user_message(user, "KICK", channel.name, target.nick, reason)
-            ctx.world.remember_event(channel, ctx.time, message)
-            ctx.out.send_all(channel.members, message)
-            ctx.world.remove_member(channel, target)
+    reason = truncate(given or ctx.user.nick, ctx.limits.kicklen)
+    left: set[str] = set()  # channels the operator kicked themselves out of: the rest stops
+    for name, nick in pairs:
+        if casefold(name) not in left and _kick(ctx, name, nick, reason):
+            left.add(casefold(name))
+
+
+def _kick(ctx: Context, name: str, nick: str, reason: str) -> bool:
+    """Kick ``nick`` from channel ``name`` (or say why not); whether the operator kicked
+    themselves."""
+    user = ctx.user
+    channel = _operator_channel(ctx, name)
+    if channel is None:
+        return False
+    target = ctx.world.user_by_nick(nick)
+    if target is None:
+        ctx.reply(N.ERR_NOSUCHNICK, nick, "No such nick/channel")
+    elif target.session not in channel.members:
+        ctx.reply(N.ERR_USERNOTINCHANNEL, target.nick, channel.name, "They aren't on that channel")
+    else:
+        message = ctx.out.user_message(user, "KICK", channel.name, target.nick, reason)
+        ctx.world.remember_event(channel, ctx.time, message)
+        ctx.out.send_all(channel.members, message)
+        ctx.world.remove_member(channel, target)
+        return target is user
+    return False
 
 
 def invite(ctx: Context) -> None:

@@ -79,7 +79,7 @@ def _answer(world: World, viewer: User, params: tuple[str, ...], events: bool) -
     if len(params) < needed:
         raise _Invalid("NEED_MORE_PARAMS", sub)
     target = params[1]
-    stored = world.history.messages(_key(world, viewer, target))
+    stored = world.history.messages(_key(world, viewer, sub, target))
     limit = _limit(world, params[needed - 1])
     cuts = [_reference(stored, ref, allow_star=sub == "LATEST") for ref in params[2 : needed - 1]]
     chosen = select(_shown(stored, events), cuts, limit)
@@ -92,11 +92,13 @@ def _shown(stored: list[Stored], events: bool) -> list[tuple[int, Stored]]:
     return [(i, s) for i, s in enumerate(stored) if events or s.is_message]
 
 
-def _key(world: World, viewer: User, target: str) -> str:
+def _key(world: World, viewer: User, sub: str, target: str) -> str:
+    """The history key of ``target``; FAIL CHATHISTORY INVALID_TARGET <sub> <target> for a
+    channel the viewer is not in (or that does not exist)."""
     if target[:1] in CHANTYPES:
         channel = world.channel(target)
         if channel is None or viewer.session not in channel.members:
-            raise _Invalid("INVALID_TARGET", "*", target)
+            raise _Invalid("INVALID_TARGET", sub, target)
         return channel_key(channel.name)
     return private_key(_party_named(world, target), world.party(viewer))
 

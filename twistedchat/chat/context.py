@@ -50,7 +50,10 @@ class Context:
         for target in raw.split(","):
             if target:
                 unique.setdefault(casefold(target), target)
-        targets = list(unique.values())
+        return self.at_most_targmax(list(unique.values()), quiet=quiet)
+
+    def at_most_targmax(self, targets: list[str], *, quiet: bool = False) -> list[str]:
+        """The first TARGMAX of ``targets``; one 407 for the rest (unless ``quiet``)."""
         limit = self.limits.targmax
         if len(targets) > limit and not quiet:
             self.reply(N.ERR_TOOMANYTARGETS, targets[limit], f"Too many targets (at most {limit})")

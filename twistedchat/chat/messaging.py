@@ -78,8 +78,11 @@ def _to_user(ctx: Context, nick: str, quiet: bool) -> None:
         return
     message = _build(ctx, target.nick)
     _remember(ctx, private_key(ctx.world.party(target), ctx.world.party(user)), message)
-    ctx.out.send(target.session, message)
-    if target is not user:  # messaging oneself: the one copy is already theirs
+    if target is user:  # to oneself: the echo answers the command, the copy comes after it
+        ctx.out.send(user.session, message, echo=True)
+        ctx.out.send(user.session, message, separate=True)
+    else:
+        ctx.out.send(target.session, message)
         ctx.out.send(user.session, message, echo=True)
     if ctx.message.command == "PRIVMSG" and target.away is not None:
         ctx.reply(N.RPL_AWAY, target.nick, target.away)

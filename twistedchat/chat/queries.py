@@ -107,10 +107,11 @@ def _who(world: World, viewer: User, params: tuple[str, ...], server: str) -> li
             rows = [(channel.name, u, sym) for u, sym in visible_members(world, channel, viewer)]
     else:
         pattern = "*" if mask == "0" else mask
+        exact = world.user_by_nick(mask)  # invisibility hides from masks, not from a nick
         rows = [
             ("*", u, "")
             for u in world.users.values()
-            if (u is viewer or not u.invisible or world.shares_channel(viewer, u))
+            if (u is viewer or u is exact or not u.invisible or world.shares_channel(viewer, u))
             and any(glob_match(pattern, f) for f in (u.nick, u.username, u.host, u.realname))
         ]
     return [

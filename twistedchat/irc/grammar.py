@@ -24,6 +24,9 @@ MAX_PARAMS = 15
 _TAG_UNESCAPE = {":": ";", "s": " ", "\\": "\\", "r": "\r", "n": "\n"}
 _TAG_ESCAPE = str.maketrans({";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"})
 _UNSAFE = str.maketrans({"\r": " ", "\n": " ", "\0": " "})
+#: Server messages sent without a source: ERROR ends the connection, and servers send it
+#: bare (modern.ircdocs.horse); some client libraries (bottom) cannot parse one with a prefix.
+_UNSOURCED = frozenset({"ERROR"})
 #: Commands whose last parameter is free text: sent in trailing form (":text") even when
 #: one word, as servers traditionally do, because some clients and bots rely on it.
 _TEXT_COMMANDS = frozenset(
@@ -160,7 +163,9 @@ def serialize(message: Message, server_name: str | None) -> bytes:
     the tag section past :data:`MAX_SERVER_TAGS` bytes are dropped whole (later, smaller
     ones may still fit): half a tag would carry a wrong value, or split a character.
     """
-    source = message.source if message.source is not None else server_name
+    source = message.source
+    if source is None and message.command not in _UNSOURCED:
+        source = server_name
     parts = [f":{source}", message.command] if source is not None else [message.command]
     params = [p.translate(_UNSAFE) for p in message.params]
     if params:
