@@ -73,7 +73,7 @@ def test_serialize_cuts_an_overlong_body_on_a_character_boundary() -> None:
         (b"PRIVMSG #c :" + b"x" * 600, ParseError),
         (b"@" + b"a" * 5000 + b" PING x", ParseError),
         (b"PRIVMSG #c :\xff\xfe", InvalidUtf8),
-        (b"12 x", ParseError),
+        (b"PRIV:MSG x", ParseError),
         (b"@bad key=1 PING x", ParseError),
     ],
 )
@@ -83,6 +83,11 @@ def test_malformed_lines_raise(raw: bytes, error: type[Exception] | None) -> Non
     else:
         with pytest.raises(error):
             parse_line(raw)
+
+
+@pytest.mark.parametrize("word", ["12", "FOO_BAR", "x1", "NO-SUCH"])
+def test_an_unknown_word_is_a_command_for_a_421_not_a_malformed_line(word: str) -> None:
+    assert parse_line(f"{word} x".encode()).command == word.upper()
 
 
 def test_overlong_error_says_long() -> None:
@@ -126,5 +131,6 @@ def test_arbitrary_bytes_parse_or_raise_parse_error(raw: bytes) -> None:
         message = parse_line(raw)
     except ParseError:
         return
-    assert message.command.isupper() or message.command.isdigit()
+    assert message.command == message.command.upper()
+    assert message.command.replace("_", "").replace("-", "").isalnum()
     assert len(message.params) <= 15

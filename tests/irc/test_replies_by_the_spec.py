@@ -33,3 +33,12 @@ def test_without_echo_a_labelled_message_to_oneself_is_acked_then_delivered() ->
     plain = server.register("plain")
     plain.send("PRIVMSG plain :note")
     assert plain.lines() == [":plain!~plain@192.168.1.1 PRIVMSG plain :note"]
+
+
+def test_an_unknown_command_is_a_labelled_421_even_with_digits_or_underscores() -> None:
+    server = Server()
+    me = server.register("me", caps=("labeled-response",))
+    for word in ("FOO_BAR", "X1", "BOGUS"):
+        me.clear()
+        me.send(f"@label=u {word} x")
+        assert me.lines() == [f"@label=u :irc.test 421 me {word} :Unknown command"]

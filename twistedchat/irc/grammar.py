@@ -90,8 +90,8 @@ def _parse_body(text: str, tags: Mapping[str, str]) -> Message:
     command, _, rest = text.partition(" ")
     if not command:
         raise ParseError("no command")
-    if not (command.isascii() and (command.isalpha() or (command.isdigit() and len(command) == 3))):
-        raise ParseError(f"bad command {command[:20]!r}")
+    if not (command.isascii() and command.replace("_", "").replace("-", "").isalnum()):
+        raise ParseError(f"bad command {command[:20]!r}")  # an unknown word is a 421, later
     params = _parse_params(rest)
     return Message(command.upper(), params, source, tags)
 
