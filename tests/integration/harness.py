@@ -38,7 +38,7 @@ _HANDED_OUT: set[int] = set()
 
 def free_ports(count: int) -> list[int]:
     """``count`` loopback TCP ports free now and never handed out before in this run."""
-    sockets = []
+    sockets: list[socket.socket] = []
     while len(sockets) < count:
         s = socket.socket()
         s.bind(("127.0.0.1", 0))
