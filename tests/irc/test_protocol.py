@@ -323,4 +323,4 @@ def test_registering_mid_exchange_aborts_it_with_906(server: Server) -> None:
 def test_sasl_after_registration_points_to_identify(server: Server) -> None:
     alice = server.register("alice", ("sasl",))
     alice.send("AUTHENTICATE PLAIN")
-    assert alice.has(" 904 alice :SASL is only available before registration")
+    assert alice.has(" 462 alice :You may not reregister; to log in now, use NickServ IDENTIFY")

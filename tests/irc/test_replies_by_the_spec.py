@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests.irc.test_login_checks import plain, sasl_client, with_account
 from tests.memorylog import Server
 
 
@@ -42,3 +43,55 @@ def test_an_unknown_command_is_a_labelled_421_even_with_digits_or_underscores() 
         me.clear()
         me.send(f"@label=u {word} x")
         assert me.lines() == [f"@label=u :irc.test 421 me {word} :Unknown command"]
+
+
+def test_register_before_connection_registration_is_refused_as_the_spec_says() -> None:
+    server = Server()
+    client = server.connect()
+    client.send("REGISTER * * long-password")
+    assert client.lines() == [
+        ":irc.test FAIL REGISTER COMPLETE_CONNECTION_REQUIRED * "
+        ":Complete connection registration (NICK and USER) before REGISTER"
+    ]
+
+
+def test_sasl_after_a_sasl_login_is_907() -> None:
+    server = Server()
+    with_account(server)
+    client = sasl_client(server)
+    client.send(plain("carol", "correct-horse"), "CAP END")
+    assert client.has(" 903 carol ") and client.has(" 001 carol ")
+    client.clear()
+    client.send("AUTHENTICATE PLAIN")
+    assert client.has(" 907 ") and client.has("You have already authenticated")
+
+
+def test_nickserv_answers_a_registration_as_nickserv() -> None:
+    server = Server()
+    weechat = server.register("wee")  # no draft/account-registration negotiated
+    weechat.send("PRIVMSG NickServ :REGISTER long-enough-pw")
+    lines = weechat.lines()
+    welcome = ":NickServ!NickServ@services. NOTICE wee :Account wee registered; you are now "
+    assert welcome + "logged in as wee." in lines
+    assert not any(" REGISTER SUCCESS " in line or "FAIL REGISTER" in line for line in lines)
+    weechat.send("PRIVMSG NickServ :REGISTER another-password")
+    assert weechat.lines()[-1] == (
+        ":NickServ!NickServ@services. NOTICE wee :You are already logged in."
+    )
+
+
+def test_the_minimum_password_length_is_the_operators_choice() -> None:
+    server = Server(min_password=12)
+    bob = server.register("bob", caps=("draft/account-registration",))
+    bob.send("REGISTER * * elevenchars")
+    assert bob.has("FAIL REGISTER WEAK_PASSWORD bob :Passwords need 12 or more characters")
+    bob.send("PRIVMSG NickServ :REGISTER elevenchars")
+    assert bob.lines()[-1].endswith("NOTICE bob :Passwords need 12 or more characters.")
+    bob.send("REGISTER * * twelve-chars")
+    assert bob.has("REGISTER SUCCESS bob")
+
+
+def test_custom_account_names_are_advertised() -> None:
+    client = Server().connect()
+    client.send("CAP LS 302")
+    assert any("draft/account-registration=custom-account-name" in x for x in client.lines())

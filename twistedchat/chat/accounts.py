@@ -1,8 +1,11 @@
 """Accounts: registration and login, applied from the log.
 
 Both arrive as internal commands the node builds after handling the password itself
-(:mod:`twistedchat.chat.passwords`): ``@REGISTER (account, hash)`` and ``@LOGIN
-(account,)``. ``@REHASH (account, old hash, new hash)`` replaces a hash of an older
+(:mod:`twistedchat.chat.passwords`): ``@REGISTER (account, hash[, NickServ])`` and
+``@LOGIN (account,)``. A registration asked of NickServ (the third param) is answered
+by NickServ's NOTICEs, as a client that never negotiated ``draft/account-registration``
+understands them; one by ``REGISTER`` with ``REGISTER SUCCESS`` or ``FAIL REGISTER``.
+``@REHASH (account, old hash, new hash)`` replaces a hash of an older
 format or lower cost, made by the node that just checked the password of a login.
 Clients cannot send them: a client line cannot start a command with ``@``.
 Replies follow IRCv3 ``draft/account-registration`` and the SASL numerics (900). Any
@@ -19,6 +22,7 @@ from twistedchat.chat.context import Context
 from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox
 from twistedchat.chat.passwords import is_password_hash
+from twistedchat.chat.service import SERVICE, SERVICE_PREFIX
 from twistedchat.irc import numerics as N
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.message import Message
@@ -40,18 +44,25 @@ def register(ctx: Context) -> None:
     if len(ctx.params) < 2:
         return
     name, password_hash = ctx.params[0], ctx.params[1]
+    by_service = ctx.params[2:3] == (SERVICE,)
     accounts = ctx.world.accounts
     if ctx.user.account is not None:
-        _fail(ctx, "ALREADY_AUTHENTICATED", name, "You are already logged in")
+        _fail(ctx, by_service, "ALREADY_AUTHENTICATED", name, "You are already logged in")
     elif not valid_nick(name, ctx.limits.nicklen):
-        _fail(ctx, "BAD_ACCOUNT_NAME", name, "Account names follow the rules of nicks")
+        _fail(ctx, by_service, "BAD_ACCOUNT_NAME", name, "Account names follow the rules of nicks")
     elif casefold(name) in accounts:
-        _fail(ctx, "ACCOUNT_EXISTS", name, "That account is already registered")
+        _fail(ctx, by_service, "ACCOUNT_EXISTS", name, "That account is already registered")
     elif len(accounts) >= ctx.limits.max_accounts:
-        _fail(ctx, "TEMPORARILY_UNAVAILABLE", name, "No more accounts can be registered")
+        _fail(
+            ctx, by_service, "TEMPORARILY_UNAVAILABLE", name, "No more accounts can be registered"
+        )
     else:
         accounts[casefold(name)] = Account(name, password_hash, ctx.time)
-        ctx.out.send(ctx.user.session, Message("REGISTER", ("SUCCESS", name, "Registered")))
+        if by_service:
+            text = f"Account {name} registered; you are now logged in as {name}."
+            ctx.out.send(ctx.user.session, Message("NOTICE", (ctx.user.nick, text), SERVICE_PREFIX))
+        else:
+            ctx.out.send(ctx.user.session, Message("REGISTER", ("SUCCESS", name, "Registered")))
         _log_in(ctx, name)
         holder = ctx.world.user_by_nick(name)
         if holder is not None and holder is not ctx.user:
@@ -110,5 +121,10 @@ def deliver_mail(world: World, out: Outbox, user: User, time: int) -> None:
         out.send(user.session, kept.message, separate=True)
 
 
-def _fail(ctx: Context, code: str, name: str, text: str) -> None:
-    ctx.out.send(ctx.user.session, Message("FAIL", ("REGISTER", code, name, text)))
+def _fail(ctx: Context, by_service: bool, code: str, name: str, text: str) -> None:
+    if by_service:
+        ctx.out.send(
+            ctx.user.session, Message("NOTICE", (ctx.user.nick, f"{text}."), SERVICE_PREFIX)
+        )
+    else:
+        ctx.out.send(ctx.user.session, Message("FAIL", ("REGISTER", code, name, text)))

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox
+from twistedchat.chat.service import SERVICE_PREFIX
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.message import Message
 
 GRACE_MS = 60_000
-SERVICE_PREFIX = "NickServ!NickServ@services."
 
 
 def review(world: World, out: Outbox, user: User, time: int) -> None:

@@ -14,12 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from twistedchat.chat.accounts import LOGIN, REGISTER
+from twistedchat.chat.service import SERVICE, SERVICE_PREFIX
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.message import Message
 
-SERVICE = "NickServ"
-SERVICE_PREFIX = "NickServ!NickServ@services."
-MIN_PASSWORD = 8
 MAX_PASSWORD = 300
 BUSY = "The server is busy checking passwords; try again in a few seconds"
 
@@ -43,6 +41,8 @@ class Registration:
     via_service: bool = False
 
     def write(self, password_hash: str) -> Message:
+        if self.via_service:  # answered by NickServ's notices (see chat.accounts)
+            return Message(REGISTER, (self.account, password_hash, SERVICE))
         return Message(REGISTER, (self.account, password_hash))
 
     def busy(self) -> Outcome:
@@ -84,26 +84,29 @@ def is_service_message(message: Message) -> bool:
     )
 
 
-def register_command(nick: str, params: tuple[str, ...]) -> Outcome | Registration:
-    """``REGISTER <account|*> <email|*> <password>`` from a registered client."""
+def register_command(
+    nick: str, params: tuple[str, ...], min_password: int
+) -> Outcome | Registration:
+    """``REGISTER <account|*> <email|*> <password>`` from a registered client; the
+    account may be another name than the nick (``custom-account-name``)."""
     if len(params) < 3:
         return _fail("NEED_MORE_PARAMS", "*", "REGISTER needs an account, an email and a password")
     account = nick if params[0] == "*" else params[0]
     password = params[2]
-    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        return _fail("WEAK_PASSWORD", account, f"Passwords need {MIN_PASSWORD} or more characters")
+    if not min_password <= len(password) <= MAX_PASSWORD:
+        return _fail("WEAK_PASSWORD", account, f"Passwords need {min_password} or more characters")
     return Registration(nick, account, password)
 
 
-def service_command(nick: str, message: Message) -> Request:
+def service_command(nick: str, message: Message, min_password: int) -> Request:
     """``REGISTER <password> [email]``, ``IDENTIFY [account] <password>``, ``HELP``."""
     text = " ".join(message.params) if message.command != "PRIVMSG" else message.params[1]
     words = text.split()
     verb = words[0].upper() if words else "HELP"
     if verb == "REGISTER" and len(words) >= 2:
-        request = register_command(nick, (nick, "*", words[1]))
+        request = register_command(nick, (nick, "*", words[1]), min_password)
         if isinstance(request, Outcome):
-            return _notice(nick, f"Passwords need {MIN_PASSWORD} or more characters.")
+            return _notice(nick, f"Passwords need {min_password} or more characters.")
         return Registration(nick, request.account, request.password, via_service=True)
     if verb == "IDENTIFY" and len(words) >= 2:
         account, password = (words[1], words[2]) if len(words) >= 3 else (nick, words[1])

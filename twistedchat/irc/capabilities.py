@@ -23,7 +23,7 @@ SUPPORTED: Mapping[str, str] = {
     "away-notify": "",
     "batch": "",
     "cap-notify": "",
-    "draft/account-registration": "",
+    "draft/account-registration": "custom-account-name",  # REGISTER <account> <email> <pw>
     "draft/chathistory": "",
     "draft/event-playback": "",
     "echo-message": "",

@@ -387,6 +387,10 @@ class IRCConnection(Protocol):
 
     def _handle_unregistered(self, message: Message, label: str | None) -> None:
         command = message.command
+        if command == "REGISTER":  # draft/account-registration without before-connect
+            text = "Complete connection registration (NICK and USER) before REGISTER"
+            self._send(Message("FAIL", ("REGISTER", "COMPLETE_CONNECTION_REQUIRED", "*", text)))
+            return
         if command not in PRE_REGISTRATION:
             self._send_numeric(N.ERR_NOTREGISTERED, "You have not registered")
             return
@@ -584,9 +588,13 @@ class IRCConnection(Protocol):
             self._handle_account(message, label)
         elif command == "OPER":
             self._oper(message, label)
-        elif command == "AUTHENTICATE":
-            text = "SASL is only available before registration; use NickServ IDENTIFY"
-            self._reply(label, [self._numeric(N.ERR_SASLFAIL, text)])
+        elif command == "AUTHENTICATE":  # SASL 3.1: no authentication after registration
+            if self._sasl_account is not None:
+                reply = self._numeric(N.ERR_SASLALREADY, "You have already authenticated")
+            else:
+                text = "You may not reregister; to log in now, use NickServ IDENTIFY"
+                reply = self._numeric(N.ERR_ALREADYREGISTERED, text)
+            self._reply(label, [reply])
         elif self.backend.is_write(message):
             self._submit_write(message, command, label)
         else:
@@ -645,9 +653,9 @@ class IRCConnection(Protocol):
         command = message.command
         request: Request
         if command == "REGISTER":
-            request = register_command(self.nick, message.params)
+            request = register_command(self.nick, message.params, self.settings.min_password)
         else:
-            request = service_command(self.nick, message)
+            request = service_command(self.nick, message, self.settings.min_password)
         if isinstance(request, Outcome):
             self._outcome(request, command, label)
         elif isinstance(request, Registration):

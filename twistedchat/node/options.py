@@ -153,6 +153,13 @@ class ChatNodeOptions(usage.Options):
             "Bytes queued for a client that does not read before it is dropped (SendQ).",
             _positive_int,
         ],
+        [
+            "min-password",
+            None,
+            8,
+            "Characters an account password needs at least (REGISTER, NickServ REGISTER).",
+            _positive_int,
+        ],
         ["motd", None, None, "File whose lines are the message of the day."],
         [
             "election-timeout",

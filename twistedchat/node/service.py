@@ -145,6 +145,7 @@ class ChatNodeService(service.Service):
             max_per_address=options["max-per-address"],
             registration_timeout=options["registration-timeout"],
             sendq_bytes=options["sendq"],
+            min_password=options["min-password"],
             connect_rate=options["connect-rate"],
             operators=tuple(options["oper"]),
             sts_port=_tls_port(options["irc"]),
