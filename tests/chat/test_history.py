@@ -54,6 +54,11 @@ def test_before_after_around_between_by_msgid_and_timestamp() -> None:
     ]
     between = ask(chat, "bob", "BETWEEN", "#room", f"msgid={ids[7]}", f"msgid={ids[1]}", "10")
     assert texts(between) == ["m2", "m3", "m4", "m5", "m6"]
+    # The limit counts from the first bound: the later one first gives the latest.
+    between = ask(chat, "bob", "BETWEEN", "#room", f"msgid={ids[7]}", f"msgid={ids[1]}", "2")
+    assert texts(between) == ["m5", "m6"]
+    between = ask(chat, "bob", "BETWEEN", "#room", f"msgid={ids[1]}", f"msgid={ids[7]}", "2")
+    assert texts(between) == ["m2", "m3"]
     assert texts(ask(chat, "bob", "LATEST", "#room", f"msgid={ids[6]}", "10")) == ["m7", "m8"]
 
 
@@ -106,7 +111,9 @@ def test_targets_lists_conversations_with_recent_messages() -> None:
         chat, "alice", "TARGETS", "timestamp=2000-01-01T00:00:00.000Z",
         "timestamp=2100-01-01T00:00:00.000Z", "10",
     )  # fmt: skip
-    assert [m.params[1] for m in replies if m.command == "CHATHISTORY"] == ["#room", "bob"]
+    listed = [m.params[1:] for m in replies if m.command == "CHATHISTORY"]
+    assert [name for name, _ in listed] == ["#room", "bob"]
+    assert all(stamp.endswith("Z") and stamp[:2] == "20" for _, stamp in listed)  # bare
 
 
 def test_history_survives_a_snapshot() -> None:

@@ -191,11 +191,14 @@ def _around(shown: list[tuple[int, Stored]], cuts: list[_Cut], limit: int) -> li
 
 
 def _between(shown: list[tuple[int, Stored]], cuts: list[_Cut], limit: int) -> list[Stored]:
+    """Messages between the bounds, in either order; the limit counts from the first bound
+    (a later first bound gives the latest ones), and they come oldest first either way."""
     first, second = cuts
     inside = [s for i, s in shown if first.after(i, s) and second.before(i, s)]
-    if not inside:  # the two references may come in either order
-        inside = [s for i, s in shown if second.after(i, s) and first.before(i, s)]
-    return inside[:limit]
+    if inside:
+        return inside[:limit]
+    inside = [s for i, s in shown if second.after(i, s) and first.before(i, s)]
+    return inside[-limit:]
 
 
 _SELECTORS: dict[str, _Selector] = {
@@ -226,7 +229,7 @@ def _targets(world: World, viewer: User, params: tuple[str, ...], events: bool) 
             found += _last_in(world, key, _name_of(world, other), (low, high), events)
     found.sort()
     messages = [
-        Message("CHATHISTORY", ("TARGETS", name, _timestamp(time))) for time, name in found[-limit:]
+        Message("CHATHISTORY", ("TARGETS", name, _iso_time(time))) for time, name in found[-limit:]
     ]
     return _batch(None, messages, kind="draft/chathistory-targets")
 
@@ -240,12 +243,9 @@ def _last_in(
     return [(times[-1], name)] if times else []
 
 
-def _timestamp(ms: int) -> str:
-    return (
-        "timestamp="
-        + datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-        + "Z"
-    )
+def _iso_time(ms: int) -> str:
+    """A bare timestamp, as TARGETS replies carry it (not ``timestamp=...``)."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _batch(target: str | None, messages: list[Message], kind: str = "chathistory") -> list[Message]:
