@@ -95,3 +95,12 @@ def test_custom_account_names_are_advertised() -> None:
     client = Server().connect()
     client.send("CAP LS 302")
     assert any("draft/account-registration=custom-account-name" in x for x in client.lines())
+
+
+def test_info_says_what_the_server_is() -> None:
+    server = Server()
+    me = server.register("me")
+    me.send("INFO")
+    lines = me.lines()
+    assert all(" 371 me :" in line for line in lines[:-1]) and len(lines) > 2
+    assert lines[-1] == ":irc.test 374 me :End of INFO list"

@@ -72,6 +72,22 @@ def version_lines(nick: str, settings: ConnectionSettings) -> list[Message]:
     ]
 
 
+INFO = (
+    "twistedchat: IRC on a cluster of nodes that replicate every event through Raft,",
+    "so every user sees one order and no acknowledged message is lost.",
+    "Written in Python on Twisted; see the README and docs/decisions/ of the project.",
+)
+
+
+def info_lines(nick: str, settings: ConnectionSettings) -> list[Message]:
+    """INFO: what this server is (RPL_INFO lines, then RPL_ENDOFINFO)."""
+    lines = [*INFO, f"Version {settings.version}, server {settings.server_name}."]
+    return [
+        *(Message(N.RPL_INFO, (nick, line)) for line in lines),
+        Message(N.RPL_ENDOFINFO, (nick, "End of INFO list")),
+    ]
+
+
 def time_line(nick: str, settings: ConnectionSettings, now: float) -> Message:
     """RPL_TIME for ``now`` (seconds since the epoch, from the connection's clock)."""
     stamp = datetime.fromtimestamp(now, UTC).strftime("%A %B %d %Y -- %H:%M:%S UTC")

@@ -52,7 +52,13 @@ from twistedchat.irc.capneg import CAP_302, CapNegotiation
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.framing import FrameTooLong, LineFramer
 from twistedchat.irc.grammar import InvalidUtf8, ParseError, parse_line, serialize
-from twistedchat.irc.greeting import motd_lines, time_line, version_lines, welcome_burst
+from twistedchat.irc.greeting import (
+    info_lines,
+    motd_lines,
+    time_line,
+    version_lines,
+    welcome_burst,
+)
 from twistedchat.irc.labels import labeled
 from twistedchat.irc.login_throttle import LoginThrottle
 from twistedchat.irc.message import Message
@@ -71,7 +77,7 @@ PRE_REGISTRATION = frozenset(
 )
 #: Commands answered by the connection itself, never by the chat state.
 LOCAL_COMMANDS = frozenset(
-    {"CAP", "PING", "PONG", "QUIT", "VERSION", "TIME", "MOTD", "USER", "PASS"}
+    {"CAP", "PING", "PONG", "QUIT", "VERSION", "TIME", "MOTD", "INFO", "USER", "PASS"}
 )
 
 
@@ -716,6 +722,8 @@ class IRCConnection(Protocol):
             self._reply(label, [self._numeric(N.ERR_ALREADYREGISTERED, "You may not reregister")])
         elif command == "VERSION":
             self._reply(label, version_lines(self.nick, self.settings))
+        elif command == "INFO":
+            self._reply(label, info_lines(self.nick, self.settings))
         elif command == "TIME":
             self._reply(label, [time_line(self.nick, self.settings, self.clock.seconds())])
         elif command == "MOTD":
