@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.chat.helpers import Chat, codes, recipients, to
+from tests.chat.helpers import Chat, codes, parse, recipients, to
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.outbox import server_time
 from twistedchat.irc.message import Message
@@ -135,3 +135,19 @@ def test_command_names_are_case_insensitive() -> None:
     assert out == []
     out = chat.apply(chat.command("carol", Message("privmsg", ("bob", "x"))))
     assert to(out, "bob") == [":carol!~carol@host PRIVMSG bob x"]
+
+
+def test_statusmsg_reaches_only_members_with_that_status_and_is_not_kept() -> None:
+    chat = Chat()
+    chat.users("op", "voiced", "plain")
+    for nick in ("op", "voiced", "plain"):
+        chat.send(nick, "JOIN #s")
+    chat.send("op", "MODE #s +v voiced")
+    out = chat.send("plain", "PRIVMSG @#s :ops only")
+    assert [(d.session, d.echo) for d in out] == [("op", False), ("plain", True)]
+    assert out[0].message.params == ("@#s", "ops only")
+    out = chat.send("op", "PRIVMSG +#s :voiced and up")
+    assert [(d.session, d.echo) for d in out] == [("voiced", False), ("op", True)]
+    history = chat.state.query("plain", parse("CHATHISTORY LATEST #s * 10"), "srv")
+    assert not any(m.command == "PRIVMSG" for m in history)
+    assert codes(chat.send("plain", "PRIVMSG @#nowhere :x"), "plain") == ["401"]

@@ -191,3 +191,15 @@ def test_lusers_counts_users_channels_nodes() -> None:
         ":srv 265 dave 1 1 :Current local users 1, max 1",
         ":srv 266 dave 3 4 :Current global users 3, max 4",
     ]
+
+
+def test_links_lists_the_clusters_nodes_as_servers() -> None:
+    chat = Chat()
+    chat.reset("n2", "127.0.0.2:6667")
+    chat.reset("n1", "127.0.0.1:6667")
+    chat.connect("alice", "alice", node="n1")
+    assert chat.query("alice", "LINKS", server="irc.one") == [
+        ":srv 364 alice n1 irc.one :1 twistedchat node, 1 users",
+        ":srv 364 alice n2 irc.one :1 twistedchat node, 0 users",
+        ":srv 365 alice * :End of /LINKS list",
+    ]

@@ -104,3 +104,26 @@ def test_info_says_what_the_server_is() -> None:
     lines = me.lines()
     assert all(" 371 me :" in line for line in lines[:-1]) and len(lines) > 2
     assert lines[-1] == ":irc.test 374 me :End of INFO list"
+
+
+def test_help_answers_with_its_numerics_and_524_for_no_such_topic() -> None:
+    server = Server()
+    me = server.register("me")
+    me.send("HELP")
+    lines = me.lines()
+    assert lines[0].startswith(":irc.test 704 me * :") and lines[-1].endswith(
+        " 706 me * :End of /HELP"
+    )
+    me.clear()
+    me.send("HELPOP join")
+    assert me.lines()[0].startswith(":irc.test 704 me JOIN :JOIN <#channel>")
+    me.clear()
+    me.send("HELP FLY")
+    assert me.lines() == [":irc.test 524 me FLY :No help available on this topic"]
+
+
+def test_statusmsg_is_advertised() -> None:
+    server = Server()
+    client = server.connect()
+    client.send("NICK me", "USER me 0 * :Me")
+    assert any(" 005 " in line and " STATUSMSG=@+ " in line for line in client.lines())

@@ -4,6 +4,10 @@ NOTICE never gets an error reply (RFC 1459: automatic replies must not loop), bu
 otherwise checked exactly like PRIVMSG. Client-only tags (``+name``) are relayed; every
 other tag a client sent (``label``, ...) is the connection's and is not.
 
+A target ``@#chan`` or ``+#chan`` (STATUSMSG) reaches only the members with at least that
+status (operators; voiced users and operators); such messages are not kept in the
+channel's history, which every member may read.
+
 A PRIVMSG to a nick nobody holds that names a registered account is for that account: it
 goes to the sessions logged in to it under other nicks, or, with nobody logged in, is
 kept for its next login (:mod:`twistedchat.chat.mailbox`) and the sender told so with
@@ -19,6 +23,9 @@ from twistedchat.chat.history import account_party, channel_key, private_key
 from twistedchat.irc import numerics as N
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.message import Message
+
+#: Status prefixes a channel target may carry (ISUPPORT STATUSMSG), highest first.
+STATUSMSG = "@+"
 
 
 def send_message(ctx: Context) -> None:
@@ -36,6 +43,8 @@ def send_message(ctx: Context) -> None:
     for target in ctx.targets(ctx.params[0], quiet=quiet):
         if target[0] in CHANTYPES:
             _to_channel(ctx, target, quiet)
+        elif target[0] in STATUSMSG and target[1:2] in CHANTYPES:
+            _to_channel(ctx, target[1:], quiet, status=target[0])
         else:
             _to_user(ctx, target, quiet)
 
@@ -49,20 +58,26 @@ def _build(ctx: Context, target: str) -> Message:
     )
 
 
-def _to_channel(ctx: Context, name: str, quiet: bool) -> None:
+def _to_channel(ctx: Context, name: str, quiet: bool, status: str = "") -> None:
+    """To a channel's members; with ``status`` (``@`` or ``+``) only to those holding it
+    or a higher one (STATUSMSG)."""
     user = ctx.user
     channel = ctx.world.channel(name)
     if channel is None:
         if not quiet:
-            ctx.reply(N.ERR_NOSUCHNICK, name, "No such nick/channel")
+            ctx.reply(N.ERR_NOSUCHNICK, status + name, "No such nick/channel")
         return
     if not channel.can_speak(user):
         if not quiet:
             ctx.reply(N.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
         return
-    message = _build(ctx, channel.name)
-    _remember(ctx, channel_key(channel.name), message)
-    ctx.out.send_all(channel.members, message, skip=user.session)
+    message = _build(ctx, status + channel.name)
+    if status:
+        audience = [s for s, m in channel.members.items() if m.op or (status == "+" and m.voice)]
+    else:
+        _remember(ctx, channel_key(channel.name), message)
+        audience = list(channel.members)
+    ctx.out.send_all(audience, message, skip=user.session)
     ctx.out.send(user.session, message, echo=True)
 
 

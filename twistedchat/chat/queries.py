@@ -224,6 +224,20 @@ def _topic(world: World, viewer: User, params: tuple[str, ...], _server: str) ->
     return topic_replies(channel, viewer)
 
 
+def _links(world: World, viewer: User, _params: tuple[str, ...], server: str) -> list[Message]:
+    """LINKS: the cluster's nodes, each as a server one hop from the one answering."""
+    me = viewer.nick
+    return [
+        *(
+            numeric(
+                me, N.RPL_LINKS, node, server, f"1 twistedchat node, {len(info.sessions)} users"
+            )
+            for node, info in sorted(world.nodes.items())
+        ),
+        numeric(me, N.RPL_ENDOFLINKS, "*", "End of /LINKS list"),
+    ]
+
+
 def _lusers(world: World, viewer: User, _params: tuple[str, ...], _server: str) -> list[Message]:
     """LUSERS; each node of the cluster counts as a server, "local" means the viewer's node."""
     me = viewer.nick
@@ -271,5 +285,6 @@ _HANDLERS: dict[str, _Handler] = {
     "MODE": _mode,
     "TOPIC": _topic,
     "LUSERS": _lusers,
+    "LINKS": _links,
     "CLUSTER": lambda world, viewer, _params, _server: cluster_status(world, viewer),
 }

@@ -30,6 +30,7 @@ def isupport_tokens(limits: ChatLimits, network: str) -> tuple[str, ...]:
         "NETWORK=" + network,
         f"NICKLEN={limits.nicklen}",
         "PREFIX=(ov)@+",
+        "STATUSMSG=@+",
         f"TARGMAX=JOIN:{t},PART:{t},KICK:{t},PRIVMSG:{t},NOTICE:{t},TAGMSG:{t},WHOIS:1",
         f"TOPICLEN={limits.topiclen}",
         "UTF8ONLY",

@@ -59,6 +59,7 @@ from twistedchat.irc.greeting import (
     version_lines,
     welcome_burst,
 )
+from twistedchat.irc.help import help_lines
 from twistedchat.irc.labels import labeled
 from twistedchat.irc.login_throttle import LoginThrottle
 from twistedchat.irc.message import Message
@@ -77,7 +78,20 @@ PRE_REGISTRATION = frozenset(
 )
 #: Commands answered by the connection itself, never by the chat state.
 LOCAL_COMMANDS = frozenset(
-    {"CAP", "PING", "PONG", "QUIT", "VERSION", "TIME", "MOTD", "INFO", "USER", "PASS"}
+    {
+        "CAP",
+        "PING",
+        "PONG",
+        "QUIT",
+        "VERSION",
+        "TIME",
+        "MOTD",
+        "INFO",
+        "HELP",
+        "HELPOP",
+        "USER",
+        "PASS",
+    }
 )
 
 
@@ -722,6 +736,8 @@ class IRCConnection(Protocol):
             self._reply(label, [self._numeric(N.ERR_ALREADYREGISTERED, "You may not reregister")])
         elif command == "VERSION":
             self._reply(label, version_lines(self.nick, self.settings))
+        elif command in ("HELP", "HELPOP"):
+            self._reply(label, help_lines(self.nick, params[0] if params else ""))
         elif command == "INFO":
             self._reply(label, info_lines(self.nick, self.settings))
         elif command == "TIME":

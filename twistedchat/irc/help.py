@@ -1,0 +1,51 @@
+"""HELP (and HELPOP): short help on the commands this server knows, answered by the
+connection (RPL_HELPSTART 704, RPL_HELPTXT 705, RPL_ENDOFHELP 706; 524 for no such topic)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from twistedchat.irc import numerics as N
+from twistedchat.irc.message import Message
+
+TOPICS: Mapping[str, tuple[str, ...]] = {
+    "*": (
+        "twistedchat: IRC replicated over a cluster of nodes (Raft).",
+        "Commands: AWAY CAP CHATHISTORY CLUSTER HELP INFO INVITE ISON JOIN KICK LINKS",
+        "LIST LUSERS MODE MOTD NAMES NICK NOTICE OPER PART PING PRIVMSG QUIT REGISTER",
+        "SETNAME TAGMSG TIME TOPIC USERHOST VERSION WHO WHOIS WHOWAS",
+        "Accounts: /msg NickServ HELP. HELP <command> for one of them.",
+    ),
+    "JOIN": ("JOIN <#channel>[,<#channel>...] [<key>,...]: join channels; JOIN 0 parts all.",),
+    "PRIVMSG": (
+        "PRIVMSG <target>[,<target>...] :<text>: to a nick, a #channel, or only a",
+        "channel's operators (@#channel) or voiced users and operators (+#channel).",
+    ),
+    "KICK": ("KICK <#channel>[,<#channel>...] <nick>[,<nick>...] [:<reason>]",),
+    "AWAY": ("AWAY [:<message>]: set, or without a message clear, your away message.",),
+    "SETNAME": ("SETNAME :<realname>: change your realname (at most NAMELEN bytes).",),
+    "REGISTER": (
+        "REGISTER <account|*> <email|*> <password>: register an account and log in to it.",
+    ),
+    "CHATHISTORY": (
+        "CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN|TARGETS ...: replay history",
+        "(IRCv3 chathistory; any node serves it).",
+    ),
+    "CLUSTER": (
+        "CLUSTER: the nodes and their users. Operators: CLUSTER DRAIN|TRANSFER|REMOVE <node>.",
+    ),
+}
+
+
+def help_lines(nick: str, subject: str) -> list[Message]:
+    """The answer to ``HELP [subject]``."""
+    key = subject.upper() or "*"
+    lines = TOPICS.get(key)
+    if lines is None:
+        return [Message(N.ERR_HELPNOTFOUND, (nick, subject, "No help available on this topic"))]
+    first, *rest = lines
+    return [
+        Message(N.RPL_HELPSTART, (nick, key, first)),
+        *(Message(N.RPL_HELPTXT, (nick, key, line)) for line in rest),
+        Message(N.RPL_ENDOFHELP, (nick, key, "End of /HELP")),
+    ]
