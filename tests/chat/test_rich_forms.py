@@ -7,6 +7,7 @@ from tests.chat.helpers import Chat, parse
 from twistedchat.chat.accounts import REGISTER
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.operators import OPER
+from twistedchat.chat.state import ChatState
 from twistedchat.irc.message import Message
 
 
@@ -107,3 +108,22 @@ def test_a_realname_longer_than_namelen_is_cut_at_registration() -> None:
     chat.state.query("bob", parse("WHO bob"), "srv")
     (who, _) = chat.state.query("amy", parse("WHO amy"), "srv")
     assert who.params[-1] == "0 Real amy"[: 2 + 8]
+
+
+def test_bot_mode_shows_in_whois_who_mode_and_a_tag_and_survives_a_snapshot() -> None:
+    chat = room()
+    out = chat.send("bob", "MODE bob +B")
+    assert [d.message.params for d in out] == [("bob", "+B")]
+    whois = chat.state.query("carol", parse("WHOIS bob"), "srv")
+    assert any(m.command == "335" and m.params[1:] == ("bob", "is a bot") for m in whois)
+    (who, _) = chat.state.query("carol", parse("WHO bob"), "srv")
+    assert who.params[6] == "HB"
+    said = [d.message for d in chat.send("bob", "PRIVMSG #a :beep") if d.session == "carol"]
+    assert said[0].tags["bot"] == ""
+    assert chat.state.query("bob", parse("MODE bob"), "srv")[0].params[-1] == "+B"
+    restored = ChatState.restore(chat.state.snapshot(), ChatLimits())
+    (again, _) = restored.query("carol", parse("WHO bob"), "srv")
+    assert again.params[6] == "HB"
+    chat.send("bob", "MODE bob -B")
+    (who, _) = chat.state.query("carol", parse("WHO bob"), "srv")
+    assert who.params[6] == "H"

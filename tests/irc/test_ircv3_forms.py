@@ -81,3 +81,19 @@ def test_away_notify_and_setname_reach_only_those_who_asked() -> None:
     assert plain.lines() == []
     plain.send("WHO bob")
     assert plain.has(" 352 plain * ~bob 192.168.1.1 irc.test bob G :0 Bob B")
+
+
+def test_a_bot_is_marked_by_isupport_who_and_the_bot_tag_for_tagged_clients() -> None:
+    server = Server()
+    bot = server.register("beepbot")
+    tagged = server.register("tagged", caps=("message-tags",))
+    plain = server.register("plain")
+    for client in (bot, tagged, plain):
+        client.send("JOIN #a")
+    bot.send("MODE beepbot +B", "PRIVMSG #a :beep")
+    line = [x for x in tagged.lines() if x.endswith("PRIVMSG #a :beep")][0]
+    assert "bot" in line[1:].split(" ")[0].split(";")
+    assert plain.lines()[-1] == ":beepbot!~beepbot@192.168.1.1 PRIVMSG #a :beep"
+    client = server.connect()
+    client.send("NICK n", "USER n 0 * :N")
+    assert any(" BOT=B " in x for x in client.lines())

@@ -50,6 +50,7 @@ class User:
     refs: dict[str, None] = field(default_factory=dict)
     oper: bool = False
     resume_older: tuple[str, ...] = ()  # earlier tokens still accepted, latest issued first
+    bot: bool = False  # user mode +B (IRCv3 bot-mode)
 
     @property
     def prefix(self) -> str:

@@ -62,7 +62,8 @@ def mode_query(world: World, viewer: User, params: tuple[str, ...]) -> list[Mess
             return ban_list_replies(channel, viewer)
         return channel_mode_replies(channel, viewer)
     if casefold(target) == casefold(viewer.nick):
-        flags = ("i" if viewer.invisible else "") + ("o" if viewer.oper else "")
+        flags = ("B" if viewer.bot else "") + ("i" if viewer.invisible else "")
+        flags += "o" if viewer.oper else ""
         return [numeric(viewer.nick, N.RPL_UMODEIS, "+" + flags)]
     if world.user_by_nick(target) is None:
         return [numeric(viewer.nick, N.ERR_NOSUCHNICK, target, "No such nick/channel")]
@@ -86,6 +87,10 @@ def _user_mode(ctx: Context, target: str) -> None:
             if user.invisible != (sign == "+"):
                 user.invisible = sign == "+"
                 changes.append((sign, "i", None))
+        elif letter == "B":  # IRCv3 bot-mode: WHOIS 335, WHO flag B, the bot tag
+            if user.bot != (sign == "+"):
+                user.bot = sign == "+"
+                changes.append((sign, "B", None))
         elif letter == "o" and sign == "-" and user.oper:  # +o only through OPER
             user.oper = False
             changes.append(("-", "o", None))

@@ -65,6 +65,8 @@ class Outbox:
         tags["msgid"] = f"{self._index:x}-{self._count}"
         if user.account is not None:
             tags["account"] = user.account
+        if user.bot:
+            tags["bot"] = ""  # IRCv3 bot-mode, for clients with message-tags
         return Message(command, params, user.prefix, tags)
 
     def service_message(self, prefix: str, command: str, *params: str) -> Message:

@@ -124,7 +124,10 @@ def _who(world: World, viewer: User, params: tuple[str, ...], server: str) -> li
                 u.host,
                 server,
                 u.nick,
-                ("G" if u.away is not None else "H") + ("*" if u.oper else "") + sym,
+                ("G" if u.away is not None else "H")
+                + ("*" if u.oper else "")
+                + ("B" if u.bot else "")
+                + sym,
                 f"0 {u.realname}",
             )
             for where, u, sym in rows
@@ -161,6 +164,8 @@ def _whois(world: World, viewer: User, params: tuple[str, ...], server: str) -> 
         replies.append(numeric(me, N.RPL_AWAY, user.nick, user.away))
     if user.oper:
         replies.append(numeric(me, N.RPL_WHOISOPERATOR, user.nick, "is an IRC operator"))
+    if user.bot:
+        replies.append(numeric(me, N.RPL_WHOISBOT, user.nick, "is a bot"))
     if user.account is not None:
         replies.append(numeric(me, N.RPL_WHOISACCOUNT, user.nick, user.account, "is logged in as"))
     replies.append(numeric(me, N.RPL_ENDOFWHOIS, user.nick, "End of /WHOIS list"))

@@ -123,9 +123,8 @@ def _who(message: Message, caps: Set[str]) -> Message:
     if "multi-prefix" in caps or len(params) < 7:
         return message
     flags = params[6]
-    away, rest = flags[:1], flags[1:]
-    oper = "*" if rest.startswith("*") else ""
-    flags = away + oper + _status(rest[len(oper) :], multi=False)
+    letters = flags.rstrip(STATUS_PREFIXES)  # H or G, then * (operator) and B (bot)
+    flags = letters + flags[len(letters) : len(letters) + 1]
     return Message(message.command, (*params[:6], flags, *params[7:]), message.source, message.tags)
 
 

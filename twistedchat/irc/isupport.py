@@ -15,6 +15,7 @@ def isupport_tokens(limits: ChatLimits, network: str) -> tuple[str, ...]:
     t = limits.targmax
     return (
         f"AWAYLEN={limits.awaylen}",
+        "BOT=B",
         "CASEMAPPING=" + CASEMAPPING,
         f"CHANLIMIT=#&:{limits.chanlimit}",
         "CHANMODES=b,k,l,imnst",
