@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.chat.helpers import Chat, parse
+from twistedchat.chat.accounts import REGISTER
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.outbox import server_time
 from twistedchat.chat.state import ChatState, is_write
@@ -203,3 +204,20 @@ def test_links_lists_the_clusters_nodes_as_servers() -> None:
         ":srv 364 alice n2 irc.one :1 twistedchat node, 0 users",
         ":srv 365 alice * :End of /LINKS list",
     ]
+
+
+def test_whox_gives_the_requested_fields_in_whox_order_with_the_token() -> None:
+    chat = Chat()
+    chat.users("op", "bob")
+    chat.internal("bob", REGISTER, "bob", "scrypt$00$11")
+    for nick in ("op", "bob"):
+        chat.send(nick, "JOIN #c")
+    chat.send("op", "MODE #c +v op")
+    replies = chat.state.query("bob", parse("WHO #c %tuhnairf,1"), "irc.test")
+    assert [m.params for m in replies[:-1]] == [
+        ("bob", "1", "~op", "255.255.255.255", "host", "op", "H@", "0", "Real op"),
+        ("bob", "1", "~bob", "255.255.255.255", "host", "bob", "H", "bob", "Real bob"),
+    ]
+    assert replies[0].command == "354" and replies[-1].command == "315"
+    (row, _) = chat.state.query("bob", parse("WHO op %cn"), "irc.test")
+    assert row.params == ("bob", "*", "op")

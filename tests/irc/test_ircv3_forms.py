@@ -91,7 +91,7 @@ def test_a_bot_is_marked_by_isupport_who_and_the_bot_tag_for_tagged_clients() ->
     for client in (bot, tagged, plain):
         client.send("JOIN #a")
     bot.send("MODE beepbot +B", "PRIVMSG #a :beep")
-    line = [x for x in tagged.lines() if x.endswith("PRIVMSG #a :beep")][0]
+    (line,) = [x for x in tagged.lines() if x.endswith("PRIVMSG #a :beep")]
     assert "bot" in line[1:].split(" ")[0].split(";")
     assert plain.lines()[-1] == ":beepbot!~beepbot@192.168.1.1 PRIVMSG #a :beep"
     client = server.connect()

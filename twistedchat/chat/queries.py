@@ -114,26 +114,54 @@ def _who(world: World, viewer: User, params: tuple[str, ...], server: str) -> li
             if (u is viewer or u is exact or not u.invisible or world.shares_channel(viewer, u))
             and any(glob_match(pattern, f) for f in (u.nick, u.username, u.host, u.realname))
         ]
-    return [
-        *(
-            numeric(
-                viewer.nick,
-                N.RPL_WHOREPLY,
-                where,
-                u.username,
-                u.host,
-                server,
-                u.nick,
-                ("G" if u.away is not None else "H")
-                + ("*" if u.oper else "")
-                + ("B" if u.bot else "")
-                + sym,
-                f"0 {u.realname}",
-            )
+    if len(params) > 1 and params[1].startswith("%"):
+        fields, _, token = params[1][1:].partition(",")
+        replies = [
+            _whox_row(viewer, where, u, sym, server, fields, token) for where, u, sym in rows
+        ]
+    else:
+        replies = [
+            numeric(viewer.nick, N.RPL_WHOREPLY, where, u.username, u.host, server, u.nick,
+                    _who_flags(u, sym), f"0 {u.realname}")
             for where, u, sym in rows
-        ),
-        numeric(viewer.nick, N.RPL_ENDOFWHO, mask, "End of WHO list"),
-    ]
+        ]  # fmt: skip
+    return [*replies, numeric(viewer.nick, N.RPL_ENDOFWHO, mask, "End of WHO list")]
+
+
+def _who_flags(user: User, prefixes: str) -> str:
+    """WHO's flags: H (here) or G (gone), * for an operator, B for a bot, then the
+    channel prefixes (all of them: connections cut them for clients without multi-prefix)."""
+    away = "G" if user.away is not None else "H"
+    return away + ("*" if user.oper else "") + ("B" if user.bot else "") + prefixes
+
+
+#: WHOX fields in the order the reply gives them (ircv3.net whox), and what each shows.
+WHOX_FIELDS = "tcuihsnfdlaor"
+
+
+def _whox_row(
+    viewer: User, where: str, user: User, prefixes: str, server: str, fields: str, token: str
+) -> Message:
+    """RPL_WHOSPCRPL (354): the requested ``fields`` of one row, in WHOX's order. The IP
+    is never shown (255.255.255.255), idle time and oplevel are not kept (0 and n/a), and
+    the flags carry the highest channel prefix only: which parameter is the flags field
+    depends on the request, which the connection that cuts prefixes down does not see."""
+    values = {
+        "t": token or "0",
+        "c": where,
+        "u": user.username,
+        "i": "255.255.255.255",
+        "h": user.host,
+        "s": server,
+        "n": user.nick,
+        "f": _who_flags(user, prefixes[:1]),
+        "d": "0",
+        "l": "0",
+        "a": user.account or "0",
+        "o": "n/a",
+        "r": user.realname,
+    }
+    return numeric(viewer.nick, N.RPL_WHOSPCRPL, *(values[f] for f in WHOX_FIELDS if f in fields))
 
 
 def _whois(world: World, viewer: User, params: tuple[str, ...], server: str) -> list[Message]:

@@ -35,4 +35,5 @@ def isupport_tokens(limits: ChatLimits, network: str) -> tuple[str, ...]:
         f"TARGMAX=JOIN:{t},PART:{t},KICK:{t},PRIVMSG:{t},NOTICE:{t},TAGMSG:{t},WHOIS:1",
         f"TOPICLEN={limits.topiclen}",
         "UTF8ONLY",
+        "WHOX",
     )
