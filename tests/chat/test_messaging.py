@@ -151,3 +151,18 @@ def test_statusmsg_reaches_only_members_with_that_status_and_is_not_kept() -> No
     history = chat.state.query("plain", parse("CHATHISTORY LATEST #s * 10"), "srv")
     assert not any(m.command == "PRIVMSG" for m in history)
     assert codes(chat.send("plain", "PRIVMSG @#nowhere :x"), "plain") == ["401"]
+
+
+def test_a_no_ctcp_channel_refuses_ctcp_but_not_actions() -> None:
+    chat = Chat()
+    chat.users("op", "bob")
+    for nick in ("op", "bob"):
+        chat.send(nick, "JOIN #q")
+    out = chat.send("op", "MODE #q +C")
+    assert to(out, "bob") == [":op!~op@host MODE #q +C"]
+    assert codes(chat.send("bob", "PRIVMSG #q :\x01VERSION\x01"), "bob") == ["404"]
+    assert chat.send("bob", "NOTICE #q :\x01PING 1\x01") == []  # NOTICE: refused silently
+    assert to(chat.send("bob", "PRIVMSG #q :\x01ACTION waves\x01"), "op") == [
+        ":bob!~bob@host PRIVMSG #q :\x01ACTION waves\x01"
+    ]
+    assert chat.query("bob", "MODE #q")[0] == ":srv 324 bob #q +Cnt"

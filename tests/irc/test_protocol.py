@@ -26,7 +26,7 @@ def test_welcome_burst_advertises_isupport_and_motd(server: Server) -> None:
         "PREFIX=(ov)@+",
         "NICKLEN=30",
         "NETWORK=TestNet",
-        "CHANMODES=b,k,l,imnst",
+        "CHANMODES=b,k,l,Cimnst",
         "TARGMAX=",
     ):
         assert token in isupport

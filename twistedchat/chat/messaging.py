@@ -71,6 +71,10 @@ def _to_channel(ctx: Context, name: str, quiet: bool, status: str = "") -> None:
         if not quiet:
             ctx.reply(N.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send to channel")
         return
+    if channel.has_flag("C") and _is_ctcp(ctx):
+        if not quiet:
+            ctx.reply(N.ERR_CANNOTSENDTOCHAN, channel.name, "Cannot send CTCP to channel (+C)")
+        return
     message = _build(ctx, status + channel.name)
     if status:
         audience = [s for s, m in channel.members.items() if m.op or (status == "+" and m.voice)]
@@ -79,6 +83,12 @@ def _to_channel(ctx: Context, name: str, quiet: bool, status: str = "") -> None:
         audience = list(channel.members)
     ctx.out.send_all(audience, message, skip=user.session)
     ctx.out.send(user.session, message, echo=True)
+
+
+def _is_ctcp(ctx: Context) -> bool:
+    """A CTCP request or reply other than ACTION (``/me``), which +C channels refuse."""
+    text = ctx.params[1] if len(ctx.params) > 1 else ""
+    return text.startswith("\x01") and not text[1:].upper().startswith("ACTION")
 
 
 def _to_user(ctx: Context, nick: str, quiet: bool) -> None:

@@ -95,7 +95,7 @@ class Ban:
 
 @dataclass(slots=True)
 class Channel:
-    """A channel; ``flags`` is the sorted string of its set flag modes (of ``imnst``).
+    """A channel; ``flags`` is the sorted string of its set flag modes (of ``Cimnst``).
 
     ``invites`` are sessions invited and not yet joined; it is capped (oldest dropped) and
     may hold sessions that have since quit, which is harmless as session ids never recur.

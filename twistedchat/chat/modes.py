@@ -1,4 +1,4 @@
-"""MODE: user mode +i, channel modes (CHANMODES=b,k,l,imnst, PREFIX=(ov)@+) and mode queries.
+"""MODE: user modes +i +B, channel modes (CHANMODES=b,k,l,Cimnst, PREFIX=(ov)@+) and mode queries.
 
 A MODE command is applied mode by mode, left to right; the changes that took effect are
 announced in one MODE message with a normalised mode string, and nothing is announced
@@ -17,7 +17,7 @@ from twistedchat.irc import numerics as N
 from twistedchat.irc.casemap import casefold
 from twistedchat.irc.message import Message
 
-FLAG_MODES = "imnst"
+FLAG_MODES = "Cimnst"  # C: no CTCP but ACTION (see chat.messaging)
 #: Modes that take a parameter whenever they are given with a sign (list, key, prefixes).
 ALWAYS_PARAM = "bkov"
 KNOWN_MODES = FLAG_MODES + ALWAYS_PARAM + "l"

@@ -18,7 +18,7 @@ def isupport_tokens(limits: ChatLimits, network: str) -> tuple[str, ...]:
         "BOT=B",
         "CASEMAPPING=" + CASEMAPPING,
         f"CHANLIMIT=#&:{limits.chanlimit}",
-        "CHANMODES=b,k,l,imnst",
+        "CHANMODES=b,k,l,Cimnst",
         f"CHANNELLEN={limits.channellen}",
         "CHANTYPES=#&",
         f"CHATHISTORY={limits.history_batch}",
