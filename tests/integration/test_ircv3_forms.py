@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from tests.integration.harness import IRCClient, Node, sentinel
 
@@ -38,4 +39,22 @@ def test_rich_and_plain_clients_on_other_nodes_see_their_own_forms(
     plain.send("WHO alice")
     assert plain.expect(" 352 ").endswith(" alice G :0 Alice Liddell")
     for client in (alice, rich, plain):
+        client.close()
+
+
+def test_a_node_with_a_password_file_asks_for_pass(
+    cluster_factory: Callable[..., list[Node]], tmp_path: Path
+) -> None:
+    secret = tmp_path / "server-password"
+    secret.write_text("open-sesame\n")
+    (node,) = cluster_factory(1, "--password-file", str(secret))
+    stranger = IRCClient(node.irc_port)
+    stranger.send("NICK x")
+    stranger.send("USER x 0 * :X")
+    assert " 464 x " in stranger.expect(" 464 ")
+    assert stranger.expect("ERROR").startswith("ERROR :Closing Link")
+    friend = IRCClient(node.irc_port)
+    friend.send("PASS open-sesame")
+    friend.register("friend")
+    for client in (friend, stranger):
         client.close()

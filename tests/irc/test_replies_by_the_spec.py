@@ -127,3 +127,20 @@ def test_statusmsg_is_advertised() -> None:
     client = server.connect()
     client.send("NICK me", "USER me 0 * :Me")
     assert any(" 005 " in line and " STATUSMSG=@+ " in line for line in client.lines())
+
+
+def test_a_server_password_must_come_with_pass_before_registration() -> None:
+    server = Server(server_password="open-sesame")
+    stranger = server.connect()
+    stranger.send("NICK x", "USER x 0 * :X")
+    assert stranger.lines() == [
+        ":irc.test 464 x :Password incorrect",
+        "ERROR :Closing Link: 192.168.1.1 (Bad password)",
+    ]
+    assert stranger.closed
+    wrong = server.connect()
+    wrong.send("PASS open", "NICK y", "USER y 0 * :Y")
+    assert wrong.closed and wrong.has(" 464 y ")
+    friend = server.connect()
+    friend.send("PASS open-sesame", "NICK z", "USER z 0 * :Z")
+    assert friend.has(" 001 z ") and not friend.closed

@@ -9,6 +9,7 @@ clock so the tests drive it with ``twisted.internet.task.Clock``.
 
 from __future__ import annotations
 
+import hmac
 import itertools
 import secrets
 from collections import deque
@@ -121,6 +122,7 @@ class IRCConnection(Protocol):
         "_last_seen",
         "_output",
         "_parsed_head",
+        "_password",
         "_quitting",
         "_reading_paused",
         "_resume_token",
@@ -155,6 +157,7 @@ class IRCConnection(Protocol):
         self.caps = self._capneg.caps  # the same set, kept up to date by CAP REQ
         self._view = view_for(self.caps)  # what the caps change in our bytes; CAP updates it
         self._user: tuple[str, str] | None = None  # (username, realname)
+        self._password: str | None = None  # PASS, checked against --password-file
         self._sasl = sasl.PlainExchange()
         self._sasl_account: str | None = None  # verified by SASL, applied with CONNECT
         self._sasl_rehash: Message | None = None  # its @REHASH, proposed once registered
@@ -584,6 +587,14 @@ class IRCConnection(Protocol):
             return
         if self.nick == "*" or self._user is None:
             return
+        expected = self.settings.server_password
+        if expected is not None and not hmac.compare_digest(
+            (self._password or "").encode(), expected.encode()
+        ):
+            log.info("refusing {host}: wrong or missing server password", host=self.host)
+            self._send_numeric(N.ERR_PASSWDMISMATCH, "Password incorrect")
+            self._close("Bad password")
+            return
         aborted = self._sasl.interrupt()
         if aborted is not None:
             for line in sasl.server_lines(aborted, self.nick):
@@ -732,6 +743,10 @@ class IRCConnection(Protocol):
                 self._reply(
                     label, [self._numeric(N.ERR_ALREADYREGISTERED, "You may not reregister")]
                 )
+            elif not params:
+                self._send_numeric(N.ERR_NEEDMOREPARAMS, "PASS", "Not enough parameters")
+            else:
+                self._password = params[0]
         elif command == "USER":
             self._reply(label, [self._numeric(N.ERR_ALREADYREGISTERED, "You may not reregister")])
         elif command == "VERSION":

@@ -32,6 +32,7 @@ class ConnectionSettings:
     ping_timeout: float = 60.0
     sendq_bytes: int = 1 << 20
     min_password: int = 8  # characters an account password needs (--min-password)
+    server_password: str | None = None  # PASS every client must give (--password-file)
     # Writes of one client in the pipeline at once (each holds its encoded command until
     # applied): 256 lets a single fast sender keep the log busy while a batch commits (one
     # sender to 100 receivers on 1 node: 964k deliveries/s at 256, 489k at 64).

@@ -211,6 +211,12 @@ class ChatNodeOptions(usage.Options):
             _positive_float,
         ],
         [
+            "password-file",
+            None,
+            None,
+            "File holding the server password: clients must send it with PASS to register.",
+        ],
+        [
             "status-token-file",
             None,
             None,
@@ -287,6 +293,7 @@ class ChatNodeOptions(usage.Options):
             raise SystemExit(0)
         self["plugins"] = _load_plugins(self)
         self["status-token"] = _status_token(self["status-token-file"])
+        self["password"] = _server_password(self["password-file"])
         if not self["irc"]:
             self["irc"] = [DEFAULT_IRC]
         for name in ("peer", "status"):
@@ -359,6 +366,18 @@ def _status_token(path: str | None) -> str | None:
     if len(token) < 16:
         raise usage.UsageError("--status-token-file: the token needs at least 16 characters")
     return token
+
+
+def _server_password(path: str | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        password = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise usage.UsageError(f"--password-file: {error}") from None
+    if not password or " " in password:
+        raise usage.UsageError("--password-file: the password must be one word, not empty")
+    return password
 
 
 def _plugin_listing() -> str:

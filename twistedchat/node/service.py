@@ -146,6 +146,7 @@ class ChatNodeService(service.Service):
             registration_timeout=options["registration-timeout"],
             sendq_bytes=options["sendq"],
             min_password=options["min-password"],
+            server_password=options["password"],
             connect_rate=options["connect-rate"],
             operators=tuple(options["oper"]),
             sts_port=_tls_port(options["irc"]),
