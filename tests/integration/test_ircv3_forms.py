@@ -58,3 +58,18 @@ def test_a_node_with_a_password_file_asks_for_pass(
     friend.register("friend")
     for client in (friend, stranger):
         client.close()
+
+
+def test_monitor_on_one_node_sees_a_user_come_and_go_on_another(
+    cluster_factory: Callable[..., list[Node]],
+) -> None:
+    nodes = cluster_factory(3)
+    watcher = IRCClient(nodes[0].irc_port, "watcher")
+    watcher.send("MONITOR + friend")
+    assert watcher.expect(" 731 ").endswith(" 731 watcher friend")
+    friend = IRCClient(nodes[2].irc_port, "friend")
+    assert watcher.expect(" 730 ").endswith(" 730 watcher friend!~friend@127.0.0.1")
+    friend.send("QUIT :later")
+    assert watcher.expect(" 731 ").endswith(" 731 watcher friend")
+    watcher.close()
+    friend.close()

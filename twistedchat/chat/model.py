@@ -197,6 +197,9 @@ class World:
         self.history = History(
             limits.history_max, limits.history_days, limits.history_conversations
         )
+        #: Nicks the entry being applied brought online (with ``nick!user@host``) or took
+        #: offline (None), in order: for the nodes' MONITOR lists. Cleared per entry.
+        self.presence: list[tuple[str, str | None]] = []
         self.mail = Mailboxes(
             limits.mail_per_account, limits.mail_per_sender, limits.mail_from_sender,
             limits.mail_accounts, limits.history_days,
@@ -238,6 +241,7 @@ class World:
     # -- users -------------------------------------------------------------------------
 
     def add_user(self, user: User) -> None:
+        self.presence.append((user.nick, user.prefix))
         self.users[user.session] = user
         self.nicks[casefold(user.nick)] = user.session
         self.max_users = max(self.max_users, len(self.users))
@@ -288,8 +292,11 @@ class World:
     def rename(self, user: User, nick: str, time: int) -> None:
         self.record_whowas(user, time)
         del self.nicks[casefold(user.nick)]
+        if casefold(user.nick) != casefold(nick):
+            self.presence.append((user.nick, None))
         user.nick = nick
         self.nicks[casefold(nick)] = user.session
+        self.presence.append((nick, user.prefix))
 
     def remove_user(self, user: User, time: int) -> None:
         """Forget ``user``: their channels (maybe dropping them), nick and session."""
@@ -297,6 +304,7 @@ class World:
         for key in list(user.channels):
             self.remove_member(self.channels[key], user)
         del self.nicks[casefold(user.nick)]
+        self.presence.append((user.nick, None))
         del self.users[user.session]
         del self.nodes[user.node].sessions[user.session]
         self._forget_login(user)

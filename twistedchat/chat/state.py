@@ -121,13 +121,16 @@ class Applied:
     command it applied, for per-node and leader plugin hooks (None if it applied
     nothing). ``moved`` is the session a resume moved onto the entry's connection.
     ``admin`` is an accepted operator request, ``(verb, node)``, for the nodes to carry
-    out (a drain, a leadership transfer, a removal).
+    out (a drain, a leadership transfer, a removal). ``presence`` are the nicks it
+    brought online (with their ``nick!user@host``) or took offline (None), in order, for
+    the nodes' MONITOR lists.
     """
 
     deliveries: Sequence[Sending]
     event: ChatEvent | None = None
     moved: str | None = None
     admin: tuple[str, str] | None = None
+    presence: tuple[tuple[str, str | None], ...] = ()
 
 
 NOTHING = Applied(())
@@ -155,6 +158,7 @@ class ChatState:
         """Apply the log entry at ``index``; returns what it did (see :class:`Applied`)."""
         session, seq = command.session, command.seq
         world = self._world
+        world.presence.clear()
         if command.time < world.log_time:  # a new leader's clock a little behind (0020)
             command = replace(command, time=world.log_time)
         world.log_time = command.time
@@ -212,7 +216,7 @@ class ChatState:
                 admin = (verb, node)
         elif name != "QUIT":
             out.send(session, numeric("*", N.ERR_NOTREGISTERED, "You have not registered"))
-        return Applied(out.deliveries, event, moved, admin)
+        return Applied(out.deliveries, event, moved, admin, tuple(world.presence))
 
     def _apply_user_command(
         self, index: int, command: Command, user: User, message: Message, out: Outbox
@@ -237,7 +241,7 @@ class ChatState:
             resume.remember(user, command.ref)
             nickguard.review(world, out, user, command.time)
         nickguard.enforce(world, out, command.time, index)
-        return Applied(out.deliveries, event, None, admin)
+        return Applied(out.deliveries, event, None, admin, tuple(world.presence))
 
     def _apply_core(
         self, out: Outbox, user: User, message: Message, time: int
@@ -336,6 +340,11 @@ class ChatState:
         """The account of the user holding ``nick`` (None: free, or not logged in)."""
         user = self._world.user_by_nick(nick)
         return None if user is None else user.account
+
+    def user_mask(self, nick: str) -> str | None:
+        """``nick!user@host`` of the user holding ``nick`` (None: nobody does)."""
+        user = self._world.user_by_nick(nick)
+        return None if user is None else user.prefix
 
     def nick_in_use(self, nick: str) -> bool:
         return self._world.user_by_nick(nick) is not None

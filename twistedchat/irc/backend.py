@@ -64,6 +64,9 @@ class ChatBackend(Protocol):
     def query(self, session: str, message: Message) -> list[Message]:
         """Answer a read-only command from the local replica of the chat state."""
 
+    def monitor(self, session: str, message: Message) -> list[Message]:
+        """Answer ``MONITOR``: the session's watch list is kept by its node (730-734)."""
+
     def password_hash(self, account: str) -> str | None:
         """The stored password hash of ``account`` in the local replica (None: no account)."""
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.irc.casemap import CASEMAPPING
 
+#: Nicks one client may MONITOR (kept by its node, see ``node.monitor``).
+MONITOR_TARGETS = 100
+
 
 def isupport_tokens(limits: ChatLimits, network: str) -> tuple[str, ...]:
     """Every token we advertise, sorted by name as most servers do."""
@@ -27,6 +30,7 @@ def isupport_tokens(limits: ChatLimits, network: str) -> tuple[str, ...]:
         f"MAXLIST=b:{limits.maxlist}",
         f"MAXTARGETS={t}",
         f"MODES={limits.modes}",
+        f"MONITOR={MONITOR_TARGETS}",
         f"NAMELEN={limits.namelen}",
         "NETWORK=" + network,
         f"NICKLEN={limits.nicklen}",

@@ -113,3 +113,8 @@ RPL_SASLMECHS = "908"
 #: The text of the ERR_UNKNOWNERROR a node cut off from the majority answers writes with;
 #: clients that retry (``twistedchat.client``) recognise the refusal by it.
 NO_QUORUM = "Cluster has no quorum; try again shortly"
+RPL_MONONLINE = "730"
+RPL_MONOFFLINE = "731"
+RPL_MONLIST = "732"
+RPL_ENDOFMONLIST = "733"
+ERR_MONLISTFULL = "734"

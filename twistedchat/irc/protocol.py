@@ -619,6 +619,8 @@ class IRCConnection(Protocol):
             self._handle_account(message, label)
         elif command == "OPER":
             self._oper(message, label)
+        elif command == "MONITOR":
+            self._reply(label, self.backend.monitor(self.session, message))
         elif command == "AUTHENTICATE":  # SASL 3.1: no authentication after registration
             if self._sasl_account is not None:
                 reply = self._numeric(N.ERR_SASLALREADY, "You have already authenticated")

@@ -29,6 +29,7 @@ from twistedchat.chat.resume import ORPHAN_QUIT
 from twistedchat.chat.state import Applied, ChatState
 from twistedchat.irc.backend import SessionSink
 from twistedchat.irc.message import Message
+from twistedchat.node.monitor import Monitors
 from twistedchat.node.plugin_duties import PluginDuties
 from twistedchat.node.proposer import CommandLog, Proposer, Writes
 from twistedchat.node.router import Router
@@ -85,6 +86,7 @@ class SessionHub:
         self.administer = administer  # the leader's TRANSFER and REMOVE (the service's)
         self.proposer = Proposer(node_id, clock, retry_interval)
         self.router = Router(server_name)
+        self.monitors = Monitors()
         #: Resumable sessions a previous run of this node left: (resume hash, quit time).
         self._orphans: dict[str, tuple[str, float]] = {}
         self.sessions: dict[str, LocalSession] = {}
@@ -182,6 +184,7 @@ class SessionHub:
     def _drop(self, session_id: str, reason: str) -> None:
         """Forget a local session without proposing anything, closing its connection."""
         del self.sessions[session_id]
+        self.monitors.forget(session_id)
         sink = self.router.detach(session_id)
         if sink is not None:
             sink.end(reason)
@@ -197,6 +200,7 @@ class SessionHub:
         if session is None:
             return
         self.router.detach(session_id)
+        self.monitors.forget(session_id)  # a watch list is its connection's
         session.detached_at = self.clock.seconds()
         resumable = self.state.session_node(session_id) == self.node_id and (
             self.state.is_resumable(session_id)
@@ -216,6 +220,10 @@ class SessionHub:
 
     def query(self, session_id: str, message: Message) -> list[Message]:
         return self.state.query(session_id, message, self.server_name)
+
+    def monitor(self, session_id: str, message: Message) -> list[Message]:
+        me = self.state.session_nick(session_id) or "*"
+        return self.monitors.command(session_id, me, message.params, self.state.user_mask)
 
     def password_hash(self, account: str) -> str | None:
         return self.state.password_hash(account)
@@ -380,6 +388,8 @@ class SessionHub:
             self._settle(command, origin, replies)
         for delivery in after:  # once the answer (a welcome burst, say) is out
             self.router.deliver(delivery)
+        for session_id, notice in self.monitors.notices(applied.presence, self.state.session_nick):
+            self.router.deliver(Delivery(session_id, notice))
         if resumed:  # its connection now has the old id
             self.sessions.pop(command.session, None)
             self.router.detach(command.session)
@@ -417,6 +427,7 @@ class SessionHub:
             session.quit_reason = "Connection closed"
             return False
         self.router.attach(resumed, connection)
+        self.monitors.move(command.session, resumed)
         connection.adopt(resumed)
         return True
 
