@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tests.chat.helpers import Chat, parse
 from twistedchat.chat.accounts import REGISTER
+from twistedchat.chat.delivery import Broadcast, Delivery
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.operators import OPER
 from twistedchat.chat.state import ChatState
@@ -127,3 +128,15 @@ def test_bot_mode_shows_in_whois_who_mode_and_a_tag_and_survives_a_snapshot() ->
     chat.send("bob", "MODE bob -B")
     (who, _) = chat.state.query("carol", parse("WHO bob"), "srv")
     assert who.params[6] == "H"
+
+
+def test_an_invitation_is_told_to_members_with_invite_notify_only() -> None:
+    chat = room()
+    chat.users("dave")
+    chat.send("op", "INVITE dave #a")
+    assert chat.applied is not None
+    invitation, notice = [d for d in chat.applied.deliveries if d.message.command == "INVITE"]
+    assert isinstance(invitation, Delivery) and isinstance(notice, Broadcast)
+    assert invitation.session == "dave" and invitation.needs is None
+    assert notice.audience == ("op", "bob", "carol") and notice.skip == "op"
+    assert notice.needs == "invite-notify" and notice.message is invitation.message

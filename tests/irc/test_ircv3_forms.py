@@ -97,3 +97,20 @@ def test_a_bot_is_marked_by_isupport_who_and_the_bot_tag_for_tagged_clients() ->
     client = server.connect()
     client.send("NICK n", "USER n 0 * :N")
     assert any(" BOT=B " in x for x in client.lines())
+
+
+def test_invite_notify_reaches_members_who_asked_and_the_invitee_always() -> None:
+    server = Server()
+    op = server.register("op")
+    told = server.register("told", caps=("invite-notify",))
+    untold = server.register("untold")
+    dave = server.register("dave")
+    for client in (op, told, untold):
+        client.send("JOIN #a")
+    told.clear()
+    untold.clear()
+    op.send("INVITE dave #a")
+    assert dave.lines()[-1] == ":op!~op@192.168.1.1 INVITE dave #a"
+    assert told.lines() == [":op!~op@192.168.1.1 INVITE dave #a"]
+    assert untold.lines() == []
+    assert "INVITE" not in " ".join(op.lines()[-1:])  # the inviter gets 341, not the notice

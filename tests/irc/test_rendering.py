@@ -73,3 +73,10 @@ def test_a_rendering_cannot_inject_a_line() -> None:
     for caps in (set(), {"message-tags"}):
         data = Rendering(evil, "irc.test").bytes_for(view_for(caps))
         assert data is not None and data.count(b"\r\n") == 1 and data.endswith(b"\r\n")
+
+
+def test_a_rendering_that_needs_a_capability_reaches_only_views_with_it() -> None:
+    notice = Message("INVITE", ("dave", "#a"), "op!~op@h")
+    shared = Rendering(notice, "irc.test", needs="invite-notify")
+    assert shared.bytes_for(view_for(set())) is None
+    assert shared.bytes_for(view_for({"invite-notify"})) == b":op!~op@h INVITE dave #a\r\n"

@@ -212,7 +212,9 @@ def invite(ctx: Context) -> None:
     ctx.reply(N.RPL_INVITING, target.nick, channel.name)
     if target.away is not None:
         ctx.reply(N.RPL_AWAY, target.nick, target.away)
-    ctx.out.send(target.session, ctx.out.user_message(user, "INVITE", target.nick, channel.name))
+    invite = ctx.out.user_message(user, "INVITE", target.nick, channel.name)
+    ctx.out.send(target.session, invite)
+    ctx.out.send_all(channel.members, invite, skip=user.session, needs="invite-notify")
 
 
 def set_topic(ctx: Context) -> None:

@@ -28,12 +28,16 @@ class Delivery:
     command (mail handed over at login): the node sends it after the answer, like a
     message from someone else, so it is not labelled (labeled-response) and not taken for
     part of the registration reply, and arrives after the welcome burst.
+
+    ``needs`` names a capability without which the client is not sent the message at all
+    (an ``invite-notify`` INVITE, which cannot be told from an invitation by its shape).
     """
 
     session: str
     message: Message
     echo: bool = False
     separate: bool = False
+    needs: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,12 +47,14 @@ class Broadcast:
     ``audience`` is in the state's deterministic order (a channel's members in the order
     they joined), so every node reads the same record. ``skip`` is the sender of a channel
     message, who gets their own copy as an echo :class:`Delivery` instead; leaving them
-    out here saves building a second tuple of the members for every message.
+    out here saves building a second tuple of the members for every message. ``needs``
+    is as for :class:`Delivery`.
     """
 
     audience: tuple[str, ...]
     message: Message
     skip: str | None = None
+    needs: str | None = None
 
 
 #: One thing an applied entry sends.
@@ -65,4 +71,4 @@ def expand(sendings: Iterable[Sending]) -> Iterator[Delivery]:
         skip = sending.skip
         for session in sending.audience:
             if session != skip:
-                yield Delivery(session, sending.message)
+                yield Delivery(session, sending.message, needs=sending.needs)

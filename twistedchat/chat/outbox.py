@@ -81,12 +81,18 @@ class Outbox:
         self.deliveries.append(Delivery(session, message, echo, separate))
 
     def send_all(
-        self, sessions: Iterable[str], message: Message, *, skip: str | None = None
+        self,
+        sessions: Iterable[str],
+        message: Message,
+        *,
+        skip: str | None = None,
+        needs: str | None = None,
     ) -> None:
-        """Send ``message`` to each of ``sessions`` but ``skip``, as one :class:`Broadcast`."""
+        """Send ``message`` to each of ``sessions`` but ``skip`` (those with capability
+        ``needs`` only, if given), as one :class:`Broadcast`."""
         audience = tuple(sessions)
         if audience and audience != (skip,):
-            self.deliveries.append(Broadcast(audience, message, skip))
+            self.deliveries.append(Broadcast(audience, message, skip, needs))
 
     def reply(self, user: User, code: str, *params: str) -> None:
         """Send a numeric to ``user``'s session, addressed to their current nick."""

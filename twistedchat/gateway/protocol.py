@@ -55,7 +55,11 @@ log = Logger()
 
 GATEWAY_NAME = "gateway"
 #: What the gateway offers its clients: the cluster's capabilities minus the one it uses.
-OFFERED = {name: value for name, value in SUPPORTED.items() if name != RESUME_CAP}
+#: What the gateway offers its client: not invite-notify, whose notices a relay cannot tell
+#: from invitations (see chat.delivery.Delivery.needs).
+OFFERED = {
+    name: value for name, value in SUPPORTED.items() if name not in (RESUME_CAP, "invite-notify")
+}
 ECHOED = frozenset({"PRIVMSG", "NOTICE", "TAGMSG"})
 #: The cluster's answers to a SASL login, which the gateway relays once.
 SASL_REPLIES = SASL_FAILURES | {N.RPL_LOGGEDIN, N.RPL_SASLSUCCESS}

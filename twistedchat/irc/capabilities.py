@@ -28,6 +28,7 @@ SUPPORTED: Mapping[str, str] = {
     "draft/event-playback": "",
     "echo-message": "",
     "extended-join": "",
+    "invite-notify": "",
     "labeled-response": "",
     "message-tags": "",
     "multi-prefix": "",
@@ -55,7 +56,7 @@ CAP_ONLY_COMMANDS: Mapping[str, str] = {
 OUTPUT_CAPS = frozenset(
     {"server-time", "message-tags", "account-tag", "batch", "labeled-response",
      "account-notify", "echo-message", "away-notify", "setname", "extended-join",
-     "multi-prefix", "userhost-in-names"}
+     "multi-prefix", "userhost-in-names", "invite-notify"}
 )  # fmt: skip
 #: Channel status prefixes, highest first: the chat state lists them all (multi-prefix).
 STATUS_PREFIXES = "@+"

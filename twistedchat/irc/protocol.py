@@ -301,6 +301,7 @@ class IRCConnection(Protocol):
             m
             for d in deliveries
             if not (d.echo and "echo-message" not in self.caps)
+            and (d.needs is None or d.needs in self.caps)
             for m in [for_client(d.message, self.caps)]
             if m is not None
         ]

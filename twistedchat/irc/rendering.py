@@ -52,13 +52,15 @@ def view_for(caps: Set[str]) -> ClientView:
 
 
 class Rendering:
-    """``message`` as each view receives it from ``server_name``, serialised on demand."""
+    """``message`` as each view receives it from ``server_name``, serialised on demand;
+    with ``needs``, only views with that capability receive it."""
 
-    __slots__ = ("_bytes", "message", "server_name")
+    __slots__ = ("_bytes", "message", "needs", "server_name")
 
-    def __init__(self, message: Message, server_name: str):
+    def __init__(self, message: Message, server_name: str, needs: str | None = None):
         self.message = message
         self.server_name = server_name
+        self.needs = needs
         self._bytes: dict[ClientView, bytes | None] = {}
 
     def bytes_for(self, view: ClientView) -> bytes | None:
@@ -66,7 +68,12 @@ class Rendering:
         cache = self._bytes
         if view in cache:
             return cache[view]
-        shown = for_client(self.message, view.caps)
+        needs = self.needs
+        shown = (
+            None
+            if needs is not None and needs not in view.caps
+            else (for_client(self.message, view.caps))
+        )
         data = None if shown is None else serialize(shown, self.server_name)
         cache[view] = data
         return data

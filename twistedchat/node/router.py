@@ -54,17 +54,17 @@ class Router:
                 else:
                     replies.append(sending)
                 continue
-            message, skip = sending.message, sending.skip
+            message, skip, needs = sending.message, sending.skip, sending.needs
             rendering: Rendering | None = None
             for session in sending.audience:
                 sink = sinks.get(session)
                 if sink is None or session == skip:
                     continue
                 if session == origin:
-                    replies.append(Delivery(session, message))
+                    replies.append(Delivery(session, message, needs=needs))
                     continue
                 if rendering is None:
-                    rendering = Rendering(message, server)
+                    rendering = Rendering(message, server, needs)
                 if sink.deliver(rendering):
                     holding.append(sink)
         return replies, after
@@ -72,7 +72,7 @@ class Router:
     def deliver(self, delivery: Delivery) -> None:
         """Send one record to its session, if it is connected here."""
         sink = self.sinks.get(delivery.session)
-        rendering = Rendering(delivery.message, self.server_name)
+        rendering = Rendering(delivery.message, self.server_name, delivery.needs)
         if sink is not None and sink.deliver(rendering, delivery.echo):
             self._holding.append(sink)
 
