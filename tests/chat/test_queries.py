@@ -221,3 +221,22 @@ def test_whox_gives_the_requested_fields_in_whox_order_with_the_token() -> None:
     assert replies[0].command == "354" and replies[-1].command == "315"
     (row, _) = chat.state.query("bob", parse("WHO op %cn"), "irc.test")
     assert row.params == ("bob", "*", "op")
+
+
+def test_elist_filters_by_mask_creation_and_topic_age() -> None:
+    chat = Chat()
+    chat.users("alice")
+    chat.send("alice", "JOIN #old-chat")
+    chat.send("alice", "TOPIC #old-chat :ancient")
+    chat.time += 30 * 60_000  # half an hour of log time
+    chat.send("alice", "JOIN #new-chat,#test")
+
+    def listed(filters: str) -> list[str]:
+        return [line.split()[3] for line in chat.query("alice", f"LIST {filters}")[1:-1]]
+
+    assert listed("*chat*") == ["#old-chat", "#new-chat"]
+    assert listed("!*chat*") == ["#test"]
+    assert listed("C>10") == ["#old-chat"]
+    assert listed("C<10") == ["#new-chat", "#test"]
+    assert listed("T>10") == ["#old-chat"] and listed("T<10") == []  # no topic, no age
+    assert listed("*chat*,C<10") == ["#new-chat"]  # several filters: all must hold

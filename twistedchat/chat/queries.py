@@ -19,7 +19,7 @@ from twistedchat.chat.listings import (
     visible_members,
 )
 from twistedchat.chat.masks import glob_match
-from twistedchat.chat.model import User, World
+from twistedchat.chat.model import Channel, User, World
 from twistedchat.chat.modes import mode_query
 from twistedchat.chat.operators import cluster_status
 from twistedchat.chat.outbox import numeric, server_time
@@ -61,16 +61,16 @@ def _names(world: World, viewer: User, params: tuple[str, ...], _server: str) ->
 
 
 def _list(world: World, viewer: User, params: tuple[str, ...], _server: str) -> list[Message]:
-    """LIST, optionally of named channels and filtered by ``>n`` / ``<n`` (user counts)."""
+    """LIST, of named channels or all, filtered as ELIST=CMNTU allows: ``>n`` / ``<n``
+    users, ``C>n`` / ``C<n`` created more / less than n minutes ago, ``T>n`` / ``T<n``
+    topic set more / less than n minutes ago, a mask (``*chat*``) or a mask not to match
+    (``!*test*``). Minutes count back from the log's clock (its latest entry's time)."""
     names: list[str] = []
-    more_than, less_than = -1, None
+    keep: list[Callable[[Channel], bool]] = []
     for token in params[0].split(",") if params and params[0] else []:
-        bound = token[1:]
-        if token[:1] in "<>" and bound.isascii() and bound.isdigit():
-            if token[0] == ">":
-                more_than = int(bound)
-            else:
-                less_than = int(bound)
+        condition = _list_condition(token, world.log_time)
+        if condition is not None:
+            keep.append(condition)
         elif token:
             names.append(token)
     if names:
@@ -83,15 +83,39 @@ def _list(world: World, viewer: User, params: tuple[str, ...], _server: str) -> 
             viewer.nick, N.RPL_LIST, c.name, str(len(c.members)), c.topic.text if c.topic else ""
         )
         for c in channels
-        if can_see_channel(c, viewer)
-        and len(c.members) > more_than
-        and (less_than is None or len(c.members) < less_than)
+        if can_see_channel(c, viewer) and all(condition(c) for condition in keep)
     ]
     return [
         numeric(viewer.nick, N.RPL_LISTSTART, "Channel", "Users  Name"),
         *rows,
         numeric(viewer.nick, N.RPL_LISTEND, "End of /LIST"),
     ]
+
+
+def _list_condition(token: str, now: int) -> Callable[[Channel], bool] | None:
+    """The ELIST filter ``token`` stands for, or None if it is a channel name."""
+    kind, rest = (token[0], token[1:]) if token[:1] in "CT" and token[1:2] in "<>" else ("", token)
+    bound = rest[1:]
+    if rest[:1] in "<>" and bound.isascii() and bound.isdigit():
+        more, limit = rest[0] == ">", int(bound)
+        if kind == "":
+            return lambda c: len(c.members) > limit if more else len(c.members) < limit
+
+        def minutes_ago(c: Channel) -> float | None:
+            if kind == "C":
+                return (now - c.created) / 60_000
+            return None if c.topic is None else (now - c.topic.time) / 60_000
+
+        def test(c: Channel) -> bool:
+            age = minutes_ago(c)
+            return age is not None and (age > limit if more else age < limit)
+
+        return test
+    if token.startswith("!") and len(token) > 1:
+        return lambda c: not glob_match(token[1:], c.name)
+    if "*" in token or "?" in token:
+        return lambda c: glob_match(token, c.name)
+    return None
 
 
 def _who(world: World, viewer: User, params: tuple[str, ...], server: str) -> list[Message]:

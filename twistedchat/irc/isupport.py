@@ -25,6 +25,7 @@ def isupport_tokens(limits: ChatLimits, network: str) -> tuple[str, ...]:
         f"CHANNELLEN={limits.channellen}",
         "CHANTYPES=#&",
         f"CHATHISTORY={limits.history_batch}",
+        "ELIST=CMNTU",
         f"KEYLEN={limits.keylen}",
         f"KICKLEN={limits.kicklen}",
         f"MAXLIST=b:{limits.maxlist}",
