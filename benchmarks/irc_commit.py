@@ -48,7 +48,6 @@ import os
 import resource
 import selectors
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -63,11 +62,12 @@ from benchmarks import plot, results
 from benchmarks.irc_systems import (
     _ngircd_conf,
     _start,
-    _stop,
     _wait_for_port,
     chatnode_command,
     cpu,
     miniircd_command,
+    release,
+    start_load,
     status,
 )
 
@@ -405,7 +405,7 @@ def run_commits(target: Target, senders: int, args: argparse.Namespace) -> dict[
     workers = max(1, min(args.workers, senders))
     share = -(-senders // workers)
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        procs, outs = [], []
+        commands, outs = [], []
         for w in range(workers):
             count = min(share, senders - w * share)
             if count <= 0:
@@ -421,19 +421,9 @@ def run_commits(target: Target, senders: int, args: argparse.Namespace) -> dict[
                        "--duration", str(args.duration), "--cap", str(args.cap)]  # fmt: skip
             if target.pipe:
                 command.append("--pipe")
-            proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    text=True)  # fmt: skip
-            stack.callback(_stop, proc)
-            procs.append(proc)
-        for proc in procs:  # readline ends: the worker prints READY or exits
-            assert proc.stdout is not None
-            if proc.stdout.readline().strip() != "READY":
-                raise RuntimeError("a worker could not register and join its clients")
-        begin = time.time() + 0.2
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write(f"GO {begin:.6f}\n")
-            proc.stdin.flush()
+            commands.append(command)
+        procs = start_load(stack, commands, "register and join its clients")
+        begin = release(procs)
         time.sleep(max(0.0, begin + args.warmup - time.time()))
         cpu_from = cpu(target.pids)
         time.sleep(max(0.0, begin + args.warmup + args.duration - time.time()))

@@ -23,7 +23,6 @@ import argparse
 import json
 import selectors
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,9 +35,10 @@ from benchmarks.irc_systems import (
     CLOCK_TICK,
     SYSTEMS,
     Target,
-    _stop,
     cpu,
     register_many,
+    release,
+    start_load,
     wait_for_members,
 )
 
@@ -151,30 +151,19 @@ def run(target: Target, senders: int, lines: int) -> dict[str, Any]:
     """Start the load processes, give them one start time, merge and check what they saw."""
     members = senders + LISTENERS
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        procs, outs = [], []
+        commands, outs = [], []
         share = -(-members // WORKERS)
         for first in range(0, members, share):
             out = f"{tmp}/w{first}.json"
             outs.append(out)
-            command = [sys.executable, "-m", "benchmarks.irc_everyone", "--worker", out,
+            commands.append([sys.executable, "-m", "benchmarks.irc_everyone", "--worker", out,
                        "--ports", *map(str, target.ports), "--password", target.password,
                        "--register-chunk", str(target.register_chunk),
                        "--senders", str(senders), "--listeners", str(LISTENERS),
                        "--lines", str(lines), "--first", str(first),
-                       "--count", str(min(share, members - first))]  # fmt: skip
-            proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    text=True)  # fmt: skip
-            stack.callback(_stop, proc)
-            procs.append(proc)
-        for proc in procs:  # readline ends: the worker prints READY or exits
-            assert proc.stdout is not None
-            if proc.stdout.readline().strip() != "READY":
-                raise RuntimeError("a load process could not register and join its members")
-        start = time.time() + 0.2
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write(f"GO {start:.6f}\n")
-            proc.stdin.flush()
+                       "--count", str(min(share, members - first))])  # fmt: skip
+        procs = start_load(stack, commands, "register and join its members")
+        start = release(procs)
         time.sleep(max(0.0, start - time.time()))
         cpu_from = cpu(target.pids)
         for proc in procs:  # "DONE", or "" if the worker is gone

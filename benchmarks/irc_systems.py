@@ -171,6 +171,34 @@ def _stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
     proc.wait(timeout=30)
 
 
+def start_load(
+    stack: ExitStack, commands: list[list[str]], what: str
+) -> list[subprocess.Popen[str]]:
+    """Start one load process per command (stopped by pid when ``stack`` closes) and wait
+    until each printed READY; ``what`` says what a process failed to get ready."""
+    procs = []
+    for command in commands:
+        proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        stack.callback(_stop, proc)
+        procs.append(proc)
+    for proc in procs:  # readline ends: the process prints READY or exits
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != "READY":
+            raise RuntimeError(f"a load process could not {what}")
+    return procs
+
+
+def release(procs: list[subprocess.Popen[str]], delay: float = 0.2) -> float:
+    """Tell every load process to start at one moment, ``delay`` seconds from now
+    (``GO <time>`` on its stdin); returns that moment."""
+    start = time.time() + delay
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(f"GO {start:.6f}\n")
+        proc.stdin.flush()
+    return start
+
+
 def _start(stack: ExitStack, command: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
