@@ -32,7 +32,7 @@ from itertools import chain
 from typing import Any
 
 from twistedchat.chat.command import CONNECT, Command, encode_json
-from twistedchat.irc.message import Message
+from twistedchat.wire.message import Message
 
 SESSION = "127.0.0.1:7667/3f9a1c2b/1742"  # NODE/BOOT/N, as the hub makes them
 NODE = "127.0.0.1:7667"

@@ -25,12 +25,13 @@ from twisted.logger import Logger
 
 from twistedchat import hookspecs
 from twistedchat.chat.channels import CHANTYPES
+from twistedchat.chat.commands import COMMANDS
 from twistedchat.chat.model import World
 from twistedchat.chat.outbox import Outbox
 from twistedchat.chat.plugin_api import POLICY_STORE, ChatEvent, PluginContext
 from twistedchat.hookspecs import Handler
-from twistedchat.irc.casemap import casefold
-from twistedchat.irc.message import Message
+from twistedchat.wire.casemap import casefold
+from twistedchat.wire.message import Message
 
 log = Logger()
 
@@ -156,6 +157,8 @@ class PluginHost:
             table = cast(Mapping[str, Handler], impl.function() or {})
             for command, handler in table.items():
                 key = command.upper()
+                if key in COMMANDS:
+                    raise PluginError(f"command {key} of {impl.plugin_name!r} is a core command")
                 if key in commands:
                     raise PluginError(f"command {key} of {impl.plugin_name!r} is taken")
                 commands[key] = (impl.plugin_name, handler)

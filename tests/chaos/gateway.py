@@ -21,9 +21,9 @@ from twisted.internet.protocol import Factory, Protocol
 
 from tests.chaos.checker import History
 from tests.chaos.workload import CHANNEL, Chatter
-from twistedchat.irc.framing import LineFramer
-from twistedchat.irc.grammar import parse_line, serialize
-from twistedchat.irc.message import Message
+from twistedchat.wire.framing import LineFramer
+from twistedchat.wire.grammar import parse_line, serialize
+from twistedchat.wire.message import Message
 
 CAPS = "echo-message labeled-response message-tags server-time batch"
 SESSION_ENDED = "Your session ended"  # the gateway's notice when a session was lost

@@ -10,7 +10,7 @@ from twisted.internet.interfaces import IDelayedCall
 from tests.chaos.checker import History
 from twistedchat.client.api import ChatClient, fixed_nodes
 from twistedchat.client.session import Event, Identity, Incoming, Reply, SessionLost
-from twistedchat.irc.message import Message
+from twistedchat.wire.message import Message
 
 CHANNEL = "#chaos"
 MAX_IN_FLIGHT = 20  # unanswered sends per client before it waits

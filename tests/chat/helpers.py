@@ -9,7 +9,7 @@ from twistedchat.chat.delivery import Delivery, expand
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.state import Applied, ChatState
 from twistedchat.irc.capabilities import SUPPORTED, for_client
-from twistedchat.irc.message import Message
+from twistedchat.wire.message import Message
 
 START_MS = 1_764_000_000_000
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.chat.helpers import Chat, codes, to
-from twistedchat.chat.accounts import LOGIN, REGISTER
+from twistedchat.chat.command import LOGIN, REGISTER
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.passwords import hash_password, verify_password
 from twistedchat.chat.state import ChatState

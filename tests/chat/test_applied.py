@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tests.chat.helpers import Chat
 from tests.plugins.helpers import PluginChat, host_with
+from twistedchat.chat.command import OPER
 from twistedchat.chat.delivery import Broadcast, Delivery, expand
-from twistedchat.chat.operators import OPER
 from twistedchat.chat.state import Applied
 
 

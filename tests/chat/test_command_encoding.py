@@ -16,8 +16,8 @@ from tests.chat.workload import LIMITS, Driver, Step
 from twistedchat.chat.command import BINARY, CONNECT, Command, encode_json
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.state import ChatState
-from twistedchat.irc.message import Message
 from twistedchat.node.fingerprint import settings_fingerprint
+from twistedchat.wire.message import Message
 
 TIME = 1_764_000_000_000
 INT64 = st.integers(-(2**63), 2**63 - 1)

@@ -8,7 +8,7 @@ from twistedchat.chat.delivery import Delivery
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.state import ChatState
 from twistedchat.irc.capabilities import for_client
-from twistedchat.irc.message import Message
+from twistedchat.wire.message import Message
 
 WIDE = ("timestamp=2000-01-01T00:00:00.000Z", "timestamp=2100-01-01T00:00:00.000Z")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.chat.helpers import Chat
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.state import ChatState
-from twistedchat.irc.message import Message
+from twistedchat.wire.message import Message
 
 
 def texts(replies: list[Message]) -> list[str]:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 from tests.chat.helpers import Chat, codes, to
-from twistedchat.chat.accounts import LOGIN, REGISTER
-from twistedchat.chat.command import CONNECT
+from twistedchat.chat.command import CONNECT, LOGIN, REGISTER
 from twistedchat.chat.delivery import Delivery, expand
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.outbox import server_time
 from twistedchat.chat.state import ChatState
-from twistedchat.irc.message import Message
+from twistedchat.wire.message import Message
 
 HASH = "scrypt$00$11"
 DAY_MS = 86_400_000

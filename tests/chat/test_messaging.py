@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.chat.helpers import Chat, codes, parse, recipients, to
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.outbox import server_time
-from twistedchat.irc.message import Message
+from twistedchat.wire.message import Message
 
 
 def make(limits: ChatLimits | None = None) -> Chat:

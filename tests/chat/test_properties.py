@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from tests.chat.workload import LIMITS, QUERIES, Driver, Step, random_steps
 from twistedchat.chat.delivery import Broadcast
 from twistedchat.chat.state import ChatState
-from twistedchat.irc.message import Message
+from twistedchat.wire.message import Message
 
 ROOT = Path(__file__).resolve().parents[2]
 

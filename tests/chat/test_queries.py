@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from tests.chat.helpers import Chat, parse
-from twistedchat.chat.accounts import REGISTER
+from twistedchat.chat.command import REGISTER
+from twistedchat.chat.commands import is_write
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.outbox import server_time
-from twistedchat.chat.state import ChatState, is_write
-from twistedchat.irc.message import Message
+from twistedchat.chat.state import ChatState
+from twistedchat.wire.message import Message
 
 
 def make() -> Chat:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.chat.helpers import Chat, codes, to
 from twistedchat.chat.command import CONNECT, Command
 from twistedchat.chat.limits import ChatLimits
-from twistedchat.irc.message import Message
+from twistedchat.wire.message import Message
 
 
 def test_connect_creates_the_user_and_welcomes_them() -> None:

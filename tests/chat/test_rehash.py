@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.chat.helpers import Chat
 from tests.chat.test_passwords import legacy_hash
-from twistedchat.chat.accounts import LOGIN, REGISTER, REHASH
+from twistedchat.chat.command import LOGIN, REGISTER, REHASH
 from twistedchat.chat.passwords import hash_password, verify_password
 
 OLD = legacy_hash("correct horse")

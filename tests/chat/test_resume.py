@@ -5,11 +5,11 @@ from __future__ import annotations
 import itertools
 
 from tests.chat.helpers import Chat, codes, to
-from twistedchat.chat.command import CONNECT, Command
+from twistedchat.chat.command import CONNECT, RESUME, Command
 from twistedchat.chat.model import RESUME_TOKENS_KEPT
-from twistedchat.chat.resume import RESUME, RESUME_SEQ_JUMP, RESUME_TAG, token_hash
+from twistedchat.chat.resume import RESUME_SEQ_JUMP, RESUME_TAG, token_hash
 from twistedchat.chat.state import ChatState
-from twistedchat.irc.message import Message
+from twistedchat.wire.message import Message
 
 
 def resumable_chat() -> Chat:

@@ -4,12 +4,11 @@ away changes and new realnames; connections cut each down per client (capabiliti
 from __future__ import annotations
 
 from tests.chat.helpers import Chat, parse
-from twistedchat.chat.accounts import REGISTER
+from twistedchat.chat.command import OPER, REGISTER
 from twistedchat.chat.delivery import Broadcast, Delivery
 from twistedchat.chat.limits import ChatLimits
-from twistedchat.chat.operators import OPER
 from twistedchat.chat.state import ChatState
-from twistedchat.irc.message import Message
+from twistedchat.wire.message import Message
 
 
 def sent(chat: Chat, session: str, line: str) -> list[tuple[str, Message]]:

@@ -11,11 +11,10 @@ import hashlib
 import random
 from collections.abc import Callable, Iterator
 
-from twistedchat.chat.accounts import LOGIN, REGISTER
-from twistedchat.chat.command import CONNECT, NODE_RESET, Command
+from twistedchat.chat.command import CONNECT, LOGIN, NODE_RESET, REGISTER, Command
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.state import ChatState
-from twistedchat.irc.message import Message
+from twistedchat.wire.message import Message
 
 SESSIONS = ["s0", "s1", "s2", "s3", "s4", "s5"]
 NODES = ["n1", "n2"]

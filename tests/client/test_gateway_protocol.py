@@ -18,9 +18,9 @@ from twistedchat.client.session import (
     SessionLost,
 )
 from twistedchat.gateway.protocol import GatewayConnection
-from twistedchat.irc.grammar import parse_line
-from twistedchat.irc.message import Message
 from twistedchat.irc.sasl import Credentials
+from twistedchat.wire.grammar import parse_line
+from twistedchat.wire.message import Message
 
 
 class Upstream:

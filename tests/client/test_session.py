@@ -17,10 +17,10 @@ from twistedchat.client.session import (
     Resumed,
     SessionLost,
 )
-from twistedchat.irc.grammar import parse_line, serialize
-from twistedchat.irc.message import Message
-from twistedchat.irc.numerics import NO_QUORUM
 from twistedchat.irc.sasl import Credentials, Pending, PlainExchange
+from twistedchat.wire.grammar import parse_line, serialize
+from twistedchat.wire.message import Message
+from twistedchat.wire.numerics import NO_QUORUM
 
 T0 = "2026-11-30T10:00:00.000Z"
 

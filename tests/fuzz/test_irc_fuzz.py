@@ -1,7 +1,7 @@
 """Fuzzing the IRC line framer, parser and serialiser: the first code a client's bytes reach.
 
-Every byte a client sends passes through :class:`~twistedchat.irc.framing.LineFramer` and
-:func:`~twistedchat.irc.grammar.parse_line` before any check of who the client is, so an
+Every byte a client sends passes through :class:`~twistedchat.wire.framing.LineFramer` and
+:func:`~twistedchat.wire.grammar.parse_line` before any check of who the client is, so an
 unexpected exception there is a remote way to drop connections (or worse, the node).
 """
 
@@ -14,8 +14,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from tests.fuzz.budget import FUZZ, FUZZ_HEAVY
-from twistedchat.irc.framing import MAX_LINE, FrameTooLong, LineFramer
-from twistedchat.irc.grammar import (
+from twistedchat.wire.framing import MAX_LINE, FrameTooLong, LineFramer
+from twistedchat.wire.grammar import (
     MAX_BODY,
     MAX_CLIENT_TAGS,
     MAX_PARAMS,
@@ -26,7 +26,7 @@ from twistedchat.irc.grammar import (
     parse_line,
     serialize,
 )
-from twistedchat.irc.message import Message
+from twistedchat.wire.message import Message
 
 SERVER = "irc.fuzz"
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from tests.memorylog import Client, Server
-from twistedchat.irc.grammar import parse_line
-from twistedchat.irc.message import Message
+from twistedchat.wire.grammar import parse_line
+from twistedchat.wire.message import Message
 
 BASE = ("batch", "labeled-response", "message-tags", "server-time", "draft/chathistory")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.memorylog import Server
 from twistedchat.irc.capabilities import SUPPORTED, for_client
-from twistedchat.irc.message import Message
+from twistedchat.wire.message import Message
 
 NAMES = Message("353", ("me", "=", "#a", "@+op!~op@h +voice!~v@h plain!~p@h"))
 JOIN = Message("JOIN", ("#a", "acct", "Real Name"), "n!~u@h")

@@ -8,9 +8,9 @@ from hypothesis import strategies as st
 
 from twistedchat.irc import rendering
 from twistedchat.irc.capabilities import OUTPUT_CAPS, SUPPORTED, for_client
-from twistedchat.irc.grammar import serialize
-from twistedchat.irc.message import Message
 from twistedchat.irc.rendering import Rendering, view_for
+from twistedchat.wire.grammar import serialize
+from twistedchat.wire.message import Message
 
 TAGS = {"time": "2026-12-03T00:00:00.000Z", "msgid": "a-1", "account": "al", "+draft/x": "y"}
 MESSAGES = [

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 
-from twistedchat.irc import numerics as N
 from twistedchat.irc.sasl import Challenge, Credentials, Failure, Pending, PlainExchange
+from twistedchat.wire import numerics as N
 
 
 def b64(text: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 from twisted.internet.task import Clock
 
 from tests.memorylog import MemoryLog, Server
-from twistedchat.irc.grammar import parse_line
+from twistedchat.wire.grammar import parse_line
 
 DAY = 86_400
 CAPS = ("batch", "labeled-response", "message-tags", "server-time", "draft/chathistory")

@@ -8,9 +8,9 @@ from tests.irc.test_operators import OPERATORS
 from tests.memorylog import Client, MemoryLog, Server
 from twistedchat.chat.delivery import Broadcast, Delivery
 from twistedchat.irc.backend import SessionSink
-from twistedchat.irc.message import Message
 from twistedchat.irc.rendering import Rendering
 from twistedchat.node.router import Router
+from twistedchat.wire.message import Message
 
 
 class Sink:

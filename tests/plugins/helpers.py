@@ -7,8 +7,8 @@ from twistedchat.chat.command import TICK, Command
 from twistedchat.chat.delivery import Delivery
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.state import Applied, ChatState
-from twistedchat.irc.message import Message
 from twistedchat.plugins import PluginHost, load
+from twistedchat.wire.message import Message
 
 
 def host_with(*names: str, data_dir: str = ".", **plugins: object) -> PluginHost:

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from tests.chat.helpers import Chat, to
 from tests.plugins.helpers import PluginChat, host_with
-from twistedchat.chat.accounts import REGISTER
+from twistedchat.chat.command import REGISTER
 from twistedchat.chat.passwords import hash_password
 from twistedchat.chat.plugin_api import ChatEvent
-from twistedchat.irc.message import Message
+from twistedchat.wire.message import Message
 
 
 def test_ping_answers_in_the_channel_and_privately() -> None:

@@ -181,3 +181,17 @@ def test_an_empty_host_changes_nothing() -> None:
     chat = PluginChat(host)
     chat.users("alice")
     assert to(chat.send("alice", "PLUGIN #nowhere"), "alice")[0].startswith(":srv FAIL PLUGIN")
+
+
+def test_a_plugin_may_not_take_a_core_command() -> None:
+    """The command table is the core's; a plugin adds commands, it does not replace them."""
+
+    class Shadow:
+        @hookimpl
+        def chat_commands(self) -> dict[str, Any]:
+            return {"join": lambda ctx: None}
+
+    host = PluginHost()
+    with pytest.raises(PluginError, match="JOIN of 'shadow' is a core command"):
+        host.register(Shadow(), "shadow")
+    assert "shadow" not in [name for name, _ in host.pm.list_name_plugin()]

@@ -18,12 +18,12 @@ from tests.integration.harness import IRCClient, Node, free_ports, leader_of, wa
 from tests.security.test_tls_cluster import members, start_all, started, tls_node
 from twistedchat.chat.command import CONNECT, Command
 from twistedchat.chat.limits import ChatLimits
-from twistedchat.irc.message import Message
 from twistedchat.node.fingerprint import settings_fingerprint
 from twistedchat.raft import codec
 from twistedchat.raft.codec import WIRE_VERSION, Hello
 from twistedchat.raft.messages import AppendEntries, Entry, EntryKind, RaftMessage
 from twistedchat.security import pki
+from twistedchat.wire.message import Message
 
 pytestmark = pytest.mark.integration
 

@@ -23,14 +23,10 @@ from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox
 from twistedchat.chat.passwords import is_password_hash
 from twistedchat.chat.service import SERVICE, SERVICE_PREFIX
-from twistedchat.irc import numerics as N
-from twistedchat.irc.casemap import casefold
-from twistedchat.irc.message import Message
-from twistedchat.irc.names import valid_nick
-
-REGISTER = "@REGISTER"
-LOGIN = "@LOGIN"
-REHASH = "@REHASH"
+from twistedchat.wire import numerics as N
+from twistedchat.wire.casemap import casefold
+from twistedchat.wire.message import Message
+from twistedchat.wire.names import valid_nick
 
 
 @dataclass(slots=True)

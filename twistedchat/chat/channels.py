@@ -6,8 +6,8 @@ from twistedchat.chat.context import Context
 from twistedchat.chat.limits import truncate
 from twistedchat.chat.listings import names_replies, topic_replies
 from twistedchat.chat.model import Channel, Topic, User
-from twistedchat.irc import numerics as N
-from twistedchat.irc.casemap import casefold
+from twistedchat.wire import numerics as N
+from twistedchat.wire.casemap import casefold
 
 CHANTYPES = "#&"
 #: Characters never allowed in a channel name (modern.ircdocs.horse, "Channels").
@@ -28,8 +28,6 @@ def channel_name_error(name: str, channellen: int) -> tuple[str, str] | None:
 
 
 def join(ctx: Context) -> None:
-    if not ctx.need_params(1):
-        return
     if ctx.params[0] == "0":
         for key in list(ctx.user.channels):
             _part(ctx, ctx.world.channels[key], None)
@@ -98,8 +96,6 @@ def _refusal(channel: Channel, user: User, key: str) -> tuple[str, str] | None:
 
 
 def part(ctx: Context) -> None:
-    if not ctx.need_params(1):
-        return
     reason = ctx.params[1] if len(ctx.params) > 1 and ctx.params[1] else None
     for name in ctx.targets(ctx.params[0]):
         channel = ctx.world.channel(name)
@@ -138,8 +134,6 @@ def _operator_channel(ctx: Context, name: str) -> Channel | None:
 def kick(ctx: Context) -> None:
     """KICK one channel's users (``KICK #c a,b``) or channel and user pairs (``KICK #c,#d
     a,b``: a from #c, b from #d), at most TARGMAX kicks; other counts are a 461."""
-    if not ctx.need_params(2):
-        return
     names = ctx.params[0].split(",")
     if len(names) == 1:
         pairs = [(names[0], nick) for nick in ctx.targets(ctx.params[1])]
@@ -184,8 +178,6 @@ def invite(ctx: Context) -> None:
     The invitation is remembered on the channel until used (capped at MAXLIST entries,
     oldest dropped, so a channel's invite list cannot grow without bound).
     """
-    if not ctx.need_params(2):
-        return
     user, (nick, name) = ctx.user, ctx.params[:2]
     target = ctx.world.user_by_nick(nick)
     if target is None:

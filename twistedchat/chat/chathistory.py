@@ -34,8 +34,8 @@ from twistedchat.chat.history import (
     private_key,
 )
 from twistedchat.chat.model import User, World
-from twistedchat.irc.casemap import casefold
-from twistedchat.irc.message import Message
+from twistedchat.wire.casemap import casefold
+from twistedchat.wire.message import Message
 
 BATCH_REF = "history"
 #: Put on a CHATHISTORY query by the connection, never taken from the client, when the

@@ -23,15 +23,27 @@ import json
 import struct
 from dataclasses import dataclass
 
-from twistedchat.irc.message import Message
+from twistedchat.wire.message import Message
 
-#: Pseudo-commands that are not IRC commands but travel in the log like them.
+#: Pseudo-commands that are not IRC commands but travel in the log like them. No client
+#: can send one: the grammar reads a leading ``@`` as the start of message tags.
 CONNECT = "@CONNECT"  # a connection finished registration: params (nick, user, host, realname)
 NODE_RESET = "@NODE-RESET"  # a node (re)started: end every session it owned (params: ())
 NODE_LOST = "@NODE-LOST"  # the leader gave up on a dead node: end its sessions (params: (node,))
 TICK = "@TICK"  # the leader's clock for plugins' time-driven actions (params: ())
 PLUGIN_SAY = "@PLUGIN-SAY"  # a leader hook's answer: params (plugin, target, text)
 MOVE = "@MOVE"  # the leader asks a node to move some resumable clients: (node, count)
+RESUME = "@RESUME"  # params: (hash of the presented token, hash of the next token)
+#: A restarted node ends a session its previous run left, unless it was resumed meanwhile:
+#: params (session, the resume hash it had when the node took charge of it).
+ORPHAN_QUIT = "@ORPHAN-QUIT"
+OPER = "@OPER"  # params: (operator name), proposed after the node checked the password
+#: ``CLUSTER <verb> <node>`` from a node's status endpoint (token checked there): (verb, node).
+ADMIN = "@ADMIN"
+#: Accounts (chat/accounts.py), proposed once the node checked or hashed the password:
+REGISTER = "@REGISTER"  # (account, hash[, "NickServ"])
+LOGIN = "@LOGIN"  # (account,)
+REHASH = "@REHASH"  # (account, old hash, new hash)
 
 
 @dataclass(frozen=True, slots=True)

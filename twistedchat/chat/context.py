@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox
-from twistedchat.irc import numerics as N
-from twistedchat.irc.casemap import casefold
-from twistedchat.irc.message import Message
+from twistedchat.wire import numerics as N
+from twistedchat.wire.casemap import casefold
+from twistedchat.wire.message import Message
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,13 +32,6 @@ class Context:
 
     def reply(self, code: str, *params: str) -> None:
         self.out.reply(self.user, code, *params)
-
-    def need_params(self, count: int) -> bool:
-        """Whether there are ``count`` parameters, the first not empty; if not, answers 461."""
-        if len(self.params) >= count and self.params[0]:
-            return True
-        self.reply(N.ERR_NEEDMOREPARAMS, self.message.command, "Not enough parameters")
-        return False
 
     def targets(self, raw: str, *, quiet: bool = False) -> list[str]:
         """The comma-separated targets of ``raw``, each once, at most TARGMAX of them.

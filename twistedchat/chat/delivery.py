@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from twistedchat.irc.message import Message
+from twistedchat.wire.message import Message
 
 
 @dataclass(frozen=True, slots=True)

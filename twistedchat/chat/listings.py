@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from twistedchat.chat.model import Channel, User, World
 from twistedchat.chat.outbox import numeric
-from twistedchat.irc import numerics as N
-from twistedchat.irc.message import Message
+from twistedchat.wire import numerics as N
+from twistedchat.wire.message import Message
 
 #: Bytes for the list in a 353/319 line, less the nick and channel put before it: 512
 #: less the source (a server name of up to 63 bytes), the numeric, separators and CRLF.

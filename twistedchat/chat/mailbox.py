@@ -22,8 +22,8 @@ from collections import Counter, OrderedDict, deque
 from collections.abc import Iterable
 
 from twistedchat.chat.history import DAY_MS, Stored, account_party
-from twistedchat.irc.casemap import casefold
-from twistedchat.irc.message import Message
+from twistedchat.wire.casemap import casefold
+from twistedchat.wire.message import Message
 
 #: The one sender that everyone not logged in counts as.
 GUESTS = "*guests"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from twistedchat.irc.casemap import casefold
+from twistedchat.wire.casemap import casefold
 
 #: Longest ban mask accepted. A ban is matched against every joiner and speaker, so its
 #: length bounds the worst-case cost of :func:`glob_match` (quadratic in the lengths).

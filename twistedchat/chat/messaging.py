@@ -20,9 +20,9 @@ from twistedchat.chat.accounts import Account
 from twistedchat.chat.channels import CHANTYPES
 from twistedchat.chat.context import Context
 from twistedchat.chat.history import account_party, channel_key, private_key
-from twistedchat.irc import numerics as N
-from twistedchat.irc.casemap import casefold
-from twistedchat.irc.message import Message
+from twistedchat.wire import numerics as N
+from twistedchat.wire.casemap import casefold
+from twistedchat.wire.message import Message
 
 #: Status prefixes a channel target may carry (ISUPPORT STATUSMSG), highest first.
 STATUSMSG = "@+"

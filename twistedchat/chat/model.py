@@ -15,11 +15,11 @@ from twistedchat.chat.history import History, account_party, nick_party
 
 if TYPE_CHECKING:
     from twistedchat.chat.accounts import Account
-    from twistedchat.irc.message import Message
+    from twistedchat.wire.message import Message
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.mailbox import Mailboxes
 from twistedchat.chat.masks import glob_match
-from twistedchat.irc.casemap import casefold
+from twistedchat.wire.casemap import casefold
 
 #: Channel modes a new channel starts with; a channel with only these is "default".
 DEFAULT_FLAGS = "nt"

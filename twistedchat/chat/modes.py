@@ -13,9 +13,9 @@ from twistedchat.chat.listings import ban_list_replies, channel_mode_replies
 from twistedchat.chat.masks import MAX_MASK_LENGTH, normalize_ban
 from twistedchat.chat.model import Ban, Channel, User, World
 from twistedchat.chat.outbox import numeric
-from twistedchat.irc import numerics as N
-from twistedchat.irc.casemap import casefold
-from twistedchat.irc.message import Message
+from twistedchat.wire import numerics as N
+from twistedchat.wire.casemap import casefold
+from twistedchat.wire.message import Message
 
 FLAG_MODES = "Cimnst"  # C: no CTCP but ACTION (see chat.messaging)
 #: Modes that take a parameter whenever they are given with a sign (list, key, prefixes).
@@ -41,7 +41,7 @@ def render(changes: list[Change]) -> tuple[str, ...]:
 
 
 def mode(ctx: Context) -> None:
-    """MODE with a mode string (a write, see :func:`~twistedchat.chat.state.is_write`)."""
+    """MODE with a mode string (a write, see :mod:`~twistedchat.chat.commands`)."""
     target = ctx.params[0]
     if target[0] in CHANTYPES:
         _channel_mode(ctx, target)
@@ -51,8 +51,6 @@ def mode(ctx: Context) -> None:
 
 def mode_query(world: World, viewer: User, params: tuple[str, ...]) -> list[Message]:
     """MODE without changes: 324/329 for a channel, 367/368 for ``b``, 221 for oneself."""
-    if not params or not params[0]:
-        return [numeric(viewer.nick, N.ERR_NEEDMOREPARAMS, "MODE", "Not enough parameters")]
     target = params[0]
     if target[0] in CHANTYPES:
         channel = world.channel(target)

@@ -11,8 +11,8 @@ from __future__ import annotations
 from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox
 from twistedchat.chat.service import SERVICE_PREFIX
-from twistedchat.irc.casemap import casefold
-from twistedchat.irc.message import Message
+from twistedchat.wire.casemap import casefold
+from twistedchat.wire.message import Message
 
 GRACE_MS = 60_000
 

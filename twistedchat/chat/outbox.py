@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from twistedchat.chat.delivery import Broadcast, Delivery, Sending
 from twistedchat.chat.model import User
-from twistedchat.irc.message import EMPTY_TAGS, Message
+from twistedchat.wire.message import EMPTY_TAGS, Message
 
 
 def server_time(ms: int) -> str:

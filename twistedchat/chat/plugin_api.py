@@ -18,8 +18,8 @@ from twistedchat.chat.delivery import Sending
 from twistedchat.chat.history import channel_key, nick_party, private_key
 from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox
-from twistedchat.irc.casemap import casefold
-from twistedchat.irc.message import Message
+from twistedchat.wire.casemap import casefold
+from twistedchat.wire.message import Message
 
 #: The host part of every plugin speaker's prefix, e.g. ``ChanServ!ChanServ@services.``
 SERVICES_HOST = "services."

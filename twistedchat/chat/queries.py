@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from twistedchat.chat.channels import CHANTYPES
-from twistedchat.chat.chathistory import EVENTS_TAG, chathistory
+from twistedchat.chat.chathistory import EVENTS_TAG
+from twistedchat.chat.chathistory import chathistory as history
 from twistedchat.chat.listings import (
     LIST_WIDTH,
     can_see_channel,
@@ -23,31 +24,28 @@ from twistedchat.chat.model import Channel, User, World
 from twistedchat.chat.modes import mode_query
 from twistedchat.chat.operators import cluster_status
 from twistedchat.chat.outbox import numeric, server_time
-from twistedchat.irc import numerics as N
-from twistedchat.irc.casemap import casefold
-from twistedchat.irc.message import Message
+from twistedchat.wire import numerics as N
+from twistedchat.wire.casemap import casefold
+from twistedchat.wire.message import Message
 
 SERVER_INFO = "twistedchat, a Raft-replicated IRC server"
 USERHOST_MAX = 5
 
 
-def answer(world: World, viewer: User, message: Message, server_name: str) -> list[Message]:
-    """The replies to the read-only ``message`` from ``viewer``; 421 for unknown commands.
-
-    CHATHISTORY is the one reply that depends on a capability of the client, which its
-    connection marks on the query (see :data:`EVENTS_TAG`).
-    """
-    if message.command.upper() == "CHATHISTORY":
-        return chathistory(world, viewer, message.params, events=EVENTS_TAG in message.tags)
-    handler = _HANDLERS.get(message.command.upper())
-    if handler is None:
-        return [numeric(viewer.nick, N.ERR_UNKNOWNCOMMAND, message.command, "Unknown command")]
-    return handler(world, viewer, message.params, server_name)
+def unknown(viewer: User, message: Message) -> list[Message]:
+    """421 for a command nobody answers."""
+    return [numeric(viewer.nick, N.ERR_UNKNOWNCOMMAND, message.command, "Unknown command")]
 
 
-def _names(world: World, viewer: User, params: tuple[str, ...], _server: str) -> list[Message]:
+def need_more_params(viewer: User, command: str) -> list[Message]:
+    """461 for a command given too few parameters."""
+    return [numeric(viewer.nick, N.ERR_NEEDMOREPARAMS, command, "Not enough parameters")]
+
+
+def names(world: World, viewer: User, message: Message, _server: str) -> list[Message]:
     """NAMES for each listed channel; without a channel only the end marker (modern docs
     allow that, and listing every channel of a large network in one reply helps nobody)."""
+    params = message.params
     if not params or not params[0]:
         return [numeric(viewer.nick, N.RPL_ENDOFNAMES, "*", "End of /NAMES list")]
     replies: list[Message] = []
@@ -60,11 +58,12 @@ def _names(world: World, viewer: User, params: tuple[str, ...], _server: str) ->
     return replies
 
 
-def _list(world: World, viewer: User, params: tuple[str, ...], _server: str) -> list[Message]:
+def list_(world: World, viewer: User, message: Message, _server: str) -> list[Message]:
     """LIST, of named channels or all, filtered as ELIST=CMNTU allows: ``>n`` / ``<n``
     users, ``C>n`` / ``C<n`` created more / less than n minutes ago, ``T>n`` / ``T<n``
     topic set more / less than n minutes ago, a mask (``*chat*``) or a mask not to match
     (``!*test*``). Minutes count back from the log's clock (its latest entry's time)."""
+    params = message.params
     names: list[str] = []
     keep: list[Callable[[Channel], bool]] = []
     for token in params[0].split(",") if params and params[0] else []:
@@ -118,11 +117,12 @@ def _list_condition(token: str, now: int) -> Callable[[Channel], bool] | None:
     return None
 
 
-def _who(world: World, viewer: User, params: tuple[str, ...], server: str) -> list[Message]:
+def who(world: World, viewer: User, message: Message, server: str) -> list[Message]:
     """WHO of a channel's members or of users matching a mask (nick, user, host, realname).
 
     Invisible users are listed only to people sharing a channel with them.
     """
+    params = message.params
     mask = params[0] if params and params[0] else "*"
     rows: list[tuple[str, User, str]] = []
     if mask[0] in CHANTYPES:
@@ -188,7 +188,8 @@ def _whox_row(
     return numeric(viewer.nick, N.RPL_WHOSPCRPL, *(values[f] for f in WHOX_FIELDS if f in fields))
 
 
-def _whois(world: World, viewer: User, params: tuple[str, ...], server: str) -> list[Message]:
+def whois(world: World, viewer: User, message: Message, server: str) -> list[Message]:
+    params = message.params
     if not params or not params[-1]:
         return [numeric(viewer.nick, N.ERR_NONICKNAMEGIVEN, "No nickname given")]
     nick = params[-1].split(",")[0]  # WHOIS [server] nick; TARGMAX WHOIS:1
@@ -224,8 +225,9 @@ def _whois(world: World, viewer: User, params: tuple[str, ...], server: str) -> 
     return replies
 
 
-def _whowas(world: World, viewer: User, params: tuple[str, ...], server: str) -> list[Message]:
+def whowas(world: World, viewer: User, message: Message, server: str) -> list[Message]:
     """WHOWAS, newest first, at most ``count`` entries if a positive count is given."""
+    params = message.params
     if not params or not params[0]:
         return [numeric(viewer.nick, N.ERR_NONICKNAMEGIVEN, "No nickname given")]
     nick = params[0]
@@ -245,9 +247,8 @@ def _whowas(world: World, viewer: User, params: tuple[str, ...], server: str) ->
     return replies
 
 
-def _ison(world: World, viewer: User, params: tuple[str, ...], _server: str) -> list[Message]:
-    if not params:
-        return [numeric(viewer.nick, N.ERR_NEEDMOREPARAMS, "ISON", "Not enough parameters")]
+def ison(world: World, viewer: User, message: Message, _server: str) -> list[Message]:
+    params = message.params
     online = [
         user.nick
         for nick in " ".join(params).split()
@@ -256,9 +257,8 @@ def _ison(world: World, viewer: User, params: tuple[str, ...], _server: str) -> 
     return [numeric(viewer.nick, N.RPL_ISON, " ".join(online))]
 
 
-def _userhost(world: World, viewer: User, params: tuple[str, ...], _server: str) -> list[Message]:
-    if not params:
-        return [numeric(viewer.nick, N.ERR_NEEDMOREPARAMS, "USERHOST", "Not enough parameters")]
+def userhost(world: World, viewer: User, message: Message, _server: str) -> list[Message]:
+    params = message.params
     found = [
         f"{user.nick}={'-' if user.away is not None else '+'}{user.username}@{user.host}"
         for nick in " ".join(params).split()[:USERHOST_MAX]
@@ -267,21 +267,20 @@ def _userhost(world: World, viewer: User, params: tuple[str, ...], _server: str)
     return [numeric(viewer.nick, N.RPL_USERHOST, " ".join(found))]
 
 
-def _mode(world: World, viewer: User, params: tuple[str, ...], _server: str) -> list[Message]:
-    return mode_query(world, viewer, params)
+def mode(world: World, viewer: User, message: Message, _server: str) -> list[Message]:
+    return mode_query(world, viewer, message.params)
 
 
-def _topic(world: World, viewer: User, params: tuple[str, ...], _server: str) -> list[Message]:
+def topic(world: World, viewer: User, message: Message, _server: str) -> list[Message]:
     """TOPIC without a text. A secret channel answers non-members as if it did not exist."""
-    if not params or not params[0]:
-        return [numeric(viewer.nick, N.ERR_NEEDMOREPARAMS, "TOPIC", "Not enough parameters")]
+    params = message.params
     channel = world.channel(params[0])
     if channel is None or not can_see_channel(channel, viewer):
         return [numeric(viewer.nick, N.ERR_NOSUCHCHANNEL, params[0], "No such channel")]
     return topic_replies(channel, viewer)
 
 
-def _links(world: World, viewer: User, _params: tuple[str, ...], server: str) -> list[Message]:
+def links(world: World, viewer: User, _message: Message, server: str) -> list[Message]:
     """LINKS: the cluster's nodes, each as a server one hop from the one answering."""
     me = viewer.nick
     return [
@@ -295,7 +294,7 @@ def _links(world: World, viewer: User, _params: tuple[str, ...], server: str) ->
     ]
 
 
-def _lusers(world: World, viewer: User, _params: tuple[str, ...], _server: str) -> list[Message]:
+def lusers(world: World, viewer: User, _message: Message, _server: str) -> list[Message]:
     """LUSERS; each node of the cluster counts as a server, "local" means the viewer's node."""
     me = viewer.nick
     total = len(world.users)
@@ -329,19 +328,16 @@ def _lusers(world: World, viewer: User, _params: tuple[str, ...], _server: str) 
     ]
 
 
-_Handler = Callable[[World, User, tuple[str, ...], str], list[Message]]
+#: A query's handler: the replies to ``message`` from ``viewer``; ``server`` is the
+#: answering node's name.
+Handler = Callable[[World, User, Message, str], list[Message]]
 
-_HANDLERS: dict[str, _Handler] = {
-    "NAMES": _names,
-    "LIST": _list,
-    "WHO": _who,
-    "WHOIS": _whois,
-    "WHOWAS": _whowas,
-    "ISON": _ison,
-    "USERHOST": _userhost,
-    "MODE": _mode,
-    "TOPIC": _topic,
-    "LUSERS": _lusers,
-    "LINKS": _links,
-    "CLUSTER": lambda world, viewer, _params, _server: cluster_status(world, viewer),
-}
+
+def cluster(world: World, viewer: User, _message: Message, _server: str) -> list[Message]:
+    return cluster_status(world, viewer)
+
+
+def chathistory(world: World, viewer: User, message: Message, _server: str) -> list[Message]:
+    """CHATHISTORY is the one reply that depends on a capability of the client, which
+    its connection marks on the query (see :data:`EVENTS_TAG`)."""
+    return history(world, viewer, message.params, events=EVENTS_TAG in message.tags)

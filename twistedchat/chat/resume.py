@@ -25,12 +25,8 @@ import hashlib
 from twistedchat.chat.command import Command
 from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox
-from twistedchat.irc.message import Message
+from twistedchat.wire.message import Message
 
-RESUME = "@RESUME"  # params: (hash of the presented token, hash of the next token)
-#: A restarted node ends a session its previous run left, unless it was resumed meanwhile:
-#: params (session, the resume hash it had when the node took charge of it).
-ORPHAN_QUIT = "@ORPHAN-QUIT"
 #: A resume moves the session's sequence numbers this far ahead, past any write its old
 #: connection may still have in flight (a connection has at most a few dozen), so such a
 #: write can never take a number the new connection hands out, even on the same node.

@@ -21,7 +21,7 @@ from twistedchat.chat.delivery import Delivery
 from twistedchat.chat.history import MESSAGE_COMMANDS, Stored, parties
 from twistedchat.chat.model import World
 from twistedchat.chat.outbox import log_position
-from twistedchat.irc.casemap import casefold
+from twistedchat.wire.casemap import casefold
 
 
 class Gap:

@@ -17,8 +17,8 @@ from twistedchat.chat.accounts import Account
 from twistedchat.chat.history import Stored
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.model import Ban, Channel, Member, NodeInfo, Topic, User, WhowasEntry, World
-from twistedchat.irc.casemap import casefold
-from twistedchat.irc.message import Message
+from twistedchat.wire.casemap import casefold
+from twistedchat.wire.message import Message
 
 VERSION = 1
 

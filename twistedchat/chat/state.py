@@ -17,30 +17,23 @@ first, so a delayed duplicate of their CONNECT cannot bring a ghost user back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from twistedchat.chat import (
-    accounts,
-    channels,
-    messaging,
-    modes,
-    nickguard,
-    operators,
-    queries,
-    resume,
-    snapshot,
-    users,
-)
+from twistedchat.chat import commands, nickguard, operators, resume, snapshot, users
 from twistedchat.chat.command import (
+    ADMIN,
     CONNECT,
     MOVE,
     NODE_LOST,
     NODE_RESET,
+    ORPHAN_QUIT,
     PLUGIN_SAY,
+    RESUME,
     TICK,
     Command,
 )
+from twistedchat.chat.commands import Spec
 from twistedchat.chat.context import Context
 from twistedchat.chat.delivery import Sending
 from twistedchat.chat.limits import ChatLimits
@@ -48,67 +41,9 @@ from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox, numeric
 from twistedchat.chat.plugin_api import ChatEvent, PluginRunner, distinct_messages, event_for
 from twistedchat.chat.skipped import Gap
-from twistedchat.irc import numerics as N
-from twistedchat.irc.casemap import casefold
-from twistedchat.irc.message import Message
-
-#: Commands that always change state (or are answered in log order, like PRIVMSG errors).
-WRITE_COMMANDS = frozenset(
-    {CONNECT, NODE_RESET, NODE_LOST, TICK, PLUGIN_SAY, MOVE, resume.RESUME, resume.ORPHAN_QUIT,
-     operators.OPER, operators.ADMIN, "KILL", accounts.REGISTER,
-     accounts.LOGIN, accounts.REHASH, "NICK", "JOIN", "PART", "PRIVMSG", "NOTICE", "TAGMSG",
-     "KICK", "INVITE", "AWAY", "SETNAME", "QUIT"}
-)  # fmt: skip
-
-
-def is_write(message: Message) -> bool:
-    """Whether ``message`` must go through the log, rather than be answered locally.
-
-    TOPIC and MODE are writes only with something to set: ``TOPIC #c``, ``MODE #c``,
-    ``MODE nick`` and the ban list request ``MODE #c b`` / ``MODE #c +b`` are queries.
-    """
-    command = message.command.upper()
-    params = message.params
-    if command in WRITE_COMMANDS:
-        return True
-    if command == "TOPIC":
-        return len(params) >= 2
-    if command == "CLUSTER":
-        return operators.is_admin_request(message)
-    if command == "MODE":
-        if len(params) < 2 or not params[0] or not params[1]:
-            return False
-        ban_list = len(params) == 2 and params[1] in ("b", "+b")
-        return not (ban_list and params[0][0] in channels.CHANTYPES)
-    return False
-
-
-def _reregister(ctx: Context) -> None:
-    ctx.reply(N.ERR_ALREADYREGISTERED, "You may not reregister")
-
-
-_WRITES: dict[str, Callable[[Context], None]] = {
-    CONNECT: _reregister,
-    "NICK": users.nick,
-    "AWAY": users.away,
-    "SETNAME": users.setname,
-    "QUIT": users.quit_,
-    "JOIN": channels.join,
-    "PART": channels.part,
-    "KICK": channels.kick,
-    "INVITE": channels.invite,
-    "TOPIC": channels.set_topic,
-    "MODE": modes.mode,
-    "PRIVMSG": messaging.send_message,
-    "NOTICE": messaging.send_message,
-    "TAGMSG": messaging.send_message,
-    accounts.REGISTER: accounts.register,
-    accounts.LOGIN: accounts.login,
-    accounts.REHASH: accounts.rehash,
-    operators.OPER: operators.oper,
-    "KILL": operators.kill,
-}
-
+from twistedchat.wire import numerics as N
+from twistedchat.wire.casemap import casefold
+from twistedchat.wire.message import Message
 
 DEFAULT_LIMITS = ChatLimits()
 
@@ -145,12 +80,18 @@ class ChatState:
         self._world = World(limits)
         self._ended: dict[str, int] = {}  # session -> last seq, least recently ended first
 
+    def command(self, name: str) -> Spec | None:
+        """The table's entry for ``name`` (:mod:`~twistedchat.chat.commands`), or a plugin's
+        command (always a write); None if there is no such command."""
+        spec = commands.lookup(name)
+        if spec is None and self.plugins is not None and self.plugins.handles(name.upper()):
+            return commands.plugin_command(name)
+        return spec
+
     def is_write(self, message: Message) -> bool:
-        """:func:`is_write`, plus the commands plugins add (they always go through the log)."""
-        plugins = self.plugins
-        return is_write(message) or (
-            plugins is not None and plugins.handles(message.command.upper())
-        )
+        """Whether ``message`` goes through the log rather than being answered here."""
+        spec = self.command(message.command)
+        return spec is not None and spec.is_write(message.params)
 
     # -- the log -----------------------------------------------------------------------
 
@@ -198,10 +139,10 @@ class ChatState:
         elif name == NODE_LOST:
             for gone in users.node_lost(world, out, command):
                 self._end(gone.session, gone.seq)
-        elif name == resume.RESUME:
+        elif name == RESUME:
             resumed = resume.resume(world, out, command)
             moved = None if resumed is None else resumed.session
-        elif name == resume.ORPHAN_QUIT:
+        elif name == ORPHAN_QUIT:
             orphan = resume.orphan_quit(world, command)
             if orphan is not None:
                 users.leave(world, out, orphan, users.NODE_RESTARTED, command.time)
@@ -210,7 +151,7 @@ class ChatState:
             event = self._node_plugin_entry(out, index, command)
         elif name == MOVE:
             pass  # for the named node's hub only: the chat does not change
-        elif name == operators.ADMIN and len(message.params) == 2:
+        elif name == ADMIN and len(message.params) == 2:
             verb, node = message.params
             if verb in operators.ADMIN_VERBS and node in world.nodes:
                 admin = (verb, node)
@@ -249,14 +190,17 @@ class ChatState:
         """Apply a user's write (or answer a query in log order); returns the operator
         request it accepted, if it was one."""
         ctx = Context(self._world, out, user, message, time)
-        if message.command == "CLUSTER" and is_write(message):
-            return operators.cluster(ctx)
-        handler = _WRITES.get(message.command) if is_write(message) else None
-        if handler is not None:
-            handler(ctx)
-        else:  # a query sent through the log: answer it in log order all the same
-            for reply in queries.answer(self._world, user, message, "*"):
+        spec = commands.lookup(message.command)
+        if spec is None or spec.apply is None or not spec.applies(message.params):
+            # a query sent through the log: answer it in log order all the same
+            for reply in commands.answer_query(self._world, user, message, "*"):
                 out.send(user.session, reply)
+        elif spec.operator and not user.oper:
+            ctx.reply(N.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+        elif spec.lacks_params(message.params):
+            ctx.reply(N.ERR_NEEDMOREPARAMS, spec.name, "Not enough parameters")
+        else:
+            return spec.apply(ctx)
         return None
 
     def _by_plugin(self, out: Outbox, event: ChatEvent, session: str) -> bool:
@@ -318,7 +262,7 @@ class ChatState:
         user = self._world.users.get(session)
         if user is None:
             return [numeric("*", N.ERR_NOTREGISTERED, "You have not registered")]
-        return queries.answer(self._world, user, message, server_name)
+        return commands.answer_query(self._world, user, message, server_name)
 
     def password_hash(self, account: str) -> str | None:
         """The stored hash of ``account``, for the node to verify a login against."""

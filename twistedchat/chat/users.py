@@ -9,10 +9,10 @@ from twistedchat.chat.limits import truncate
 from twistedchat.chat.model import User, World, run_of
 from twistedchat.chat.outbox import Outbox, numeric
 from twistedchat.chat.resume import RESUME_TAG
-from twistedchat.irc import numerics as N
-from twistedchat.irc.casemap import casefold
-from twistedchat.irc.message import Message
-from twistedchat.irc.names import valid_nick
+from twistedchat.wire import numerics as N
+from twistedchat.wire.casemap import casefold
+from twistedchat.wire.message import Message
+from twistedchat.wire.names import valid_nick
 
 NODE_RESTARTED = "Node restarted"
 NODE_LOST_REASON = "Node lost"

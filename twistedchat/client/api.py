@@ -33,10 +33,10 @@ from twistedchat.client.session import (
     Resumed,
     SessionLost,
 )
-from twistedchat.irc.framing import FrameTooLong, LineFramer
-from twistedchat.irc.grammar import ParseError, parse_line, serialize
-from twistedchat.irc.message import Message
 from twistedchat.irc.sasl import Credentials
+from twistedchat.wire.framing import FrameTooLong, LineFramer
+from twistedchat.wire.grammar import ParseError, parse_line, serialize
+from twistedchat.wire.message import Message
 
 log = Logger()
 

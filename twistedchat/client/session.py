@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-from twistedchat.irc import numerics as N
-from twistedchat.irc.casemap import casefold
-from twistedchat.irc.message import EMPTY_TAGS, Message
 from twistedchat.irc.sasl import Credentials, plain_response
+from twistedchat.wire import numerics as N
+from twistedchat.wire.casemap import casefold
+from twistedchat.wire.message import EMPTY_TAGS, Message
 
 RESUME_CAP = "twistedchat.org/resume"
 #: What the session asks every node for; the user of the session may see less.

@@ -29,6 +29,7 @@ from twisted.internet.ssl import Certificate
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from twistedchat.chat.commands import lookup
 from twistedchat.client.api import ChatClient, Locator
 from twistedchat.client.session import (
     RESUME_CAP,
@@ -41,15 +42,15 @@ from twistedchat.client.session import (
     Reply,
     SessionLost,
 )
-from twistedchat.irc import numerics as N
 from twistedchat.irc import sasl
 from twistedchat.irc.capabilities import SUPPORTED, for_client, without_events
 from twistedchat.irc.capneg import CapNegotiation
-from twistedchat.irc.casemap import casefold
-from twistedchat.irc.framing import FrameTooLong, LineFramer
-from twistedchat.irc.grammar import ParseError, parse_line, serialize
 from twistedchat.irc.labels import labeled
-from twistedchat.irc.message import Message
+from twistedchat.wire import numerics as N
+from twistedchat.wire.casemap import casefold
+from twistedchat.wire.framing import FrameTooLong, LineFramer
+from twistedchat.wire.grammar import ParseError, parse_line, serialize
+from twistedchat.wire.message import Message
 
 log = Logger()
 
@@ -135,7 +136,12 @@ class GatewayConnection(Protocol):
         self._labels[ours] = label
 
     def _register(self, message: Message) -> None:
-        """NICK and USER are kept for the upstream session; the node judges the nick."""
+        """NICK and USER are kept for the upstream session; the node judges the nick.
+
+        What else the command table lets a client send before registration (PASS, and
+        RESUME: the gateway resumes its upstream session itself) has no use here and is
+        ignored; anything more is a 451, as a node would answer it.
+        """
         command, params = message.command, message.params
         if command == "NICK" and not (params and params[0]):
             self._numeric(N.ERR_NONICKNAMEGIVEN, "No nickname given")
@@ -145,7 +151,7 @@ class GatewayConnection(Protocol):
             self._numeric(N.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
         elif command == "USER":
             self._user = (params[0], params[3])
-        elif command != "PASS":
+        elif (spec := lookup(command)) is None or not spec.before_registration:
             self._numeric(N.ERR_NOTREGISTERED, "You have not registered")
         self._start_when_ready()
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from twistedchat.chat.accounts import LOGIN, REGISTER
+from twistedchat.chat.command import LOGIN, REGISTER
 from twistedchat.chat.service import SERVICE, SERVICE_PREFIX
-from twistedchat.irc.casemap import casefold
-from twistedchat.irc.message import Message
+from twistedchat.wire.casemap import casefold
+from twistedchat.wire.message import Message
 
 MAX_PASSWORD = 300
 BUSY = "The server is busy checking passwords; try again in a few seconds"

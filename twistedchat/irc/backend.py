@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from twistedchat.chat.commands import Spec
 from twistedchat.chat.delivery import Delivery
-from twistedchat.irc.message import Message
 from twistedchat.irc.rendering import Rendering
+from twistedchat.wire.message import Message
 
 
 class SessionSink(Protocol):
@@ -76,8 +77,8 @@ class ChatBackend(Protocol):
     def nick_reclaimable(self, nick: str) -> bool:
         """Whether ``nick`` belongs to a logged-in session its account may take over."""
 
-    def is_write(self, message: Message) -> bool:
-        """Whether ``message`` goes through the log (plugins add commands) or is a query."""
+    def command(self, name: str) -> Spec | None:
+        """The command table's entry for ``name``, plugins' commands included (None: none)."""
 
     def writable(self) -> bool:
         """Whether writes can be committed now (False on a node cut off from the majority)."""

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping, Sequence, Set
 
 from twistedchat.chat.chathistory import EVENTS_TAG
 from twistedchat.chat.history import MESSAGE_COMMANDS
-from twistedchat.irc import numerics as N
-from twistedchat.irc.message import EMPTY_TAGS, Message
+from twistedchat.wire import numerics as N
+from twistedchat.wire.message import EMPTY_TAGS, Message
 
 #: Capabilities offered in ``CAP LS``; a value is advertised as ``name=value`` with CAP 302.
 SUPPORTED: Mapping[str, str] = {

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
-from twistedchat.irc import numerics as N
-from twistedchat.irc.message import Message
+from twistedchat.wire import numerics as N
+from twistedchat.wire.message import Message
 
 #: CAP LS 302 also turns on ``cap-notify`` implicitly, as the specification says.
 CAP_302 = 302

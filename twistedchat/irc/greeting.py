@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from twistedchat.irc import numerics as N
-from twistedchat.irc.message import Message
 from twistedchat.irc.settings import ConnectionSettings
+from twistedchat.wire import numerics as N
+from twistedchat.wire.message import Message
 
 #: ISUPPORT tokens per 005 line, well inside the 512-byte line limit.
 ISUPPORT_PER_LINE = 13

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from twistedchat.irc import numerics as N
-from twistedchat.irc.message import Message
+from twistedchat.wire import numerics as N
+from twistedchat.wire.message import Message
 
 TOPICS: Mapping[str, tuple[str, ...]] = {
     "*": (

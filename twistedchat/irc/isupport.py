@@ -7,7 +7,7 @@ what we enforce from drifting apart.
 from __future__ import annotations
 
 from twistedchat.chat.limits import ChatLimits
-from twistedchat.irc.casemap import CASEMAPPING
+from twistedchat.wire.casemap import CASEMAPPING
 
 #: Nicks one client may MONITOR (kept by its node, see ``node.monitor``).
 MONITOR_TARGETS = 100

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from twistedchat.irc.message import Message
+from twistedchat.wire.message import Message
 
 
 def labeled(

@@ -1,7 +1,7 @@
 """The Twisted edge of the IRC front end: one connection, from bytes to backend calls.
 
-Parsing, framing and flood accounting are pure helpers (:mod:`~twistedchat.irc.grammar`,
-:mod:`~twistedchat.irc.framing`, :mod:`~twistedchat.ratelimit`); the chat itself is the
+Parsing, framing and flood accounting are pure helpers (:mod:`~twistedchat.wire.grammar`,
+:mod:`~twistedchat.wire.framing`, :mod:`~twistedchat.ratelimit`); the chat itself is the
 backend's. What stays here is what only makes sense per socket: registration progress,
 negotiated capabilities, labels, timers and the send queue. Every timer uses the injected
 clock so the tests drive it with ``twisted.internet.task.Clock``.
@@ -29,12 +29,10 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from twistedchat.chat.accounts import REHASH
-from twistedchat.chat.command import CONNECT
+from twistedchat.chat.command import CONNECT, OPER, REHASH, RESUME
+from twistedchat.chat.commands import Answer
 from twistedchat.chat.delivery import Delivery
-from twistedchat.chat.operators import OPER
-from twistedchat.chat.resume import RESUME, RESUME_TAG, token_hash
-from twistedchat.irc import numerics as N
+from twistedchat.chat.resume import RESUME_TAG, token_hash
 from twistedchat.irc import sasl
 from twistedchat.irc.account_commands import (
     BUSY,
@@ -50,9 +48,6 @@ from twistedchat.irc.admission import Admission
 from twistedchat.irc.backend import ChatBackend
 from twistedchat.irc.capabilities import RESUME_CAP, SUPPORTED, for_client, history_query
 from twistedchat.irc.capneg import CAP_302, CapNegotiation
-from twistedchat.irc.casemap import casefold
-from twistedchat.irc.framing import FrameTooLong, LineFramer
-from twistedchat.irc.grammar import InvalidUtf8, ParseError, parse_line, serialize
 from twistedchat.irc.greeting import (
     info_lines,
     motd_lines,
@@ -63,37 +58,19 @@ from twistedchat.irc.greeting import (
 from twistedchat.irc.help import help_lines
 from twistedchat.irc.labels import labeled
 from twistedchat.irc.login_throttle import LoginThrottle
-from twistedchat.irc.message import Message
-from twistedchat.irc.names import valid_nick
 from twistedchat.irc.rendering import Rendering, view_for
 from twistedchat.irc.settings import ConnectionSettings
 from twistedchat.ratelimit import TokenBucket
 from twistedchat.security.hashing import Check, HasherBusy, ImmediateHasher, PasswordHasher
+from twistedchat.wire import numerics as N
+from twistedchat.wire.casemap import casefold
+from twistedchat.wire.framing import FrameTooLong, LineFramer
+from twistedchat.wire.grammar import InvalidUtf8, ParseError, parse_line, serialize
+from twistedchat.wire.message import Message
+from twistedchat.wire.names import valid_nick
 
 log = Logger()
 T = TypeVar("T")
-
-#: Commands a client may send before it is registered.
-PRE_REGISTRATION = frozenset(
-    {"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT", "AUTHENTICATE", "RESUME"}
-)
-#: Commands answered by the connection itself, never by the chat state.
-LOCAL_COMMANDS = frozenset(
-    {
-        "CAP",
-        "PING",
-        "PONG",
-        "QUIT",
-        "VERSION",
-        "TIME",
-        "MOTD",
-        "INFO",
-        "HELP",
-        "HELPOP",
-        "USER",
-        "PASS",
-    }
-)
 
 
 @implementer(IPushProducer)
@@ -373,7 +350,8 @@ class IRCConnection(Protocol):
         except ParseError:
             return False
         self._parsed_head = (raw, message)
-        return self.backend.is_write(message)
+        spec = self.backend.command(message.command)
+        return spec is not None and spec.is_write(message.params)
 
     def _parse(self, raw: bytes) -> Message:
         head, self._parsed_head = self._parsed_head, None
@@ -404,50 +382,84 @@ class IRCConnection(Protocol):
             self._send_numeric(code, f"Malformed line: {error}")
             return
         label = message.tags.get("label") if "labeled-response" in self.caps else None
-        if not self.registered:
-            self._handle_unregistered(message, label)
-        else:
-            self._handle_registered(message, label)
+        self._dispatch(message, label)
 
-    def _handle_unregistered(self, message: Message, label: str | None) -> None:
-        command = message.command
-        if command == "REGISTER":  # draft/account-registration without before-connect
-            text = "Complete connection registration (NICK and USER) before REGISTER"
-            self._send(Message("FAIL", ("REGISTER", "COMPLETE_CONNECTION_REQUIRED", "*", text)))
+    def _dispatch(self, message: Message, label: str | None) -> None:
+        """Route a command by the command table (:mod:`twistedchat.chat.commands`).
+
+        Before registration the connection answers every command it takes itself. After
+        it, the table says who answers; each answerer checks the parameter count (the
+        chat state does for writes, so a 461 comes in log order like its other errors).
+        """
+        if self.registered and is_service_message(message):
+            self._handle_account(message, label)
             return
-        if command not in PRE_REGISTRATION:
-            self._send_numeric(N.ERR_NOTREGISTERED, "You have not registered")
-            return
-        if command == "NICK":
-            if not message.params or not message.params[0]:
-                self._send_numeric(N.ERR_NONICKNAMEGIVEN, "No nickname given")
-                return
-            nick = message.params[0]
-            if not valid_nick(nick, self.backend_nicklen()):
-                self._send_numeric(N.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
-                return
-            if self.backend.nick_in_use(nick) and not self.backend.nick_reclaimable(nick):
-                self._send_numeric(N.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
-                return
-            self.nick = nick
-        elif command == "USER":
-            if len(message.params) < 4 or not message.params[0]:
-                self._send_numeric(N.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
-                return
-            self._user = (message.params[0][:16], message.params[3])
-        elif command == "AUTHENTICATE":
-            self._authenticate(message)
-            return
-        elif command == "RESUME":
-            self._resume(message)
-            return
+        spec = self.backend.command(message.command)
+        if spec is None:
+            if not self.registered:
+                self._send_numeric(N.ERR_NOTREGISTERED, "You have not registered")
+            else:
+                unknown = self._numeric(N.ERR_UNKNOWNCOMMAND, message.command, "Unknown command")
+                self._reply(label, [unknown])
+        elif not self.registered and not spec.before_registration:
+            if spec.name == "REGISTER":  # draft/account-registration without before-connect
+                text = "Complete connection registration (NICK and USER) before REGISTER"
+                fail = ("REGISTER", "COMPLETE_CONNECTION_REQUIRED", "*", text)
+                self._send(Message("FAIL", fail))
+            else:
+                self._send_numeric(N.ERR_NOTREGISTERED, "You have not registered")
+        elif spec.answer in CONNECTION_ANSWERS or not self.registered:
+            if spec.lacks_params(message.params):
+                reply = self._numeric(N.ERR_NEEDMOREPARAMS, spec.name, "Not enough parameters")
+                self._reply(label, [reply])
+            else:
+                _OWN_COMMANDS[spec.name](self, message, label)
+        elif spec.is_write(message.params):
+            self._submit_write(message, spec.name, label)
         else:
-            self._handle_local(message, label)
+            replies = self.backend.query(self.session, history_query(message, self.caps))
+            self._reply(label, [m for m in (for_client(r, self.caps) for r in replies) if m])
+
+    def _nick_before_registration(self, message: Message, _label: str | None) -> None:
+        if not message.params or not message.params[0]:
+            self._send_numeric(N.ERR_NONICKNAMEGIVEN, "No nickname given")
             return
+        nick = message.params[0]
+        if not valid_nick(nick, self.backend_nicklen()):
+            self._send_numeric(N.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname")
+            return
+        if self.backend.nick_in_use(nick) and not self.backend.nick_reclaimable(nick):
+            self._send_numeric(N.ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+            return
+        self.nick = nick
         self._try_register()
 
-    def _resume(self, message: Message) -> None:
+    def _user_command(self, message: Message, label: str | None) -> None:
+        if self.registered:
+            self._reply(label, [self._numeric(N.ERR_ALREADYREGISTERED, "You may not reregister")])
+            return
+        self._user = (message.params[0][:16], message.params[3])
+        self._try_register()
+
+    def _authenticate_command(self, message: Message, label: str | None) -> None:
+        """SASL before registration; after it, 462 or 907 (SASL 3.1: no reauthentication)."""
+        if not self.registered:
+            self._authenticate(message)
+        elif self._sasl_account is not None:
+            self._reply(label, [self._numeric(N.ERR_SASLALREADY, "You have already authenticated")])
+        else:
+            text = "You may not reregister; to log in now, use NickServ IDENTIFY"
+            self._reply(label, [self._numeric(N.ERR_ALREADYREGISTERED, text)])
+
+    def _monitor(self, message: Message, label: str | None) -> None:
+        self._reply(label, self.backend.monitor(self.session, message))
+
+    def _resume(self, message: Message, label: str | None) -> None:
         """Ask the log to move a session whose token we were given onto this connection."""
+        if self.registered:
+            text = "Registration is already complete"
+            self._reply(label, [Message("FAIL", ("RESUME", "REGISTRATION_IS_COMPLETED", text))])
+            return
         if RESUME_CAP not in self.caps or not message.params or not message.params[0]:
             text = f"RESUME needs the {RESUME_CAP} capability and a token"
             self._send(Message("FAIL", ("RESUME", "INVALID_TOKEN", text)))
@@ -612,29 +624,6 @@ class IRCConnection(Protocol):
             tags[RESUME_TAG] = token_hash(self._resume_token)
         self.backend.submit(self.session, Message(CONNECT, params, None, tags), None)
 
-    def _handle_registered(self, message: Message, label: str | None) -> None:
-        command = message.command
-        if command in LOCAL_COMMANDS:
-            self._handle_local(message, label)
-        elif command == "REGISTER" or is_service_message(message):
-            self._handle_account(message, label)
-        elif command == "OPER":
-            self._oper(message, label)
-        elif command == "MONITOR":
-            self._reply(label, self.backend.monitor(self.session, message))
-        elif command == "AUTHENTICATE":  # SASL 3.1: no authentication after registration
-            if self._sasl_account is not None:
-                reply = self._numeric(N.ERR_SASLALREADY, "You have already authenticated")
-            else:
-                text = "You may not reregister; to log in now, use NickServ IDENTIFY"
-                reply = self._numeric(N.ERR_ALREADYREGISTERED, text)
-            self._reply(label, [reply])
-        elif self.backend.is_write(message):
-            self._submit_write(message, command, label)
-        else:
-            replies = self.backend.query(self.session, history_query(message, self.caps))
-            self._reply(label, [m for m in (for_client(r, self.caps) for r in replies) if m])
-
     def _submit_write(self, write: Message, command: str, label: str | None) -> None:
         """Send a write to the log, or refuse it at once when it could not be committed."""
         if not self.backend.writable():
@@ -722,48 +711,48 @@ class IRCConnection(Protocol):
         else:
             self._submit_write(outcome.write, command, label)
 
-    def _handle_local(self, message: Message, label: str | None) -> None:
-        command, params = message.command, message.params
-        if command == "CAP":
-            self._handle_cap(message, label)
-        elif command == "PING":
-            if not params:
-                self._reply(label, [self._numeric(N.ERR_NOORIGIN, "No origin specified")])
-            else:
-                self._reply(label, [Message("PONG", (self.settings.server_name, params[0]))])
-        elif command == "PONG":
-            self._awaiting_pong = False
-        elif command == "QUIT":
-            reason = f"Quit: {params[0]}" if params and params[0] else "Quit"
-            if not self.registered:
-                self._close(reason)
-                return
-            self._quitting = True
-            self._writes_in_flight += 1
-            self.backend.submit(self.session, Message("QUIT", (reason,)), label)
-        elif command == "PASS":
-            if self.registered:
-                self._reply(
-                    label, [self._numeric(N.ERR_ALREADYREGISTERED, "You may not reregister")]
-                )
-            elif not params:
-                self._send_numeric(N.ERR_NEEDMOREPARAMS, "PASS", "Not enough parameters")
-            else:
-                self._password = params[0]
-        elif command == "USER":
-            self._reply(label, [self._numeric(N.ERR_ALREADYREGISTERED, "You may not reregister")])
-        elif command == "VERSION":
-            self._reply(label, version_lines(self.nick, self.settings))
-        elif command in ("HELP", "HELPOP"):
-            self._reply(label, help_lines(self.nick, params[0] if params else ""))
-        elif command == "INFO":
-            self._reply(label, info_lines(self.nick, self.settings))
-        elif command == "TIME":
-            self._reply(label, [time_line(self.nick, self.settings, self.clock.seconds())])
-        elif command == "MOTD":
-            self._reply(label, motd_lines(self.nick, self.settings))
+    def _ping(self, message: Message, label: str | None) -> None:
+        if not message.params:
+            self._reply(label, [self._numeric(N.ERR_NOORIGIN, "No origin specified")])
+        else:
+            pong = Message("PONG", (self.settings.server_name, message.params[0]))
+            self._reply(label, [pong])
 
-    def _handle_cap(self, message: Message, label: str | None) -> None:
+    def _pong(self, _message: Message, _label: str | None) -> None:
+        self._awaiting_pong = False
+
+    def _quit(self, message: Message, label: str | None) -> None:
+        params = message.params
+        reason = f"Quit: {params[0]}" if params and params[0] else "Quit"
+        if not self.registered:
+            self._close(reason)
+            return
+        self._quitting = True
+        self._writes_in_flight += 1
+        self.backend.submit(self.session, Message("QUIT", (reason,)), label)
+
+    def _pass(self, message: Message, label: str | None) -> None:
+        if self.registered:
+            self._reply(label, [self._numeric(N.ERR_ALREADYREGISTERED, "You may not reregister")])
+        else:
+            self._password = message.params[0]
+
+    def _version(self, _message: Message, label: str | None) -> None:
+        self._reply(label, version_lines(self.nick, self.settings))
+
+    def _help(self, message: Message, label: str | None) -> None:
+        self._reply(label, help_lines(self.nick, message.params[0] if message.params else ""))
+
+    def _info(self, _message: Message, label: str | None) -> None:
+        self._reply(label, info_lines(self.nick, self.settings))
+
+    def _time(self, _message: Message, label: str | None) -> None:
+        self._reply(label, [time_line(self.nick, self.settings, self.clock.seconds())])
+
+    def _motd(self, _message: Message, label: str | None) -> None:
+        self._reply(label, motd_lines(self.nick, self.settings))
+
+    def _cap(self, message: Message, label: str | None) -> None:
         self._reply(
             label,
             self._capneg.handle(message.params, self.nick, self.registered, self._sts_tokens),
@@ -926,3 +915,33 @@ class IRCFactory(Factory):
 def _account_key(account: str) -> str:
     """The throttle key of an account: by casemapping, so ALICE and alice count as one."""
     return "account:" + casefold(account)
+
+
+#: Who answers after registration, when the connection handles it itself.
+CONNECTION_ANSWERS = frozenset({Answer.CONNECTION, Answer.CREDENTIALS, Answer.NODE})
+
+_Handler = Callable[[IRCConnection, Message, "str | None"], None]
+
+#: The connection's handlers: of each command it answers (see :data:`CONNECTION_ANSWERS`)
+#: and of each it takes before registration. The command table says which those are;
+#: ``tests/irc/test_command_table.py`` holds this to it.
+_OWN_COMMANDS: dict[str, _Handler] = {
+    "CAP": IRCConnection._cap,
+    "PING": IRCConnection._ping,
+    "PONG": IRCConnection._pong,
+    "QUIT": IRCConnection._quit,
+    "PASS": IRCConnection._pass,
+    "USER": IRCConnection._user_command,
+    "NICK": IRCConnection._nick_before_registration,
+    "AUTHENTICATE": IRCConnection._authenticate_command,
+    "RESUME": IRCConnection._resume,
+    "VERSION": IRCConnection._version,
+    "TIME": IRCConnection._time,
+    "MOTD": IRCConnection._motd,
+    "INFO": IRCConnection._info,
+    "HELP": IRCConnection._help,
+    "HELPOP": IRCConnection._help,
+    "OPER": IRCConnection._oper,
+    "REGISTER": IRCConnection._handle_account,
+    "MONITOR": IRCConnection._monitor,
+}

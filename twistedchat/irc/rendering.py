@@ -9,7 +9,7 @@ among its recipients and hands the same bytes to each, as InspIRCd's
 ``ClientProtocol::Message`` caches one serialisation per tag selection: a channel
 message to 1,000 members costs one or two serialisations, not 1,000.
 
-The bytes still come from :func:`~twistedchat.irc.grammar.serialize`, the one serializer
+The bytes still come from :func:`~twistedchat.wire.grammar.serialize`, the one serializer
 that cannot be made to inject a line.
 """
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Set
 
 from twistedchat.irc.capabilities import OUTPUT_CAPS, for_client
-from twistedchat.irc.grammar import serialize
-from twistedchat.irc.message import Message
+from twistedchat.wire.grammar import serialize
+from twistedchat.wire.message import Message
 
 
 class ClientView:

@@ -12,8 +12,8 @@ import base64
 import binascii
 from dataclasses import dataclass, field
 
-from twistedchat.irc import numerics as N
-from twistedchat.irc.message import Message
+from twistedchat.wire import numerics as N
+from twistedchat.wire.message import Message
 
 MECHANISMS = "PLAIN"
 CHUNK = 400

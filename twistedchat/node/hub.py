@@ -22,18 +22,17 @@ from dataclasses import dataclass, field
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from twistedchat.chat.command import MOVE, NODE_LOST, NODE_RESET, Command
+from twistedchat.chat.command import ADMIN, MOVE, NODE_LOST, NODE_RESET, ORPHAN_QUIT, Command
+from twistedchat.chat.commands import Spec
 from twistedchat.chat.delivery import Delivery
-from twistedchat.chat.operators import ADMIN
-from twistedchat.chat.resume import ORPHAN_QUIT
 from twistedchat.chat.state import Applied, ChatState
 from twistedchat.irc.backend import SessionSink
-from twistedchat.irc.message import Message
 from twistedchat.node.monitor import Monitors
 from twistedchat.node.plugin_duties import PluginDuties
 from twistedchat.node.proposer import CommandLog, Proposer, Writes
 from twistedchat.node.router import Router
 from twistedchat.plugins import PluginHost
+from twistedchat.wire.message import Message
 
 log = Logger()
 
@@ -234,8 +233,8 @@ class SessionHub:
     def nick_reclaimable(self, nick: str) -> bool:
         return self.state.nick_account(nick) is not None
 
-    def is_write(self, message: Message) -> bool:
-        return self.state.is_write(message)
+    def command(self, name: str) -> Spec | None:
+        return self.state.command(name)
 
     def writable(self) -> bool:
         return self.ready and self.log is not None and self.log.writable()

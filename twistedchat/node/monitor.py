@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from twistedchat.irc import numerics as N
-from twistedchat.irc.casemap import casefold
 from twistedchat.irc.isupport import MONITOR_TARGETS
-from twistedchat.irc.message import Message
+from twistedchat.wire import numerics as N
+from twistedchat.wire.casemap import casefold
+from twistedchat.wire.message import Message
 
 #: The mask of an online nick (``nick!user@host``), or None if it is offline.
 Lookup = Callable[[str], str | None]

@@ -15,8 +15,8 @@ from twisted.internet.interfaces import IReactorTime
 from twistedchat.chat.command import PLUGIN_SAY, TICK
 from twistedchat.chat.model import World
 from twistedchat.chat.plugin_api import ChatEvent
-from twistedchat.irc.message import Message
 from twistedchat.plugins import PluginHost
+from twistedchat.wire.message import Message
 
 #: Seconds between ``@TICK`` entries while a plugin wants them.
 TICK_INTERVAL = 2.0

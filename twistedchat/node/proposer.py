@@ -18,7 +18,7 @@ from typing import Protocol
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 
 from twistedchat.chat.command import Command
-from twistedchat.irc.message import Message
+from twistedchat.wire.message import Message
 
 
 class CommandLog(Protocol):

@@ -20,7 +20,7 @@ from typing import Any
 
 from twistedchat.chat.plugin_api import PluginContext
 from twistedchat.hookspecs import hookimpl
-from twistedchat.irc.casemap import casefold
+from twistedchat.wire.casemap import casefold
 
 SEEN_KEPT = 10_000  # nicks !seen remembers, least recently seen dropped first
 REMINDERS_MAX = 1000  # pending reminders in the whole cluster

@@ -23,8 +23,8 @@ from typing import Any
 
 from twistedchat.chat.plugin_api import ChatEvent
 from twistedchat.hookspecs import hookimpl
-from twistedchat.irc.casemap import casefold
-from twistedchat.irc.message import Message
+from twistedchat.wire.casemap import casefold
+from twistedchat.wire.message import Message
 
 _UNSAFE = re.compile(r"[^\w#&+!.-]")
 

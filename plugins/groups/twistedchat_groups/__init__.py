@@ -15,7 +15,7 @@ from typing import Any
 
 from twistedchat.chat.plugin_api import PluginContext
 from twistedchat.hookspecs import hookimpl
-from twistedchat.irc.casemap import casefold
+from twistedchat.wire.casemap import casefold
 
 SERVICE = "ChanServ"
 CHANNELS_MAX = 10_000  # registered channels in the cluster

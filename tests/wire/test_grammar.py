@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from parser_tests.data import msg_join, msg_split
 
-from twistedchat.irc.grammar import (
+from twistedchat.wire.grammar import (
     InvalidUtf8,
     ParseError,
     escape_tag_value,
@@ -15,7 +15,7 @@ from twistedchat.irc.grammar import (
     serialize,
     unescape_tag_value,
 )
-from twistedchat.irc.message import Message
+from twistedchat.wire.message import Message
 
 
 @pytest.mark.parametrize("case", msg_split["tests"], ids=lambda case: case["input"][:40])

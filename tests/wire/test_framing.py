@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from twistedchat.irc.framing import FrameTooLong, LineFramer
+from twistedchat.wire.framing import FrameTooLong, LineFramer
 
 
 def test_lines_split_at_any_byte_boundary() -> None:

@@ -1,6 +1,6 @@
 """The IRC message value type, shared by the grammar, the chat state machine and the protocol.
 
-Parsing and serialising live in :mod:`twistedchat.irc.grammar`; this module holds only
+Parsing and serialising live in :mod:`twistedchat.wire.grammar`; this module holds only
 the immutable value so that the pure chat core can build messages without importing a parser.
 """
 

@@ -7,7 +7,7 @@ stream or hold memory) and reported once with :class:`FrameTooLong`.
 
 from __future__ import annotations
 
-from twistedchat.irc.grammar import MAX_BODY, MAX_CLIENT_TAGS
+from twistedchat.wire.grammar import MAX_BODY, MAX_CLIENT_TAGS
 
 #: Longest acceptable line without its terminator: a full tag section plus a full body.
 MAX_LINE = 1 + MAX_CLIENT_TAGS + 1 + MAX_BODY

@@ -1,7 +1,7 @@
 """Parse and serialise IRC lines (RFC 1459 framing with IRCv3 message tags).
 
 Pure functions over bytes: the connection layer frames the byte stream into lines
-(:mod:`twistedchat.irc.framing`) and hands each line here. Limits follow the Modern IRC
+(:mod:`twistedchat.wire.framing`) and hands each line here. Limits follow the Modern IRC
 Client Protocol: at most 512 bytes for the message body including CRLF, and at most
 8191 bytes for the tag section (4094 of which a client may use).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from twistedchat.irc.message import EMPTY_TAGS, Message
+from twistedchat.wire.message import EMPTY_TAGS, Message
 
 #: Body bytes (source, command, parameters) a line may carry, excluding CRLF.
 MAX_BODY = 510
