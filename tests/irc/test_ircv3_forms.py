@@ -114,3 +114,21 @@ def test_invite_notify_reaches_members_who_asked_and_the_invitee_always() -> Non
     assert told.lines() == [":op!~op@192.168.1.1 INVITE dave #a"]
     assert untold.lines() == []
     assert "INVITE" not in " ".join(op.lines()[-1:])  # the inviter gets 341, not the notice
+
+
+def test_no_implicit_names_turns_off_the_names_after_a_join_only() -> None:
+    server = Server()
+    quiet = server.register("quiet", caps=("draft/no-implicit-names", "labeled-response"))
+    plain = server.register("plain")
+    plain.send("TOPIC #a :t", "JOIN #a", "TOPIC #a :hello")
+    plain.clear()
+    quiet.send("@label=j JOIN #a")
+    lines = quiet.lines()
+    assert any(" JOIN #a" in x for x in lines) and any(" 332 quiet #a hello" in x for x in lines)
+    assert not any(" 353 " in x or " 366 " in x for x in lines), lines
+    assert plain.has(" JOIN #a")
+    quiet.send("NAMES #a")  # asked for: answered
+    assert quiet.has(" 353 quiet = #a :@plain quiet")
+    again = server.register("again")
+    again.send("JOIN #a")
+    assert again.has(" 353 again = #a :@plain quiet again")

@@ -155,7 +155,9 @@ def test_bad_lines_get_answers_and_harm_nobody(server: Server) -> None:
     alice.send_raw(b"PRIVMSG bob :nul\x00byte\r\n")
     assert alice.has(" 400 ") or alice.has(" 417 ")
     alice.send_raw(b"PRIVMSG bob :\xff\xfe bad utf8\r\n")
-    assert alice.has("FAIL * INVALID_UTF8")
+    assert alice.has("FAIL PRIVMSG INVALID_UTF8 :Message rejected")  # IRCv3 UTF8ONLY
+    alice.send_raw(b"\xff\xfe\r\n")
+    assert alice.has("FAIL * INVALID_UTF8")  # not even a command to name
     alice.send("FROBNICATE now")
     assert alice.has(" 421 alice FROBNICATE ")
     alice.send_raw(b"@" + b"a=b;" * 3000 + b" PRIVMSG bob :big tags\r\n")

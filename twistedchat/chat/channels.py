@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from twistedchat.chat.context import Context
+from twistedchat.chat.delivery import without
 from twistedchat.chat.limits import truncate
 from twistedchat.chat.listings import names_replies, topic_replies
 from twistedchat.chat.model import Channel, Topic, User
@@ -25,6 +26,10 @@ def channel_name_error(name: str, channellen: int) -> tuple[str, str] | None:
     if len(name.encode()) > channellen or any(c in _FORBIDDEN or c < " " for c in name):
         return N.ERR_BADCHANNAME, "Illegal channel name"
     return None
+
+
+#: The NAMES a JOIN sends the joiner go only to clients without draft/no-implicit-names.
+IMPLICIT_NAMES = without("draft/no-implicit-names")
 
 
 def join(ctx: Context) -> None:
@@ -71,9 +76,11 @@ def _join(ctx: Context, name: str, key: str) -> None:
     if user.away is not None:  # away-notify: members learn it with the JOIN
         away = ctx.out.user_message(user, "AWAY", user.away)
         ctx.out.send_all(channel.members, away, skip=user.session)
-    replies = topic_replies(channel, user) if channel.topic is not None else []
-    for message in [*replies, *names_replies(world, channel, user)]:
-        ctx.out.send(user.session, message)
+    if channel.topic is not None:
+        for message in topic_replies(channel, user):
+            ctx.out.send(user.session, message)
+    for message in names_replies(world, channel, user):  # not asked for: implicit
+        ctx.out.send(user.session, message, needs=IMPLICIT_NAMES)
 
 
 def _refusal(channel: Channel, user: User, key: str) -> tuple[str, str] | None:

@@ -9,7 +9,7 @@ its own recipients, not with the cluster's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Set
 from dataclasses import dataclass
 
 from twistedchat.wire.message import Message
@@ -30,7 +30,9 @@ class Delivery:
     part of the registration reply, and arrives after the welcome burst.
 
     ``needs`` names a capability without which the client is not sent the message at all
-    (an ``invite-notify`` INVITE, which cannot be told from an invitation by its shape).
+    (an ``invite-notify`` INVITE, which cannot be told from an invitation by its shape);
+    ``!`` before it means the opposite, only clients without it (the NAMES after a JOIN,
+    which ``draft/no-implicit-names`` turns off). See :func:`given`.
     """
 
     session: str
@@ -55,6 +57,20 @@ class Broadcast:
     message: Message
     skip: str | None = None
     needs: str | None = None
+
+
+def without(capability: str) -> str:
+    """The ``needs`` of a message only clients without ``capability`` are sent."""
+    return "!" + capability
+
+
+def given(needs: str | None, caps: Set[str]) -> bool:
+    """Whether a client with capabilities ``caps`` is sent a message that ``needs``."""
+    if needs is None:
+        return True
+    if needs[0] == "!":
+        return needs[1:] not in caps
+    return needs in caps
 
 
 #: One thing an applied entry sends.

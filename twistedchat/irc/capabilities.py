@@ -26,6 +26,7 @@ SUPPORTED: Mapping[str, str] = {
     "draft/account-registration": "custom-account-name",  # REGISTER <account> <email> <pw>
     "draft/chathistory": "",
     "draft/event-playback": "",
+    "draft/no-implicit-names": "",
     "echo-message": "",
     "extended-join": "",
     "invite-notify": "",
@@ -56,7 +57,7 @@ CAP_ONLY_COMMANDS: Mapping[str, str] = {
 OUTPUT_CAPS = frozenset(
     {"server-time", "message-tags", "account-tag", "batch", "labeled-response",
      "account-notify", "echo-message", "away-notify", "setname", "extended-join",
-     "multi-prefix", "userhost-in-names", "invite-notify"}
+     "multi-prefix", "userhost-in-names", "invite-notify", "draft/no-implicit-names"}
 )  # fmt: skip
 #: Channel status prefixes, highest first: the chat state lists them all (multi-prefix).
 STATUS_PREFIXES = "@+"

@@ -31,7 +31,7 @@ from zope.interface import implementer
 
 from twistedchat.chat.command import CONNECT, OPER, REHASH, RESUME
 from twistedchat.chat.commands import Answer
-from twistedchat.chat.delivery import Delivery
+from twistedchat.chat.delivery import Delivery, given
 from twistedchat.chat.resume import RESUME_TAG, token_hash
 from twistedchat.irc import sasl
 from twistedchat.irc.account_commands import (
@@ -277,8 +277,7 @@ class IRCConnection(Protocol):
         messages = [
             m
             for d in deliveries
-            if not (d.echo and "echo-message" not in self.caps)
-            and (d.needs is None or d.needs in self.caps)
+            if not (d.echo and "echo-message" not in self.caps) and given(d.needs, self.caps)
             for m in [for_client(d.message, self.caps)]
             if m is not None
         ]
@@ -375,7 +374,8 @@ class IRCConnection(Protocol):
         try:
             message = self._parse(raw)
         except InvalidUtf8:
-            self._send(Message("FAIL", ("*", "INVALID_UTF8", "Message rejected: not UTF-8")))
+            text = "Message rejected, your IRC software MUST use UTF-8 encoding on this network"
+            self._send(Message("FAIL", (_command_of(raw), "INVALID_UTF8", text)))
             return
         except ParseError as error:
             code = N.ERR_INPUTTOOLONG if "long" in str(error).lower() else N.ERR_UNKNOWNERROR
@@ -915,6 +915,15 @@ class IRCFactory(Factory):
 def _account_key(account: str) -> str:
     """The throttle key of an account: by casemapping, so ALICE and alice count as one."""
     return "account:" + casefold(account)
+
+
+def _command_of(raw: bytes) -> str:
+    """The command of a line that is not UTF-8 (``*`` if even that cannot be read), for
+    ``FAIL <command> INVALID_UTF8`` (IRCv3 UTF8ONLY)."""
+    try:
+        return parse_line(raw.decode("utf-8", "replace").encode()).command
+    except ParseError:
+        return "*"
 
 
 #: Who answers after registration, when the connection handles it itself.

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Set
 
+from twistedchat.chat.delivery import given
 from twistedchat.irc.capabilities import OUTPUT_CAPS, for_client
 from twistedchat.wire.grammar import serialize
 from twistedchat.wire.message import Message
@@ -53,7 +54,7 @@ def view_for(caps: Set[str]) -> ClientView:
 
 class Rendering:
     """``message`` as each view receives it from ``server_name``, serialised on demand;
-    with ``needs``, only views with that capability receive it."""
+    with ``needs``, only the views it is given to (:func:`~twistedchat.chat.delivery.given`)."""
 
     __slots__ = ("_bytes", "message", "needs", "server_name")
 
@@ -68,12 +69,7 @@ class Rendering:
         cache = self._bytes
         if view in cache:
             return cache[view]
-        needs = self.needs
-        shown = (
-            None
-            if needs is not None and needs not in view.caps
-            else (for_client(self.message, view.caps))
-        )
+        shown = for_client(self.message, view.caps) if given(self.needs, view.caps) else None
         data = None if shown is None else serialize(shown, self.server_name)
         cache[view] = data
         return data

@@ -52,7 +52,7 @@ class ParseError(ValueError):
 
 
 class InvalidUtf8(ParseError):
-    """The line is not valid UTF-8 (answered with ``FAIL * INVALID_UTF8``)."""
+    """The line is not valid UTF-8 (answered with ``FAIL <command> INVALID_UTF8``)."""
 
 
 def parse_line(raw: bytes) -> Message:
