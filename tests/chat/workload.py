@@ -62,7 +62,8 @@ _KINDS: list[Callable[[int, int, int], Message]] = [
     lambda a, b, c: Message(
         "MODE", (_pick(CHANNELS, a), _pick(MODES, b), _pick(ARGS, c), _pick(ARGS, a))
     ),
-    lambda a, b, c: Message("MODE", (_pick(NICKS, a), "+i" if b % 2 else "-i")),
+    lambda a, b, c: Message("MODE", (_pick(NICKS, a), _pick(["+i", "-i", "+w", "-wB", "+B"], b))),
+    lambda a, b, c: Message("WALLOPS", (_pick(TEXTS, c),)),
     lambda a, b, c: Message("KICK", (_pick(CHANNELS, a), _pick(NICKS, b), _pick(TEXTS, c))),
     lambda a, b, c: Message("INVITE", (_pick(NICKS, a), _pick(CHANNELS, b))),
     lambda a, b, c: Message("AWAY", (_pick(TEXTS, c),) if c % 2 else ()),

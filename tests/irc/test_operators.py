@@ -1,4 +1,4 @@
-"""OPER against the node's operator list, and KILL for operators only."""
+"""OPER against the node's operator list, and KILL and WALLOPS for operators only."""
 
 from __future__ import annotations
 
@@ -64,3 +64,27 @@ def test_cluster_requests_are_for_operators_and_reach_the_nodes() -> None:
     alice.send("CLUSTER DRAIN n1", "CLUSTER TRANSFER n1", "CLUSTER REMOVE n1")
     assert mover.has("RESUME MOVE :This server is being drained by an operator")
     assert asked == [("TRANSFER", "n1"), ("REMOVE", "n1")]  # this hub leads
+
+
+def test_wallops_is_for_operators_and_reaches_the_users_with_mode_w() -> None:
+    server = Server(operators=OPERATORS)
+    alice, bob, carol = server.register("alice"), server.register("bob"), server.register("carol")
+    bob.send("MODE bob +w")
+    assert bob.has("MODE bob +w")
+    bob.send("MODE bob")
+    assert bob.has(" 221 bob +w")
+    carol.send("WALLOPS :not an operator")
+    assert carol.has(" 481 carol ")
+    alice.send("WALLOPS")
+    assert alice.has(" 481 alice ")  # the privilege is checked before the parameters
+    alice.send("OPER root s3cret-pass", "WALLOPS")
+    assert alice.has(" 461 alice WALLOPS ")
+    for client in (alice, bob, carol):
+        client.clear()
+    alice.send("WALLOPS :maintenance at noon")
+    assert bob.lines() == [":alice!~alice@192.168.1.1 WALLOPS :maintenance at noon"]
+    assert carol.lines() == [] and alice.lines() == []  # neither has +w
+    bob.send("MODE bob -w")
+    bob.clear()
+    alice.send("MODE alice +w", "WALLOPS :again")
+    assert alice.has(":alice!~alice@192.168.1.1 WALLOPS :again") and bob.lines() == []

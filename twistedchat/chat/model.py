@@ -51,6 +51,7 @@ class User:
     oper: bool = False
     resume_older: tuple[str, ...] = ()  # earlier tokens still accepted, latest issued first
     bot: bool = False  # user mode +B (IRCv3 bot-mode)
+    wallops: bool = False  # user mode +w: receives WALLOPS
 
     @property
     def prefix(self) -> str:

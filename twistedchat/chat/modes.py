@@ -61,7 +61,7 @@ def mode_query(world: World, viewer: User, params: tuple[str, ...]) -> list[Mess
         return channel_mode_replies(channel, viewer)
     if casefold(target) == casefold(viewer.nick):
         flags = ("B" if viewer.bot else "") + ("i" if viewer.invisible else "")
-        flags += "o" if viewer.oper else ""
+        flags += ("o" if viewer.oper else "") + ("w" if viewer.wallops else "")
         return [numeric(viewer.nick, N.RPL_UMODEIS, "+" + flags)]
     if world.user_by_nick(target) is None:
         return [numeric(viewer.nick, N.ERR_NOSUCHNICK, target, "No such nick/channel")]
@@ -89,6 +89,10 @@ def _user_mode(ctx: Context, target: str) -> None:
             if user.bot != (sign == "+"):
                 user.bot = sign == "+"
                 changes.append((sign, "B", None))
+        elif letter == "w":  # WALLOPS reach the user
+            if user.wallops != (sign == "+"):
+                user.wallops = sign == "+"
+                changes.append((sign, "w", None))
         elif letter == "o" and sign == "-" and user.oper:  # +o only through OPER
             user.oper = False
             changes.append(("-", "o", None))

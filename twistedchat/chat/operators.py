@@ -42,6 +42,14 @@ def kill(ctx: Context) -> None:
     users.leave(ctx.world, ctx.out, victim, quit_reason, ctx.time)
 
 
+def wallops(ctx: Context) -> None:
+    """``WALLOPS :text`` from an operator, to every user with mode +w (the sender too,
+    if +w), in the order they connected; the table lets only operators send it."""
+    world, sender = ctx.world, ctx.user
+    message = ctx.out.user_message(sender, "WALLOPS", ctx.params[0])
+    ctx.out.send_all((u.session for u in world.users.values() if u.wallops), message)
+
+
 def is_admin_request(params: tuple[str, ...]) -> bool:
     """``CLUSTER DRAIN|TRANSFER|REMOVE node`` changes the cluster; bare CLUSTER is a query."""
     return len(params) >= 2 and params[0].upper() in ADMIN_VERBS

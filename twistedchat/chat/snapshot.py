@@ -94,7 +94,7 @@ def _user(u: User) -> list[Any]:
     return [
         u.session, u.node, u.seq, u.nick, u.username, u.host, u.realname,
         u.away, u.invisible, u.account, list(u.channels), u.resume_hash, list(u.refs), u.oper,
-        list(u.resume_older), u.bot,
+        list(u.resume_older), u.bot, u.wallops,
     ]  # fmt: skip
 
 
@@ -102,14 +102,14 @@ def _load_user(row: list[Any]) -> User:
     session, node, seq, nick, username, host, realname, away, invisible, account, channels = row[
         :11
     ]
-    later_fields: list[Any] = [None, [], False, [], False]  # not in older snapshots
-    resume_hash, refs, oper, older, bot = [*row[11:], *later_fields[len(row) - 11 :]]
+    later_fields: list[Any] = [None, [], False, [], False, False]  # not in older snapshots
+    resume_hash, refs, oper, older, bot, wallops = [*row[11:], *later_fields[len(row) - 11 :]]
     if older is None or isinstance(older, str):  # older snapshots kept one earlier token at most
         older = [] if older is None else [older]
     return User(
         session, node, seq, nick, username, host, realname,
         away, invisible, account, dict.fromkeys(channels), resume_hash, dict.fromkeys(refs),
-        bool(oper), tuple(older), bool(bot),
+        bool(oper), tuple(older), bool(bot), bool(wallops),
     )  # fmt: skip
 
 

@@ -5,15 +5,26 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from twistedchat.chat.commands import COMMANDS
 from twistedchat.wire import numerics as N
 from twistedchat.wire.message import Message
+
+
+def _command_lines(width: int = 80) -> tuple[str, ...]:
+    """The client commands of the command table, wrapped to ``width``."""
+    lines = ["Commands:"]
+    for name in sorted(name for name in COMMANDS if not name.startswith("@")):
+        if len(lines[-1]) + 1 + len(name) > width:
+            lines.append(name)
+        else:
+            lines[-1] += " " + name
+    return tuple(lines)
+
 
 TOPICS: Mapping[str, tuple[str, ...]] = {
     "*": (
         "twistedchat: IRC replicated over a cluster of nodes (Raft).",
-        "Commands: AWAY CAP CHATHISTORY CLUSTER HELP INFO INVITE ISON JOIN KICK LINKS",
-        "LIST LUSERS MODE MOTD NAMES NICK NOTICE OPER PART PING PRIVMSG QUIT REGISTER",
-        "SETNAME TAGMSG TIME TOPIC USERHOST VERSION WHO WHOIS WHOWAS",
+        *_command_lines(),
         "Accounts: /msg NickServ HELP. HELP <command> for one of them.",
     ),
     "JOIN": ("JOIN <#channel>[,<#channel>...] [<key>,...]: join channels; JOIN 0 parts all.",),
@@ -31,6 +42,7 @@ TOPICS: Mapping[str, tuple[str, ...]] = {
         "CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN|TARGETS ...: replay history",
         "(IRCv3 chathistory; any node serves it).",
     ),
+    "WALLOPS": ("WALLOPS :<text>: operators, to every user with mode +w (MODE <nick> +w).",),
     "CLUSTER": (
         "CLUSTER: the nodes and their users. Operators: CLUSTER DRAIN|TRANSFER|REMOVE <node>.",
     ),
