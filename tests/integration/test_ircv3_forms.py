@@ -1,5 +1,6 @@
-"""multi-prefix, userhost-in-names, extended-join, away-notify and setname on a real
-3-node cluster: each client gets the form it asked for, whichever node it is on."""
+"""multi-prefix, userhost-in-names, extended-join, away-notify, setname, MONITOR with
+extended-monitor, no-implicit-names, WALLOPS and UTF8ONLY on real clusters: each client
+gets the form it asked for, whichever node it is on."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tests.integration.harness import IRCClient, Node, sentinel
+from twistedchat.chat.passwords import hash_password
 
 RICH = ("multi-prefix", "userhost-in-names", "extended-join", "away-notify", "setname")
 
@@ -73,3 +75,35 @@ def test_monitor_on_one_node_sees_a_user_come_and_go_on_another(
     assert watcher.expect(" 731 ").endswith(" 731 watcher friend")
     watcher.close()
     friend.close()
+
+
+def test_extended_monitor_no_implicit_names_wallops_and_utf8only_across_nodes(
+    cluster_factory: Callable[..., list[Node]],
+) -> None:
+    nodes = cluster_factory(3, "--oper", f"root:{hash_password('oper-secret-pw', b's' * 16)}")
+    caps = ("extended-monitor", "away-notify", "draft/no-implicit-names")
+    watcher = IRCClient(nodes[0].irc_port, "watcher", caps=caps)
+    friend = IRCClient(nodes[2].irc_port, "friend")
+    watcher.send("MONITOR + friend")
+    watcher.expect(" 730 watcher friend!")
+    friend.send("AWAY :walking the dog")  # they share no channel: told through MONITOR
+    assert watcher.expect(" AWAY ").endswith(":friend!~friend@127.0.0.1 AWAY :walking the dog")
+    friend.send("JOIN #quiet")
+    friend.expect(" 366 ")
+    watcher.send("JOIN #quiet")
+    watcher.expect(" JOIN #quiet")
+    watcher.send("NAMES #quiet")  # asked for: answered; the JOIN's own were left out
+    assert watcher.expect(" 353 ").endswith(" 353 watcher = #quiet :@friend watcher")
+    assert not any(" 353 " in line for line in watcher.lines[:-1])
+    friend.send("MODE friend +w")
+    friend.expect("MODE friend +w")
+    watcher.send("OPER root oper-secret-pw")
+    watcher.expect(" 381 ")
+    watcher.send("WALLOPS :a word to the wise")
+    assert friend.expect(" WALLOPS ").endswith(
+        ":watcher!~watcher@127.0.0.1 WALLOPS :a word to the wise"
+    )
+    friend.send_raw(b"PRIVMSG #quiet :caf\xe9\r\n")
+    assert " FAIL PRIVMSG INVALID_UTF8 :Message rejected" in friend.expect("INVALID_UTF8")
+    for client in (watcher, friend):
+        client.close()

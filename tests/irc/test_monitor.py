@@ -74,3 +74,31 @@ def test_monitor_lines_fit_an_irc_line() -> None:
     nicks = ",".join(f"somebody{i:03d}xxxxxxxxxxxxxxx" for i in range(100))
     replies = monitors.command("s", "me", ("+", nicks), lambda nick: None)
     assert len(replies) > 1 and all(len(",".join(m.params).encode()) < 450 for m in replies)
+
+
+def test_extended_monitor_tells_watchers_who_share_no_channel_each_once() -> None:
+    server = Server()
+    extended = ("extended-monitor", "away-notify", "setname", "account-notify")
+    far = server.register("far", caps=extended)  # watches bob, shares no channel
+    near = server.register("near", caps=extended)  # watches bob and shares #a
+    basic = server.register("basic", caps=("away-notify", "setname"))  # no extended-monitor
+    no_away = server.register("noaway", caps=("extended-monitor",))  # no away-notify
+    bob = server.register("bob")
+    for watcher in (far, near, basic, no_away):
+        watcher.send("MONITOR + bob")
+    near.send("JOIN #a")
+    bob.send("JOIN #a")
+    for client in (far, near, basic, no_away):
+        client.clear()
+    bob.send("AWAY :lunch", "SETNAME :Bob B")
+    expected = [
+        ":bob!~bob@192.168.1.1 AWAY :lunch",
+        ":bob!~bob@192.168.1.1 SETNAME :Bob B",
+    ]
+    assert far.lines() == expected
+    assert near.lines() == expected  # once, as a channel peer
+    assert basic.lines() == [] and no_away.lines() == []
+    bob.send("REGISTER * * long-enough-pw")
+    assert far.has(":bob!~bob@192.168.1.1 ACCOUNT bob")
+    bob.send("MONITOR + far", "AWAY")
+    assert far.has(":bob!~bob@192.168.1.1 AWAY") and not bob.has(" AWAY")  # not to oneself

@@ -100,7 +100,7 @@ def _log_in(ctx: Context, name: str) -> None:
     ctx.world.log_in(user, name)
     ctx.reply(N.RPL_LOGGEDIN, user.prefix, name, f"You are now logged in as {name}")
     notice = ctx.out.user_message(user, "ACCOUNT", name)  # account-notify
-    ctx.out.send_all((peer.session for peer in ctx.world.peers(user)), notice)
+    ctx.world.tell_peers(ctx.out, user, notice)
     deliver_mail(ctx.world, ctx.out, user, ctx.time)
 
 

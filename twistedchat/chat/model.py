@@ -15,6 +15,7 @@ from twistedchat.chat.history import History, account_party, nick_party
 
 if TYPE_CHECKING:
     from twistedchat.chat.accounts import Account
+    from twistedchat.chat.outbox import Outbox
     from twistedchat.wire.message import Message
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.mailbox import Mailboxes
@@ -177,6 +178,17 @@ class NodeInfo:
     sessions: dict[str, None] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class UserChange:
+    """``message`` (AWAY, ACCOUNT or SETNAME from ``nick``, of session ``session``) told to
+    the sessions ``told``; watchers of ``nick`` elsewhere may hear it too (extended-monitor)."""
+
+    nick: str
+    session: str
+    message: Message
+    told: tuple[str, ...]
+
+
 class World:
     """Users, channels and history, with the mutations that keep their indexes in step."""
 
@@ -201,6 +213,9 @@ class World:
         #: Nicks the entry being applied brought online (with ``nick!user@host``) or took
         #: offline (None), in order: for the nodes' MONITOR lists. Cleared per entry.
         self.presence: list[tuple[str, str | None]] = []
+        #: Changes in users that those sharing a channel were told of (away, account,
+        #: realname), in order: for the nodes' extended-monitor watchers. Cleared per entry.
+        self.changes: list[UserChange] = []
         self.mail = Mailboxes(
             limits.mail_per_account, limits.mail_per_sender, limits.mail_from_sender,
             limits.mail_accounts, limits.history_days,
@@ -217,6 +232,13 @@ class World:
 
     def node(self, node_id: str) -> NodeInfo:
         return self.nodes.setdefault(node_id, NodeInfo())
+
+    def tell_peers(self, out: Outbox, user: User, message: Message) -> None:
+        """Send ``message``, a change in ``user``, to everyone sharing a channel with them,
+        and record it for their MONITOR watchers (:class:`UserChange`)."""
+        told = tuple(peer.session for peer in self.peers(user))
+        out.send_all(told, message)
+        self.changes.append(UserChange(user.nick, user.session, message, told))
 
     def peers(self, user: User) -> list[User]:
         """Everyone sharing a channel with ``user`` (not ``user``), each once, in a fixed order."""

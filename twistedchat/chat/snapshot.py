@@ -67,6 +67,7 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
     for row in doc["users"]:
         world.add_user(_load_user(row))  # the indexes (nicks, nodes, tokens) come with it
     world.presence.clear()  # loading is no one coming online
+    world.changes.clear()
     world.whowas = deque((WhowasEntry(*row) for row in doc["whowas"]), maxlen=limits.whowas)
     world.max_users = doc["max_users"]
     world.log_time = doc.get("log_time", 0)

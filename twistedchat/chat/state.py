@@ -37,7 +37,7 @@ from twistedchat.chat.commands import Spec
 from twistedchat.chat.context import Context
 from twistedchat.chat.delivery import Sending
 from twistedchat.chat.limits import ChatLimits
-from twistedchat.chat.model import User, World
+from twistedchat.chat.model import User, UserChange, World
 from twistedchat.chat.outbox import Outbox, numeric
 from twistedchat.chat.plugin_api import ChatEvent, PluginRunner, distinct_messages, event_for
 from twistedchat.chat.skipped import Gap
@@ -58,7 +58,8 @@ class Applied:
     ``admin`` is an accepted operator request, ``(verb, node)``, for the nodes to carry
     out (a drain, a leadership transfer, a removal). ``presence`` are the nicks it
     brought online (with their ``nick!user@host``) or took offline (None), in order, for
-    the nodes' MONITOR lists.
+    the nodes' MONITOR lists; ``changes`` the away, account and realname changes it told
+    (:class:`~twistedchat.chat.model.UserChange`), for their extended-monitor watchers.
     """
 
     deliveries: Sequence[Sending]
@@ -66,6 +67,7 @@ class Applied:
     moved: str | None = None
     admin: tuple[str, str] | None = None
     presence: tuple[tuple[str, str | None], ...] = ()
+    changes: tuple[UserChange, ...] = ()
 
 
 NOTHING = Applied(())
@@ -100,6 +102,7 @@ class ChatState:
         session, seq = command.session, command.seq
         world = self._world
         world.presence.clear()
+        world.changes.clear()
         if command.time < world.log_time:  # a new leader's clock a little behind (0020)
             command = replace(command, time=world.log_time)
         world.log_time = command.time
@@ -157,7 +160,9 @@ class ChatState:
                 admin = (verb, node)
         elif name != "QUIT":
             out.send(session, numeric("*", N.ERR_NOTREGISTERED, "You have not registered"))
-        return Applied(out.deliveries, event, moved, admin, tuple(world.presence))
+        return Applied(
+            out.deliveries, event, moved, admin, tuple(world.presence), tuple(world.changes)
+        )
 
     def _apply_user_command(
         self, index: int, command: Command, user: User, message: Message, out: Outbox
@@ -182,7 +187,9 @@ class ChatState:
             resume.remember(user, command.ref)
             nickguard.review(world, out, user, command.time)
         nickguard.enforce(world, out, command.time, index)
-        return Applied(out.deliveries, event, None, admin, tuple(world.presence))
+        return Applied(
+            out.deliveries, event, None, admin, tuple(world.presence), tuple(world.changes)
+        )
 
     def _apply_core(
         self, out: Outbox, user: User, message: Message, time: int

@@ -110,7 +110,7 @@ def away(ctx: Context) -> None:
         user.away = None
         ctx.reply(N.RPL_UNAWAY, "You are no longer marked as being away")
         notice = ctx.out.user_message(user, "AWAY")
-    ctx.out.send_all((peer.session for peer in ctx.world.peers(user)), notice)
+    ctx.world.tell_peers(ctx.out, user, notice)
 
 
 def setname(ctx: Context) -> None:
@@ -124,7 +124,7 @@ def setname(ctx: Context) -> None:
         return
     user.realname = realname
     notice = ctx.out.user_message(user, "SETNAME", realname)
-    ctx.out.send_all((peer.session for peer in ctx.world.peers(user)), notice)
+    ctx.world.tell_peers(ctx.out, user, notice)
     ctx.out.send(user.session, notice)
 
 

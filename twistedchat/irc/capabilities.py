@@ -29,6 +29,7 @@ SUPPORTED: Mapping[str, str] = {
     "draft/no-implicit-names": "",
     "echo-message": "",
     "extended-join": "",
+    "extended-monitor": "",
     "invite-notify": "",
     "labeled-response": "",
     "message-tags": "",
@@ -41,6 +42,8 @@ SUPPORTED: Mapping[str, str] = {
 }
 #: Our own capability: the server hands out resume tokens (see ``chat.resume``).
 RESUME_CAP = "twistedchat.org/resume"
+#: MONITOR watchers hear a watched user's changes too (AWAY, ACCOUNT, SETNAME).
+EXTENDED_MONITOR = "extended-monitor"
 #: Channel events (JOIN, PART, QUIT, ...) in chathistory batches (IRCv3 chathistory).
 EVENT_PLAYBACK_CAP = "draft/event-playback"
 
@@ -57,7 +60,8 @@ CAP_ONLY_COMMANDS: Mapping[str, str] = {
 OUTPUT_CAPS = frozenset(
     {"server-time", "message-tags", "account-tag", "batch", "labeled-response",
      "account-notify", "echo-message", "away-notify", "setname", "extended-join",
-     "multi-prefix", "userhost-in-names", "invite-notify", "draft/no-implicit-names"}
+     "multi-prefix", "userhost-in-names", "invite-notify", "draft/no-implicit-names",
+     "extended-monitor"}
 )  # fmt: skip
 #: Channel status prefixes, highest first: the chat state lists them all (multi-prefix).
 STATUS_PREFIXES = "@+"

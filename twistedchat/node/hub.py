@@ -27,6 +27,7 @@ from twistedchat.chat.commands import Spec
 from twistedchat.chat.delivery import Delivery
 from twistedchat.chat.state import Applied, ChatState
 from twistedchat.irc.backend import SessionSink
+from twistedchat.irc.capabilities import EXTENDED_MONITOR
 from twistedchat.node.monitor import Monitors
 from twistedchat.node.plugin_duties import PluginDuties
 from twistedchat.node.proposer import CommandLog, Proposer, Writes
@@ -387,8 +388,11 @@ class SessionHub:
             self._settle(command, origin, replies)
         for delivery in after:  # once the answer (a welcome burst, say) is out
             self.router.deliver(delivery)
-        for session_id, notice in self.monitors.notices(applied.presence, self.state.session_nick):
+        monitors = self.monitors
+        for session_id, notice in monitors.notices(applied.presence, self.state.session_nick):
             self.router.deliver(Delivery(session_id, notice))
+        for session_id, change in monitors.extended(applied.changes):
+            self.router.deliver(Delivery(session_id, change, needs=EXTENDED_MONITOR))
         if resumed:  # its connection now has the old id
             self.sessions.pop(command.session, None)
             self.router.detach(command.session)

@@ -5,12 +5,17 @@ replicated; it dies with the session. Who comes online or goes offline is decide
 log: every applied entry says which nicks it brought online or took offline
 (:attr:`~twistedchat.chat.state.Applied.presence`), and the node tells the local
 sessions watching them with 730 (online, ``nick!user@host``) and 731 (offline).
+
+With ``extended-monitor`` a watcher also hears a watched user's AWAY, ACCOUNT and SETNAME
+changes when they share no channel (each only with its own capability too, as for a
+channel peer): :attr:`~twistedchat.chat.state.Applied.changes`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from twistedchat.chat.model import UserChange
 from twistedchat.irc.isupport import MONITOR_TARGETS
 from twistedchat.wire import numerics as N
 from twistedchat.wire.casemap import casefold
@@ -106,6 +111,16 @@ class Monitors:
                     told.append((session, Message(N.RPL_MONOFFLINE, (me, nick))))
                 else:
                     told.append((session, Message(N.RPL_MONONLINE, (me, mask))))
+        return told
+
+    def extended(self, changes: Iterable[UserChange]) -> list[tuple[str, Message]]:
+        """extended-monitor: who of the local watchers of each changed user to tell, who
+        were not told already (by sharing a channel) and are not that user."""
+        told: list[tuple[str, Message]] = []
+        for change in changes:
+            for session in self._watchers.get(casefold(change.nick), ()):
+                if session != change.session and session not in change.told:
+                    told.append((session, change.message))
         return told
 
 
