@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from twistedchat.chat.command import CONNECT, NODE_LOST, NODE_RESET, Command
+from twistedchat.chat.command import CONNECT, NODE_LOST, NODE_RESET, SERVER_TAG, Command
 from twistedchat.chat.delivery import Delivery, expand
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.state import Applied, ChatState
@@ -97,9 +97,11 @@ class Chat:
         for nick in nicks:
             assert codes(self.connect(nick, nick), nick) == ["001"]
 
-    def reset(self, node: str, *addresses: str) -> list[Delivery]:
+    def reset(self, node: str, *addresses: str, server: str | None = None) -> list[Delivery]:
+        """A NODE-RESET of ``node``; with ``server``, naming its IRC server (as nodes do)."""
         session = f"{node}/boot{self.index}/node"
-        return self.apply(self.command(session, Message(NODE_RESET, addresses), node))
+        tags = {} if server is None else {SERVER_TAG: server}
+        return self.apply(self.command(session, Message(NODE_RESET, addresses, None, tags), node))
 
     def lose(self, node: str, reporter: str = "leader") -> list[Delivery]:
         """The leader (on node ``reporter``) gave up on ``node``."""

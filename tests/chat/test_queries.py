@@ -7,7 +7,7 @@ from twistedchat.chat.command import REGISTER
 from twistedchat.chat.commands import is_write
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.outbox import server_time
-from twistedchat.chat.state import ChatState
+from twistedchat.chat.state import DEFAULT_LIMITS, ChatState
 from twistedchat.wire.message import Message
 
 
@@ -197,14 +197,31 @@ def test_lusers_counts_users_channels_nodes() -> None:
 
 def test_links_lists_the_clusters_nodes_as_servers() -> None:
     chat = Chat()
-    chat.reset("n2", "127.0.0.2:6667")
-    chat.reset("n1", "127.0.0.1:6667")
+    chat.reset("n2", "127.0.0.2:6667", server="irc.two")
+    chat.reset("n1", "127.0.0.1:6667", server="irc.one")
+    chat.reset("n3", "127.0.0.3:6667")  # an older node: its NODE-RESET names no server
     chat.connect("alice", "alice", node="n1")
     assert chat.query("alice", "LINKS", server="irc.one") == [
-        ":srv 364 alice n1 irc.one :1 twistedchat node, 1 users",
-        ":srv 364 alice n2 irc.one :1 twistedchat node, 0 users",
+        ":srv 364 alice irc.one irc.one :0 twistedchat node n1, 1 users",
+        ":srv 364 alice irc.two irc.one :1 twistedchat node n2, 0 users",
+        ":srv 364 alice n3 irc.one :1 twistedchat node n3, 0 users",
         ":srv 365 alice * :End of /LINKS list",
     ]
+
+
+def test_whois_and_who_name_the_server_the_user_is_on_not_the_one_asked() -> None:
+    chat = Chat()
+    chat.reset("n1", server="irc.one")
+    chat.reset("n2", server="irc.two")
+    chat.connect("alice", "alice", node="n1")
+    chat.connect("bob", "bob", node="n2")
+    assert " 312 alice bob irc.two :" in " ".join(chat.query("alice", "WHOIS bob", "irc.one"))
+    assert " irc.two bob H :0 " in chat.query("alice", "WHO bob", "irc.one")[0]
+    assert chat.query("alice", "WHO bob %s", "irc.one")[0].endswith(" 354 alice irc.two")
+    restored = ChatState.restore(chat.state.snapshot(), DEFAULT_LIMITS)
+    assert restored.query("alice", parse("WHOIS bob"), "irc.one") == chat.state.query(
+        "alice", parse("WHOIS bob"), "irc.one"
+    )
 
 
 def test_whox_gives_the_requested_fields_in_whox_order_with_the_token() -> None:

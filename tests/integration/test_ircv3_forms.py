@@ -86,6 +86,8 @@ def test_extended_monitor_no_implicit_names_wallops_and_utf8only_across_nodes(
     friend = IRCClient(nodes[2].irc_port, "friend")
     watcher.send("MONITOR + friend")
     watcher.expect(" 730 watcher friend!")
+    watcher.send("WHOIS friend")  # 312 names friend's node, not the one asked
+    assert f" 312 watcher friend localhost.{nodes[2].irc_port} :" in watcher.expect(" 312 ")
     friend.send("AWAY :walking the dog")  # they share no channel: told through MONITOR
     assert watcher.expect(" AWAY ").endswith(":friend!~friend@127.0.0.1 AWAY :walking the dog")
     friend.send("JOIN #quiet")

@@ -28,7 +28,8 @@ from twistedchat.wire.message import Message
 #: Pseudo-commands that are not IRC commands but travel in the log like them. No client
 #: can send one: the grammar reads a leading ``@`` as the start of message tags.
 CONNECT = "@CONNECT"  # a connection finished registration: params (nick, user, host, realname)
-NODE_RESET = "@NODE-RESET"  # a node (re)started: end every session it owned (params: ())
+NODE_RESET = "@NODE-RESET"  # a node (re)started: end every session it owned (its addresses)
+SERVER_TAG = "server"  # on a NODE-RESET: the node's IRC server name
 NODE_LOST = "@NODE-LOST"  # the leader gave up on a dead node: end its sessions (params: (node,))
 TICK = "@TICK"  # the leader's clock for plugins' time-driven actions (params: ())
 PLUGIN_SAY = "@PLUGIN-SAY"  # a leader hook's answer: params (plugin, target, text)

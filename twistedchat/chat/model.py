@@ -165,7 +165,8 @@ def run_of(session: str) -> str:
 
 @dataclass(slots=True)
 class NodeInfo:
-    """What the log says about a node: its IRC addresses, current run, peak and current users.
+    """What the log says about a node: its IRC addresses and server name, current run,
+    peak and current users.
 
     ``run`` names the node's process since its last restart (``NODE/BOOT``, see
     :func:`run_of`). ``sessions`` (its users, in connect order) is derived from the users
@@ -176,6 +177,7 @@ class NodeInfo:
     run: str = ""
     max_users: int = 0
     sessions: dict[str, None] = field(default_factory=dict)
+    server: str = ""  # its IRC server name ("" until a NODE-RESET of this version named it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +241,11 @@ class World:
         told = tuple(peer.session for peer in self.peers(user))
         out.send_all(told, message)
         self.changes.append(UserChange(user.nick, user.session, message, told))
+
+    def server_of(self, user: User, default: str) -> str:
+        """The server name of the node ``user`` is on (``default`` if the log has none)."""
+        info = self.nodes.get(user.node)
+        return info.server if info is not None and info.server else default
 
     def peers(self, user: User) -> list[User]:
         """Everyone sharing a channel with ``user`` (not ``user``), each once, in a fixed order."""

@@ -1,7 +1,8 @@
 """Read-only commands, answered from the local replica without going through the log.
 
-Nothing here changes the world. The server name (for 312 and 352) is the answering
-node's, which the replicated state cannot know, so the caller passes it in.
+Nothing here changes the world. A user's server (312, 352) is their node's name as its
+NODE-RESET gave it; the caller passes in the answering node's, for what the log does not
+name (and for WHOWAS, which does not keep the node).
 """
 
 from __future__ import annotations
@@ -141,12 +142,13 @@ def who(world: World, viewer: User, message: Message, server: str) -> list[Messa
     if len(params) > 1 and params[1].startswith("%"):
         fields, _, token = params[1][1:].partition(",")
         replies = [
-            _whox_row(viewer, where, u, sym, server, fields, token) for where, u, sym in rows
+            _whox_row(viewer, where, u, sym, world.server_of(u, server), fields, token)
+            for where, u, sym in rows
         ]
     else:
         replies = [
-            numeric(viewer.nick, N.RPL_WHOREPLY, where, u.username, u.host, server, u.nick,
-                    _who_flags(u, sym), f"0 {u.realname}")
+            numeric(viewer.nick, N.RPL_WHOREPLY, where, u.username, u.host,
+                    world.server_of(u, server), u.nick, _who_flags(u, sym), f"0 {u.realname}")
             for where, u, sym in rows
         ]  # fmt: skip
     return [*replies, numeric(viewer.nick, N.RPL_ENDOFWHO, mask, "End of WHO list")]
@@ -212,7 +214,8 @@ def whois(world: World, viewer: User, message: Message, server: str) -> list[Mes
     replies += [
         numeric(me, N.RPL_WHOISCHANNELS, user.nick, line) for line in chunk_words(channels, width)
     ]
-    replies.append(numeric(me, N.RPL_WHOISSERVER, user.nick, server, SERVER_INFO))
+    where = world.server_of(user, server)
+    replies.append(numeric(me, N.RPL_WHOISSERVER, user.nick, where, SERVER_INFO))
     if user.away is not None:
         replies.append(numeric(me, N.RPL_AWAY, user.nick, user.away))
     if user.oper:
@@ -281,12 +284,18 @@ def topic(world: World, viewer: User, message: Message, _server: str) -> list[Me
 
 
 def links(world: World, viewer: User, _message: Message, server: str) -> list[Message]:
-    """LINKS: the cluster's nodes, each as a server one hop from the one answering."""
+    """LINKS: the cluster's nodes, each by its server name (its id until the log names
+    it) as a server one hop from the one answering (the answering one at hop 0)."""
     me = viewer.nick
     return [
         *(
             numeric(
-                me, N.RPL_LINKS, node, server, f"1 twistedchat node, {len(info.sessions)} users"
+                me,
+                N.RPL_LINKS,
+                info.server or node,
+                server,
+                f"{0 if info.server == server else 1} twistedchat node {node}, "
+                f"{len(info.sessions)} users",
             )
             for node, info in sorted(world.nodes.items())
         ),

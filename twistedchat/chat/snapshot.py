@@ -33,7 +33,7 @@ def dump(world: World, ended: dict[str, int]) -> bytes:
         "users": [_user(u) for u in world.users.values()],
         "channels": [_channel(c) for c in world.channels.values()],
         "whowas": [[e.nick, e.username, e.host, e.realname, e.time] for e in world.whowas],
-        "nodes": [[n, i.addresses, i.run, i.max_users] for n, i in world.nodes.items()],
+        "nodes": [[n, i.addresses, i.run, i.max_users, i.server] for n, i in world.nodes.items()],
         "max_users": world.max_users,
         "log_time": world.log_time,
         "ended": [[session, seq] for session, seq in ended.items()],
@@ -57,10 +57,12 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
     if not isinstance(doc, dict) or doc.get("version") != VERSION:
         raise SnapshotError("unknown chat snapshot version")
     world = World(limits)
-    for node_id, addresses, run, max_users in doc["nodes"]:
+    for node_id, addresses, run, max_users, *later in doc["nodes"]:
         # Before version 1 named runs, this was the restart's time: the run is unknown.
-        world.nodes[node_id] = NodeInfo(list(addresses), run if isinstance(run, str) else "",
-                                        max_users)  # fmt: skip
+        # Older snapshots have no server name.
+        run = run if isinstance(run, str) else ""
+        server = str(later[0]) if later else ""
+        world.nodes[node_id] = NodeInfo(list(addresses), run, max_users, server=server)
     for row in doc["channels"]:
         channel = _load_channel(row)
         world.channels[casefold(channel.name)] = channel

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from twistedchat.chat import accounts, resume
-from twistedchat.chat.command import Command
+from twistedchat.chat.command import SERVER_TAG, Command
 from twistedchat.chat.context import Context
 from twistedchat.chat.limits import truncate
 from twistedchat.chat.model import User, World, run_of
@@ -143,10 +143,12 @@ def node_reset(world: World, out: Outbox, command: Command) -> list[User]:
     Their QUITs go only to users of other nodes, since every session of the restarted
     node is gone. Resumable sessions stay: their clients are probably resuming them
     elsewhere, and the restarted node quits the rest after the resume grace period.
-    The params are the node's IRC addresses, kept for the status page.
+    The params are the node's IRC addresses, kept for the status page; its server name
+    comes in the :data:`SERVER_TAG` tag, for WHOIS, WHO and LINKS.
     """
     info = world.node(command.node)
     info.addresses = list(command.message.params)
+    info.server = command.message.tags.get(SERVER_TAG, "")
     info.run = run_of(command.session)
     sessions = (world.users[session] for session in info.sessions)
     gone = [user for user in sessions if user.resume_hash is None]

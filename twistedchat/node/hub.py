@@ -22,7 +22,15 @@ from dataclasses import dataclass, field
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
-from twistedchat.chat.command import ADMIN, MOVE, NODE_LOST, NODE_RESET, ORPHAN_QUIT, Command
+from twistedchat.chat.command import (
+    ADMIN,
+    MOVE,
+    NODE_LOST,
+    NODE_RESET,
+    ORPHAN_QUIT,
+    SERVER_TAG,
+    Command,
+)
 from twistedchat.chat.commands import Spec
 from twistedchat.chat.delivery import Delivery
 from twistedchat.chat.state import Applied, ChatState
@@ -108,7 +116,8 @@ class SessionHub:
         """Attach to the log and announce this boot, ending sessions of a previous run."""
         self.proposer.log = log_
         self.sessions[self._node_session] = LocalSession()
-        self._submit(self._node_session, Message(NODE_RESET, irc_addresses), None)
+        reset = Message(NODE_RESET, irc_addresses, None, {SERVER_TAG: self.server_name})
+        self._submit(self._node_session, reset, None)
         self._retry_call = self.clock.callLater(self.proposer.retry_interval, self._retry)
 
     def stop(self, reason: str) -> None:
