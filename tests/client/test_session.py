@@ -444,3 +444,15 @@ def test_channel_events_fetched_at_catch_up_are_delivered_once_in_order() -> Non
     ]
     assert all("batch" not in m.tags for m in shown)  # live lines, not a history batch
     assert Resumed("alice", 4) in events
+
+
+def test_a_server_password_goes_first_on_every_connection() -> None:
+    session = ResumableSession(Identity("alice", "al", "Alice"), server_password="open-sesame")
+    session.connected()
+    first, _ = session.take()
+    assert serialize(first[0], None) == b"PASS open-sesame\r\n"
+    feed(session, ":srv 001 alice :Welcome", ":srv RESUME TOKEN tok1")
+    session.disconnected()
+    session.connected()  # a resume on another node needs it too, in case it registers anew
+    again, _ = session.take()
+    assert [m.command for m in again[:2]] == ["PASS", "CAP"]

@@ -283,3 +283,25 @@ def test_the_gateway_skips_full_nodes(
         for client in fillers:
             client.close()
         gateway.stop()
+
+
+def test_the_gateway_gives_the_nodes_their_server_password(
+    cluster_factory: Callable[..., list[Node]], tmp_path: Path
+) -> None:
+    password = tmp_path / "server-password"
+    password.write_text("open-sesame\n")
+    (node,) = cluster_factory(1, "--password-file", str(password))
+    gateway = Gateway(tmp_path, free_ports(1)[0], ["--password-file", str(password)])
+    gateway.start()
+    try:
+        bob = IRCClient(node.irc_port)
+        bob.send("PASS open-sesame")
+        bob.register("bob")
+        joined(bob)
+        alice = joined(IRCClient(gateway.port, "alice"))  # alice herself sends no PASS
+        alice.send("PRIVMSG #stream :through the gateway")
+        assert bob.expect("PRIVMSG #stream").endswith(":through the gateway")
+        for client in (alice, bob):
+            client.close()
+    finally:
+        gateway.stop()

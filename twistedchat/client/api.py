@@ -133,11 +133,12 @@ class ChatClient:
         retry_delay: float = 0.2,
         refusal_retry: float = 1.0,
         tls_trust: Certificate | None = None,
+        server_password: str | None = None,
     ) -> None:
         self.reactor = reactor
         self.clock: IReactorTime = reactor
         self.locate = locate
-        self.session = ResumableSession(identity)
+        self.session = ResumableSession(identity, server_password)
         self.on_event = on_event
         self.keepalive = keepalive
         self.retry_delay = retry_delay

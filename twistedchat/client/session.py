@@ -143,10 +143,14 @@ Event = Incoming | Reply | Registered | Resumed | LoginFailed | SessionLost
 class ResumableSession:
     """See the module docstring."""
 
-    def __init__(self, identity: Identity | Credentials) -> None:
+    def __init__(
+        self, identity: Identity | Credentials, server_password: str | None = None
+    ) -> None:
         """``identity`` is who the user is. A caller that learns the nick only after the
         login (the gateway: irssi sends NICK and USER after its SASL exchange) gives just
-        the credentials, and the rest with :meth:`introduce`."""
+        the credentials, and the rest with :meth:`introduce`. ``server_password`` is
+        sent as PASS on every connection, for nodes with a ``--password-file``."""
+        self.server_password = server_password
         self.identity = identity if isinstance(identity, Identity) else None
         self.nick = "*" if self.identity is None else self.identity.nick
         self._login = identity if isinstance(identity, Credentials) else identity.sasl
@@ -202,6 +206,8 @@ class ResumableSession:
         self._collected.clear()
         self._history.clear()
         self._cap_open = True
+        if self.server_password is not None:  # the node's --password-file
+            self._send(Message("PASS", (self.server_password,)))
         caps = CAPS if self._login is None else (*CAPS, "sasl")
         self._send(Message("CAP", ("LS", "302")))
         self._send(Message("CAP", ("REQ", " ".join(caps))))

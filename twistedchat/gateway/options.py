@@ -11,6 +11,7 @@ from twisted.internet.ssl import Certificate
 from twisted.python import usage
 
 from twistedchat.discovery.secret import load_or_create_secret
+from twistedchat.security.server_password import read_server_password
 
 DEFAULT_LISTEN = "tcp:6600:interface=127.0.0.1"
 _HOST_PORT = re.compile(r"^(?P<host>[^\s:]+|\[[0-9a-fA-F:]+\]):(?P<port>\d{1,5})$")
@@ -31,6 +32,12 @@ class ChatGatewayOptions(usage.Options):
         ["cluster", None, "twistedchat", "Name of the cluster to find."],
         ["secret-file", None, "./chatnode-data/cluster.secret", "The cluster's secret."],
         ["discovery-port", None, 7666, "UDP port the nodes answer discovery on.", int],
+        [
+            "password-file",
+            None,
+            None,
+            "File holding the nodes' server password (their --password-file), sent as PASS.",
+        ],
         ["broadcast", None, "127.255.255.255", "Where discovery queries are broadcast."],
         [
             "tls-ca",
@@ -70,6 +77,12 @@ class ChatGatewayOptions(usage.Options):
                 self["trust"] = Certificate.loadPEM(Path(self["tls-ca"]).read_bytes())
             except (OSError, ValueError, SSLError) as error:
                 raise usage.UsageError(f"--tls-ca: {error}") from None
+        self["password"] = None
+        if self["password-file"] is not None:
+            try:
+                self["password"] = read_server_password(self["password-file"])
+            except ValueError as error:
+                raise usage.UsageError(f"--password-file: {error}") from None
         self["secret"] = b""
         if not self["join"]:  # discovery datagrams are signed with the cluster's secret
             try:

@@ -49,7 +49,11 @@ class ChatGatewayServiceMaker:
             targets = [(options["broadcast"], options["discovery-port"])]
             locate = discovery_locator(reactor, options["cluster"], options["secret"], targets)  # type: ignore[arg-type]
         factory = GatewayFactory(
-            reactor, locate, keepalive=options["keepalive"], tls_trust=options["trust"]
+            reactor,
+            locate,
+            keepalive=options["keepalive"],
+            tls_trust=options["trust"],
+            server_password=options["password"],
         )
         return ListeningService(options["listen"], factory)
 

@@ -321,11 +321,13 @@ class GatewayFactory(Factory):
         locate: Locator,
         keepalive: float = 5.0,
         tls_trust: Certificate | None = None,
+        server_password: str | None = None,
     ) -> None:
         self.reactor = reactor
         self.locate = locate
         self.keepalive = keepalive
         self.tls_trust = tls_trust
+        self.server_password = server_password
 
     def buildProtocol(self, addr: object) -> GatewayConnection:
         def make_client(
@@ -338,6 +340,7 @@ class GatewayFactory(Factory):
                 on_event,
                 keepalive=self.keepalive,
                 tls_trust=self.tls_trust,
+                server_password=self.server_password,
             )
 
         return GatewayConnection(make_client)

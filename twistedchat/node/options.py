@@ -16,6 +16,7 @@ from twistedchat.chat.passwords import is_password_hash
 from twistedchat.discovery.udp import default_broadcast
 from twistedchat.security import pki
 from twistedchat.security.peertls import PeerTLS
+from twistedchat.security.server_password import read_server_password
 
 DEFAULT_IRC = "tcp:6667:interface=127.0.0.1"
 DEFAULT_PEER = "tcp:7667:interface=127.0.0.1"
@@ -372,12 +373,9 @@ def _server_password(path: str | None) -> str | None:
     if path is None:
         return None
     try:
-        password = Path(path).read_text(encoding="utf-8").strip()
-    except OSError as error:
+        return read_server_password(path)
+    except ValueError as error:
         raise usage.UsageError(f"--password-file: {error}") from None
-    if not password or " " in password:
-        raise usage.UsageError("--password-file: the password must be one word, not empty")
-    return password
 
 
 def _plugin_listing() -> str:
