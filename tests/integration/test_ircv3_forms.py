@@ -105,6 +105,9 @@ def test_extended_monitor_no_implicit_names_wallops_and_utf8only_across_nodes(
     assert friend.expect(" WALLOPS ").endswith(
         ":watcher!~watcher@127.0.0.1 WALLOPS :a word to the wise"
     )
+    watcher.send("CHGHOST friend ~f cloak/friend")  # watcher (no chghost) sees a rejoin
+    assert friend.expect(" 396 ").endswith(" 396 friend cloak/friend :is now your displayed host")
+    assert watcher.expect(" JOIN #quiet").startswith(":friend!~f@cloak/friend JOIN #quiet")
     friend.send_raw(b"PRIVMSG #quiet :caf\xe9\r\n")
     assert " FAIL PRIVMSG INVALID_UTF8 :Message rejected" in friend.expect("INVALID_UTF8")
     for client in (watcher, friend):

@@ -88,3 +88,33 @@ def test_wallops_is_for_operators_and_reaches_the_users_with_mode_w() -> None:
     bob.clear()
     alice.send("MODE alice +w", "WALLOPS :again")
     assert alice.has(":alice!~alice@192.168.1.1 WALLOPS :again") and bob.lines() == []
+
+
+def test_chghost_tells_peers_as_chghost_or_as_a_quit_and_rejoin() -> None:
+    server = Server(operators=OPERATORS)
+    root = server.register("root")
+    bob = server.register("bob", caps=("chghost",))
+    modern = server.register("modern", caps=("chghost",))
+    plain = server.register("plain")
+    bob.send("JOIN #a", "JOIN #b")
+    for client in (modern, plain):
+        client.send("JOIN #a")
+    bob.send("CHGHOST bob cloak users/bob")
+    assert bob.has(" 481 bob ")  # operators only
+    root.send("OPER root s3cret-pass", "CHGHOST bob !bad users/bob")
+    assert root.has(" 400 root CHGHOST :Invalid username or host")
+    for client in (bob, modern, plain):
+        client.clear()
+    root.send("CHGHOST bob ~cloak users/bob")
+    assert modern.lines() == [":bob!~bob@192.168.1.1 CHGHOST ~cloak users/bob"]
+    assert plain.lines() == [
+        ":bob!~bob@192.168.1.1 QUIT :Changing host",
+        ":bob!~cloak@users/bob JOIN #a",
+        ":bob!~cloak@users/bob MODE #a +o bob",  # bob made #a: its op status comes back
+    ]
+    assert bob.lines() == [
+        ":bob!~bob@192.168.1.1 CHGHOST ~cloak users/bob",
+        ":irc.test 396 bob users/bob :is now your displayed host",
+    ]
+    plain.send("WHOIS bob")
+    assert plain.has(" 311 plain bob ~cloak users/bob * :")

@@ -166,6 +166,7 @@ _TABLE = (
     _write("SETNAME", users.setname),
     _write("KILL", operators.kill, 1, operator=True),
     _write("WALLOPS", operators.wallops, 1, operator=True),
+    _write("CHGHOST", operators.chghost, 3, operator=True),
     # queries, some of which set something when given it
     Spec("TOPIC", Answer.REPLICA, 1, apply=channels.set_topic, query=queries.topic,
          writes_when=_topic_sets),

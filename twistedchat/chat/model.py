@@ -235,11 +235,14 @@ class World:
     def node(self, node_id: str) -> NodeInfo:
         return self.nodes.setdefault(node_id, NodeInfo())
 
-    def tell_peers(self, out: Outbox, user: User, message: Message) -> None:
-        """Send ``message``, a change in ``user``, to everyone sharing a channel with them,
-        and record it for their MONITOR watchers (:class:`UserChange`)."""
+    def tell_peers(
+        self, out: Outbox, user: User, message: Message, needs: str | None = None
+    ) -> None:
+        """Send ``message``, a change in ``user``, to everyone sharing a channel with them
+        (with capability ``needs``), and record it for their MONITOR watchers
+        (:class:`UserChange`)."""
         told = tuple(peer.session for peer in self.peers(user))
-        out.send_all(told, message)
+        out.send_all(told, message, needs=needs)
         self.changes.append(UserChange(user.nick, user.session, message, told))
 
     def server_of(self, user: User, default: str) -> str:

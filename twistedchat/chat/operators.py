@@ -8,9 +8,13 @@ replicated state (WHOIS 313, user mode +o) until they quit or drop it with ``MOD
 
 from __future__ import annotations
 
+import re
+
 from twistedchat.chat import users
 from twistedchat.chat.context import Context
+from twistedchat.chat.delivery import without
 from twistedchat.chat.model import User, World
+from twistedchat.chat.outbox import numeric
 from twistedchat.wire import numerics as N
 from twistedchat.wire.message import Message
 
@@ -40,6 +44,51 @@ def kill(ctx: Context) -> None:
     closing = Message("ERROR", (f"Closing Link: {victim.host} ({quit_reason})",))
     ctx.out.send(victim.session, closing)
     users.leave(ctx.world, ctx.out, victim, quit_reason, ctx.time)
+
+
+#: What a username or host given to CHGHOST may hold (no space, ``!``, ``@`` or ``:``).
+_USERNAME = re.compile(r"[A-Za-z0-9~._\-\[\]{}|^`]{1,16}\Z")
+_HOST = re.compile(r"[A-Za-z0-9.\-/]{1,63}\Z")
+#: The capability that shows a host change as such, not as a quit and a rejoin.
+CHGHOST_CAP = "chghost"
+
+
+def chghost(ctx: Context) -> None:
+    """``CHGHOST nick user host``: an operator gives a user a new username and host (a
+    cloak, say). Channel peers with ``chghost`` are sent CHGHOST; the others see the
+    user quit and come back, as the IRCv3 spec suggests, with their status restored."""
+    world, out = ctx.world, ctx.out
+    target = world.user_by_nick(ctx.params[0])
+    username, host = ctx.params[1], ctx.params[2]
+    if target is None:
+        ctx.reply(N.ERR_NOSUCHNICK, ctx.params[0], "No such nick/channel")
+        return
+    if not _USERNAME.match(username) or not _HOST.match(host):
+        ctx.reply(N.ERR_UNKNOWNERROR, "CHGHOST", "Invalid username or host")
+        return
+    if (target.username, target.host) == (username, host):
+        return
+    change = out.user_message(target, "CHGHOST", username, host)
+    quit_ = out.user_message(target, "QUIT", "Changing host")
+    target.username, target.host = username, host
+    world.tell_peers(out, target, change, needs=CHGHOST_CAP)
+    out.send(target.session, change, needs=CHGHOST_CAP)
+    peers = tuple(peer.session for peer in world.peers(target))
+    fallback = without(CHGHOST_CAP)
+    out.send_all(peers, quit_, needs=fallback)
+    for key in target.channels:
+        channel = world.channels[key]
+        join = out.user_message(target, "JOIN", *target.join_params(channel.name))
+        out.send_all(channel.members, join, skip=target.session, needs=fallback)
+        status = channel.members[target.session].prefixes
+        letters = status.replace("@", "o").replace("+", "v")
+        if letters:
+            mode = out.user_message(
+                target, "MODE", channel.name, "+" + letters, *([target.nick] * len(letters))
+            )
+            out.send_all(channel.members, mode, skip=target.session, needs=fallback)
+    out.send(target.session, numeric(target.nick, N.RPL_VISIBLEHOST, host,
+                                     "is now your displayed host"))  # fmt: skip
 
 
 def wallops(ctx: Context) -> None:

@@ -23,6 +23,7 @@ SUPPORTED: Mapping[str, str] = {
     "away-notify": "",
     "batch": "",
     "cap-notify": "",
+    "chghost": "",
     "draft/account-registration": "custom-account-name",  # REGISTER <account> <email> <pw>
     "draft/chathistory": "",
     "draft/event-playback": "",
@@ -53,6 +54,7 @@ CAP_ONLY_COMMANDS: Mapping[str, str] = {
     "ACCOUNT": "account-notify",
     "AWAY": "away-notify",  # a server sends AWAY only to tell of someone's away change
     "SETNAME": "setname",
+    "CHGHOST": "chghost",
     "BATCH": "batch",  # without it the messages still come, just not grouped
 }
 #: The capabilities :func:`for_client` (and echo-message) read: the only ones that change
@@ -61,7 +63,7 @@ OUTPUT_CAPS = frozenset(
     {"server-time", "message-tags", "account-tag", "batch", "labeled-response",
      "account-notify", "echo-message", "away-notify", "setname", "extended-join",
      "multi-prefix", "userhost-in-names", "invite-notify", "draft/no-implicit-names",
-     "extended-monitor"}
+     "extended-monitor", "chghost"}
 )  # fmt: skip
 #: Channel status prefixes, highest first: the chat state lists them all (multi-prefix).
 STATUS_PREFIXES = "@+"

@@ -42,6 +42,7 @@ TOPICS: Mapping[str, tuple[str, ...]] = {
         "CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN|TARGETS ...: replay history",
         "(IRCv3 chathistory; any node serves it).",
     ),
+    "CHGHOST": ("CHGHOST <nick> <user> <host>: operators, give a user a new user and host.",),
     "WALLOPS": ("WALLOPS :<text>: operators, to every user with mode +w (MODE <nick> +w).",),
     "CLUSTER": (
         "CLUSTER: the nodes and their users. Operators: CLUSTER DRAIN|TRANSFER|REMOVE <node>.",
