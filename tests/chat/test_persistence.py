@@ -26,6 +26,8 @@ def test_channel_with_only_default_state_is_dropped(leave: str) -> None:
         "MODE #a +k key",
         "MODE #a +l 9",
         "MODE #a +b x",
+        "MODE #a +e x",
+        "MODE #a +I $a",
     ],
 )
 def test_channel_with_state_someone_set_is_kept_empty(setting: str) -> None:

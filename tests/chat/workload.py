@@ -22,11 +22,14 @@ NICKS = ["u0", "U1", "u2", "u3", "[x]", "{X}", "u4", "u5", "alice", "9bad"]
 CHANNELS = ["#a", "#A", "#b", "&c", "#d", "bad"]
 TEXTS = ["hi", "", "a longer text", "x" * 40]
 MODES = ["+o", "+v", "-o", "-v", "+b", "-b", "+k", "-k", "+l", "-l", "+i", "-i", "+m", "-m",
-         "+s", "-t", "+t", "+n-n", "+ovb", "b", "+z", "+kl"]  # fmt: skip
-ARGS = ["u0", "U1", "u2", "[X]", "*!*@*", "u1!*@*", "key", "2", "0"]
+         "+s", "-t", "+t", "+n-n", "+ovb", "b", "+z", "+kl", "+e", "-e", "+I", "-I", "e",
+         "+be"]  # fmt: skip
+ARGS = ["u0", "U1", "u2", "[X]", "*!*@*", "u1!*@*", "key", "2", "0", "$a", "$m:u*", "$a:u1",
+        "$x"]  # fmt: skip
 QUERIES = ["NAMES #a", "NAMES #b,&c", "LIST", "WHO #a", "WHO *", "WHOIS u1", "WHOIS [x]",
            "WHOWAS u1", "WHOWAS [x]", "ISON u0 u1 [x]", "USERHOST u0 u2", "MODE #a",
-           "MODE #a b", "TOPIC #a", "LUSERS", "MODE u1", "CHATHISTORY LATEST alice * 5",
+           "MODE #a b", "MODE #a e", "MODE #a +I", "TOPIC #a", "LUSERS", "MODE u1",
+           "CHATHISTORY LATEST alice * 5",
            "CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z "
            "timestamp=2100-01-01T00:00:00.000Z 5"]  # fmt: skip
 

@@ -26,7 +26,12 @@ def test_welcome_burst_advertises_isupport_and_motd(server: Server) -> None:
         "PREFIX=(ov)@+",
         "NICKLEN=30",
         "NETWORK=TestNet",
-        "CHANMODES=b,k,l,Cimnst",
+        "CHANMODES=beI,k,l,Cimnst",
+        "EXCEPTS=e",
+        "INVEX=I",
+        "EXTBAN=$,am",
+        "ACCOUNTEXTBAN=a",
+        "MAXLIST=beI:100",
         "TARGMAX=",
     ):
         assert token in isupport

@@ -86,14 +86,16 @@ def _join(ctx: Context, name: str, key: str) -> None:
 def _refusal(channel: Channel, user: User, key: str) -> tuple[str, str] | None:
     """Why ``user`` may not join (numeric, text), or None.
 
-    An invitation lets the user past +i, +k and +l, but not past a ban: on a channel
-    without +i any member may invite, and bans must stay the operators' decision.
+    A ban keeps the user out unless a ban exception (+e) matches them; a mute (``+b
+    $m:``) does not. An invitation lets the user past +i, +k and +l, but not past a
+    ban: on a channel without +i any member may invite, and bans must stay the
+    operators' decision. An invite exception (+I) lets them past +i only, as on Solanum.
     """
     if channel.is_banned(user):
         return N.ERR_BANNEDFROMCHAN, "Cannot join channel (+b)"
     if user.session in channel.invites:
         return None
-    if channel.has_flag("i"):
+    if channel.has_flag("i") and not channel.is_invite_excepted(user):
         return N.ERR_INVITEONLYCHAN, "Cannot join channel (+i)"
     if channel.key is not None and key != channel.key:
         return N.ERR_BADCHANNELKEY, "Cannot join channel (+k)"

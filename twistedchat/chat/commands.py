@@ -100,11 +100,13 @@ def _topic_sets(params: tuple[str, ...]) -> bool:
 
 
 def _mode_sets(params: tuple[str, ...]) -> bool:
-    """``MODE #c``, ``MODE nick`` and the ban list request ``MODE #c b`` ask; the rest set."""
+    """``MODE #c``, ``MODE nick`` and a list request (``MODE #c b``, ``+b``, ``e``, ``+e``,
+    ``I``, ``+I``) ask; the rest set."""
     if len(params) < 2 or not params[0] or not params[1]:
         return False
-    ban_list = len(params) == 2 and params[1] in ("b", "+b")
-    return not (ban_list and params[0][0] in channels.CHANTYPES)
+    letter = params[1].removeprefix("+")
+    listing = len(params) == 2 and len(letter) == 1 and letter in modes.LIST_MODES
+    return not (listing and params[0][0] in channels.CHANTYPES)
 
 
 def _cluster_sets(params: tuple[str, ...]) -> bool:

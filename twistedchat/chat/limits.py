@@ -34,7 +34,7 @@ class ChatLimits:
     chanlimit: int = 50  # CHANLIMIT, per user
     targmax: int = 4  # TARGMAX / MAXTARGETS
     modes: int = 4  # MODES
-    maxlist: int = 100  # MAXLIST b
+    maxlist: int = 100  # MAXLIST beI: bans, exceptions and invite exceptions together
     max_channels: int = 10_000
     whowas: int = 1000
     session_records: int = 10_000

@@ -78,21 +78,24 @@ def topic_replies(channel: Channel, viewer: User) -> list[Message]:
     ]
 
 
-def ban_list_replies(channel: Channel, viewer: User) -> list[Message]:
-    """RPL_BANLIST per ban (with setter and time) then RPL_ENDOFBANLIST."""
+#: Per list mode: its entry numeric, its end numeric and the end's text.
+_LIST_REPLIES = {
+    "b": (N.RPL_BANLIST, N.RPL_ENDOFBANLIST, "End of channel ban list"),
+    "e": (N.RPL_EXCEPTLIST, N.RPL_ENDOFEXCEPTLIST, "End of channel exception list"),
+    "I": (N.RPL_INVEXLIST, N.RPL_ENDOFINVEXLIST, "End of Channel Invite Exception List"),
+}
+
+
+def mask_list_replies(channel: Channel, viewer: User, letter: str) -> list[Message]:
+    """The list of the list mode ``letter`` (``b``: 367/368, ``e``: 348/349, ``I``:
+    346/347), one line per entry with its setter and time, then the end line."""
+    entry, end, text = _LIST_REPLIES[letter]
     return [
         *(
-            numeric(
-                viewer.nick,
-                N.RPL_BANLIST,
-                channel.name,
-                ban.mask,
-                ban.setter,
-                str(ban.time // 1000),
-            )
-            for ban in channel.bans
+            numeric(viewer.nick, entry, channel.name, e.mask, e.setter, str(e.time // 1000))
+            for e in channel.mask_list(letter)
         ),
-        numeric(viewer.nick, N.RPL_ENDOFBANLIST, channel.name, "End of channel ban list"),
+        numeric(viewer.nick, end, channel.name, text),
     ]
 
 

@@ -17,9 +17,9 @@ if TYPE_CHECKING:
     from twistedchat.chat.accounts import Account
     from twistedchat.chat.outbox import Outbox
     from twistedchat.wire.message import Message
+from twistedchat.chat.extbans import is_mute, matches
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.mailbox import Mailboxes
-from twistedchat.chat.masks import glob_match
 from twistedchat.wire.casemap import casefold
 
 #: Channel modes a new channel starts with; a channel with only these is "default".
@@ -90,6 +90,9 @@ class Topic:
 
 @dataclass(frozen=True, slots=True)
 class Ban:
+    """An entry of one of a channel's lists: a ban (+b), exception (+e) or invite
+    exception (+I), with who set it and when (see :mod:`~twistedchat.chat.extbans`)."""
+
     mask: str
     setter: str
     time: int
@@ -101,6 +104,8 @@ class Channel:
 
     ``invites`` are sessions invited and not yet joined; it is capped (oldest dropped) and
     may hold sessions that have since quit, which is harmless as session ids never recur.
+    ``bans``, ``excepts`` (+e) and ``invexes`` (+I) keep their entries in the order set;
+    together they hold at most MAXLIST.
     """
 
     name: str
@@ -112,6 +117,8 @@ class Channel:
     topic: Topic | None = None
     bans: list[Ban] = field(default_factory=list)
     invites: dict[str, None] = field(default_factory=dict)
+    excepts: list[Ban] = field(default_factory=list)
+    invexes: list[Ban] = field(default_factory=list)
 
     def is_default(self) -> bool:
         """Whether nobody set anything on this channel worth keeping once it is empty."""
@@ -121,6 +128,8 @@ class Channel:
             and self.limit is None
             and self.topic is None
             and not self.bans
+            and not self.excepts
+            and not self.invexes
         )
 
     def has_flag(self, flag: str) -> bool:
@@ -134,17 +143,50 @@ class Channel:
         self.flags = "".join(sorted(flags))
         return True
 
+    def mask_list(self, letter: str) -> list[Ban]:
+        """The list of the list mode ``letter``: ``b``, ``e`` or ``I``."""
+        return self.bans if letter == "b" else self.excepts if letter == "e" else self.invexes
+
+    def list_entries(self) -> int:
+        """Entries in all three lists, which MAXLIST caps together."""
+        return len(self.bans) + len(self.excepts) + len(self.invexes)
+
     def is_banned(self, user: User) -> bool:
-        return any(glob_match(ban.mask, user.prefix) for ban in self.bans)
+        """Whether a ban (+b, mutes aside) matches ``user`` and no exception (+e, mute
+        exceptions aside) lifts it."""
+        who = user.prefix, user.account
+        return _any(self.bans, who, mutes=False) and not _any(self.excepts, who, mutes=False)
+
+    def is_muted(self, user: User) -> bool:
+        """Whether ``user`` may not speak for a ban or a mute (``$m:``); any exception
+        matching ``user`` lifts a mute, a mute exception (``+e $m:``) only a mute."""
+        if self.is_banned(user):
+            return True
+        who = user.prefix, user.account
+        return _any(self.bans, who, mutes=True) and not _any(self.excepts, who, mutes=None)
+
+    def is_invite_excepted(self, user: User) -> bool:
+        """Whether an invite exception (+I) lets ``user`` past +i."""
+        return _any(self.invexes, (user.prefix, user.account), mutes=None)
 
     def can_speak(self, user: User) -> bool:
-        """+n keeps outsiders out, +m and bans silence members without op or voice."""
+        """+n keeps outsiders out, +m, bans and mutes silence members without op or voice."""
         member = self.members.get(user.session)
         if member is None:
-            return not self.has_flag("n") and not self.has_flag("m") and not self.is_banned(user)
+            return not self.has_flag("n") and not self.has_flag("m") and not self.is_muted(user)
         if member.op or member.voice:
             return True
-        return not self.has_flag("m") and not self.is_banned(user)
+        return not self.has_flag("m") and not self.is_muted(user)
+
+
+def _any(entries: list[Ban], who: tuple[str, str | None], *, mutes: bool | None) -> bool:
+    """Whether an entry of ``entries`` matches ``who`` (prefix, account): among the mutes
+    only (``mutes=True``), the other entries only (False), or all of them (None)."""
+    prefix, account = who
+    return any(
+        (mutes is None or is_mute(entry.mask) == mutes) and matches(entry.mask, prefix, account)
+        for entry in entries
+    )
 
 
 @dataclass(frozen=True, slots=True)

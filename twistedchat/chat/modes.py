@@ -1,16 +1,21 @@
-"""MODE: user modes +i +B, channel modes (CHANMODES=b,k,l,Cimnst, PREFIX=(ov)@+) and mode queries.
+"""MODE: user modes +i +B, channel modes (CHANMODES=beI,k,l,Cimnst, PREFIX=(ov)@+) and mode queries.
 
 A MODE command is applied mode by mode, left to right; the changes that took effect are
 announced in one MODE message with a normalised mode string, and nothing is announced
 when nothing changed.
+
+The list modes +b, +e and +I hold masks (hostmasks and extbans, see
+:mod:`~twistedchat.chat.extbans`), at most MAXLIST in the three together. Anyone may see
+the bans; only the channel's operators see the exceptions (+e, +I), as on Solanum and Ergo.
 """
 
 from __future__ import annotations
 
 from twistedchat.chat.channels import CHANTYPES
 from twistedchat.chat.context import Context
-from twistedchat.chat.listings import ban_list_replies, channel_mode_replies
-from twistedchat.chat.masks import MAX_MASK_LENGTH, normalize_ban
+from twistedchat.chat.extbans import LIST_MODES, InvalidMask, normalize_list_mask
+from twistedchat.chat.listings import channel_mode_replies, mask_list_replies
+from twistedchat.chat.masks import MAX_MASK_LENGTH
 from twistedchat.chat.model import Ban, Channel, User, World
 from twistedchat.chat.outbox import numeric
 from twistedchat.wire import numerics as N
@@ -18,8 +23,13 @@ from twistedchat.wire.casemap import casefold
 from twistedchat.wire.message import Message
 
 FLAG_MODES = "Cimnst"  # C: no CTCP but ACTION (see chat.messaging)
-#: Modes that take a parameter whenever they are given with a sign (list, key, prefixes).
-ALWAYS_PARAM = "bkov"
+#: Modes that take a parameter whenever they are given with a sign (lists, key, prefixes).
+ALWAYS_PARAM = LIST_MODES + "kov"
+#: The lists only a channel's operators may see.
+OPERATOR_LISTS = "eI"
+#: What a full list is called in 478, per list mode.
+_LIST_NAMES = {"b": "ban", "e": "exception", "I": "invite exception"}
+_NOT_OP = "You're not channel operator"
 KNOWN_MODES = FLAG_MODES + ALWAYS_PARAM + "l"
 #: Largest +l accepted (a signed 32-bit int, which every client parses).
 MAX_LIMIT = 2**31 - 1
@@ -50,14 +60,18 @@ def mode(ctx: Context) -> None:
 
 
 def mode_query(world: World, viewer: User, params: tuple[str, ...]) -> list[Message]:
-    """MODE without changes: 324/329 for a channel, 367/368 for ``b``, 221 for oneself."""
+    """MODE without changes: 324/329 for a channel, a list for ``b``, ``e`` or ``I`` (with
+    or without ``+``; see :func:`~twistedchat.chat.commands.is_write`), 221 for oneself."""
     target = params[0]
     if target[0] in CHANTYPES:
         channel = world.channel(target)
         if channel is None:
             return [numeric(viewer.nick, N.ERR_NOSUCHCHANNEL, target, "No such channel")]
         if len(params) > 1 and params[1]:
-            return ban_list_replies(channel, viewer)
+            letter = params[1].removeprefix("+")
+            if not may_see_list(channel, viewer, letter):
+                return [numeric(viewer.nick, N.ERR_CHANOPRIVSNEEDED, channel.name, _NOT_OP)]
+            return mask_list_replies(channel, viewer, letter)
         return channel_mode_replies(channel, viewer)
     if casefold(target) == casefold(viewer.nick):
         flags = ("B" if viewer.bot else "") + ("i" if viewer.invisible else "")
@@ -66,6 +80,14 @@ def mode_query(world: World, viewer: User, params: tuple[str, ...]) -> list[Mess
     if world.user_by_nick(target) is None:
         return [numeric(viewer.nick, N.ERR_NOSUCHNICK, target, "No such nick/channel")]
     return [numeric(viewer.nick, N.ERR_USERSDONTMATCH, "Can't view modes for other users")]
+
+
+def may_see_list(channel: Channel, viewer: User, letter: str) -> bool:
+    """Whether ``viewer`` may see the list ``letter``: the exceptions are for operators."""
+    if letter not in OPERATOR_LISTS:
+        return True
+    member = channel.members.get(viewer.session)
+    return member is not None and member.op
 
 
 def _user_mode(ctx: Context, target: str) -> None:
@@ -107,9 +129,10 @@ def _user_mode(ctx: Context, target: str) -> None:
 def _channel_mode(ctx: Context, name: str) -> None:
     """Apply a channel mode string.
 
-    Unknown letters get one 472 each; a non-operator trying to change anything gets one
-    482 (listing bans needs no privilege). Parameter modes beyond MODES are ignored, as
-    RPL_ISUPPORT MODES tells clients they will be.
+    Unknown letters get one 472 each; a non-operator trying to change anything, or to
+    list the exceptions, gets one 482 (listing bans needs no privilege). A list mode
+    without a parameter lists (each list once). Parameter modes beyond MODES are
+    ignored, as RPL_ISUPPORT MODES tells clients they will be.
     """
     channel = ctx.world.channel(name)
     if channel is None:
@@ -120,7 +143,8 @@ def _channel_mode(ctx: Context, name: str) -> None:
     args = list(ctx.params[2:])
     changes: list[Change] = []
     reported: dict[str, None] = {}
-    sign, counted, denied, listed = "+", 0, False, False
+    sign, counted, denied = "+", 0, False
+    listed: dict[str, None] = {}
     for letter in ctx.params[1]:
         if letter in "+-":
             sign = letter
@@ -131,10 +155,12 @@ def _channel_mode(ctx: Context, name: str) -> None:
                 reported[letter] = None
                 ctx.reply(N.ERR_UNKNOWNMODE, letter, "is unknown mode char to me")
             continue
-        if letter == "b" and not args:
-            if not listed:
-                listed = True
-                for message in ban_list_replies(channel, ctx.user):
+        if letter in LIST_MODES and not args:
+            if not may_see_list(channel, ctx.user, letter):
+                denied = True
+            elif letter not in listed:
+                listed[letter] = None
+                for message in mask_list_replies(channel, ctx.user, letter):
                     ctx.out.send(ctx.user.session, message)
             continue
         arg = args.pop(0) if takes_param and args else None
@@ -149,7 +175,7 @@ def _channel_mode(ctx: Context, name: str) -> None:
         if change is not None:
             changes.append(change)
     if denied:
-        ctx.reply(N.ERR_CHANOPRIVSNEEDED, channel.name, "You're not channel operator")
+        ctx.reply(N.ERR_CHANOPRIVSNEEDED, channel.name, _NOT_OP)
     if changes:
         message = ctx.out.user_message(ctx.user, "MODE", channel.name, *render(changes))
         ctx.world.remember_event(channel, ctx.time, message)
@@ -170,8 +196,8 @@ def _apply_one(
         return _unset(channel, letter)
     if letter in "ov":
         return _prefix_mode(ctx, channel, sign, letter, arg)
-    if letter == "b":
-        return _ban(ctx, channel, on, arg)
+    if letter in LIST_MODES:
+        return _list_entry(ctx, channel, letter, on, arg)
     if letter == "k":
         return _key(ctx, channel, arg) if on else _unset(channel, "k")
     return _limit(ctx, channel, arg)
@@ -200,24 +226,35 @@ def _prefix_mode(
     return (sign, letter, target.nick)
 
 
-def _ban(ctx: Context, channel: Channel, on: bool, arg: str) -> Change | None:
-    mask = normalize_ban(arg)
-    existing = next((b for b in channel.bans if casefold(b.mask) == casefold(mask)), None)
+def _list_entry(ctx: Context, channel: Channel, letter: str, on: bool, arg: str) -> Change | None:
+    """Add (or remove) ``arg`` to (from) the list ``letter``, normalised; masks compare
+    case-insensitively, so a list holds each once. An invalid mask is a 696 when added;
+    removing one finds nothing unless it is stored as given."""
+    entries = channel.mask_list(letter)
+    try:
+        mask = normalize_list_mask(letter, arg)
+    except InvalidMask as invalid:
+        if on:
+            ctx.reply(N.ERR_INVALIDMODEPARAM, channel.name, letter, arg, str(invalid))
+            return None
+        mask = arg
+    existing = next((e for e in entries if casefold(e.mask) == casefold(mask)), None)
     if not on:
         if existing is None:
             return None
-        channel.bans.remove(existing)
-        return ("-", "b", existing.mask)
+        entries.remove(existing)
+        return ("-", letter, existing.mask)
     if len(mask) > MAX_MASK_LENGTH or " " in mask:
-        ctx.reply(N.ERR_INVALIDMODEPARAM, channel.name, "b", arg, "Invalid ban mask")
+        ctx.reply(N.ERR_INVALIDMODEPARAM, channel.name, letter, arg, "Invalid ban mask")
         return None
     if existing is not None:
         return None
-    if len(channel.bans) >= ctx.limits.maxlist:
-        ctx.reply(N.ERR_BANLISTFULL, channel.name, "b", "Channel ban list is full")
+    if channel.list_entries() >= ctx.limits.maxlist:
+        text = f"Channel {_LIST_NAMES[letter]} list is full"
+        ctx.reply(N.ERR_BANLISTFULL, channel.name, letter, text)
         return None
-    channel.bans.append(Ban(mask, ctx.user.prefix, ctx.time))
-    return ("+", "b", mask)
+    entries.append(Ban(mask, ctx.user.prefix, ctx.time))
+    return ("+", letter, mask)
 
 
 def _key(ctx: Context, channel: Channel, key: str) -> Change | None:

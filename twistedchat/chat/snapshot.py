@@ -127,6 +127,8 @@ def _channel(c: Channel) -> dict[str, Any]:
         "topic": None if c.topic is None else [c.topic.text, c.topic.setter, c.topic.time],
         "bans": [[b.mask, b.setter, b.time] for b in c.bans],
         "invites": list(c.invites),
+        "excepts": [[e.mask, e.setter, e.time] for e in c.excepts],
+        "invexes": [[e.mask, e.setter, e.time] for e in c.invexes],
     }
 
 
@@ -142,4 +144,6 @@ def _load_channel(row: dict[str, Any]) -> Channel:
         topic=None if topic is None else Topic(*topic),
         bans=[Ban(*ban) for ban in row["bans"]],
         invites=dict.fromkeys(row["invites"]),
+        excepts=[Ban(*entry) for entry in row.get("excepts", [])],  # absent in older
+        invexes=[Ban(*entry) for entry in row.get("invexes", [])],  # snapshots
     )

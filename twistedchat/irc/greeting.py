@@ -17,7 +17,7 @@ from twistedchat.wire.message import Message
 #: ISUPPORT tokens per 005 line, well inside the 512-byte line limit.
 ISUPPORT_PER_LINE = 13
 #: User and channel modes announced in 004; they must match what chat.modes implements.
-USER_MODES, CHANNEL_MODES, CHANNEL_MODES_WITH_PARAM = "Biow", "Cbiklmnostv", "bklov"
+USER_MODES, CHANNEL_MODES, CHANNEL_MODES_WITH_PARAM = "Biow", "CIbeiklmnostv", "Ibeklov"
 
 
 def welcome_burst(
