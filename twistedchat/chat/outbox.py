@@ -76,9 +76,15 @@ class Outbox:
         return Message(command, params, prefix, tags)
 
     def send(
-        self, session: str, message: Message, *, echo: bool = False, separate: bool = False
+        self,
+        session: str,
+        message: Message,
+        *,
+        echo: bool = False,
+        separate: bool = False,
+        needs: str | None = None,
     ) -> None:
-        self.deliveries.append(Delivery(session, message, echo, separate))
+        self.deliveries.append(Delivery(session, message, echo, separate, needs))
 
     def send_all(
         self,

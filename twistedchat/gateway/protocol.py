@@ -55,11 +55,14 @@ from twistedchat.wire.message import Message
 log = Logger()
 
 GATEWAY_NAME = "gateway"
-#: What the gateway offers its clients: the cluster's capabilities minus the one it uses.
-#: What the gateway offers its client: not invite-notify, whose notices a relay cannot tell
-#: from invitations (see chat.delivery.Delivery.needs).
+#: What the gateway offers its clients: the cluster's capabilities minus the one it uses,
+#: and minus those whose messages its upstream session does not ask for: invite-notify,
+#: whose notices a relay cannot tell from invitations (see chat.delivery.Delivery.needs),
+#: and draft/message-redaction, whose REDACTs it would not get to relay (not yet done).
 OFFERED = {
-    name: value for name, value in SUPPORTED.items() if name not in (RESUME_CAP, "invite-notify")
+    name: value
+    for name, value in SUPPORTED.items()
+    if name not in (RESUME_CAP, "invite-notify", "draft/message-redaction")
 }
 ECHOED = frozenset({"PRIVMSG", "NOTICE", "TAGMSG"})
 #: The cluster's answers to a SASL login, which the gateway relays once.

@@ -26,6 +26,7 @@ SUPPORTED: Mapping[str, str] = {
     "draft/account-registration": "custom-account-name",  # REGISTER <account> <email> <pw>
     "draft/chathistory": "",
     "draft/event-playback": "",
+    "draft/message-redaction": "",
     "echo-message": "",
     "extended-join": "",
     "invite-notify": "",
@@ -52,11 +53,13 @@ CAP_ONLY_COMMANDS: Mapping[str, str] = {
     "BATCH": "batch",  # without it the messages still come, just not grouped
 }
 #: The capabilities :func:`for_client` (and echo-message) read: the only ones that change
-#: the bytes a client receives for a message (see :mod:`twistedchat.irc.rendering`).
+#: the bytes a client receives for a message (see :mod:`twistedchat.irc.rendering`); also
+#: those a record's ``needs`` names (invite-notify, draft/message-redaction), since a
+#: rendering checks ``needs`` against the client's view.
 OUTPUT_CAPS = frozenset(
     {"server-time", "message-tags", "account-tag", "batch", "labeled-response",
      "account-notify", "echo-message", "away-notify", "setname", "extended-join",
-     "multi-prefix", "userhost-in-names", "invite-notify"}
+     "multi-prefix", "userhost-in-names", "invite-notify", "draft/message-redaction"}
 )  # fmt: skip
 #: Channel status prefixes, highest first: the chat state lists them all (multi-prefix).
 STATUS_PREFIXES = "@+"

@@ -12,8 +12,8 @@ TOPICS: Mapping[str, tuple[str, ...]] = {
     "*": (
         "twistedchat: IRC replicated over a cluster of nodes (Raft).",
         "Commands: AWAY CAP CHATHISTORY CLUSTER HELP INFO INVITE ISON JOIN KICK LINKS",
-        "LIST LUSERS MODE MOTD NAMES NICK NOTICE OPER PART PING PRIVMSG QUIT REGISTER",
-        "SETNAME TAGMSG TIME TOPIC USERHOST VERSION WHO WHOIS WHOWAS",
+        "LIST LUSERS MODE MOTD NAMES NICK NOTICE OPER PART PING PRIVMSG QUIT REDACT",
+        "REGISTER SETNAME TAGMSG TIME TOPIC USERHOST VERSION WHO WHOIS WHOWAS",
         "Accounts: /msg NickServ HELP. HELP <command> for one of them.",
     ),
     "JOIN": ("JOIN <#channel>[,<#channel>...] [<key>,...]: join channels; JOIN 0 parts all.",),
@@ -30,6 +30,11 @@ TOPICS: Mapping[str, tuple[str, ...]] = {
     "CHATHISTORY": (
         "CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN|TARGETS ...: replay history",
         "(IRCv3 chathistory; any node serves it).",
+    ),
+    "REDACT": (
+        "REDACT <target> <msgid> [:<reason>]: delete a message still in the history of a",
+        "#channel or of your conversation with a nick: your own; channel operators any in",
+        "their channel; IRC operators any (IRCv3 draft/message-redaction).",
     ),
     "CLUSTER": (
         "CLUSTER: the nodes and their users. Operators: CLUSTER DRAIN|TRANSFER|REMOVE <node>.",
