@@ -94,7 +94,7 @@ def test_output_does_not_depend_on_the_hash_seed() -> None:
 def test_a_long_workload_sends_broadcasts_and_two_states_agree_on_every_record() -> None:
     """The generated workloads exercise audiences (the records nodes intersect with their
     own sessions), not only single deliveries, and two replicas agree on each of them."""
-    commands = list(Driver().commands(random_steps(random.Random(18), 2000)))
+    commands = list(Driver().commands(random_steps(random.Random(18), 6000)))
     a, b = ChatState(LIMITS), ChatState(LIMITS)
     broadcasts = 0
     for index, command in enumerate(commands, 1):
@@ -103,4 +103,4 @@ def test_a_long_workload_sends_broadcasts_and_two_states_agree_on_every_record()
         broadcasts += sum(
             isinstance(d, Broadcast) and len(d.audience) > 1 for d in applied.deliveries
         )
-    assert broadcasts > 40  # 49 for this seed
+    assert broadcasts > 40  # 78 for this seed; many steps are private, or fail

@@ -75,6 +75,10 @@ _KINDS: list[Callable[[int, int, int], Message]] = [
     lambda a, b, c: Message(REGISTER, (_pick(NICKS, a), "scrypt$00$11")),
     lambda a, b, c: Message(LOGIN, (_pick(NICKS, a),)),
     lambda a, b, c: Message(*_query(a)),
+    # the Driver mostly makes it name a recent message (a msgid is <log index hex>-<n>)
+    lambda a, b, c: Message(
+        "REDACT", (_target(a, b), f"{c:x}-1", *((_pick(TEXTS, b),) if b % 2 else ()))
+    ),
 ]
 
 
@@ -99,6 +103,9 @@ class Driver:
         self.generations = [0] * len(SESSIONS)
         self.time = 1_764_000_000_000
         self.boots = 0
+        self.yielded = 0  # commands yielded so far: the log index of the last one
+        #: The last messages: (log index, first target, session).
+        self.said: list[tuple[int, str, str]] = []
 
     def session(self, slot: int) -> str:
         return f"{SESSIONS[slot]}.{self.generations[slot]}"
@@ -107,6 +114,15 @@ class Driver:
         return [self.session(slot) for slot in range(len(SESSIONS))]
 
     def commands(self, steps: list[Step]) -> Iterator[Command]:
+        for command in self._commands(steps):
+            self.yielded += 1
+            message = command.message
+            if message.command in ("PRIVMSG", "NOTICE") and message.params:
+                said = (self.yielded, message.params[0].split(",")[0], command.session)
+                self.said = [*self.said[-15:], said]
+            yield command
+
+    def _commands(self, steps: list[Step]) -> Iterator[Command]:
         for mode, slot, kind, a, b, c in steps:
             self.time += 250
             if mode == DUPLICATE and self.history:
@@ -117,6 +133,14 @@ class Driver:
             session = self.session(slot)
             if session in self.seqs:
                 message = _KINDS[kind % len(_KINDS)](a, b, c)
+                if message.command == "REDACT" and self.said and a % 4:
+                    # mostly one of the last few messages, where it was said: often one
+                    # of this session's own, else anyone's
+                    own = [said for said in self.said if said[2] == session]
+                    pool = own if own and a % 2 else self.said
+                    index, target, _ = pool[c % len(pool)]
+                    msgid = f"{index:x}-1"
+                    message = Message("REDACT", (target, msgid, *message.params[2:]))
             else:  # a new connection registers first, mostly with a nick of its own
                 nick = _pick(NICKS, a) if a % 4 == 0 else f"u{slot}"
                 account = (_pick(NICKS, c),) if c % 3 == 0 else ()  # logged in by SASL

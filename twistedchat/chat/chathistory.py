@@ -15,6 +15,9 @@ the others they are not there at all, so a window full of joins never looks to t
 the end of the history (an empty batch). Likewise TARGETS lists a conversation for its
 events only to clients that would be shown them. A ``msgid=`` of an event is a valid
 reference for everyone: clients with ``message-tags`` saw those msgids live.
+
+A redacted message is shown to no one, operators included, and counts towards no limit;
+its msgid stays a valid reference (see :mod:`.history`).
 """
 
 from __future__ import annotations
@@ -89,7 +92,7 @@ def _answer(world: World, viewer: User, params: tuple[str, ...], events: bool) -
 def _shown(stored: list[Stored], events: bool) -> list[tuple[int, Stored]]:
     """What the client may be replayed, with each item's place in the whole history (which
     ``msgid=`` references count in, whether the item they name is shown or not)."""
-    return [(i, s) for i, s in enumerate(stored) if events or s.is_message]
+    return [(i, s) for i, s in enumerate(stored) if s.is_message or (events and s.is_event)]
 
 
 def _key(world: World, viewer: User, sub: str, target: str) -> str:
@@ -100,10 +103,10 @@ def _key(world: World, viewer: User, sub: str, target: str) -> str:
         if channel is None or viewer.session not in channel.members:
             raise _Invalid("INVALID_TARGET", sub, target)
         return channel_key(channel.name)
-    return private_key(_party_named(world, target), world.party(viewer))
+    return private_key(party_named(world, target), world.party(viewer))
 
 
-def _party_named(world: World, name: str) -> str:
+def party_named(world: World, name: str) -> str:
     """The side of a private conversation that ``name`` stands for (module docstring)."""
     user = world.user_by_nick(name)
     if user is not None:

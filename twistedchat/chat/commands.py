@@ -26,7 +26,16 @@ from dataclasses import dataclass
 from enum import Enum
 from types import MappingProxyType
 
-from twistedchat.chat import accounts, channels, messaging, modes, operators, queries, users
+from twistedchat.chat import (
+    accounts,
+    channels,
+    messaging,
+    modes,
+    operators,
+    queries,
+    redaction,
+    users,
+)
 from twistedchat.chat.command import (
     ADMIN,
     CONNECT,
@@ -164,6 +173,7 @@ _TABLE = (
     _write("PRIVMSG", messaging.send_message),
     _write("NOTICE", messaging.send_message),
     _write("TAGMSG", messaging.send_message),
+    _write("REDACT", redaction.redact, 2),
     _write("AWAY", users.away),
     _write("SETNAME", users.setname),
     _write("KILL", operators.kill, 1, operator=True),

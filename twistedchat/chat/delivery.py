@@ -30,7 +30,8 @@ class Delivery:
     part of the registration reply, and arrives after the welcome burst.
 
     ``needs`` names a capability without which the client is not sent the message at all
-    (an ``invite-notify`` INVITE, which cannot be told from an invitation by its shape);
+    (an ``invite-notify`` INVITE, which cannot be told from an invitation by its shape;
+    a REDACT, for ``draft/message-redaction``);
     ``!`` before it means the opposite, only clients without it (the NAMES after a JOIN,
     which ``draft/no-implicit-names`` turns off). See :func:`given`.
     """

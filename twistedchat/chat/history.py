@@ -11,6 +11,11 @@ conversation is keyed by its two sides: a side logged in to an account by the ac
 (:func:`account_party`), so its owner finds it under any nick and while offline; a side
 that is not by its nick at the time. All of it depends only on the log (the entry's time,
 never a clock), so replicas stay identical.
+
+A redacted message (``REDACT``, :mod:`twistedchat.chat.redaction`) is replaced in place
+by a tombstone: its time and msgid without its text, sender or tags, which no
+CHATHISTORY reply shows but which stays a valid ``msgid=`` reference, so a client that
+last saw the redacted message can still ask for what came after it.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ DAY_MS = 86_400_000
 
 #: What every CHATHISTORY reply may hold; anything else stored is a channel event.
 MESSAGE_COMMANDS = frozenset({"PRIVMSG", "NOTICE"})
+#: The command of a redacted message's tombstone: never sent, never replayed. No client
+#: can send it (``@`` starts a line's tags), so no stored message can look like one.
+REDACTED = "@REDACTED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +42,13 @@ class Stored:
 
     A msgid is unique within its conversation. A QUIT or NICK is kept in each channel of
     its user with the one msgid its recipients saw, so a client catching up on several
-    channels shows it once.
+    channels shows it once. ``sender`` is the session that sent a message, for REDACT to
+    know its sender by (empty for events, services' messages and mail).
     """
 
     time: int  # ms since the epoch, from the log entry
     message: Message
+    sender: str = ""
 
     @property
     def msgid(self) -> str:
@@ -48,6 +58,16 @@ class Stored:
     def is_message(self) -> bool:
         """A PRIVMSG or NOTICE, which every client may be replayed; else an event."""
         return self.message.command in MESSAGE_COMMANDS
+
+    @property
+    def is_event(self) -> bool:
+        """A channel event, replayed only with event-playback (see the module docstring)."""
+        return self.message.command not in MESSAGE_COMMANDS and not self.is_redacted
+
+    @property
+    def is_redacted(self) -> bool:
+        """The tombstone of a redacted message: shown to no one."""
+        return self.message.command == REDACTED
 
 
 #: Starts an account's side of a private conversation. No nick or channel starts with it,
@@ -88,7 +108,7 @@ class History:
         self.max_conversations = max_conversations
         self.conversations: OrderedDict[str, deque[Stored]] = OrderedDict()
 
-    def record(self, key: str, time: int, message: Message) -> None:
+    def record(self, key: str, time: int, message: Message, sender: str = "") -> None:
         """Keep ``message`` (a PRIVMSG, NOTICE or channel event) at the end of ``key``.
 
         Only a message makes its conversation the most recently written. An event leaves
@@ -99,7 +119,7 @@ class History:
         """
         if self.history_max == 0:
             return
-        stored = Stored(time, message)
+        stored = Stored(time, message, sender)
         kept = self.conversations.get(key)
         if kept is None:
             kept = self.conversations[key] = deque(maxlen=self.history_max)
@@ -122,3 +142,21 @@ class History:
 
     def messages(self, key: str) -> list[Stored]:
         return list(self.conversations.get(key, ()))
+
+    def find(self, key: str, msgid: str) -> Stored | None:
+        """The item of conversation ``key`` with ``msgid``, if it is still kept."""
+        for stored in self.conversations.get(key, ()):
+            if stored.msgid == msgid:
+                return stored
+        return None
+
+    def redact(self, key: str, msgid: str) -> None:
+        """Replace the item with ``msgid`` by its tombstone (see the module docstring);
+        the conversation's order and its place among the others do not change."""
+        kept = self.conversations.get(key)
+        if kept is None:
+            return
+        for place, stored in enumerate(kept):
+            if stored.msgid == msgid:
+                kept[place] = Stored(stored.time, Message(REDACTED, (), None, {"msgid": msgid}))
+                return

@@ -81,6 +81,19 @@ class Mailboxes:
         self._forget(box)
         return list(box)
 
+    def withdraw(self, account: str, msgid: str) -> None:
+        """Drop the message ``msgid`` from ``account``'s mailbox, if it still waits there
+        (its sender redacted it before the account's owner logged in)."""
+        key = casefold(account)
+        box = self.boxes.get(key, deque())
+        for place, kept in enumerate(box):
+            if kept.msgid == msgid:
+                del box[place]
+                self._forget([kept])
+                if not box:
+                    del self.boxes[key]
+                return
+
     def _refusal(self, box: deque[Stored], sender: str) -> str | None:
         who = "senders who are not logged in" if sender == GUESTS else "you"
         if len(box) >= self.per_account:

@@ -134,6 +134,7 @@ def _to_account(ctx: Context, account: Account) -> None:
 
 
 def _remember(ctx: Context, key: str, message: Message) -> None:
-    """Keep PRIVMSG and NOTICE for CHATHISTORY (TAGMSG carries no text worth replaying)."""
+    """Keep PRIVMSG and NOTICE for CHATHISTORY (TAGMSG carries no text worth replaying),
+    with the sender's session, for REDACT to know its sender by."""
     if message.command != "TAGMSG":
-        ctx.world.history.record(key, ctx.time, message)
+        ctx.world.history.record(key, ctx.time, message, ctx.user.session)

@@ -8,8 +8,9 @@ snapshot carries, as live lines: a channel's messages and events from the point 
 was in it, up to where it left, and the user's private conversations. Each item once
 (a QUIT or NICK is kept in every channel of its user under one msgid), in log order.
 
-What history does not keep is not replayed (a user mode, an INVITE, a server notice);
-that is also all a resuming client could fetch with ``CHATHISTORY``.
+What history does not keep is not replayed (a user mode, an INVITE, a server notice, a
+REDACT; a message redacted in the gap is not replayed either); that is also all a
+resuming client could fetch with ``CHATHISTORY``.
 """
 
 from __future__ import annotations
@@ -69,7 +70,11 @@ class Gap:
         items = self._recent.get(key)
         if items is None:
             kept = self.after.history.messages(key)
-            items = [item for item in kept if log_position(item.msgid)[0] > self.since]
+            items = [
+                item
+                for item in kept
+                if log_position(item.msgid)[0] > self.since and not item.is_redacted
+            ]
             self._recent[key] = items
         return items
 

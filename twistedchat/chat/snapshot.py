@@ -40,7 +40,7 @@ def dump(world: World, ended: dict[str, int]) -> bytes:
         "accounts": [[a.name, a.password_hash, a.registered_at] for a in world.accounts.values()],
         "nick_guard": [[session, since] for session, since in world.nick_guard.items()],
         "history": [
-            [key, [[m.time, *_message(m.message)] for m in stored]]
+            [key, [[m.time, *_message(m.message), *_sender(m)] for m in stored]]
             for key, stored in world.history.conversations.items()
         ],
         "mail": [
@@ -88,9 +88,14 @@ def _message(m: Message) -> list[Any]:
     return [m.command, list(m.params), m.source, dict(m.tags)]
 
 
+def _sender(m: Stored) -> list[str]:
+    """A kept message's sender, written only when known (older snapshots have none)."""
+    return [m.sender] if m.sender else []
+
+
 def _load_stored(row: list[Any]) -> Stored:
-    time, command, params, source, tags = row
-    return Stored(time, Message(command, tuple(params), source, tags))
+    time, command, params, source, tags, *sender = row
+    return Stored(time, Message(command, tuple(params), source, tags), *sender[:1])
 
 
 def _user(u: User) -> list[Any]:

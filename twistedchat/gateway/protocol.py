@@ -55,12 +55,18 @@ from twistedchat.wire.message import Message
 log = Logger()
 
 GATEWAY_NAME = "gateway"
-#: What the gateway offers its clients: the cluster's capabilities minus the one it uses.
-#: What the gateway offers its client: not invite-notify, whose notices a relay cannot tell
-#: from invitations (see chat.delivery.Delivery.needs).
-OFFERED = {
-    name: value for name, value in SUPPORTED.items() if name not in (RESUME_CAP, "invite-notify")
-}
+#: Capabilities the gateway does not offer: the one it uses itself, and those that change
+#: what its upstream session would be sent, which is the same for all its clients:
+#: invite-notify (a relay cannot tell its notices from invitations, see
+#: chat.delivery.Delivery.needs), draft/message-redaction, extended-monitor and
+#: draft/no-implicit-names (the upstream session does not ask for them), and chghost (the
+#: upstream gets the quit-and-rejoin form, which serves every client).
+NOT_RELAYED = frozenset(
+    {RESUME_CAP, "invite-notify", "draft/message-redaction", "extended-monitor",
+     "draft/no-implicit-names", "chghost"}
+)  # fmt: skip
+#: What the gateway offers its clients.
+OFFERED = {name: value for name, value in SUPPORTED.items() if name not in NOT_RELAYED}
 ECHOED = frozenset({"PRIVMSG", "NOTICE", "TAGMSG"})
 #: The cluster's answers to a SASL login, which the gateway relays once.
 SASL_REPLIES = SASL_FAILURES | {N.RPL_LOGGEDIN, N.RPL_SASLSUCCESS}

@@ -27,6 +27,7 @@ SUPPORTED: Mapping[str, str] = {
     "draft/account-registration": "custom-account-name",  # REGISTER <account> <email> <pw>
     "draft/chathistory": "",
     "draft/event-playback": "",
+    "draft/message-redaction": "",
     "draft/no-implicit-names": "",
     "echo-message": "",
     "extended-join": "",
@@ -58,12 +59,15 @@ CAP_ONLY_COMMANDS: Mapping[str, str] = {
     "BATCH": "batch",  # without it the messages still come, just not grouped
 }
 #: The capabilities :func:`for_client` (and echo-message) read: the only ones that change
-#: the bytes a client receives for a message (see :mod:`twistedchat.irc.rendering`).
+#: the bytes a client receives for a message (see :mod:`twistedchat.irc.rendering`); also
+#: those a record's ``needs`` names (invite-notify, draft/message-redaction, chghost,
+#: extended-monitor, draft/no-implicit-names), since a rendering checks ``needs`` against
+#: the client's view.
 OUTPUT_CAPS = frozenset(
     {"server-time", "message-tags", "account-tag", "batch", "labeled-response",
      "account-notify", "echo-message", "away-notify", "setname", "extended-join",
      "multi-prefix", "userhost-in-names", "invite-notify", "draft/no-implicit-names",
-     "extended-monitor", "chghost"}
+     "extended-monitor", "chghost", "draft/message-redaction"}
 )  # fmt: skip
 #: Channel status prefixes, highest first: the chat state lists them all (multi-prefix).
 STATUS_PREFIXES = "@+"

@@ -44,6 +44,11 @@ TOPICS: Mapping[str, tuple[str, ...]] = {
     ),
     "CHGHOST": ("CHGHOST <nick> <user> <host>: operators, give a user a new user and host.",),
     "WALLOPS": ("WALLOPS :<text>: operators, to every user with mode +w (MODE <nick> +w).",),
+    "REDACT": (
+        "REDACT <target> <msgid> [:<reason>]: delete a message still in the history of a",
+        "#channel or of your conversation with a nick: your own; channel operators any in",
+        "their channel; IRC operators any (IRCv3 draft/message-redaction).",
+    ),
     "CLUSTER": (
         "CLUSTER: the nodes and their users. Operators: CLUSTER DRAIN|TRANSFER|REMOVE <node>.",
     ),
