@@ -166,3 +166,20 @@ def test_a_no_ctcp_channel_refuses_ctcp_but_not_actions() -> None:
         ":bob!~bob@host PRIVMSG #q :\x01ACTION waves\x01"
     ]
     assert chat.query("bob", "MODE #q")[0] == ":srv 324 bob #q +Cnt"
+
+
+def test_a_multiline_message_is_one_message_and_the_state_holds_it_to_the_limits() -> None:
+    """The connection gathers a draft/multiline batch into one PRIVMSG with line breaks;
+    the state delivers and keeps it whole (one msgid) and refuses one past the limits,
+    whoever proposed it."""
+    chat = Chat()
+    chat.users("alice", "bob")
+    for nick in ("alice", "bob"):
+        chat.send(nick, "JOIN #a")
+    sent = chat.apply(chat.command("alice", Message("PRIVMSG", ("#a", "one\ntwo"))))
+    (to_bob,) = [d.message for d in sent if d.session == "bob"]
+    assert to_bob.params == ("#a", "one\ntwo") and "msgid" in to_bob.tags
+    assert chat.query("bob", "CHATHISTORY LATEST #a * 10")[1].endswith(" PRIVMSG #a one\ntwo")
+    too_many = "\n".join(["x"] * 25)
+    refused = chat.apply(chat.command("alice", Message("PRIVMSG", ("#a", too_many))))
+    assert [d.message.params[:2] for d in refused] == [("BATCH", "MULTILINE_MAX_BYTES")]

@@ -112,3 +112,31 @@ def test_extended_monitor_no_implicit_names_wallops_and_utf8only_across_nodes(
     assert " FAIL PRIVMSG INVALID_UTF8 :Message rejected" in friend.expect("INVALID_UTF8")
     for client in (watcher, friend):
         client.close()
+
+
+def test_a_multiline_batch_reaches_other_nodes_as_a_batch_or_as_lines(
+    cluster_factory: Callable[..., list[Node]],
+) -> None:
+    nodes = cluster_factory(3)
+    alice = IRCClient(nodes[0].irc_port, "alice", caps=("draft/multiline", "batch"))
+    modern = IRCClient(nodes[1].irc_port, "modern", caps=("draft/multiline", "batch"))
+    plain = IRCClient(nodes[2].irc_port, "plain")
+    for client in (alice, modern, plain):
+        client.send("JOIN #ml")
+        client.expect(" 366 ")
+    sentinel(alice, "#ml", modern, plain)  # everyone has seen everyone join
+    alice.send("BATCH +b1 draft/multiline #ml")
+    alice.send("@batch=b1 PRIVMSG #ml :roses are red")
+    alice.send("@batch=b1 PRIVMSG #ml :violets ")
+    alice.send("@batch=b1;draft/multiline-concat PRIVMSG #ml :are blue")
+    alice.send("BATCH -b1")
+    opening = modern.expect(" BATCH +")
+    assert opening.endswith(" draft/multiline #ml")
+    ref = opening.split(" BATCH +", 1)[1].split(" ")[0]
+    texts = [modern.expect(f"@batch={ref}").split(" PRIVMSG #ml :", 1)[1] for _ in range(2)]
+    assert texts == ["roses are red", "violets are blue"]
+    assert modern.expect(" BATCH -").endswith(f" BATCH -{ref}")
+    assert plain.expect(" PRIVMSG #ml ").endswith(":roses are red")
+    assert plain.expect(" PRIVMSG #ml ").endswith(":violets are blue")
+    for client in (alice, modern, plain):
+        client.close()

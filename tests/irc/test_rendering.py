@@ -70,9 +70,12 @@ def test_a_client_that_must_not_see_a_message_gets_nothing() -> None:
 
 def test_a_rendering_cannot_inject_a_line() -> None:
     evil = Message("PRIVMSG", ("#c", "hi\r\nQUIT :pwned"), "al!~al@h", {"msgid": "x\r\ny"})
-    for caps in (set(), {"message-tags"}):
+    for caps in (set(), {"message-tags"}, {"draft/multiline", "batch", "message-tags"}):
         data = Rendering(evil, "irc.test").bytes_for(view_for(caps))
-        assert data is not None and data.count(b"\r\n") == 1 and data.endswith(b"\r\n")
+        assert data is not None and data.endswith(b"\r\n")
+        lines = data[:-2].split(b"\r\n")  # a line break is a multiline message's: cut, not sent
+        assert all(b"\r" not in line and b"\n" not in line for line in lines)
+        assert all(line.split(b" ")[0 if line[:1] == b":" else 1] == b":al!~al@h" for line in lines)
 
 
 def test_a_rendering_that_needs_a_capability_reaches_only_views_with_it() -> None:

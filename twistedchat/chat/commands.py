@@ -161,6 +161,7 @@ _TABLE = (
     _connection("INFO", before_registration=False),
     _connection("HELP", before_registration=False),
     _connection("HELPOP", before_registration=False),
+    _connection("BATCH", 1, before_registration=False),  # client batches: draft/multiline
     Spec("OPER", Answer.CREDENTIALS, 2),
     Spec("REGISTER", Answer.CREDENTIALS),
     Spec("MONITOR", Answer.NODE),

@@ -49,6 +49,13 @@ class ChatLimits:
     mail_accounts: int = 2000  # accounts with messages waiting, at most
 
 
+#: A multiline message (IRCv3 ``draft/multiline``, one PRIVMSG or NOTICE whose text holds
+#: line breaks): at most this many bytes of text in at most this many lines. The
+#: connection refuses a batch past them and the chat state a message past them.
+MULTILINE_MAX_BYTES = 4096
+MULTILINE_MAX_LINES = 24
+
+
 def truncate(text: str, limit: int) -> str:
     """``text`` cut to at most ``limit`` UTF-8 bytes, never in the middle of a character."""
     data = text.encode()

@@ -8,6 +8,11 @@ A target ``@#chan`` or ``+#chan`` (STATUSMSG) reaches only the members with at l
 status (operators; voiced users and operators); such messages are not kept in the
 channel's history, which every member may read.
 
+A PRIVMSG or NOTICE whose text holds line breaks is a multiline message (IRCv3
+``draft/multiline``, gathered from a batch by the connection and cut into lines again
+for each client by :mod:`twistedchat.irc.multiline`): it is checked, delivered and kept
+in history whole, as one message with one msgid.
+
 A PRIVMSG to a nick nobody holds that names a registered account is for that account: it
 goes to the sessions logged in to it under other nicks, or, with nobody logged in, is
 kept for its next login (:mod:`twistedchat.chat.mailbox`) and the sender told so with
@@ -20,6 +25,7 @@ from twistedchat.chat.accounts import Account
 from twistedchat.chat.channels import CHANTYPES
 from twistedchat.chat.context import Context
 from twistedchat.chat.history import account_party, channel_key, private_key
+from twistedchat.chat.limits import MULTILINE_MAX_BYTES, MULTILINE_MAX_LINES
 from twistedchat.wire import numerics as N
 from twistedchat.wire.casemap import casefold
 from twistedchat.wire.message import Message
@@ -40,6 +46,10 @@ def send_message(ctx: Context) -> None:
         if not quiet:
             ctx.reply(N.ERR_NOTEXTTOSEND, "No text to send")
         return
+    if has_text and "\n" in ctx.params[1] and not _multiline_fits(ctx.params[1]):
+        text = "Message too long"  # the connection refuses such a batch first
+        ctx.out.send(ctx.user.session, Message("FAIL", ("BATCH", "MULTILINE_MAX_BYTES", text)))
+        return
     for target in ctx.targets(ctx.params[0], quiet=quiet):
         if target[0] in CHANTYPES:
             _to_channel(ctx, target, quiet)
@@ -47,6 +57,14 @@ def send_message(ctx: Context) -> None:
             _to_channel(ctx, target[1:], quiet, status=target[0])
         else:
             _to_user(ctx, target, quiet)
+
+
+def _multiline_fits(text: str) -> bool:
+    """Whether a multiline message's text is within the draft/multiline limits (its
+    lines' bytes, the breaks not counted)."""
+    lines = text.split("\n")
+    size = len(text.encode()) - (len(lines) - 1)
+    return len(lines) <= MULTILINE_MAX_LINES and size <= MULTILINE_MAX_BYTES
 
 
 def _build(ctx: Context, target: str) -> Message:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence, Set
 
 from twistedchat.chat.chathistory import EVENTS_TAG
 from twistedchat.chat.history import MESSAGE_COMMANDS
+from twistedchat.irc.multiline import CAP_VALUE as MULTILINE_VALUE
+from twistedchat.irc.multiline import CONCAT_TAG, MULTILINE_CAP, is_multiline, lines_for
 from twistedchat.wire import numerics as N
 from twistedchat.wire.message import EMPTY_TAGS, Message
 
@@ -28,6 +30,7 @@ SUPPORTED: Mapping[str, str] = {
     "draft/chathistory": "",
     "draft/event-playback": "",
     "draft/message-redaction": "",
+    MULTILINE_CAP: MULTILINE_VALUE,
     "draft/no-implicit-names": "",
     "echo-message": "",
     "extended-join": "",
@@ -67,7 +70,8 @@ OUTPUT_CAPS = frozenset(
     {"server-time", "message-tags", "account-tag", "batch", "labeled-response",
      "account-notify", "echo-message", "away-notify", "setname", "extended-join",
      "multi-prefix", "userhost-in-names", "invite-notify", "draft/no-implicit-names",
-     "extended-monitor", "chghost", "draft/message-redaction"}
+     "extended-monitor", "chghost", "draft/message-redaction",
+     MULTILINE_CAP}
 )  # fmt: skip
 #: Channel status prefixes, highest first: the chat state lists them all (multi-prefix).
 STATUS_PREFIXES = "@+"
@@ -83,6 +87,8 @@ def tag_allowed(tag: str, caps: Set[str]) -> bool:
         return "batch" in caps
     if tag == "label":
         return "labeled-response" in caps
+    if tag == CONCAT_TAG:
+        return MULTILINE_CAP in caps
     # msgid and client-only (+) tags travel with message-tags.
     return "message-tags" in caps
 
@@ -107,6 +113,16 @@ def for_client(message: Message, caps: Set[str]) -> Message | None:
     if len(kept) == len(message.tags):
         return message
     return Message(message.command, message.params, message.source, kept or EMPTY_TAGS)
+
+
+def shown(message: Message, caps: Set[str]) -> list[Message]:
+    """The lines a client with ``caps`` receives for ``message``: :func:`for_client`'s
+    form of it, and of each line of a multiline message (:mod:`~twistedchat.irc.multiline`)."""
+    if is_multiline(message):
+        parts = lines_for(message, caps)
+        return [m for m in (for_client(part, caps) for part in parts) if m is not None]
+    only = for_client(message, caps)
+    return [] if only is None else [only]
 
 
 def _join(message: Message, caps: Set[str]) -> Message:

@@ -46,7 +46,13 @@ from twistedchat.irc.account_commands import (
 )
 from twistedchat.irc.admission import Admission
 from twistedchat.irc.backend import ChatBackend
-from twistedchat.irc.capabilities import RESUME_CAP, SUPPORTED, for_client, history_query
+from twistedchat.irc.capabilities import (
+    RESUME_CAP,
+    SUPPORTED,
+    for_client,
+    history_query,
+    shown,
+)
 from twistedchat.irc.capneg import CAP_302, CapNegotiation
 from twistedchat.irc.greeting import (
     info_lines,
@@ -58,6 +64,7 @@ from twistedchat.irc.greeting import (
 from twistedchat.irc.help import help_lines
 from twistedchat.irc.labels import labeled
 from twistedchat.irc.login_throttle import LoginThrottle
+from twistedchat.irc.multiline import MULTILINE_CAP, Collector, MultilineError
 from twistedchat.irc.rendering import Rendering, view_for
 from twistedchat.irc.settings import ConnectionSettings
 from twistedchat.ratelimit import TokenBucket
@@ -97,6 +104,7 @@ class IRCConnection(Protocol):
         "_framer",
         "_inbox",
         "_last_seen",
+        "_multiline",
         "_output",
         "_parsed_head",
         "_password",
@@ -154,6 +162,7 @@ class IRCConnection(Protocol):
         self._writes_in_flight = 0
         self._reading_paused = False
         self._last_seen = 0.0
+        self._multiline: Collector | None = None  # an open draft/multiline batch
         self._awaiting_pong = False
         self._send_paused = False
         self._bytes_while_paused = 0
@@ -278,8 +287,7 @@ class IRCConnection(Protocol):
             m
             for d in deliveries
             if not (d.echo and "echo-message" not in self.caps) and given(d.needs, self.caps)
-            for m in [for_client(d.message, self.caps)]
-            if m is not None
+            for m in shown(d.message, self.caps)
         ]
         if self._connect_in_flight and not self.registered:
             self._connect_in_flight = False
@@ -321,7 +329,10 @@ class IRCConnection(Protocol):
                 if self._checking or self._must_wait_for_writes():
                     self._pause_reading()
                     return
-                delay = self._bucket.take(self.clock.seconds())
+                if self._in_open_batch(self._inbox[0]):
+                    delay = 0.0
+                else:
+                    delay = self._bucket.take(self.clock.seconds())
                 if delay > 0:
                     self._drain_call = self.clock.callLater(delay, self._drain)
                     return
@@ -329,6 +340,21 @@ class IRCConnection(Protocol):
         finally:
             self._draining = False
         self._resume_reading()
+
+    def _in_open_batch(self, raw: bytes) -> bool:
+        """Whether a queued line belongs to the open multiline batch, which takes no flood
+        token: its lines are one message, bounded by the batch's own limits, and the
+        BATCH lines around them pay for it. A batch that broke a rule or is full pays
+        per line again."""
+        collector = self._multiline
+        if collector is None or collector.refused or collector.full:
+            return False
+        try:
+            message = parse_line(raw)
+        except ParseError:
+            return False
+        self._parsed_head = (raw, message)
+        return message.tags.get("batch") == collector.ref
 
     def _must_wait_for_writes(self) -> bool:
         """Hold the next line while writes are in flight, if it would overtake them."""
@@ -391,6 +417,10 @@ class IRCConnection(Protocol):
         it, the table says who answers; each answerer checks the parameter count (the
         chat state does for writes, so a 461 comes in log order like its other errors).
         """
+        collector = self._multiline
+        if collector is not None and message.tags.get("batch") == collector.ref:
+            self._add_to_batch(collector, message)
+            return
         if self.registered and is_service_message(message):
             self._handle_account(message, label)
             return
@@ -418,7 +448,7 @@ class IRCConnection(Protocol):
             self._submit_write(message, spec.name, label)
         else:
             replies = self.backend.query(self.session, history_query(message, self.caps))
-            self._reply(label, [m for m in (for_client(r, self.caps) for r in replies) if m])
+            self._reply(label, [m for r in replies for m in shown(r, self.caps)])
 
     def _nick_before_registration(self, message: Message, _label: str | None) -> None:
         if not message.params or not message.params[0]:
@@ -450,6 +480,49 @@ class IRCConnection(Protocol):
         else:
             text = "You may not reregister; to log in now, use NickServ IDENTIFY"
             self._reply(label, [self._numeric(N.ERR_ALREADYREGISTERED, text)])
+
+    def _batch(self, message: Message, label: str | None) -> None:
+        """A client batch: only ``draft/multiline`` (``BATCH +ref draft/multiline target``
+        ... ``BATCH -ref``), gathered into one message for the log (:mod:`.multiline`)."""
+        params = message.params
+        ref, sign = params[0][1:], params[0][:1]
+        try:
+            if MULTILINE_CAP not in self.caps or "batch" not in self.caps:
+                raise MultilineError("MULTILINE_INVALID", text="Negotiate draft/multiline first")
+            if sign == "+":
+                if len(params) < 3 or params[1] != MULTILINE_CAP or not ref:
+                    raise MultilineError("MULTILINE_INVALID", text="Give a reference and target")
+                if self._multiline is not None:
+                    self._multiline = None
+                    raise MultilineError("MULTILINE_INVALID", text="A batch is already open")
+                tags = {k: v for k, v in message.tags.items() if k.startswith("+")}
+                if label is not None:
+                    tags["label"] = label
+                self._multiline = Collector(ref, params[2], tags)
+                return
+            collector = self._multiline
+            if sign != "-" or collector is None or collector.ref != ref:
+                raise MultilineError("MULTILINE_INVALID", text="No such batch open")
+            self._multiline = None
+            if collector.refused:
+                return  # already answered with FAIL
+            whole = collector.message()
+        except MultilineError as error:
+            self._reply(label, [error.fail()])
+            return
+        label = whole.tags.get("label")
+        tags = {k: v for k, v in whole.tags.items() if k != "label"}
+        write = Message(whole.command, whole.params, None, tags)
+        self._submit_write(write, whole.command, label)
+
+    def _add_to_batch(self, collector: Collector, message: Message) -> None:
+        if collector.refused:
+            return
+        try:
+            collector.add(message)
+        except MultilineError as error:
+            collector.refused = True  # the whole batch: its other lines are dropped too
+            self._send(error.fail())
 
     def _monitor(self, message: Message, label: str | None) -> None:
         self._reply(label, self.backend.monitor(self.session, message))
@@ -953,4 +1026,5 @@ _OWN_COMMANDS: dict[str, _Handler] = {
     "OPER": IRCConnection._oper,
     "REGISTER": IRCConnection._handle_account,
     "MONITOR": IRCConnection._monitor,
+    "BATCH": IRCConnection._batch,
 }

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Set
 
 from twistedchat.chat.delivery import given
-from twistedchat.irc.capabilities import OUTPUT_CAPS, for_client
+from twistedchat.irc.capabilities import OUTPUT_CAPS, shown
 from twistedchat.wire.grammar import serialize
 from twistedchat.wire.message import Message
 
@@ -69,7 +69,7 @@ class Rendering:
         cache = self._bytes
         if view in cache:
             return cache[view]
-        shown = for_client(self.message, view.caps) if given(self.needs, view.caps) else None
-        data = None if shown is None else serialize(shown, self.server_name)
+        lines = shown(self.message, view.caps) if given(self.needs, view.caps) else []
+        data = b"".join(serialize(m, self.server_name) for m in lines) if lines else None
         cache[view] = data
         return data
