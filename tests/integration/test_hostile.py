@@ -57,6 +57,17 @@ def hostile_lines(rng: random.Random, n: int) -> list[bytes]:
         lambda: b"LIST",
         lambda: b"PART " + b"#p," * 100,
         lambda: b"PRIVMSG #x :\x01" + b"VERSION" * 60 + b"\x01",
+        lambda: b"CAP REQ :draft/multiline batch message-tags",
+        lambda: b"BATCH +z draft/multiline #x",
+        lambda: b"@batch=z PRIVMSG #x :" + b"m" * 400,
+        lambda: b"@batch=z;draft/multiline-concat PRIVMSG #x :more",
+        lambda: b"BATCH -z",
+        lambda: b"BATCH +" + b"r" * 300 + b" draft/multiline " + b"#y" * 100,
+        lambda: b"REDACT #x 1-1 :gone",
+        lambda: b"CHGHOST h1 u h",
+        lambda: b"WALLOPS :hello",
+        lambda: b"MODE #x +eI $a:x $m:*!*@*",
+        lambda: b"MODE #x +b $q:unknown",
     ]
     return [rng.choice(makers)() for _ in range(n)]
 
