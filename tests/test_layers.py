@@ -13,8 +13,9 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "twistedchat"
 
-#: Everything above the chat core: the chat core and the wire layer import none of it.
-ABOVE_CHAT = (
+#: What neither the chat core nor the wire layer may import: the layers above them, the
+#: Raft log beside them, and Twisted.
+NOT_FOR_THE_CORE = (
     "twisted",
     "twistedchat.irc",
     "twistedchat.node",
@@ -25,8 +26,8 @@ ABOVE_CHAT = (
 )
 # folder -> the top-level imports it must never make
 FORBIDDEN: dict[str, tuple[str, ...]] = {
-    "wire": (*ABOVE_CHAT, "twistedchat.chat"),
-    "chat": (*ABOVE_CHAT, "socket", "time"),
+    "wire": (*NOT_FOR_THE_CORE, "twistedchat.chat"),
+    "chat": (*NOT_FOR_THE_CORE, "socket", "time"),
     "raft": ("twistedchat.chat", "twistedchat.irc", "twistedchat.node", "twistedchat.gateway"),
     "discovery": ("twistedchat.chat", "twistedchat.irc", "twistedchat.raft", "twistedchat.node"),
 }
