@@ -63,7 +63,7 @@ GATEWAY_NAME = "gateway"
 #: upstream gets the quit-and-rejoin form, which serves every client).
 NOT_RELAYED = frozenset(
     {RESUME_CAP, "invite-notify", "draft/message-redaction", "extended-monitor",
-     "draft/no-implicit-names", "chghost"}
+     "draft/no-implicit-names", "chghost", "draft/metadata-3"}
 )  # fmt: skip
 #: What the gateway offers its clients.
 OFFERED = {name: value for name, value in SUPPORTED.items() if name not in NOT_RELAYED}

@@ -13,8 +13,18 @@ from collections.abc import Callable, Mapping, Sequence, Set
 
 from twistedchat.chat.chathistory import EVENTS_TAG
 from twistedchat.chat.history import MESSAGE_COMMANDS
+from twistedchat.chat.limits import ChatLimits
+from twistedchat.chat.metadata import CAP as METADATA_CAP
+from twistedchat.chat.metadata import MAX_SUBS
 from twistedchat.wire import numerics as N
 from twistedchat.wire.message import EMPTY_TAGS, Message
+
+_LIMITS = ChatLimits()
+#: draft/metadata-3's CAP value: the limits a client must know (decision 0030).
+METADATA_VALUE = (
+    f"max-subs={MAX_SUBS},max-keys={_LIMITS.metadata_keys},"
+    f"max-key-bytes={_LIMITS.metadata_key_bytes},max-value-bytes={_LIMITS.metadata_value_bytes}"
+)
 
 #: Capabilities offered in ``CAP LS``; a value is advertised as ``name=value`` with CAP 302.
 SUPPORTED: Mapping[str, str] = {
@@ -28,6 +38,7 @@ SUPPORTED: Mapping[str, str] = {
     "draft/chathistory": "",
     "draft/event-playback": "",
     "draft/message-redaction": "",
+    METADATA_CAP: METADATA_VALUE,
     "draft/no-implicit-names": "",
     "echo-message": "",
     "extended-join": "",
@@ -61,13 +72,13 @@ CAP_ONLY_COMMANDS: Mapping[str, str] = {
 #: The capabilities :func:`for_client` (and echo-message) read: the only ones that change
 #: the bytes a client receives for a message (see :mod:`twistedchat.irc.rendering`); also
 #: those a record's ``needs`` names (invite-notify, draft/message-redaction, chghost,
-#: extended-monitor, draft/no-implicit-names), since a rendering checks ``needs`` against
-#: the client's view.
+#: extended-monitor, draft/no-implicit-names, draft/metadata-3), since a rendering checks
+#: ``needs`` against the client's view.
 OUTPUT_CAPS = frozenset(
     {"server-time", "message-tags", "account-tag", "batch", "labeled-response",
      "account-notify", "echo-message", "away-notify", "setname", "extended-join",
      "multi-prefix", "userhost-in-names", "invite-notify", "draft/no-implicit-names",
-     "extended-monitor", "chghost", "draft/message-redaction"}
+     "extended-monitor", "chghost", "draft/message-redaction", METADATA_CAP}
 )  # fmt: skip
 #: Channel status prefixes, highest first: the chat state lists them all (multi-prefix).
 STATUS_PREFIXES = "@+"
