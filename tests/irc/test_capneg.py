@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from twistedchat.irc.capneg import CapNegotiation
+from twistedchat.wire.grammar import serialize
 
 
 def test_values_and_cap_notify_only_for_cap_302_clients() -> None:
@@ -45,3 +46,15 @@ def test_odd_versions_and_cap_notify_for_302_clients() -> None:
     assert neg.version == 999
     assert neg.handle(["REQ", "-cap-notify"], "*", registered=False)[0].params[1] == "ACK"
     assert "cap-notify" in neg.caps  # CAP 302 implies it for good
+
+
+def test_a_long_capability_list_takes_several_lines_marked_with_a_star() -> None:
+    offered = {f"vendor.example/capability-{i:02d}": "some=value" for i in range(30)}
+    negotiation = CapNegotiation(offered)
+    lines = negotiation.handle(["LS", "302"], "*", registered=False)
+    assert len(lines) > 1
+    assert all(m.params[:3] == ("*", "LS", "*") for m in lines[:-1])
+    assert lines[-1].params[:2] == ("*", "LS") and len(lines[-1].params) == 3
+    tokens = [t for m in lines for t in m.params[-1].split(" ")]
+    assert tokens == negotiation.ls_tokens()
+    assert all(len(serialize(m, "irc.test")) <= 512 for m in lines)

@@ -8,7 +8,9 @@ answers it:
   to the log itself, once it has ended the client's input;
 - :attr:`Answer.CREDENTIALS`: the connection checks a password off the reactor thread
   and proposes only the outcome (OPER, REGISTER);
-- :attr:`Answer.NODE`: the node, from what only it keeps (MONITOR lists);
+- :attr:`Answer.NODE`: the node, from what only it keeps (MONITOR lists); METADATA's
+  subscription subcommands too, though its row says REPLICA (the node takes them out of
+  the queries it is asked, see ``node.metadata``);
 - :attr:`Answer.LOG`: a write, applied in log order on every node by the chat state;
 - :attr:`Answer.REPLICA`: a query, answered from the local replica. A few queries turn
   into writes when they carry something to set (``TOPIC #c :new``); ``writes_when``
@@ -30,6 +32,7 @@ from twistedchat.chat import (
     accounts,
     channels,
     messaging,
+    metadata,
     modes,
     operators,
     queries,
@@ -187,6 +190,10 @@ _TABLE = (
          writes_when=_mode_sets),
     Spec("CLUSTER", Answer.REPLICA, apply=operators.cluster, query=queries.cluster,
          writes_when=_cluster_sets),
+    # SET and CLEAR write; SUB, UNSUB, SUBS and SYNC the client's node answers (its
+    # subscriptions), before it would ask the replica (decision 0030)
+    Spec("METADATA", Answer.REPLICA, 2, apply=metadata.write, query=metadata.query,
+         writes_when=metadata.writes),
     _query("NAMES", queries.names),
     _query("LIST", queries.list_),
     _query("WHO", queries.who),

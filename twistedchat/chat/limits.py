@@ -21,7 +21,8 @@ class ChatLimits:
     caps the WHOWAS history, and ``session_records`` caps how many ended sessions (quit,
     reset, or never registered) keep their last sequence number for exactly-once. The
     ``history_*`` limits bound the replicated message history (see ``chat.history``), and
-    the ``mail_*`` ones the messages kept for offline accounts (see ``chat.mailbox``).
+    the ``mail_*`` ones the messages kept for offline accounts (see ``chat.mailbox``), and
+    the ``metadata_*`` ones the IRCv3 metadata of one user or channel (``chat.metadata``).
     """
 
     nicklen: int = 30  # NICKLEN
@@ -47,6 +48,9 @@ class ChatLimits:
     mail_per_sender: int = 20  # of those, from one sender
     mail_from_sender: int = 200  # one sender's messages waiting in all mailboxes
     mail_accounts: int = 2000  # accounts with messages waiting, at most
+    metadata_keys: int = 20  # draft/metadata-3 max-keys: keys on one user or channel
+    metadata_key_bytes: int = 64  # max-key-bytes
+    metadata_value_bytes: int = 300  # max-value-bytes (a key and value fit one 761 line)
 
 
 #: A multiline message (IRCv3 ``draft/multiline``, one PRIVMSG or NOTICE whose text holds

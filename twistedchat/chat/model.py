@@ -53,6 +53,7 @@ class User:
     resume_older: tuple[str, ...] = ()  # earlier tokens still accepted, latest issued first
     bot: bool = False  # user mode +B (IRCv3 bot-mode)
     wallops: bool = False  # user mode +w: receives WALLOPS
+    metadata: dict[str, str] = field(default_factory=dict)  # draft/metadata-3, in order set
 
     @property
     def prefix(self) -> str:
@@ -119,6 +120,7 @@ class Channel:
     invites: dict[str, None] = field(default_factory=dict)
     excepts: list[Ban] = field(default_factory=list)
     invexes: list[Ban] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)  # draft/metadata-3, in order set
 
     def is_default(self) -> bool:
         """Whether nobody set anything on this channel worth keeping once it is empty."""
@@ -130,6 +132,7 @@ class Channel:
             and not self.bans
             and not self.excepts
             and not self.invexes
+            and not self.metadata
         )
 
     def has_flag(self, flag: str) -> bool:
@@ -233,6 +236,22 @@ class UserChange:
     told: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class MetadataChange:
+    """Key ``key`` of ``target`` (a nick, or a channel's name) set to ``value`` (None:
+    removed) by session ``origin``; ``audience`` are those who may hear of it (the
+    channel's members, or the user and everyone sharing a channel with them), for each
+    node to tell those of them connected there who subscribed to the key (draft/metadata-3,
+    see :mod:`~twistedchat.chat.metadata`)."""
+
+    target: str
+    key: str
+    value: str | None
+    origin: str
+    audience: tuple[str, ...]
+    user: bool  # the target is a user (else a channel)
+
+
 class World:
     """Users, channels and history, with the mutations that keep their indexes in step."""
 
@@ -260,6 +279,12 @@ class World:
         #: Changes in users that those sharing a channel were told of (away, account,
         #: realname), in order: for the nodes' extended-monitor watchers. Cleared per entry.
         self.changes: list[UserChange] = []
+        #: Metadata keys the entry being applied changed, in order: for the nodes'
+        #: subscribers. Cleared per entry.
+        self.metadata_changes: list[MetadataChange] = []
+        #: (session, channel name) of each join the entry made, in order: for the nodes to
+        #: send a joiner the channel's metadata. Cleared per entry.
+        self.joins: list[tuple[str, str]] = []
         self.mail = Mailboxes(
             limits.mail_per_account, limits.mail_per_sender, limits.mail_from_sender,
             limits.mail_accounts, limits.history_days,
@@ -420,6 +445,7 @@ class World:
         channel.members[user.session] = Member(op=not channel.members)
         channel.invites.pop(user.session, None)
         user.channels[casefold(channel.name)] = None
+        self.joins.append((user.session, channel.name))
 
     def remove_member(self, channel: Channel, user: User) -> None:
         """Part ``user``; an empty channel is dropped unless it carries state someone set."""

@@ -70,6 +70,8 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
         world.add_user(_load_user(row))  # the indexes (nicks, nodes, tokens) come with it
     world.presence.clear()  # loading is no one coming online
     world.changes.clear()
+    world.metadata_changes.clear()
+    world.joins.clear()
     world.whowas = deque((WhowasEntry(*row) for row in doc["whowas"]), maxlen=limits.whowas)
     world.max_users = doc["max_users"]
     world.log_time = doc.get("log_time", 0)
@@ -102,7 +104,7 @@ def _user(u: User) -> list[Any]:
     return [
         u.session, u.node, u.seq, u.nick, u.username, u.host, u.realname,
         u.away, u.invisible, u.account, list(u.channels), u.resume_hash, list(u.refs), u.oper,
-        list(u.resume_older), u.bot, u.wallops,
+        list(u.resume_older), u.bot, u.wallops, [[k, v] for k, v in u.metadata.items()],
     ]  # fmt: skip
 
 
@@ -110,14 +112,17 @@ def _load_user(row: list[Any]) -> User:
     session, node, seq, nick, username, host, realname, away, invisible, account, channels = row[
         :11
     ]
-    later_fields: list[Any] = [None, [], False, [], False, False]  # not in older snapshots
-    resume_hash, refs, oper, older, bot, wallops = [*row[11:], *later_fields[len(row) - 11 :]]
+    later_fields: list[Any] = [None, [], False, [], False, False, []]  # not in older snapshots
+    resume_hash, refs, oper, older, bot, wallops, metadata = [
+        *row[11:],
+        *later_fields[len(row) - 11 :],
+    ]
     if older is None or isinstance(older, str):  # older snapshots kept one earlier token at most
         older = [] if older is None else [older]
     return User(
         session, node, seq, nick, username, host, realname,
         away, invisible, account, dict.fromkeys(channels), resume_hash, dict.fromkeys(refs),
-        bool(oper), tuple(older), bool(bot), bool(wallops),
+        bool(oper), tuple(older), bool(bot), bool(wallops), {k: v for k, v in metadata},
     )  # fmt: skip
 
 
@@ -134,6 +139,7 @@ def _channel(c: Channel) -> dict[str, Any]:
         "invites": list(c.invites),
         "excepts": [[e.mask, e.setter, e.time] for e in c.excepts],
         "invexes": [[e.mask, e.setter, e.time] for e in c.invexes],
+        "metadata": [[k, v] for k, v in c.metadata.items()],
     }
 
 
@@ -151,4 +157,5 @@ def _load_channel(row: dict[str, Any]) -> Channel:
         invites=dict.fromkeys(row["invites"]),
         excepts=[Ban(*entry) for entry in row.get("excepts", [])],  # absent in older
         invexes=[Ban(*entry) for entry in row.get("invexes", [])],  # snapshots
+        metadata={k: v for k, v in row.get("metadata", [])},  # absent in older snapshots
     )

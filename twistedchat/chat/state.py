@@ -17,10 +17,10 @@ first, so a delayed duplicate of their CONNECT cannot bring a ghost user back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from twistedchat.chat import commands, nickguard, operators, resume, snapshot, users
+from twistedchat.chat import commands, metadata, nickguard, operators, resume, snapshot, users
 from twistedchat.chat.command import (
     ADMIN,
     CONNECT,
@@ -37,7 +37,7 @@ from twistedchat.chat.commands import Spec
 from twistedchat.chat.context import Context
 from twistedchat.chat.delivery import Sending
 from twistedchat.chat.limits import ChatLimits
-from twistedchat.chat.model import User, UserChange, World
+from twistedchat.chat.model import MetadataChange, User, UserChange, World
 from twistedchat.chat.outbox import Outbox, numeric
 from twistedchat.chat.plugin_api import ChatEvent, PluginRunner, distinct_messages, event_for
 from twistedchat.chat.skipped import Gap
@@ -59,7 +59,10 @@ class Applied:
     out (a drain, a leadership transfer, a removal). ``presence`` are the nicks it
     brought online (with their ``nick!user@host``) or took offline (None), in order, for
     the nodes' MONITOR lists; ``changes`` the away, account and realname changes it told
-    (:class:`~twistedchat.chat.model.UserChange`), for their extended-monitor watchers.
+    (:class:`~twistedchat.chat.model.UserChange`), for their extended-monitor watchers;
+    ``metadata`` the metadata keys it changed, for the nodes' subscribers, and ``joins``
+    each (session, channel) it joined, for the nodes to send joiners the channel's
+    metadata (:class:`~twistedchat.chat.model.MetadataChange`, draft/metadata-3).
     """
 
     deliveries: Sequence[Sending]
@@ -68,6 +71,8 @@ class Applied:
     admin: tuple[str, str] | None = None
     presence: tuple[tuple[str, str | None], ...] = ()
     changes: tuple[UserChange, ...] = ()
+    metadata: tuple[MetadataChange, ...] = ()
+    joins: tuple[tuple[str, str], ...] = ()
 
 
 NOTHING = Applied(())
@@ -103,6 +108,8 @@ class ChatState:
         world = self._world
         world.presence.clear()
         world.changes.clear()
+        world.metadata_changes.clear()
+        world.joins.clear()
         if command.time < world.log_time:  # a new leader's clock a little behind (0020)
             command = replace(command, time=world.log_time)
         world.log_time = command.time
@@ -160,9 +167,7 @@ class ChatState:
                 admin = (verb, node)
         elif name != "QUIT":
             out.send(session, numeric("*", N.ERR_NOTREGISTERED, "You have not registered"))
-        return Applied(
-            out.deliveries, event, moved, admin, tuple(world.presence), tuple(world.changes)
-        )
+        return self._applied(out, event, moved, admin)
 
     def _apply_user_command(
         self, index: int, command: Command, user: User, message: Message, out: Outbox
@@ -187,9 +192,20 @@ class ChatState:
             resume.remember(user, command.ref)
             nickguard.review(world, out, user, command.time)
         nickguard.enforce(world, out, command.time, index)
+        return self._applied(out, event, None, admin)
+
+    def _applied(
+        self,
+        out: Outbox,
+        event: ChatEvent | None,
+        moved: str | None,
+        admin: tuple[str, str] | None,
+    ) -> Applied:
+        world = self._world
         return Applied(
-            out.deliveries, event, None, admin, tuple(world.presence), tuple(world.changes)
-        )
+            out.deliveries, event, moved, admin, tuple(world.presence), tuple(world.changes),
+            tuple(world.metadata_changes), tuple(world.joins),
+        )  # fmt: skip
 
     def _apply_core(
         self, out: Outbox, user: User, message: Message, time: int
@@ -270,6 +286,16 @@ class ChatState:
         if user is None:
             return [numeric("*", N.ERR_NOTREGISTERED, "You have not registered")]
         return commands.answer_query(self._world, user, message, server_name)
+
+    def metadata_sync(
+        self, session: str, target: str, subscribed: Collection[str], also: Iterable[str] = ()
+    ) -> list[Message]:
+        """``METADATA <target> SYNC`` for ``session`` subscribed to ``subscribed`` (the
+        node keeps subscriptions); ``also``: nicks it monitors, for ``*ALL``."""
+        user = self._world.users.get(session)
+        if user is None:
+            return [numeric("*", N.ERR_NOTREGISTERED, "You have not registered")]
+        return metadata.sync(self._world, user, target, subscribed, also)
 
     def password_hash(self, account: str) -> str | None:
         """The stored hash of ``account``, for the node to verify a login against."""

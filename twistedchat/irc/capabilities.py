@@ -13,10 +13,20 @@ from collections.abc import Callable, Mapping, Sequence, Set
 
 from twistedchat.chat.chathistory import EVENTS_TAG
 from twistedchat.chat.history import MESSAGE_COMMANDS
+from twistedchat.chat.limits import ChatLimits
+from twistedchat.chat.metadata import CAP as METADATA_CAP
+from twistedchat.chat.metadata import MAX_SUBS
 from twistedchat.irc.multiline import CAP_VALUE as MULTILINE_VALUE
 from twistedchat.irc.multiline import CONCAT_TAG, MULTILINE_CAP, is_multiline, lines_for
 from twistedchat.wire import numerics as N
 from twistedchat.wire.message import EMPTY_TAGS, Message
+
+_LIMITS = ChatLimits()
+#: draft/metadata-3's CAP value: the limits a client must know (decision 0030).
+METADATA_VALUE = (
+    f"max-subs={MAX_SUBS},max-keys={_LIMITS.metadata_keys},"
+    f"max-key-bytes={_LIMITS.metadata_key_bytes},max-value-bytes={_LIMITS.metadata_value_bytes}"
+)
 
 #: Capabilities offered in ``CAP LS``; a value is advertised as ``name=value`` with CAP 302.
 SUPPORTED: Mapping[str, str] = {
@@ -31,6 +41,7 @@ SUPPORTED: Mapping[str, str] = {
     "draft/event-playback": "",
     "draft/message-redaction": "",
     MULTILINE_CAP: MULTILINE_VALUE,
+    METADATA_CAP: METADATA_VALUE,
     "draft/no-implicit-names": "",
     "echo-message": "",
     "extended-join": "",
@@ -64,14 +75,14 @@ CAP_ONLY_COMMANDS: Mapping[str, str] = {
 #: The capabilities :func:`for_client` (and echo-message) read: the only ones that change
 #: the bytes a client receives for a message (see :mod:`twistedchat.irc.rendering`); also
 #: those a record's ``needs`` names (invite-notify, draft/message-redaction, chghost,
-#: extended-monitor, draft/no-implicit-names), since a rendering checks ``needs`` against
-#: the client's view.
+#: extended-monitor, draft/no-implicit-names, draft/metadata-3), since a rendering checks
+#: ``needs`` against the client's view.
 OUTPUT_CAPS = frozenset(
     {"server-time", "message-tags", "account-tag", "batch", "labeled-response",
      "account-notify", "echo-message", "away-notify", "setname", "extended-join",
      "multi-prefix", "userhost-in-names", "invite-notify", "draft/no-implicit-names",
      "extended-monitor", "chghost", "draft/message-redaction",
-     MULTILINE_CAP}
+     MULTILINE_CAP, METADATA_CAP}
 )  # fmt: skip
 #: Channel status prefixes, highest first: the chat state lists them all (multi-prefix).
 STATUS_PREFIXES = "@+"

@@ -18,6 +18,9 @@ from twistedchat.wire.message import Message
 CAP_302 = 302
 #: The highest version we keep (a client may send any digits; "²" is a digit too).
 CAP_MAX_VERSION = 999
+#: The longest list of capabilities one ``CAP LS`` or ``LIST`` line carries (a 512-byte
+#: line, less room for the server name and the rest of the line).
+CAP_LINE = 380
 
 
 class CapNegotiation:
@@ -52,11 +55,9 @@ class CapNegotiation:
                 self.version = max(self.version, min(int(params[1]), CAP_MAX_VERSION))
                 if self.version >= CAP_302:
                     self.caps.add("cap-notify")
-            return [
-                Message("CAP", (nick, "LS", " ".join([*self.ls_tokens(), *more_ls(self.version)])))
-            ]
+            return _lines(nick, "LS", [*self.ls_tokens(), *more_ls(self.version)])
         if sub == "LIST":
-            return [Message("CAP", (nick, "LIST", " ".join(sorted(self.caps))))]
+            return _lines(nick, "LIST", sorted(self.caps))
         if sub == "REQ":
             self.negotiating = self.negotiating or not registered
             return [self._request(params[1].split() if len(params) > 1 else [], nick)]
@@ -77,3 +78,21 @@ class CapNegotiation:
             else:
                 self.caps.add(token)
         return Message("CAP", (nick, "ACK", " ".join(wanted)))
+
+
+def _lines(nick: str, sub: str, tokens: Sequence[str]) -> list[Message]:
+    """``CAP <nick> <sub>`` with ``tokens``, over as many lines as they need: each but the
+    last marked ``*`` (IRCv3 capability negotiation, "Multiline replies")."""
+    lines: list[list[str]] = [[]]
+    size = 0
+    for token in tokens:
+        if lines[-1] and size + 1 + len(token.encode()) > CAP_LINE:
+            lines.append([])
+            size = 0
+        size += (1 if lines[-1] else 0) + len(token.encode())
+        lines[-1].append(token)
+    *first, last = lines
+    return [
+        *(Message("CAP", (nick, sub, "*", " ".join(line))) for line in first),
+        Message("CAP", (nick, sub, " ".join(last))),
+    ]

@@ -49,6 +49,11 @@ TOPICS: Mapping[str, tuple[str, ...]] = {
         "#channel or of your conversation with a nick: your own; channel operators any in",
         "their channel; IRC operators any (IRCv3 draft/message-redaction).",
     ),
+    "METADATA": (
+        "METADATA <target|*> SET <key> [:<value>] | CLEAR | GET <key>... | LIST | SYNC:",
+        "keys on users (your own) and #channels (its operators set them); SUB, UNSUB and",
+        "SUBS <key>...: keys you are told of when they change (IRCv3 draft/metadata-3).",
+    ),
     "CLUSTER": (
         "CLUSTER: the nodes and their users. Operators: CLUSTER DRAIN|TRANSFER|REMOVE <node>.",
     ),

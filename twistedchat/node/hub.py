@@ -35,7 +35,8 @@ from twistedchat.chat.commands import Spec
 from twistedchat.chat.delivery import Delivery
 from twistedchat.chat.state import Applied, ChatState
 from twistedchat.irc.backend import SessionSink
-from twistedchat.irc.capabilities import EXTENDED_MONITOR
+from twistedchat.irc.capabilities import EXTENDED_MONITOR, METADATA_CAP
+from twistedchat.node import metadata
 from twistedchat.node.monitor import Monitors
 from twistedchat.node.plugin_duties import PluginDuties
 from twistedchat.node.proposer import CommandLog, Proposer, Writes
@@ -95,6 +96,7 @@ class SessionHub:
         self.proposer = Proposer(node_id, clock, retry_interval)
         self.router = Router(server_name)
         self.monitors = Monitors()
+        self.metadata = metadata.Subscriptions()  # draft/metadata-3, per connection
         #: Resumable sessions a previous run of this node left: (resume hash, quit time).
         self._orphans: dict[str, tuple[str, float]] = {}
         self.sessions: dict[str, LocalSession] = {}
@@ -194,6 +196,7 @@ class SessionHub:
         """Forget a local session without proposing anything, closing its connection."""
         del self.sessions[session_id]
         self.monitors.forget(session_id)
+        self.metadata.forget(session_id)
         sink = self.router.detach(session_id)
         if sink is not None:
             sink.end(reason)
@@ -210,6 +213,7 @@ class SessionHub:
             return
         self.router.detach(session_id)
         self.monitors.forget(session_id)  # a watch list is its connection's
+        self.metadata.forget(session_id)  # and so are its metadata subscriptions
         session.detached_at = self.clock.seconds()
         resumable = self.state.session_node(session_id) == self.node_id and (
             self.state.is_resumable(session_id)
@@ -228,6 +232,9 @@ class SessionHub:
         self._submit(session_id, message, label)
 
     def query(self, session_id: str, message: Message) -> list[Message]:
+        if metadata.answers(message):  # subscriptions live here (decision 0030)
+            watched = self.monitors.watched(session_id)
+            return self.metadata.answer(session_id, message.params, self.state, watched)
         return self.state.query(session_id, message, self.server_name)
 
     def monitor(self, session_id: str, message: Message) -> list[Message]:
@@ -402,6 +409,10 @@ class SessionHub:
             self.router.deliver(Delivery(session_id, notice))
         for session_id, change in monitors.extended(applied.changes):
             self.router.deliver(Delivery(session_id, change, needs=EXTENDED_MONITOR))
+        told = self.metadata.notices(applied.metadata, self.state.session_nick, monitors.watchers)
+        told += self.metadata.joined(applied.joins, self.state, self.router.sinks)
+        for session_id, line in told:
+            self.router.deliver(Delivery(session_id, line, needs=METADATA_CAP))
         if resumed:  # its connection now has the old id
             self.sessions.pop(command.session, None)
             self.router.detach(command.session)
@@ -440,6 +451,7 @@ class SessionHub:
             return False
         self.router.attach(resumed, connection)
         self.monitors.move(command.session, resumed)
+        self.metadata.move(command.session, resumed)
         connection.adopt(resumed)
         return True
 

@@ -74,6 +74,14 @@ class Monitors:
             added.append(nick)
         return status(me, added, lookup)
 
+    def watched(self, session: str) -> list[str]:
+        """The nicks ``session`` watches, as given."""
+        return list(self._lists.get(session, {}).values())
+
+    def watchers(self, nick: str) -> list[str]:
+        """The sessions watching ``nick``."""
+        return list(self._watchers.get(casefold(nick), ()))
+
     def _remove(self, session: str, key: str) -> None:
         self._lists.get(session, {}).pop(key, None)
         self._unwatch(session, key)
