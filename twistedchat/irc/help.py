@@ -49,6 +49,11 @@ TOPICS: Mapping[str, tuple[str, ...]] = {
         "#channel or of your conversation with a nick: your own; channel operators any in",
         "their channel; IRC operators any (IRCv3 draft/message-redaction).",
     ),
+    "RENAME": (
+        "RENAME <#channel> <#new-name> [:<reason>]: channel operators (or IRC operators)",
+        "rename a channel, keeping its members, modes, topic and history; the prefix stays",
+        "(IRCv3 draft/channel-rename).",
+    ),
     "CLUSTER": (
         "CLUSTER: the nodes and their users. Operators: CLUSTER DRAIN|TRANSFER|REMOVE <node>.",
     ),
