@@ -79,6 +79,9 @@ _KINDS: list[Callable[[int, int, int], Message]] = [
     lambda a, b, c: Message(
         "REDACT", (_target(a, b), f"{c:x}-1", *((_pick(TEXTS, b),) if b % 2 else ()))
     ),
+    lambda a, b, c: Message(
+        "RENAME", (_pick(CHANNELS, a), _pick(CHANNELS, b), *((_pick(TEXTS, c),) if c % 2 else ()))
+    ),
 ]
 
 

@@ -131,3 +131,26 @@ def test_chatlog_deletes_day_files_past_retention(tmp_path: Path) -> None:
                       messages=(Message("PRIVMSG", ("#a", "x"), "alice!a@h", {}),))  # fmt: skip
     host.observe(event)
     assert not old.exists() and len(list(old.parent.glob("*.log"))) == 1
+
+
+def test_chanserv_registration_follows_a_rename_and_guards_registered_names() -> None:
+    chat = PluginChat(host_with("groups"))
+    chat.users("founder", "friend")
+    login(chat, "founder", "founder")
+    login(chat, "friend", "friend")
+    for name in ("#home", "#other"):
+        chat.send("founder", f"JOIN {name}")
+        chat.send("founder", f"PRIVMSG ChanServ :REGISTER {name}")
+    chat.send("founder", "PART #other")  # gone, still registered
+    refused = chat.send("founder", "RENAME #home #other")
+    assert to(refused, "founder") == [
+        ":srv FAIL RENAME PLUGIN_REFUSED :#other is registered to another channel"
+    ]
+    chat.send("founder", "PRIVMSG ChanServ :OP #home friend")
+    chat.send("founder", "RENAME #home #house")
+    info = chat.send("founder", "PRIVMSG ChanServ :INFO #house")
+    assert to(info, "founder") == [
+        ":ChanServ!ChanServ@services. NOTICE founder :#house: founder founder, operators friend"
+    ]
+    registered = chat.state.plugin_world().plugin_data["groups"]["channels"]
+    assert list(registered) == ["#other", "#house"]

@@ -16,6 +16,9 @@ the end of the history (an empty batch). Likewise TARGETS lists a conversation f
 events only to clients that would be shown them. A ``msgid=`` of an event is a valid
 reference for everyone: clients with ``message-tags`` saw those msgids live.
 
+A renamed channel's items come back under its current name, whatever it was called
+when they were sent; the RENAME itself is an event.
+
 A redacted message is shown to no one, operators included, and counts towards no limit;
 its msgid stays a valid reference (see :mod:`.history`).
 """
@@ -86,7 +89,24 @@ def _answer(world: World, viewer: User, params: tuple[str, ...], events: bool) -
     limit = _limit(world, params[needed - 1])
     cuts = [_reference(stored, ref, allow_star=sub == "LATEST") for ref in params[2 : needed - 1]]
     chosen = select(_shown(stored, events), cuts, limit)
-    return _batch(target, [s.message for s in chosen])
+    messages = [s.message for s in chosen]
+    channel = world.channel(target) if target[:1] in CHANTYPES else None
+    if channel is not None:
+        messages = [_as_named(m, channel.name) for m in messages]
+    return _batch(target, messages)
+
+
+#: Kept channel items whose first parameter is the channel.
+_TO_CHANNEL = frozenset({"PRIVMSG", "NOTICE", "JOIN", "PART", "KICK", "TOPIC", "MODE"})
+
+
+def _as_named(message: Message, name: str) -> Message:
+    """A kept item of a channel as sent to it under the name it has now: a channel that
+    was renamed (:mod:`.rename`) keeps its history, which a client files under one name."""
+    params = message.params
+    if message.command not in _TO_CHANNEL or not params or params[0] == name:
+        return message
+    return Message(message.command, (name, *params[1:]), message.source, message.tags)
 
 
 def _shown(stored: list[Stored], events: bool) -> list[tuple[int, Stored]]:

@@ -37,6 +37,7 @@ from twistedchat.chat import (
     operators,
     queries,
     redaction,
+    rename,
     users,
 )
 from twistedchat.chat.command import (
@@ -178,6 +179,7 @@ _TABLE = (
     _write("NOTICE", messaging.send_message),
     _write("TAGMSG", messaging.send_message),
     _write("REDACT", redaction.redact, 2),
+    _write("RENAME", rename.rename, 2),
     _write("AWAY", users.away),
     _write("SETNAME", users.setname),
     _write("KILL", operators.kill, 1, operator=True),

@@ -140,6 +140,17 @@ class History:
         if self.history_max > 0:
             self.conversations[key] = deque(items, maxlen=self.history_max)
 
+    def rename(self, old: str, new: str) -> None:
+        """Keep the conversation ``old`` under the key ``new`` (a renamed channel), in its
+        place among the others. Whatever ``new`` kept before (a channel of that name that
+        is gone) goes: it was another channel's."""
+        self.conversations.pop(new, None)
+        if old not in self.conversations:
+            return
+        self.conversations = OrderedDict(
+            (new if key == old else key, kept) for key, kept in self.conversations.items()
+        )
+
     def messages(self, key: str) -> list[Stored]:
         return list(self.conversations.get(key, ()))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from twistedchat.chat.history import History, account_party, nick_party
 
@@ -26,6 +26,8 @@ from twistedchat.wire.casemap import casefold
 DEFAULT_FLAGS = "nt"
 #: Resume tokens a session accepts at once: the current one and the last few before it.
 RESUME_TOKENS_KEPT = 4
+
+_V = TypeVar("_V")
 
 
 @dataclass(slots=True)
@@ -180,6 +182,11 @@ class Channel:
         if member.op or member.voice:
             return True
         return not self.has_flag("m") and not self.is_muted(user)
+
+
+def _rekeyed(items: dict[str, _V], old: str, new: str) -> dict[str, _V]:
+    """``items`` with the key ``old`` replaced by ``new``, in the same place."""
+    return {new if key == old else key: value for key, value in items.items()}
 
 
 def _any(entries: list[Ban], who: tuple[str, str | None], *, mutes: bool | None) -> bool:
@@ -446,6 +453,19 @@ class World:
         channel.invites.pop(user.session, None)
         user.channels[casefold(channel.name)] = None
         self.joins.append((user.session, channel.name))
+
+    def rename_channel(self, channel: Channel, name: str) -> None:
+        """Give ``channel`` the name ``name`` (free, or the same in another case): its
+        place among the channels, in its members' channel lists and its history stay."""
+        old, new = casefold(channel.name), casefold(name)
+        channel.name = name
+        if old == new:
+            return
+        self.channels = _rekeyed(self.channels, old, new)
+        for session in channel.members:
+            user = self.users[session]
+            user.channels = _rekeyed(user.channels, old, new)
+        self.history.rename(old, new)
 
     def remove_member(self, channel: Channel, user: User) -> None:
         """Part ``user``; an empty channel is dropped unless it carries state someone set."""

@@ -37,6 +37,7 @@ SUPPORTED: Mapping[str, str] = {
     "cap-notify": "",
     "chghost": "",
     "draft/account-registration": "custom-account-name",  # REGISTER <account> <email> <pw>
+    "draft/channel-rename": "",
     "draft/chathistory": "",
     "draft/event-playback": "",
     "draft/message-redaction": "",
@@ -71,17 +72,18 @@ CAP_ONLY_COMMANDS: Mapping[str, str] = {
     "SETNAME": "setname",
     "CHGHOST": "chghost",
     "BATCH": "batch",  # without it the messages still come, just not grouped
+    "RENAME": "draft/channel-rename",  # the others get a PART and a JOIN instead
 }
 #: The capabilities :func:`for_client` (and echo-message) read: the only ones that change
 #: the bytes a client receives for a message (see :mod:`twistedchat.irc.rendering`); also
 #: those a record's ``needs`` names (invite-notify, draft/message-redaction, chghost,
-#: extended-monitor, draft/no-implicit-names, draft/metadata-3), since a rendering checks
-#: ``needs`` against the client's view.
+#: extended-monitor, draft/no-implicit-names, draft/metadata-3, draft/channel-rename),
+#: since a rendering checks ``needs`` against the client's view.
 OUTPUT_CAPS = frozenset(
     {"server-time", "message-tags", "account-tag", "batch", "labeled-response",
      "account-notify", "echo-message", "away-notify", "setname", "extended-join",
      "multi-prefix", "userhost-in-names", "invite-notify", "draft/no-implicit-names",
-     "extended-monitor", "chghost", "draft/message-redaction",
+     "extended-monitor", "chghost", "draft/message-redaction", "draft/channel-rename",
      MULTILINE_CAP, METADATA_CAP}
 )  # fmt: skip
 #: Channel status prefixes, highest first: the chat state lists them all (multi-prefix).

@@ -54,6 +54,11 @@ TOPICS: Mapping[str, tuple[str, ...]] = {
         "keys on users (your own) and #channels (its operators set them); SUB, UNSUB and",
         "SUBS <key>...: keys you are told of when they change (IRCv3 draft/metadata-3).",
     ),
+    "RENAME": (
+        "RENAME <#channel> <#new-name> [:<reason>]: channel operators (or IRC operators)",
+        "rename a channel, keeping its members, modes, topic and history; the prefix stays",
+        "(IRCv3 draft/channel-rename).",
+    ),
     "CLUSTER": (
         "CLUSTER: the nodes and their users. Operators: CLUSTER DRAIN|TRANSFER|REMOVE <node>.",
     ),

@@ -33,9 +33,24 @@ class Groups:
         return {SERVICE: self._command}
 
     @hookimpl
-    def chat_applied(self, ctx: PluginContext) -> None:
-        """On JOIN: op the channel's founder and listed accounts, restore its topic."""
+    def chat_check(self, ctx: PluginContext) -> str | None:
+        """A channel may not be renamed to the name of another registered channel."""
         event = ctx.event
+        if event.command != "RENAME" or len(event.params) < 2:
+            return None
+        old, new = casefold(event.params[0]), casefold(event.params[1])
+        if old != new and new in _channels(ctx):
+            return f"{event.params[1]} is registered to another channel"
+        return None
+
+    @hookimpl
+    def chat_applied(self, ctx: PluginContext) -> None:
+        """On JOIN: op the channel's founder and listed accounts, restore its topic. On
+        RENAME: the registration follows the channel to its new name."""
+        event = ctx.event
+        if event.command == "RENAME":
+            _follow_renames(ctx)
+            return
         if event.command != "JOIN" or not event.messages or event.account is None:
             return
         for message in event.messages:
@@ -49,6 +64,16 @@ class Groups:
         verb = words[0].upper() if words else "HELP"
         handler = _COMMANDS.get(verb, _help)
         handler(ctx, words[1:])
+
+
+def _follow_renames(ctx: PluginContext) -> None:
+    channels = _channels(ctx)
+    for message in ctx.event.messages:
+        if message.command == "RENAME" and len(message.params) >= 2:
+            record = channels.pop(casefold(message.params[0]), None)
+            if record is not None:
+                record["name"] = message.params[1]
+                channels[casefold(message.params[1])] = record
 
 
 def _channels(ctx: PluginContext) -> dict[str, dict[str, Any]]:
