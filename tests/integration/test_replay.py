@@ -26,9 +26,11 @@ def talk(bob: IRCClient, done: threading.Event) -> None:
 
 
 def lines_of(client: IRCClient) -> list[str]:
+    """The numbers of bob's lines ``client`` was shown, in order (tags set aside)."""
+    untagged = (line.split(" ", 1)[1] if line.startswith("@") else line for line in client.lines)
     return [
         line.rsplit(":line ", 1)[1]
-        for line in client.lines
+        for line in untagged
         if " PRIVMSG #r :line " in line and line.startswith(":bob!")
     ]
 
@@ -71,5 +73,39 @@ def test_a_client_whose_node_died_gets_every_line_once_in_order(
     notices = [line for line in again.lines if "*** Replaying" in line]
     assert len(notices) == 1, notices  # the reclaim waits for the down mark: lines pass
     alice.close()
+    again.close()
+    bob.close()
+
+
+def test_an_always_on_user_with_no_client_gets_the_lines_at_the_next_login(
+    cluster_factory: Callable[..., list[Node]],
+) -> None:
+    first, second, third = cluster_factory(3)
+    alice = IRCClient(first.irc_port, "alice")
+    alice.send("REGISTER * * s3cret-enough")
+    alice.expect("REGISTER SUCCESS")
+    alice.send("PRIVMSG NickServ :SET ALWAYS-ON ON")
+    alice.expect("ALWAYS-ON is on")
+    alice.send("JOIN #r")
+    alice.expect(" 366 ")
+    alice.send("QUIT :off to bed")
+    alice.expect("ERROR")
+    alice.close()
+    bob = IRCClient(second.irc_port, "bob")
+    bob.send("JOIN #r")
+    assert "alice" in bob.expect(" 353 ")  # still there
+    bob.send("WHOIS alice")
+    assert "Not connected" in bob.expect(" 301 ")
+    for number in range(5):
+        bob.send(f"PRIVMSG #r :line {number}")
+    bob.send("PRIVMSG alice :good morning")
+    bob.send("PING :sent")
+    bob.expect("PONG")
+    again = sasl_client(third.irc_port, "alice", "alice", "s3cret-enough", caps=["server-time"])
+    again.expect(" 001 alice ")
+    again.expect("*** Replaying 6 lines")
+    again.expect(":good morning")
+    assert lines_of(again) == [str(n) for n in range(5)]
+    assert all(line.startswith("@time=") for line in again.lines if " PRIVMSG " in line)
     again.close()
     bob.close()

@@ -49,6 +49,10 @@ ADMIN = "@ADMIN"
 REGISTER = "@REGISTER"  # (account, hash[, "NickServ"])
 LOGIN = "@LOGIN"  # (account,)
 REHASH = "@REHASH"  # (account, old hash, new hash)
+ACCOUNT_SET = "@ACCOUNT-SET"  # NickServ SET: (option[, value]) of the session's account
+#: On a QUIT a node proposes for a connection that was lost: the last log index whose
+#: deliveries it handed to that connection (an always-on session replays from there).
+HANDED_TAG = "handed"
 
 
 @dataclass(frozen=True, slots=True)

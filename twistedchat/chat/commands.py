@@ -41,6 +41,7 @@ from twistedchat.chat import (
     users,
 )
 from twistedchat.chat.command import (
+    ACCOUNT_SET,
     ADMIN,
     CONNECT,
     LOGIN,
@@ -215,6 +216,7 @@ _TABLE = (
     _write(REGISTER, accounts.register),
     _write(LOGIN, accounts.login),
     _write(REHASH, accounts.rehash),
+    _write(ACCOUNT_SET, accounts.set_option),
     *(Spec(name, Answer.LOG) for name in (
         NODE_RESET, NODE_LOST, NODE_DOWN, NODE_UP, TICK, PLUGIN_SAY, MOVE, RESUME, ORPHAN_QUIT,
         ADMIN)),

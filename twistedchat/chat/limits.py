@@ -23,7 +23,8 @@ class ChatLimits:
     ``history_*`` limits bound the replicated message history (see ``chat.history``), and
     the ``mail_*`` ones the messages kept for offline accounts (see ``chat.mailbox``), and
     the ``metadata_*`` ones the IRCv3 metadata of one user or channel (``chat.metadata``);
-    ``replay_lines`` caps what a reclaimed session is replayed (``chat.replay``).
+    ``replay_lines`` caps what a reclaimed session is replayed (``chat.replay``), and the
+    ``always_on*`` ones the sessions that stay without a client (``chat.alwayson``).
     """
 
     nicklen: int = 30  # NICKLEN
@@ -53,6 +54,9 @@ class ChatLimits:
     metadata_key_bytes: int = 64  # max-key-bytes
     metadata_value_bytes: int = 300  # max-value-bytes (a key and value fit one 761 line)
     replay_lines: int = 300  # lines replayed to a session reclaimed from a down node
+    always_on: str = "opt-in"  # off, opt-in, opt-out or mandatory (see chat.alwayson)
+    always_on_days: int = 30  # a detached always-on session ends after this long
+    always_on_max: int = 1000  # detached sessions at once; past it, leaving quits
 
 
 #: A multiline message (IRCv3 ``draft/multiline``, one PRIVMSG or NOTICE whose text holds

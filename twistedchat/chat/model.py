@@ -56,6 +56,11 @@ class User:
     bot: bool = False  # user mode +B (IRCv3 bot-mode)
     wallops: bool = False  # user mode +w: receives WALLOPS
     metadata: dict[str, str] = field(default_factory=dict)  # draft/metadata-3, in order set
+    #: An always-on session with no client (see :mod:`~twistedchat.chat.alwayson`): the
+    #: last log index its client was handed (0: it has a client), and since when (ms).
+    detached_at: int = 0
+    detached_since: int = 0
+    auto_away: bool = False  # its away message was set by detaching, and goes on return
 
     @property
     def prefix(self) -> str:
@@ -279,6 +284,7 @@ class World:
         self.logins: dict[str, dict[str, None]] = {}  # folded account -> its sessions (derived)
         self.nick_guard: dict[str, int] = {}  # session -> since when it holds another's nick
         self.resumable: dict[str, str] = {}  # resume token hash -> session
+        self.detached: dict[str, None] = {}  # detached always-on sessions, oldest first (derived)
         self.plugin_data: dict[str, dict[str, Any]] = {}  # plugin name -> its JSON store
         self.history = History(
             limits.history_max, limits.history_days, limits.history_conversations
@@ -360,6 +366,8 @@ class World:
         self._place(user)
         if user.account is not None:
             self.logins.setdefault(casefold(user.account), {})[user.session] = None
+        if user.detached_at:
+            self.detached[user.session] = None
 
     def log_in(self, user: User, account: str) -> None:
         """``user`` (not logged in yet) is now logged in to ``account``."""
@@ -417,6 +425,7 @@ class World:
         self.presence.append((user.nick, None))
         del self.users[user.session]
         del self.nodes[user.node].sessions[user.session]
+        self.detached.pop(user.session, None)
         self._forget_login(user)
         for token_hash in user.resume_hashes():
             self.resumable.pop(token_hash, None)

@@ -20,7 +20,16 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from twistedchat.chat import commands, metadata, nickguard, operators, resume, snapshot, users
+from twistedchat.chat import (
+    alwayson,
+    commands,
+    metadata,
+    nickguard,
+    operators,
+    resume,
+    snapshot,
+    users,
+)
 from twistedchat.chat.command import (
     ADMIN,
     CONNECT,
@@ -208,6 +217,9 @@ class ChatState:
         admin: tuple[str, str] | None,
     ) -> Applied:
         world = self._world
+        for user in alwayson.expired(world, world.log_time):
+            users.leave(world, out, user, alwayson.EXPIRED, world.log_time)
+            self._end(user.session, user.seq)
         return Applied(
             out.deliveries, event, moved, admin, tuple(world.presence), tuple(world.changes),
             tuple(world.metadata_changes), tuple(world.joins),
@@ -320,9 +332,8 @@ class ChatState:
         another node that the leader has not marked down: then nobody can tell what that
         session was last handed, so nothing could be replayed. The hub holds such a
         CONNECT a little, as the leader marks a dead node down within a second or two."""
-        params = connect.params
-        holder = self._world.user_by_nick(params[0]) if params else None
-        if holder is None or holder.node == node or not users.reclaims(holder, params):
+        holder = users.reclaimed_by(self._world, connect.params) if connect.params else None
+        if holder is None or holder.node == node or holder.detached_at:
             return False
         return self._world.node(holder.node).down_at == 0
 

@@ -25,6 +25,7 @@ from twisted.logger import Logger
 from twistedchat.chat.command import (
     ADMIN,
     CONNECT,
+    HANDED_TAG,
     MOVE,
     NODE_DOWN,
     NODE_LOST,
@@ -63,6 +64,7 @@ class LocalSession:
     detached_at: float | None = None
     quit_at: float | None = None
     quit_reason: str = ""
+    handed_out: int = 0  # the last log index handed to its connection, once it dropped
     asked_to_move: bool = False  # sent RESUME MOVE: another request asks someone else
 
 
@@ -250,18 +252,26 @@ class SessionHub:
         self.monitors.forget(session_id)  # a watch list is its connection's
         self.metadata.forget(session_id)  # and so are its metadata subscriptions
         session.detached_at = self.clock.seconds()
+        session.handed_out = self.applied_index
+        session.quit_reason = reason
         resumable = self.state.session_node(session_id) == self.node_id and (
             self.state.is_resumable(session_id)
         )
         if reason and resumable:
             session.quit_at = session.detached_at + self.resume_grace
-            session.quit_reason = reason
             return
         pending = session.writes.pending
         if reason and (pending or self.state.session_nick(session_id) is not None):
-            self._submit(session_id, Message("QUIT", (reason,)), None)
+            self._submit(session_id, self._lost_connection_quit(session), None)
         if not pending:
             del self.sessions[session_id]
+
+    @staticmethod
+    def _lost_connection_quit(session: LocalSession) -> Message:
+        """The QUIT of a session whose connection dropped, saying what it had been handed
+        (an always-on session stays, and is replayed from there)."""
+        tags = {HANDED_TAG: str(session.handed_out)}
+        return Message("QUIT", (session.quit_reason,), None, tags)
 
     def submit(self, session_id: str, message: Message, label: str | None) -> None:
         if message.command == CONNECT and self.state.reclaim_waits(message, self.node_id):
@@ -340,7 +350,7 @@ class SessionHub:
             elif session.quit_at is not None:
                 if now >= session.quit_at:
                     session.quit_at = None
-                    self._submit(session_id, Message("QUIT", (session.quit_reason,)), None)
+                    self._submit(session_id, self._lost_connection_quit(session), None)
             elif session_id not in self.router.sinks and session_id != self._node_session:
                 expired = now - (session.detached_at or now) > self.detached_lifetime
                 if not session.writes.pending or expired:
@@ -509,6 +519,7 @@ class SessionHub:
             now = self.clock.seconds()
             session.detached_at, session.quit_at = now, now + self.resume_grace
             session.quit_reason = "Connection closed"
+            session.handed_out = self.applied_index - 1  # it got nothing of this resume
             return False
         self.router.attach(resumed, connection)
         self.monitors.move(command.session, resumed)

@@ -130,6 +130,8 @@ class ChatNodeService(service.Service):
         limits = ChatLimits(
             history_max=options["history-max"],
             history_days=options["history-days"],
+            always_on=options["always-on"],
+            always_on_days=options["always-on-days"],
             chanlimit=options["chanlimit"],
             targmax=options["targmax"],
         )
