@@ -244,7 +244,7 @@ def sasl_login(server: Server, nick: str, password: str, caps: str = "sasl") -> 
 
 
 def test_an_always_on_session_stays_when_its_client_goes_and_replays_at_the_next_login() -> None:
-    log, one, two = two_nodes()
+    _, one, two = two_nodes()
     alice = one.register("alice")
     alice.send("REGISTER * * correct-horse", "PRIVMSG NickServ :SET ALWAYS-ON ON")
     assert alice.has("ALWAYS-ON is on for alice")
