@@ -183,7 +183,7 @@ def test_a_plain_client_logged_in_to_the_account_reclaims_its_session() -> None:
     again.send("AUTHENTICATE " + base64.b64encode(b"\0alice\0correct-horse").decode())
     again.send("CAP END")
     # n1 is not marked down: the reclaim waits a little for that, then goes anyway
-    assert again.has("Taking your session back") and not again.has(" 001 ")
+    assert again.has("Logging in to your session") and not again.has(" 001 ")
     two.clock.advance(two.hub.reclaim_wait + 1)
     lines = again.lines()
     assert any(" 001 alice " in line for line in lines), lines

@@ -35,6 +35,11 @@ NODE_LOST = "@NODE-LOST"  # the leader gave up on a dead node: end its sessions 
 #: learnt committed, so handed out); and heard from it again: (node,). See chat/replay.py.
 NODE_DOWN = "@NODE-DOWN"
 NODE_UP = "@NODE-UP"
+#: A node holding a login that would take over or join a session asks the node that
+#: session is on whether its connection is there: (session,); the answer, from a node
+#: that has it: (session,). The chat does not change (node/hub.py).
+PROBE = "@PROBE"
+ALIVE = "@ALIVE"
 TICK = "@TICK"  # the leader's clock for plugins' time-driven actions (params: ())
 PLUGIN_SAY = "@PLUGIN-SAY"  # a leader hook's answer: params (plugin, target, text)
 MOVE = "@MOVE"  # the leader asks a node to move some resumable clients: (node, count)

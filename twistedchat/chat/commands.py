@@ -43,6 +43,7 @@ from twistedchat.chat import (
 from twistedchat.chat.command import (
     ACCOUNT_SET,
     ADMIN,
+    ALIVE,
     CONNECT,
     LOGIN,
     MOVE,
@@ -53,6 +54,7 @@ from twistedchat.chat.command import (
     OPER,
     ORPHAN_QUIT,
     PLUGIN_SAY,
+    PROBE,
     REGISTER,
     REHASH,
     RESUME,
@@ -218,8 +220,8 @@ _TABLE = (
     _write(REHASH, accounts.rehash),
     _write(ACCOUNT_SET, accounts.set_option),
     *(Spec(name, Answer.LOG) for name in (
-        NODE_RESET, NODE_LOST, NODE_DOWN, NODE_UP, TICK, PLUGIN_SAY, MOVE, RESUME, ORPHAN_QUIT,
-        ADMIN)),
+        NODE_RESET, NODE_LOST, NODE_DOWN, NODE_UP, PROBE, ALIVE, TICK, PLUGIN_SAY, MOVE, RESUME,
+        ORPHAN_QUIT, ADMIN)),
 )  # fmt: skip
 
 #: Every command, by name (upper case).

@@ -57,6 +57,8 @@ class ChatLimits:
     always_on: str = "opt-in"  # off, opt-in, opt-out or mandatory (see chat.alwayson)
     always_on_days: int = 30  # a detached always-on session ends after this long
     always_on_max: int = 1000  # detached sessions at once; past it, leaving quits
+    multiclient: bool = True  # a login to a connected account joins it (chat.multiclient)
+    clients_per_user: int = 8  # connections one user may have at once (multiclient)
 
 
 #: A multiline message (IRCv3 ``draft/multiline``, one PRIVMSG or NOTICE whose text holds

@@ -85,6 +85,7 @@ def move(world: World, out: Outbox, user: User, command: Command) -> None:
     That connection is told the user's channels (a JOIN each) and ``RESUME SUCCESS``.
     """
     world.move_user(user, command.node)
+    user.first_gone = False  # the session's own connection is this one now
     user.seq += RESUME_SEQ_JUMP
     for key in user.channels:
         name = world.channels[key].name

@@ -16,7 +16,17 @@ from typing import Any
 from twistedchat.chat.accounts import Account
 from twistedchat.chat.history import Stored
 from twistedchat.chat.limits import ChatLimits
-from twistedchat.chat.model import Ban, Channel, Member, NodeInfo, Topic, User, WhowasEntry, World
+from twistedchat.chat.model import (
+    Ban,
+    Channel,
+    Client,
+    Member,
+    NodeInfo,
+    Topic,
+    User,
+    WhowasEntry,
+    World,
+)
 from twistedchat.wire.casemap import casefold
 from twistedchat.wire.message import Message
 
@@ -116,6 +126,7 @@ def _user(u: User) -> list[Any]:
         u.away, u.invisible, u.account, list(u.channels), u.resume_hash, list(u.refs), u.oper,
         list(u.resume_older), u.bot, u.wallops, [[k, v] for k, v in u.metadata.items()],
         u.detached_at, u.detached_since, u.auto_away,
+        [[s, c.node, c.seq] for s, c in u.clients.items()], u.first_gone,
     ]  # fmt: skip
 
 
@@ -123,8 +134,21 @@ def _load_user(row: list[Any]) -> User:
     session, node, seq, nick, username, host, realname, away, invisible, account, channels = row[
         :11
     ]
-    later_fields: list[Any] = [None, [], False, [], False, False, [], 0, 0, False]  # not in older
-    resume_hash, refs, oper, older, bot, wallops, metadata, detached_at, since, auto_away = [
+    later_fields: list[Any] = [None, [], False, [], False, False, [], 0, 0, False, [], False]
+    (
+        resume_hash,
+        refs,
+        oper,
+        older,
+        bot,
+        wallops,
+        metadata,
+        detached_at,
+        since,
+        auto_away,
+        clients,
+        first_gone,
+    ) = [
         *row[11:],
         *later_fields[len(row) - 11 :],
     ]
@@ -135,6 +159,7 @@ def _load_user(row: list[Any]) -> User:
         away, invisible, account, dict.fromkeys(channels), resume_hash, dict.fromkeys(refs),
         bool(oper), tuple(older), bool(bot), bool(wallops), {k: v for k, v in metadata},
         int(detached_at), int(since), bool(auto_away),
+        {s: Client(node, seq) for s, node, seq in clients}, bool(first_gone),
     )  # fmt: skip
 
 

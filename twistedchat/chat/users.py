@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from twistedchat.chat import accounts, alwayson, resume
+from twistedchat.chat import accounts, alwayson, multiclient, resume
 from twistedchat.chat.command import HANDED_TAG, SERVER_TAG, Command
 from twistedchat.chat.context import Context
 from twistedchat.chat.limits import truncate
@@ -48,6 +48,9 @@ def connect(world: World, out: Outbox, command: Command) -> User | None:
         out.send(session, numeric("*", N.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname"))
         return None
     holder = reclaimed_by(world, params)
+    if holder is not None and multiclient.joins(world, holder):
+        multiclient.attach(world, out, command, holder)
+        return None
     if holder is not None:
         resume.reclaim(world, out, command, holder)
         return holder
@@ -147,6 +150,8 @@ def quit_(ctx: Context) -> None:
     reason = ctx.params[0] if ctx.params and ctx.params[0] else "Quit"
     if ctx.user.detached_at:
         return  # its node saw the connection go after the QUIT that detached it
+    if multiclient.leave(ctx.world, ctx.user, ctx.origin):
+        return  # the user goes on through another of its clients
     if alwayson.stays(ctx.world, ctx.user):
         handed = ctx.message.tags.get(HANDED_TAG, "")
         handed_out = int(handed) if handed.isdigit() else ctx.out.index - 1
@@ -170,9 +175,11 @@ def node_reset(world: World, out: Outbox, command: Command) -> list[User]:
     info.run = run_of(command.session)
     handed_out = info.down_at or out.index - 1
     info.down_at = 0
-    sessions = [world.users[session] for session in info.sessions]
-    _keep_always_on(world, out, sessions, handed_out, command.time)
+    stranded = multiclient.lose_node(world, command.node)
+    sessions = [world.users[s] for s in info.sessions if not world.users[s].first_gone]
+    _keep_always_on(world, out, sessions + stranded, handed_out, command.time)
     gone = [user for user in sessions if user.resume_hash is None and not user.detached_at]
+    gone += [user for user in stranded if not user.detached_at]
     for user in gone:
         _leave(world, out, user, NODE_RESTARTED, command.time, skip_node=command.node)
     return gone
@@ -188,7 +195,9 @@ def node_lost(world: World, out: Outbox, command: Command) -> list[User]:
         return []
     lost = command.message.params[0]
     info = world.node(lost)
-    sessions = [world.users[session] for session in info.sessions]
+    stranded = multiclient.lose_node(world, lost)
+    sessions = [world.users[s] for s in info.sessions if not world.users[s].first_gone]
+    sessions += stranded
     _keep_always_on(world, out, sessions, info.down_at or out.index - 1, command.time)
     gone = [user for user in sessions if not user.detached_at]
     for user in gone:

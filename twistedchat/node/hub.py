@@ -17,13 +17,14 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from twistedchat.chat.command import (
     ADMIN,
+    ALIVE,
     CONNECT,
     HANDED_TAG,
     MOVE,
@@ -32,6 +33,7 @@ from twistedchat.chat.command import (
     NODE_RESET,
     NODE_UP,
     ORPHAN_QUIT,
+    PROBE,
     SERVER_TAG,
     Command,
 )
@@ -40,7 +42,7 @@ from twistedchat.chat.delivery import Delivery
 from twistedchat.chat.state import Applied, ChatState
 from twistedchat.irc.backend import SessionSink
 from twistedchat.irc.capabilities import EXTENDED_MONITOR, METADATA_CAP
-from twistedchat.node import metadata
+from twistedchat.node import metadata, multiclient_view
 from twistedchat.node.monitor import Monitors
 from twistedchat.node.plugin_duties import PluginDuties
 from twistedchat.node.proposer import CommandLog, Proposer, Writes
@@ -70,12 +72,15 @@ class LocalSession:
 
 @dataclass(frozen=True, slots=True)
 class HeldConnect:
-    """A CONNECT that would reclaim a session of a node not yet marked down, held until
-    ``until`` or until the leader marks it down (see ``ChatState.reclaim_waits``)."""
+    """A CONNECT that would take over or join the session ``holder``, whose connection is
+    on a node not marked down: held until ``until``, until the leader marks that node
+    down, or until that node says the connection is there (see
+    ``ChatState.reclaim_waits``)."""
 
     message: Message
     label: str | None
     until: float
+    holder: str
 
 
 class SessionHub:
@@ -274,28 +279,35 @@ class SessionHub:
         return Message("QUIT", (session.quit_reason,), None, tags)
 
     def submit(self, session_id: str, message: Message, label: str | None) -> None:
-        if message.command == CONNECT and self.state.reclaim_waits(message, self.node_id):
-            self._hold_connect(session_id, message, label)
+        holder = (
+            self.state.reclaim_waits(message, self.node_id) if message.command == CONNECT else None
+        )
+        if holder is not None:
+            self._hold_connect(session_id, message, label, holder)
         else:
             self._submit(session_id, message, label)
 
-    def _hold_connect(self, session_id: str, message: Message, label: str | None) -> None:
-        """Hold a CONNECT that reclaims a session of a node not marked down yet: in a
-        moment the leader either marks that node down (and the session's lines can be
-        replayed from where it stopped) or, after ``reclaim_wait``, it goes anyway."""
+    def _hold_connect(
+        self, session_id: str, message: Message, label: str | None, holder: str
+    ) -> None:
+        """Hold a login that takes over or joins ``holder``, whose node is not marked down:
+        ask that node whether its connection is there (then the login joins it). If the
+        node is dead, the leader marks it down in a moment and the login takes the session
+        over, replayed from where the node stopped; after ``reclaim_wait`` it goes anyway."""
         until = self.clock.seconds() + self.reclaim_wait
-        self._held_connects[session_id] = HeldConnect(message, label, until)
-        text = (
-            "*** Taking your session back: waiting for the cluster to confirm that your "
-            "previous server is down, to replay what you missed"
-        )
+        self._held_connects[session_id] = HeldConnect(message, label, until, holder)
+        self._propose_for_node(Message(PROBE, (holder,)))
+        text = "*** Logging in to your session: checking where it is connected"
         self.router.deliver(Delivery(session_id, Message("NOTICE", ("*", text))))
         self.router.flush()
 
-    def _release_held_connects(self) -> None:
+    def _release_held_connects(self, alive: str | None = None) -> None:
+        """Send the held logins that need not wait any longer (``alive``: a session whose
+        node just said its connection is there)."""
         now = self.clock.seconds()
         for session_id, held in list(self._held_connects.items()):
-            if now >= held.until or not self.state.reclaim_waits(held.message, self.node_id):
+            waits = self.state.reclaim_waits(held.message, self.node_id) is not None
+            if now >= held.until or not waits or held.holder == alive:
                 del self._held_connects[session_id]
                 self._submit(session_id, held.message, held.label)
 
@@ -325,7 +337,7 @@ class SessionHub:
         return self.ready and self.log is not None and self.log.writable()
 
     def local_client_count(self) -> int:
-        return len(self.router.sinks)
+        return len(self.router.connections)
 
     # -- proposing ---------------------------------------------------------------------
 
@@ -351,7 +363,7 @@ class SessionHub:
                 if now >= session.quit_at:
                     session.quit_at = None
                     self._submit(session_id, self._lost_connection_quit(session), None)
-            elif session_id not in self.router.sinks and session_id != self._node_session:
+            elif session_id not in self.router.connections and session_id != self._node_session:
                 expired = now - (session.detached_at or now) > self.detached_lifetime
                 if not session.writes.pending or expired:
                     del self.sessions[session_id]
@@ -383,7 +395,7 @@ class SessionHub:
             if self._told_cut_off
             else "This server is back in contact with the cluster: messages are accepted again"
         )
-        for session_id in list(self.router.sinks):
+        for session_id in list(self.router.connections):
             nick = self.state.session_nick(session_id) or "*"
             self.router.deliver(Delivery(session_id, Message("NOTICE", (nick, f"*** {text}"))))
         self.router.flush()
@@ -465,14 +477,19 @@ class SessionHub:
             self._move_some(count, "Rebalancing: another server has more room")
         if message.command == NODE_LOST and params == (self.node_id,):
             self._end_local_sessions("Node lost: this node was cut off from its cluster")
+        self._follow_probes(message)
         resumed = self._follow_resume(command, applied.moved)
+        if applied.attached is not None and self.router.sink(command.session) is not None:
+            self.router.join(applied.attached, command.session)  # multiclient
         event = applied.event
         if event is not None and self.plugin_duties is not None:
             self.plugin_duties.applied(event)
-        replies, after = self.router.hand_out(applied.deliveries, command.session)
+        user = self.state.user_session_of(command.session)
+        replies, after = self.router.hand_out(applied.deliveries, command.session, user)
         origin = self.sessions.get(command.session)
         if origin is not None:
             self._settle(command, origin, replies)
+        self._share(user, command.session, replies)
         for delivery in after:  # once the answer (a welcome burst, say) is out
             self.router.deliver(delivery)
         monitors = self.monitors
@@ -487,6 +504,28 @@ class SessionHub:
         if resumed:  # its connection now has the old id
             self.sessions.pop(command.session, None)
             self.router.detach(command.session)
+
+    def _share(self, user: str, connection: str, replies: list[Delivery]) -> None:
+        """Show the other connections here of ``user`` (multiclient) what the answer to
+        one of its connections changed for all of them: its own messages (whatever
+        their echo-message), joins, parts, nick and mode changes, channel state; not
+        errors and other replies only the asking client understands."""
+        others = self.router.others(user, connection)
+        if not others:
+            return
+        for reply in replies:
+            if reply.session == user and multiclient_view.shared(reply.message):
+                self.router.share(others, replace(reply, echo=False))
+
+    def _follow_probes(self, message: Message) -> None:
+        """Answer a probe for a session whose connection is here; release the logins
+        held for a session whose node answered (see :meth:`_hold_connect`)."""
+        params = message.params
+        if message.command == PROBE and params and self.router.sink(params[0]) is not None:
+            if self.state.session_node(params[0]) == self.node_id:
+                self._propose_for_node(Message(ALIVE, (params[0],)))
+        elif message.command == ALIVE and params and self._held_connects:
+            self._release_held_connects(alive=params[0])
 
     def _follow_admin(self, request: tuple[str, str] | None) -> None:
         """An operator's CLUSTER request was applied: the node it names drains, and the

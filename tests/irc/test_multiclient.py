@@ -1,0 +1,75 @@
+"""Multiclient through real connections and hubs: two clients of alice on two nodes."""
+
+from __future__ import annotations
+
+import base64
+
+from tests.memorylog import Client, MemoryLog, Server
+
+
+def sasl_login(server: Server, nick: str, password: str, caps: str = "sasl") -> Client:
+    client = server.connect()
+    client.send("CAP LS 302", f"CAP REQ :{caps}", f"NICK {nick}", f"USER {nick} 0 * :{nick}")
+    client.send("AUTHENTICATE PLAIN")
+    client.send("AUTHENTICATE " + base64.b64encode(f"\0{nick}\0{password}".encode()).decode())
+    client.send("CAP END")
+    return client
+
+
+def alice_on_two_nodes() -> tuple[Server, Server, Client, Client, Client]:
+    log = MemoryLog()
+    one = Server("n1", log)
+    two = Server("n2", log, one.clock)
+    laptop = one.register("alice")
+    laptop.send("REGISTER * * correct-horse", "JOIN #a")
+    bob = two.register("bob")
+    bob.send("JOIN #a")
+    phone = sasl_login(two, "alice", "correct-horse")
+    for client in (laptop, phone, bob):
+        client.clear()
+    return one, two, laptop, phone, bob
+
+
+def test_a_second_client_joins_at_once_when_the_first_ones_node_answers() -> None:
+    log = MemoryLog()
+    one = Server("n1", log)
+    two = Server("n2", log, one.clock)
+    laptop = one.register("alice")
+    laptop.send("REGISTER * * correct-horse", "JOIN #a")
+    phone = sasl_login(two, "alice", "correct-horse")  # no clock advance: n1 answered
+    lines = phone.lines()
+    assert any(" 001 alice " in line for line in lines), lines
+    assert any(line.startswith(":alice!") and " JOIN #a" in line for line in lines), lines
+    assert any(" 353 alice = #a " in line and "@alice" in line for line in lines), lines
+    assert not laptop.has("QUIT") and not laptop.has("ERROR")
+
+
+def test_each_client_sees_what_the_other_sends_and_bob_sees_it_once() -> None:
+    _, _, laptop, phone, bob = alice_on_two_nodes()
+    phone.send("PRIVMSG #a :typed on the phone")
+    assert laptop.lines() == [":alice!~alice@192.168.1.1 PRIVMSG #a :typed on the phone"]
+    assert phone.lines() == []  # it did not ask for echo-message
+    assert bob.lines() == [":alice!~alice@192.168.1.1 PRIVMSG #a :typed on the phone"]
+    bob.send("PRIVMSG #a :hello both")
+    assert laptop.has("hello both") and phone.has("hello both")
+
+
+def test_a_join_shows_on_both_with_its_names_but_an_error_only_where_it_was_made() -> None:
+    _, _, laptop, phone, _ = alice_on_two_nodes()
+    phone.send("JOIN #b")
+    assert laptop.has(":alice!~alice@192.168.1.1 JOIN #b") and laptop.has(" 366 alice #b ")
+    phone.clear()
+    laptop.clear()
+    phone.send("PRIVMSG nobody :hi")
+    assert phone.has(" 401 alice nobody ") and laptop.lines() == []
+
+
+def test_one_client_leaving_is_not_seen_and_the_other_goes_on() -> None:
+    _, _, laptop, phone, bob = alice_on_two_nodes()
+    laptop.send("QUIT :switching to the phone")
+    laptop.connection_lost()
+    assert not bob.has("QUIT")
+    phone.send("PRIVMSG #a :still here")
+    assert bob.has("PRIVMSG #a :still here")
+    phone.connection_lost()
+    assert bob.has(":alice!~alice@192.168.1.1 QUIT :Connection closed")
