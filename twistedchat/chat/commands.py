@@ -36,6 +36,7 @@ from twistedchat.chat import (
     modes,
     operators,
     queries,
+    readmarker,
     redaction,
     rename,
     users,
@@ -201,6 +202,10 @@ _TABLE = (
     # subscriptions), before it would ask the replica (decision 0030)
     Spec("METADATA", Answer.REPLICA, 2, apply=metadata.write, query=metadata.query,
          writes_when=metadata.writes),
+    # with a timestamp it sets the account's read marker (draft/read-marker, 0034); no
+    # minimum: a missing target is FAIL MARKREAD NEED_MORE_PARAMS, not a 461
+    Spec("MARKREAD", Answer.REPLICA, apply=readmarker.write, query=readmarker.query,
+         writes_when=readmarker.sets),
     _query("NAMES", queries.names),
     _query("LIST", queries.list_),
     _query("WHO", queries.who),

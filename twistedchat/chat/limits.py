@@ -22,7 +22,8 @@ class ChatLimits:
     reset, or never registered) keep their last sequence number for exactly-once. The
     ``history_*`` limits bound the replicated message history (see ``chat.history``), and
     the ``mail_*`` ones the messages kept for offline accounts (see ``chat.mailbox``), and
-    the ``metadata_*`` ones the IRCv3 metadata of one user or channel (``chat.metadata``);
+    the ``metadata_*`` ones the IRCv3 metadata of one user or channel (``chat.metadata``),
+    the ``read_markers*`` ones the IRCv3 read markers kept (``chat.markstore``);
     ``replay_lines`` caps what a reclaimed session is replayed (``chat.replay``), and the
     ``always_on*`` ones the sessions that stay without a client (``chat.alwayson``).
     """
@@ -59,6 +60,8 @@ class ChatLimits:
     always_on_max: int = 1000  # detached sessions at once; past it, leaving quits
     multiclient: bool = True  # a login to a connected account joins it (chat.multiclient)
     clients_per_user: int = 8  # connections one user may have at once (multiclient)
+    read_markers: int = 200  # draft/read-marker: markers one account keeps (LRU)
+    read_markers_total: int = 100_000  # markers of all accounts together (LRU)
 
 
 #: A multiline message (IRCv3 ``draft/multiline``, one PRIVMSG or NOTICE whose text holds

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 from twistedchat.chat.extbans import is_mute, matches
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.mailbox import Mailboxes
+from twistedchat.chat.markstore import ReadMarkers
 from twistedchat.wire.casemap import casefold
 
 #: Channel modes a new channel starts with; a channel with only these is "default".
@@ -319,6 +320,7 @@ class World:
             limits.mail_per_account, limits.mail_per_sender, limits.mail_from_sender,
             limits.mail_accounts, limits.history_days,
         )  # fmt: skip
+        self.read_markers = ReadMarkers(limits.read_markers, limits.read_markers_total)
 
     # -- lookups -----------------------------------------------------------------------
 

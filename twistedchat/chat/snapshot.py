@@ -63,6 +63,7 @@ def dump(world: World, ended: dict[str, int]) -> bytes:
             for key, box in world.mail.boxes.items()
         ],
         "plugins": world.plugin_data,
+        "read_markers": world.read_markers.rows(),
     }
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -103,6 +104,7 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
     for key, box in doc.get("mail", []):  # absent in snapshots of older versions
         world.mail.restore(key, [_load_stored(row) for row in box])
     world.plugin_data = doc.get("plugins", {})
+    world.read_markers.restore(doc.get("read_markers", []))  # absent in older snapshots
     return world, {session: seq for session, seq in doc["ended"]}
 
 
