@@ -73,3 +73,16 @@ def test_one_client_leaving_is_not_seen_and_the_other_goes_on() -> None:
     assert bob.has("PRIVMSG #a :still here")
     phone.connection_lost()
     assert bob.has(":alice!~alice@192.168.1.1 QUIT :Connection closed")
+
+
+def test_a_joining_client_with_read_marker_gets_each_channels_marker() -> None:
+    log = MemoryLog()
+    one = Server("n1", log)
+    two = Server("n2", log, one.clock)
+    laptop = one.register("alice", caps=("draft/read-marker",))
+    laptop.send("REGISTER * * correct-horse", "JOIN #a")
+    laptop.send("MARKREAD #a timestamp=2020-01-01T00:00:00.000Z")
+    phone = sasl_login(two, "alice", "correct-horse", caps="sasl draft/read-marker")
+    lines = phone.lines()
+    join = next(i for i, line in enumerate(lines) if " JOIN #a" in line)
+    assert lines[join + 1].endswith("MARKREAD #a timestamp=2020-01-01T00:00:00.000Z"), lines
