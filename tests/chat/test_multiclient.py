@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.chat.helpers import Chat, to
-from twistedchat.chat.command import NODE_DOWN, REGISTER
+from twistedchat.chat.command import LOGIN, NODE_DOWN, REGISTER
 from twistedchat.chat.delivery import Delivery
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.state import ChatState
@@ -129,3 +129,32 @@ def test_clients_survive_a_snapshot() -> None:
     assert chat.state.last_applied_seq("phone") == 1
     assert to(chat.send("phone", "PRIVMSG #a :restored"), "bob")
     assert to(chat.send("alice", "PRIVMSG #a :ghost"), "bob") == []
+
+
+def test_identify_after_registration_joins_the_account_and_the_old_nick_quits() -> None:
+    chat = Chat()
+    chat.connect("alice", "alice", node="n1")
+    chat.internal("alice", REGISTER, "alice", HASH)
+    chat.send("alice", "JOIN #a")
+    chat.connect("guest", "alice_", node="n2")
+    chat.connect("bob", "bob", node="n3")
+    chat.send("guest", "JOIN #b")
+    chat.send("bob", "JOIN #b")
+    out = chat.internal("guest", LOGIN, "alice")
+    assert to(out, "bob")[-1] == ":alice_!~alice_@host QUIT :Logged in as alice"
+    shown = [d.message.command for d in out if d.session == "guest"]
+    assert shown[:2] == ["900", "NICK"] and "JOIN" in shown and "366" in shown
+    assert chat.state.user_session_of("guest") == "alice"
+    assert chat.applied is not None and chat.applied.attached == "alice"
+    assert not chat.state.nick_in_use("alice_")
+
+
+def test_identify_with_no_other_session_of_the_account_changes_nothing_else() -> None:
+    chat = Chat()
+    chat.connect("alice", "alice", node="n1")
+    chat.internal("alice", REGISTER, "alice", HASH)
+    chat.send("alice", "QUIT")
+    chat.connect("back", "alice", node="n2")
+    out = chat.internal("back", LOGIN, "alice")
+    assert [d.message.command for d in out if d.session == "back"] == ["900"]
+    assert chat.state.session_nick("back") == "alice"

@@ -86,3 +86,49 @@ def test_a_joining_client_with_read_marker_gets_each_channels_marker() -> None:
     lines = phone.lines()
     join = next(i for i, line in enumerate(lines) if " JOIN #a" in line)
     assert lines[join + 1].endswith("MARKREAD #a timestamp=2020-01-01T00:00:00.000Z"), lines
+
+
+def test_identify_after_registration_joins_the_accounts_user() -> None:
+    log = MemoryLog()
+    one = Server("n1", log)
+    two = Server("n2", log, one.clock)
+    laptop = one.register("alice")
+    laptop.send("REGISTER * * correct-horse", "JOIN #a")
+    bob = two.register("bob")
+    bob.send("JOIN #a")
+    phone = two.register("alice_")
+    phone.clear()
+    bob.clear()
+    phone.send("PRIVMSG NickServ :IDENTIFY alice correct-horse")
+    assert phone.has(":alice_!~alice_@192.168.1.1 NICK alice")
+    assert phone.has(":alice!~alice@192.168.1.1 JOIN #a") and phone.has(" 366 alice #a ")
+    assert bob.lines() == []  # alice_ was in no channel; alice did not move
+    phone.send("PRIVMSG #a :from the phone")
+    assert laptop.has("PRIVMSG #a :from the phone") and bob.has("PRIVMSG #a :from the phone")
+
+
+def test_identify_after_registration_takes_a_dead_nodes_session_back_with_replay() -> None:
+    log = MemoryLog()
+    one = Server("n1", log)
+    two = Server("n2", log, one.clock)
+    laptop = one.register("alice")
+    laptop.send("REGISTER * * correct-horse", "JOIN #a")
+    bob = two.register("bob")
+    bob.send("JOIN #a")
+    log.hubs.remove(one.hub)  # n1 dies and the leader marks it down
+    two.hub.report_node_down("n1", len(log.entries))
+    two.clock.advance(0)
+    bob.send("PRIVMSG #a :while you were out")
+    again = two.connect()
+    again.send("NICK alice", "USER alice 0 * :A")
+    assert again.has(" 433 * alice ")
+    again.send("NICK alice_")
+    again.clear()
+    again.send("PRIVMSG NickServ :IDENTIFY alice correct-horse")
+    lines = again.lines()
+    assert any(line.endswith("NICK alice") for line in lines), lines
+    notice = next(i for i, line in enumerate(lines) if "*** Replaying 1 lines" in line)
+    assert lines[notice + 1].endswith("PRIVMSG #a :while you were out")
+    again.send("PRIVMSG #a :back")
+    assert bob.has(":alice!~alice@192.168.1.1 PRIVMSG #a :back")
+    assert not bob.has("QUIT :Logged in")  # alice_ was in no channel

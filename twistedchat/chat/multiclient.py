@@ -40,8 +40,9 @@ def joins(world: World, user: User) -> bool:
 
 
 def attach(world: World, out: Outbox, command: Command, user: User) -> None:
-    """The connection of ``command`` joins ``user``: it is told the user's channels (a
-    JOIN each) and ``RESUME SUCCESS``, as a reclaim is, and greeted the same way."""
+    """The connection of ``command`` (registering) joins ``user``: it is told the user's
+    channels (a JOIN each) and ``RESUME SUCCESS``, as a reclaim is, and greeted the same
+    way by its node."""
     world.attach_client(user, command.session, command.node, command.seq)
     for key in user.channels:
         name = world.channels[key].name

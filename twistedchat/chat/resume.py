@@ -56,14 +56,23 @@ def resume(world: World, out: Outbox, command: Command) -> User | None:
         out.send(command.session, Message("FAIL", ("RESUME", "INVALID_TOKEN", text)))
         return None
     world.set_resume_hash(user, params[1], presented=params[0])
-    move(world, out, user, command)
+    move(world, out, user, command.session, command.node)
     return user
 
 
 def reclaim(world: World, out: Outbox, command: Command, holder: User) -> None:
     """A client logged in by SASL as the account of the session holding its nick takes
     that session over, like a resume: for plain clients that cannot resume (the holder's
-    node died, or its connection hangs). The old resume token stops working.
+    node died, or its connection hangs). See :func:`take_over`."""
+    token = command.message.tags.get(RESUME_TAG)
+    take_over(world, out, holder, command.session, command.node, token)
+
+
+def take_over(
+    world: World, out: Outbox, holder: User, connection: str, node: str, token: str | None
+) -> None:
+    """The connection ``connection`` on ``node`` takes ``holder``'s session over; its
+    resume token becomes ``token`` (None: not resumable) and the old ones stop working.
 
     If the session was detached (:mod:`~twistedchat.chat.alwayson`) or the leader marked
     its node down, the client is then replayed what the session was sent since
@@ -73,24 +82,24 @@ def reclaim(world: World, out: Outbox, command: Command, holder: User) -> None:
     since = holder.detached_at or world.node(holder.node).down_at
     if holder.detached_at:
         alwayson.reattach(world, out, holder)
-    world.set_resume_hash(holder, command.message.tags.get(RESUME_TAG))
-    move(world, out, holder, command)
+    world.set_resume_hash(holder, token)
+    move(world, out, holder, connection, node)
     if since:
-        replay.replay(world, out, holder, command.session, since, out.index)
+        replay.replay(world, out, holder, connection, since, out.index)
 
 
-def move(world: World, out: Outbox, user: User, command: Command) -> None:
-    """Give ``user``'s session to the connection that proposed ``command``.
+def move(world: World, out: Outbox, user: User, connection: str, node: str) -> None:
+    """Give ``user``'s session to the connection ``connection`` on ``node``.
 
     That connection is told the user's channels (a JOIN each) and ``RESUME SUCCESS``.
     """
-    world.move_user(user, command.node)
+    world.move_user(user, node)
     user.first_gone = False  # the session's own connection is this one now
     user.seq += RESUME_SEQ_JUMP
     for key in user.channels:
         name = world.channels[key].name
-        out.send(command.session, Message("JOIN", user.join_params(name), user.prefix))
-    out.send(command.session, Message("RESUME", ("SUCCESS", user.nick)))
+        out.send(connection, Message("JOIN", user.join_params(name), user.prefix))
+    out.send(connection, Message("RESUME", ("SUCCESS", user.nick)))
 
 
 def seen_before(user: User, ref: str | None) -> bool:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, replace
 from twistedchat.chat import (
     alwayson,
     commands,
+    identify,
     metadata,
     nickguard,
     operators,
@@ -34,6 +35,7 @@ from twistedchat.chat.command import (
     ADMIN,
     ALIVE,
     CONNECT,
+    LOGIN,
     MOVE,
     NODE_DOWN,
     NODE_LOST,
@@ -205,6 +207,7 @@ class ChatState:
         """A registered user's command, through the plugins if there are any."""
         world, session = self._world, command.session
         event: ChatEvent | None = None
+        identifies = message.command == LOGIN and user.account is None and session in world.users
         if self.plugins is None:  # no plugin to show the event to: skip building it
             admin = self._apply_core(out, user, message, command)
         else:
@@ -216,13 +219,17 @@ class ChatState:
                 world, out, replace(event, messages=distinct_messages(out.deliveries))
             )
             event = replace(event, messages=distinct_messages(out.deliveries))
+        moved = attached = None
+        if identifies and user.account is not None:  # NickServ IDENTIFY: the account's
+            moved = identify.identify_into(world, out, user, command.time)  # session, if any
+            attached = world.clients.get(session)
         if session not in world.users and session not in world.clients:
             self._end(session, command.seq)
         elif session in world.users:
             resume.remember(user, command.ref)
             nickguard.review(world, out, user, command.time)
         nickguard.enforce(world, out, command.time, index)
-        return self._applied(out, event, None, admin)
+        return self._applied(out, event, moved, admin, attached)
 
     def _applied(
         self,
