@@ -131,7 +131,7 @@ def test_clients_survive_a_snapshot() -> None:
     assert to(chat.send("alice", "PRIVMSG #a :ghost"), "bob") == []
 
 
-def test_identify_after_registration_joins_the_account_and_the_old_nick_quits() -> None:
+def test_identify_takes_a_down_nodes_session_over_and_the_interim_nick_quits() -> None:
     chat = Chat()
     chat.connect("alice", "alice", node="n1")
     chat.internal("alice", REGISTER, "alice", HASH)
@@ -140,13 +140,23 @@ def test_identify_after_registration_joins_the_account_and_the_old_nick_quits() 
     chat.connect("bob", "bob", node="n3")
     chat.send("guest", "JOIN #b")
     chat.send("bob", "JOIN #b")
+    session = f"n3/boot{chat.index}/node"
+    chat.apply(chat.command(session, Message(NODE_DOWN, ("n1", str(chat.index))), "n3"))
     out = chat.internal("guest", LOGIN, "alice")
     assert to(out, "bob")[-1] == ":alice_!~alice_@host QUIT :Logged in as alice"
     shown = [d.message.command for d in out if d.session == "guest"]
     assert shown[:2] == ["900", "NICK"] and "JOIN" in shown and "366" in shown
-    assert chat.state.user_session_of("guest") == "alice"
-    assert chat.applied is not None and chat.applied.attached == "alice"
+    assert chat.applied is not None and chat.applied.moved == "alice"
+    assert chat.state.session_node("alice") == "n2"
     assert not chat.state.nick_in_use("alice_")
+
+
+def test_identify_while_the_accounts_user_is_live_is_a_login_only() -> None:
+    chat = alice_twice()
+    chat.connect("guest", "alice_", node="n2")
+    out = chat.internal("guest", LOGIN, "alice")
+    assert [d.message.command for d in out if d.session == "guest"] == ["900"]
+    assert chat.state.session_nick("guest") == "alice_"
 
 
 def test_identify_with_no_other_session_of_the_account_changes_nothing_else() -> None:

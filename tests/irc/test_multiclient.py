@@ -88,7 +88,7 @@ def test_a_joining_client_with_read_marker_gets_each_channels_marker() -> None:
     assert lines[join + 1].endswith("MARKREAD #a timestamp=2020-01-01T00:00:00.000Z"), lines
 
 
-def test_identify_after_registration_joins_the_accounts_user() -> None:
+def test_identify_after_registration_is_a_login_only_while_the_accounts_user_is_live() -> None:
     log = MemoryLog()
     one = Server("n1", log)
     two = Server("n2", log, one.clock)
@@ -100,11 +100,9 @@ def test_identify_after_registration_joins_the_accounts_user() -> None:
     phone.clear()
     bob.clear()
     phone.send("PRIVMSG NickServ :IDENTIFY alice correct-horse")
-    assert phone.has(":alice_!~alice_@192.168.1.1 NICK alice")
-    assert phone.has(":alice!~alice@192.168.1.1 JOIN #a") and phone.has(" 366 alice #a ")
-    assert bob.lines() == []  # alice_ was in no channel; alice did not move
-    phone.send("PRIVMSG #a :from the phone")
-    assert laptop.has("PRIVMSG #a :from the phone") and bob.has("PRIVMSG #a :from the phone")
+    assert phone.has(" 900 alice_ ")  # n1 answered the probe: alice is there
+    assert not phone.has(" NICK alice") and not phone.has(" JOIN #a")
+    assert bob.lines() == [] and not laptop.has("QUIT")
 
 
 def test_identify_after_registration_takes_a_dead_nodes_session_back_with_replay() -> None:
@@ -132,3 +130,22 @@ def test_identify_after_registration_takes_a_dead_nodes_session_back_with_replay
     again.send("PRIVMSG #a :back")
     assert bob.has(":alice!~alice@192.168.1.1 PRIVMSG #a :back")
     assert not bob.has("QUIT :Logged in")  # alice_ was in no channel
+
+
+def test_a_held_identify_keeps_the_writes_sent_after_it_behind_it() -> None:
+    log = MemoryLog()
+    one = Server("n1", log)
+    two = Server("n2", log, one.clock)
+    laptop = one.register("alice")
+    laptop.send("REGISTER * * correct-horse", "JOIN #a")
+    log.hubs.remove(one.hub)  # n1 dies; nobody marked it down yet
+    again = two.register("alice_")
+    again.clear()
+    again.send("PRIVMSG NickServ :IDENTIFY alice correct-horse", "JOIN #later")
+    assert again.has("checking where it is connected") and not again.has(" 900 ")
+    two.hub.report_node_down("n1", len(log.entries))
+    two.clock.advance(0)
+    lines = again.lines()
+    logged_in = next(i for i, line in enumerate(lines) if " 900 " in line)
+    joined = next(i for i, line in enumerate(lines) if " JOIN #later" in line)
+    assert logged_in < joined and lines[joined].startswith(":alice!"), lines

@@ -2,10 +2,11 @@
 
 A client that could not take its nick at connect (it did not use SASL) registers under
 another nick, then identifies. If the account has a session holding the account's name
-(or a detached always-on one), the connection leaves its own new session and joins that
-one, or takes it over when it is not live, as a SASL login at connect would (see
-:func:`twistedchat.chat.users.connect`): its new session's peers see it quit, and the
-connection is told its nick and shown the channels.
+that is not live (its node is marked down), or a detached always-on one, the connection
+leaves its own new session and takes that one over, replayed what it missed, as a SASL
+login at connect would (see :func:`twistedchat.chat.users.connect`): its new session's
+peers see it quit, and the connection is told its nick and shown the channels. A live
+session is not joined this way: a second client joins by SASL at connect (multiclient).
 """
 
 from __future__ import annotations
@@ -18,28 +19,20 @@ from twistedchat.wire.message import Message
 
 
 def identify_into(world: World, out: Outbox, user: User, time: int) -> str | None:
-    """``user``, registered, just logged in by NickServ IDENTIFY. If another session of
-    the account holds the account's name as its nick, or is detached, the connection
-    leaves ``user`` (its peers see it quit) and joins that session (multiclient) or, if
-    that session is not live, takes it over, replayed what it missed: what a SASL login
-    at connect does. The connection is told its new nick and shown the channels.
-    Returns the session it took over (the hub hands it the connection), else None."""
+    """``user``, registered, just logged in by NickServ IDENTIFY: take the account's
+    session over if it is not live (see the module docstring). Returns the session taken
+    over (the hub hands it the connection), else None."""
     assert user.account is not None
     holder = users.reclaimed_by(world, (user.account, "", "", "", user.account))
-    if holder is None or holder is user:
-        return None
-    connection, node, seq = user.session, user.node, user.seq
+    if holder is None or holder is user or multiclient.live(world, holder):
+        return None  # a connected user is joined by SASL at connect, not by IDENTIFY
+    connection, node = user.session, user.node
     nick = out.user_message(user, "NICK", holder.nick)
     users.leave(world, out, user, f"Logged in as {holder.nick}", time)
     out.send(connection, nick)
-    taken = None
-    if multiclient.joins(world, holder):
-        world.attach_client(holder, connection, node, seq)
-    else:
-        resume.take_over(world, out, holder, connection, node, None)
-        taken = holder.session
+    resume.take_over(world, out, holder, connection, node, None, greet=False)
     show_channels(world, out, holder, connection)
-    return taken
+    return holder.session
 
 
 def show_channels(world: World, out: Outbox, user: User, connection: str) -> None:

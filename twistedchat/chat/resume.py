@@ -69,10 +69,19 @@ def reclaim(world: World, out: Outbox, command: Command, holder: User) -> None:
 
 
 def take_over(
-    world: World, out: Outbox, holder: User, connection: str, node: str, token: str | None
+    world: World,
+    out: Outbox,
+    holder: User,
+    connection: str,
+    node: str,
+    token: str | None,
+    *,
+    greet: bool = True,
 ) -> None:
     """The connection ``connection`` on ``node`` takes ``holder``'s session over; its
     resume token becomes ``token`` (None: not resumable) and the old ones stop working.
+    Without ``greet`` the connection, already registered, is told nothing here (see
+    :func:`move`).
 
     If the session was detached (:mod:`~twistedchat.chat.alwayson`) or the leader marked
     its node down, the client is then replayed what the session was sent since
@@ -83,19 +92,24 @@ def take_over(
     if holder.detached_at:
         alwayson.reattach(world, out, holder)
     world.set_resume_hash(holder, token)
-    move(world, out, holder, connection, node)
+    move(world, out, holder, connection, node, greet=greet)
     if since:
         replay.replay(world, out, holder, connection, since, out.index)
 
 
-def move(world: World, out: Outbox, user: User, connection: str, node: str) -> None:
+def move(
+    world: World, out: Outbox, user: User, connection: str, node: str, *, greet: bool = True
+) -> None:
     """Give ``user``'s session to the connection ``connection`` on ``node``.
 
-    That connection is told the user's channels (a JOIN each) and ``RESUME SUCCESS``.
+    With ``greet``, that connection (registering) is told the user's channels (a JOIN
+    each) and ``RESUME SUCCESS``, for its node to greet it as a resumed session.
     """
     world.move_user(user, node)
     user.first_gone = False  # the session's own connection is this one now
     user.seq += RESUME_SEQ_JUMP
+    if not greet:
+        return
     for key in user.channels:
         name = world.channels[key].name
         out.send(connection, Message("JOIN", user.join_params(name), user.prefix))

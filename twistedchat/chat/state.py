@@ -219,17 +219,16 @@ class ChatState:
                 world, out, replace(event, messages=distinct_messages(out.deliveries))
             )
             event = replace(event, messages=distinct_messages(out.deliveries))
-        moved = attached = None
+        moved = None
         if identifies and user.account is not None:  # NickServ IDENTIFY: the account's
             moved = identify.identify_into(world, out, user, command.time)  # session, if any
-            attached = world.clients.get(session)
         if session not in world.users and session not in world.clients:
             self._end(session, command.seq)
         elif session in world.users:
             resume.remember(user, command.ref)
             nickguard.review(world, out, user, command.time)
         nickguard.enforce(world, out, command.time, index)
-        return self._applied(out, event, moved, admin, attached)
+        return self._applied(out, event, moved, admin)
 
     def _applied(
         self,
@@ -359,14 +358,18 @@ class ChatState:
         user = self._world.users.get(session)
         return None if user is None else user.resume_hash
 
-    def reclaim_waits(self, connect: Message, node: str) -> str | None:
-        """The session the CONNECT ``connect`` from ``node`` would take over or join, if
-        its own connection is on another node that the leader has not marked down; else
-        None. That node may be dead (then the client takes the session over, and is
-        replayed what it missed from where the leader says the node stopped) or alive
-        (then the client joins it, multiclient): the hub holds such a CONNECT until the
-        leader marks the node down, that node answers a probe, or a few seconds pass."""
-        holder = users.reclaimed_by(self._world, connect.params) if connect.params else None
+    def reclaim_waits(self, login: Message, node: str) -> str | None:
+        """The session the login ``login`` from ``node`` (a CONNECT, or the ``@LOGIN`` of
+        NickServ IDENTIFY) would take over or join, if its own connection is on another
+        node that the leader has not marked down; else None. That node may be dead (then
+        the client takes the session over, and is replayed what it missed from where the
+        leader says the node stopped) or alive (then a CONNECT joins it, multiclient; an
+        IDENTIFY is a login only): the hub holds such a login until the leader marks the
+        node down, that node answers a probe, or a few seconds pass."""
+        params = login.params
+        if login.command == LOGIN and params:
+            params = (params[0], "", "", "", params[0])  # as a SASL CONNECT for that nick
+        holder = users.reclaimed_by(self._world, params) if params else None
         if holder is None or holder.node == node or holder.detached_at or holder.first_gone:
             return None
         return holder.session if self._world.node(holder.node).down_at == 0 else None

@@ -27,6 +27,7 @@ from twistedchat.chat.command import (
     ALIVE,
     CONNECT,
     HANDED_TAG,
+    LOGIN,
     MOVE,
     NODE_DOWN,
     NODE_LOST,
@@ -70,17 +71,19 @@ class LocalSession:
     asked_to_move: bool = False  # sent RESUME MOVE: another request asks someone else
 
 
-@dataclass(frozen=True, slots=True)
-class HeldConnect:
-    """A CONNECT that would take over or join the session ``holder``, whose connection is
-    on a node not marked down: held until ``until``, until the leader marks that node
-    down, or until that node says the connection is there (see
-    ``ChatState.reclaim_waits``)."""
+@dataclass(slots=True)
+class HeldLogin:
+    """A login (a CONNECT, or NickServ IDENTIFY's ``@LOGIN``) that would take over or
+    join the session ``holder``, whose connection is on a node not marked down: held
+    until ``until``, until the leader marks that node down, or until that node says the
+    connection is there (see ``ChatState.reclaim_waits``). The session's ``later`` writes
+    wait behind it, so they still apply in the order they were sent."""
 
     message: Message
     label: str | None
     until: float
     holder: str
+    later: list[tuple[Message, str | None]] = field(default_factory=list)
 
 
 class SessionHub:
@@ -122,7 +125,7 @@ class SessionHub:
         #: Resumable sessions a previous run of this node left: (resume hash, quit time).
         self._orphans: dict[str, tuple[str, float]] = {}
         self.sessions: dict[str, LocalSession] = {}
-        self._held_connects: dict[str, HeldConnect] = {}
+        self._held_logins: dict[str, HeldLogin] = {}
         self._boot = secrets.token_hex(4)
         self._counter = itertools.count(1)
         self._retry_call: IDelayedCall | None = None
@@ -235,7 +238,7 @@ class SessionHub:
     def _drop(self, session_id: str, reason: str) -> None:
         """Forget a local session without proposing anything, closing its connection."""
         del self.sessions[session_id]
-        self._held_connects.pop(session_id, None)
+        self._held_logins.pop(session_id, None)
         self.monitors.forget(session_id)
         self.metadata.forget(session_id)
         sink = self.router.detach(session_id)
@@ -253,7 +256,7 @@ class SessionHub:
         if session is None:
             return
         self.router.detach(session_id)
-        self._held_connects.pop(session_id, None)
+        self._held_logins.pop(session_id, None)
         self.monitors.forget(session_id)  # a watch list is its connection's
         self.metadata.forget(session_id)  # and so are its metadata subscriptions
         session.detached_at = self.clock.seconds()
@@ -279,15 +282,19 @@ class SessionHub:
         return Message("QUIT", (session.quit_reason,), None, tags)
 
     def submit(self, session_id: str, message: Message, label: str | None) -> None:
-        holder = (
-            self.state.reclaim_waits(message, self.node_id) if message.command == CONNECT else None
-        )
+        held = self._held_logins.get(session_id)
+        if held is not None:
+            held.later.append((message, label))
+            return
+        holder = None
+        if message.command in (CONNECT, LOGIN):
+            holder = self.state.reclaim_waits(message, self.node_id)
         if holder is not None:
-            self._hold_connect(session_id, message, label, holder)
+            self._hold_login(session_id, message, label, holder)
         else:
             self._submit(session_id, message, label)
 
-    def _hold_connect(
+    def _hold_login(
         self, session_id: str, message: Message, label: str | None, holder: str
     ) -> None:
         """Hold a login that takes over or joins ``holder``, whose node is not marked down:
@@ -295,21 +302,24 @@ class SessionHub:
         node is dead, the leader marks it down in a moment and the login takes the session
         over, replayed from where the node stopped; after ``reclaim_wait`` it goes anyway."""
         until = self.clock.seconds() + self.reclaim_wait
-        self._held_connects[session_id] = HeldConnect(message, label, until, holder)
+        self._held_logins[session_id] = HeldLogin(message, label, until, holder)
         self._propose_for_node(Message(PROBE, (holder,)))
         text = "*** Logging in to your session: checking where it is connected"
-        self.router.deliver(Delivery(session_id, Message("NOTICE", ("*", text))))
+        nick = self.state.session_nick(session_id) or "*"
+        self.router.deliver(Delivery(session_id, Message("NOTICE", (nick, text))))
         self.router.flush()
 
-    def _release_held_connects(self, alive: str | None = None) -> None:
+    def _release_held_logins(self, alive: str | None = None) -> None:
         """Send the held logins that need not wait any longer (``alive``: a session whose
         node just said its connection is there)."""
         now = self.clock.seconds()
-        for session_id, held in list(self._held_connects.items()):
+        for session_id, held in list(self._held_logins.items()):
             waits = self.state.reclaim_waits(held.message, self.node_id) is not None
             if now >= held.until or not waits or held.holder == alive:
-                del self._held_connects[session_id]
+                del self._held_logins[session_id]
                 self._submit(session_id, held.message, held.label)
+                for message, label in held.later:
+                    self._submit(session_id, message, label)
 
     def query(self, session_id: str, message: Message) -> list[Message]:
         if metadata.answers(message):  # subscriptions live here (decision 0030)
@@ -354,7 +364,7 @@ class SessionHub:
         now = self.clock.seconds()
         if self.ready:
             self._quit_orphans(now)
-        self._release_held_connects()
+        self._release_held_logins()
         for session_id, session in list(self.sessions.items()):
             if self.proposer.overdue(session.writes):
                 if self.ready or session_id == self._node_session:
@@ -464,8 +474,8 @@ class SessionHub:
 
     def flush(self) -> None:
         """The log applied a batch of entries: write what they sent, once per connection."""
-        if self._held_connects:  # the batch may have marked their nodes down
-            self._release_held_connects()
+        if self._held_logins:  # the batch may have marked their nodes down
+            self._release_held_logins()
         self.router.flush()
 
     def _after_apply(self, command: Command, applied: Applied) -> None:
@@ -524,8 +534,8 @@ class SessionHub:
         if message.command == PROBE and params and self.router.sink(params[0]) is not None:
             if self.state.session_node(params[0]) == self.node_id:
                 self._propose_for_node(Message(ALIVE, (params[0],)))
-        elif message.command == ALIVE and params and self._held_connects:
-            self._release_held_connects(alive=params[0])
+        elif message.command == ALIVE and params and self._held_logins:
+            self._release_held_logins(alive=params[0])
 
     def _follow_admin(self, request: tuple[str, str] | None) -> None:
         """An operator's CLUSTER request was applied: the node it names drains, and the
@@ -564,7 +574,20 @@ class SessionHub:
         self.monitors.move(command.session, resumed)
         self.metadata.move(command.session, resumed)
         connection.adopt(resumed)
+        self._carry_over(command, resumed)
         return True
+
+    def _carry_over(self, command: Command, resumed: str) -> None:
+        """The connection sent writes after the one that gave it ``resumed`` (NickServ
+        IDENTIFY, pipelined): they were proposed as its old session, which has ended, so
+        propose them again, in order, as the session it now is (each answered once)."""
+        old = self.sessions.get(command.session)
+        if old is None:
+            return
+        later = [w for w in old.writes.pending if w.seq > command.seq]
+        for write in later:
+            old.writes.pending.remove(write)
+            self._submit(resumed, Command.decode(write.data, 0).message, write.label)
 
     def _settle(self, command: Command, session: LocalSession, replies: list[Delivery]) -> None:
         done = self.proposer.settle(command, session.writes)
