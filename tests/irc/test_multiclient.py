@@ -2,41 +2,32 @@
 
 from __future__ import annotations
 
-import base64
-
 from tests.memorylog import Client, MemoryLog, Server
 
 
-def sasl_login(server: Server, nick: str, password: str, caps: str = "sasl") -> Client:
-    client = server.connect()
-    client.send("CAP LS 302", f"CAP REQ :{caps}", f"NICK {nick}", f"USER {nick} 0 * :{nick}")
-    client.send("AUTHENTICATE PLAIN")
-    client.send("AUTHENTICATE " + base64.b64encode(f"\0{nick}\0{password}".encode()).decode())
-    client.send("CAP END")
-    return client
-
-
-def alice_on_two_nodes() -> tuple[Server, Server, Client, Client, Client]:
+def alice_on_n1(caps: tuple[str, ...] = ()) -> tuple[MemoryLog, Server, Server, Client]:
+    """Two nodes; alice registered (account alice) on n1, in #a."""
     log = MemoryLog()
     one = Server("n1", log)
     two = Server("n2", log, one.clock)
-    laptop = one.register("alice")
+    laptop = one.register("alice", caps=caps)
     laptop.send("REGISTER * * correct-horse", "JOIN #a")
+    return log, one, two, laptop
+
+
+def alice_on_two_nodes() -> tuple[Server, Server, Client, Client, Client]:
+    _, one, two, laptop = alice_on_n1()
     bob = two.register("bob")
     bob.send("JOIN #a")
-    phone = sasl_login(two, "alice", "correct-horse")
+    phone = two.sasl_login("alice", "correct-horse")
     for client in (laptop, phone, bob):
         client.clear()
     return one, two, laptop, phone, bob
 
 
 def test_a_second_client_joins_at_once_when_the_first_ones_node_answers() -> None:
-    log = MemoryLog()
-    one = Server("n1", log)
-    two = Server("n2", log, one.clock)
-    laptop = one.register("alice")
-    laptop.send("REGISTER * * correct-horse", "JOIN #a")
-    phone = sasl_login(two, "alice", "correct-horse")  # no clock advance: n1 answered
+    _, _, two, laptop = alice_on_n1()
+    phone = two.sasl_login("alice", "correct-horse")  # no clock advance: n1 answered
     lines = phone.lines()
     assert any(" 001 alice " in line for line in lines), lines
     assert any(line.startswith(":alice!") and " JOIN #a" in line for line in lines), lines
@@ -76,24 +67,16 @@ def test_one_client_leaving_is_not_seen_and_the_other_goes_on() -> None:
 
 
 def test_a_joining_client_with_read_marker_gets_each_channels_marker() -> None:
-    log = MemoryLog()
-    one = Server("n1", log)
-    two = Server("n2", log, one.clock)
-    laptop = one.register("alice", caps=("draft/read-marker",))
-    laptop.send("REGISTER * * correct-horse", "JOIN #a")
+    _, _, two, laptop = alice_on_n1(caps=("draft/read-marker",))
     laptop.send("MARKREAD #a timestamp=2020-01-01T00:00:00.000Z")
-    phone = sasl_login(two, "alice", "correct-horse", caps="sasl draft/read-marker")
+    phone = two.sasl_login("alice", "correct-horse", caps="sasl draft/read-marker")
     lines = phone.lines()
     join = next(i for i, line in enumerate(lines) if " JOIN #a" in line)
     assert lines[join + 1].endswith("MARKREAD #a timestamp=2020-01-01T00:00:00.000Z"), lines
 
 
 def test_identify_after_registration_is_a_login_only_while_the_accounts_user_is_live() -> None:
-    log = MemoryLog()
-    one = Server("n1", log)
-    two = Server("n2", log, one.clock)
-    laptop = one.register("alice")
-    laptop.send("REGISTER * * correct-horse", "JOIN #a")
+    _, _, two, laptop = alice_on_n1()
     bob = two.register("bob")
     bob.send("JOIN #a")
     phone = two.register("alice_")
@@ -106,11 +89,7 @@ def test_identify_after_registration_is_a_login_only_while_the_accounts_user_is_
 
 
 def test_identify_after_registration_takes_a_dead_nodes_session_back_with_replay() -> None:
-    log = MemoryLog()
-    one = Server("n1", log)
-    two = Server("n2", log, one.clock)
-    laptop = one.register("alice")
-    laptop.send("REGISTER * * correct-horse", "JOIN #a")
+    log, one, two, _ = alice_on_n1()
     bob = two.register("bob")
     bob.send("JOIN #a")
     log.hubs.remove(one.hub)  # n1 dies and the leader marks it down
@@ -133,11 +112,7 @@ def test_identify_after_registration_takes_a_dead_nodes_session_back_with_replay
 
 
 def test_a_held_identify_keeps_the_writes_sent_after_it_behind_it() -> None:
-    log = MemoryLog()
-    one = Server("n1", log)
-    two = Server("n2", log, one.clock)
-    laptop = one.register("alice")
-    laptop.send("REGISTER * * correct-horse", "JOIN #a")
+    log, one, two, _ = alice_on_n1()
     log.hubs.remove(one.hub)  # n1 dies; nobody marked it down yet
     again = two.register("alice_")
     again.clear()

@@ -234,15 +234,6 @@ def test_the_nick_of_another_account_is_not_reclaimed() -> None:
     assert thief.has(" 433 * owner ") and not thief.has(" 001 ")
 
 
-def sasl_login(server: Server, nick: str, password: str, caps: str = "sasl") -> Client:
-    client = server.connect()
-    client.send("CAP LS 302", f"CAP REQ :{caps}", f"NICK {nick}", f"USER {nick} 0 * :{nick}")
-    client.send("AUTHENTICATE PLAIN")
-    client.send("AUTHENTICATE " + base64.b64encode(f"\0{nick}\0{password}".encode()).decode())
-    client.send("CAP END")
-    return client
-
-
 def test_an_always_on_session_stays_when_its_client_goes_and_replays_at_the_next_login() -> None:
     _, one, two = two_nodes()
     alice = one.register("alice")
@@ -255,7 +246,7 @@ def test_an_always_on_session_stays_when_its_client_goes_and_replays_at_the_next
     alice.connection_lost()  # no QUIT: the client's network went
     assert bob.lines() == [":alice!~alice@192.168.1.1 AWAY :Not connected (always-on)"]
     bob.send("PRIVMSG #a :one", "PRIVMSG alice :two")
-    again = sasl_login(two, "alice", "correct-horse")
+    again = two.sasl_login("alice", "correct-horse")
     lines = again.lines()
     assert any(" 001 alice " in line for line in lines), lines
     notice = next(i for i, line in enumerate(lines) if "*** Replaying 2 lines" in line)
