@@ -184,7 +184,7 @@ def test_a_plain_client_logged_in_to_the_account_reclaims_its_session() -> None:
     again.send("CAP END")
     # n1 is not marked down: the reclaim waits a little for that, then goes anyway
     assert again.has("Logging in to your session") and not again.has(" 001 ")
-    two.clock.advance(two.hub.reclaim_wait + 1)
+    two.clock.advance(two.hub.held_logins.wait + 1)
     lines = again.lines()
     assert any(" 001 alice " in line for line in lines), lines
     assert not again.has("*** Replaying")  # nobody knows where n1 stopped

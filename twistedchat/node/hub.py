@@ -25,9 +25,7 @@ from twisted.logger import Logger
 from twistedchat.chat.command import (
     ADMIN,
     ALIVE,
-    CONNECT,
     HANDED_TAG,
-    LOGIN,
     MOVE,
     NODE_DOWN,
     NODE_LOST,
@@ -44,6 +42,7 @@ from twistedchat.chat.state import Applied, ChatState
 from twistedchat.irc.backend import SessionSink
 from twistedchat.irc.capabilities import EXTENDED_MONITOR, METADATA_CAP
 from twistedchat.node import metadata, multiclient_view
+from twistedchat.node.held_logins import HeldLogins
 from twistedchat.node.monitor import Monitors
 from twistedchat.node.plugin_duties import PluginDuties
 from twistedchat.node.proposer import CommandLog, Proposer, Writes
@@ -71,21 +70,6 @@ class LocalSession:
     asked_to_move: bool = False  # sent RESUME MOVE: another request asks someone else
 
 
-@dataclass(slots=True)
-class HeldLogin:
-    """A login (a CONNECT, or NickServ IDENTIFY's ``@LOGIN``) that would take over or
-    join the session ``holder``, whose connection is on a node not marked down: held
-    until ``until``, until the leader marks that node down, or until that node says the
-    connection is there (see ``ChatState.reclaim_waits``). The session's ``later`` writes
-    wait behind it, so they still apply in the order they were sent."""
-
-    message: Message
-    label: str | None
-    until: float
-    holder: str
-    later: list[tuple[Message, str | None]] = field(default_factory=list)
-
-
 class SessionHub:
     """Implements :class:`~twistedchat.irc.backend.ChatBackend` on top of a command log."""
 
@@ -110,7 +94,6 @@ class SessionHub:
         self.server_name = server_name
         self.detached_lifetime = detached_lifetime
         self.resume_grace = resume_grace
-        self.reclaim_wait = reclaim_wait
         self.plugin_duties = (
             None
             if plugins is None
@@ -125,7 +108,10 @@ class SessionHub:
         #: Resumable sessions a previous run of this node left: (resume hash, quit time).
         self._orphans: dict[str, tuple[str, float]] = {}
         self.sessions: dict[str, LocalSession] = {}
-        self._held_logins: dict[str, HeldLogin] = {}
+        self.held_logins = HeldLogins(
+            node_id, lambda: self.state, clock, self._submit, self._propose_for_node,
+            reclaim_wait,
+        )  # fmt: skip
         self._boot = secrets.token_hex(4)
         self._counter = itertools.count(1)
         self._retry_call: IDelayedCall | None = None
@@ -192,7 +178,7 @@ class SessionHub:
             if self.router.sink(session_id) is None or (session.asked_to_move and not again):
                 continue
             if self.state.is_resumable(session_id):
-                self.router.deliver(Delivery(session_id, Message("RESUME", ("MOVE", reason))))
+                self.router.tell(session_id, Message("RESUME", ("MOVE", reason)))
                 session.asked_to_move = True
                 asked += 1
         self.router.flush()
@@ -238,7 +224,7 @@ class SessionHub:
     def _drop(self, session_id: str, reason: str) -> None:
         """Forget a local session without proposing anything, closing its connection."""
         del self.sessions[session_id]
-        self._held_logins.pop(session_id, None)
+        self.held_logins.forget(session_id)
         self.monitors.forget(session_id)
         self.metadata.forget(session_id)
         sink = self.router.detach(session_id)
@@ -256,7 +242,7 @@ class SessionHub:
         if session is None:
             return
         self.router.detach(session_id)
-        self._held_logins.pop(session_id, None)
+        self.held_logins.forget(session_id)
         self.monitors.forget(session_id)  # a watch list is its connection's
         self.metadata.forget(session_id)  # and so are its metadata subscriptions
         session.detached_at = self.clock.seconds()
@@ -282,44 +268,13 @@ class SessionHub:
         return Message("QUIT", (session.quit_reason,), None, tags)
 
     def submit(self, session_id: str, message: Message, label: str | None) -> None:
-        held = self._held_logins.get(session_id)
-        if held is not None:
-            held.later.append((message, label))
-            return
-        holder = None
-        if message.command in (CONNECT, LOGIN):
-            holder = self.state.reclaim_waits(message, self.node_id)
-        if holder is not None:
-            self._hold_login(session_id, message, label, holder)
+        if self.held_logins.take(session_id, message, label):
+            nick = self.state.session_nick(session_id) or "*"
+            text = "*** Logging in to your session: checking where it is connected"
+            self.router.tell(session_id, Message("NOTICE", (nick, text)))
+            self.router.flush()
         else:
             self._submit(session_id, message, label)
-
-    def _hold_login(
-        self, session_id: str, message: Message, label: str | None, holder: str
-    ) -> None:
-        """Hold a login that takes over or joins ``holder``, whose node is not marked down:
-        ask that node whether its connection is there (then the login joins it). If the
-        node is dead, the leader marks it down in a moment and the login takes the session
-        over, replayed from where the node stopped; after ``reclaim_wait`` it goes anyway."""
-        until = self.clock.seconds() + self.reclaim_wait
-        self._held_logins[session_id] = HeldLogin(message, label, until, holder)
-        self._propose_for_node(Message(PROBE, (holder,)))
-        text = "*** Logging in to your session: checking where it is connected"
-        nick = self.state.session_nick(session_id) or "*"
-        self.router.deliver(Delivery(session_id, Message("NOTICE", (nick, text))))
-        self.router.flush()
-
-    def _release_held_logins(self, alive: str | None = None) -> None:
-        """Send the held logins that need not wait any longer (``alive``: a session whose
-        node just said its connection is there)."""
-        now = self.clock.seconds()
-        for session_id, held in list(self._held_logins.items()):
-            waits = self.state.reclaim_waits(held.message, self.node_id) is not None
-            if now >= held.until or not waits or held.holder == alive:
-                del self._held_logins[session_id]
-                self._submit(session_id, held.message, held.label)
-                for message, label in held.later:
-                    self._submit(session_id, message, label)
 
     def query(self, session_id: str, message: Message) -> list[Message]:
         if metadata.answers(message):  # subscriptions live here (decision 0030)
@@ -364,7 +319,7 @@ class SessionHub:
         now = self.clock.seconds()
         if self.ready:
             self._quit_orphans(now)
-        self._release_held_logins()
+        self.held_logins.release()
         for session_id, session in list(self.sessions.items()):
             if self.proposer.overdue(session.writes):
                 if self.ready or session_id == self._node_session:
@@ -407,7 +362,7 @@ class SessionHub:
         )
         for session_id in list(self.router.connections):
             nick = self.state.session_nick(session_id) or "*"
-            self.router.deliver(Delivery(session_id, Message("NOTICE", (nick, f"*** {text}"))))
+            self.router.tell(session_id, Message("NOTICE", (nick, f"*** {text}")))
         self.router.flush()
 
     # -- applying ----------------------------------------------------------------------
@@ -474,8 +429,7 @@ class SessionHub:
 
     def flush(self) -> None:
         """The log applied a batch of entries: write what they sent, once per connection."""
-        if self._held_logins:  # the batch may have marked their nodes down
-            self._release_held_logins()
+        self.held_logins.release()  # the batch may have marked their nodes down
         self.router.flush()
 
     def _after_apply(self, command: Command, applied: Applied) -> None:
@@ -487,7 +441,8 @@ class SessionHub:
             self._move_some(count, "Rebalancing: another server has more room")
         if message.command == NODE_LOST and params == (self.node_id,):
             self._end_local_sessions("Node lost: this node was cut off from its cluster")
-        self._follow_probes(message)
+        self._answer_probe(message)
+        self.held_logins.answered(message)
         resumed = self._follow_resume(command, applied.moved)
         if applied.attached is not None and self.router.sink(command.session) is not None:
             self.router.join(applied.attached, command.session)  # multiclient
@@ -527,15 +482,14 @@ class SessionHub:
             if reply.session == user and multiclient_view.shared(reply.message):
                 self.router.share(others, replace(reply, echo=False))
 
-    def _follow_probes(self, message: Message) -> None:
-        """Answer a probe for a session whose connection is here; release the logins
-        held for a session whose node answered (see :meth:`_hold_connect`)."""
+    def _answer_probe(self, message: Message) -> None:
+        """A node holding a login asks whether a session's connection is here (see
+        :mod:`~twistedchat.node.held_logins`): say so if it is."""
         params = message.params
-        if message.command == PROBE and params and self.router.sink(params[0]) is not None:
-            if self.state.session_node(params[0]) == self.node_id:
-                self._propose_for_node(Message(ALIVE, (params[0],)))
-        elif message.command == ALIVE and params and self._held_logins:
-            self._release_held_logins(alive=params[0])
+        if message.command != PROBE or not params or self.router.sink(params[0]) is None:
+            return
+        if self.state.session_node(params[0]) == self.node_id:
+            self._propose_for_node(Message(ALIVE, (params[0],)))
 
     def _follow_admin(self, request: tuple[str, str] | None) -> None:
         """An operator's CLUSTER request was applied: the node it names drains, and the

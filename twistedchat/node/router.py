@@ -19,6 +19,7 @@ from typing import Protocol
 from twistedchat.chat.delivery import Delivery, Sending
 from twistedchat.irc.backend import SessionSink
 from twistedchat.irc.rendering import Rendering
+from twistedchat.wire.message import Message
 
 
 class Receiver(Protocol):
@@ -155,6 +156,13 @@ class Router:
         for receiver in receivers:
             if receiver.deliver(rendering, delivery.echo):
                 self._holding.append(receiver)
+
+    def tell(self, connection: str, message: Message) -> None:
+        """Send ``message`` to the connection ``connection`` only (not to the other
+        connections of its user): a notice about that connection itself."""
+        sink = self.connections.get(connection)
+        if sink is not None:
+            self.share([sink], Delivery(connection, message))
 
     def deliver(self, delivery: Delivery) -> None:
         """Send one record to its session, if it is connected here."""
