@@ -126,7 +126,9 @@ async def ask(
     done: Deferred[Answer] = Deferred()
     asker = _Asker(secrets.token_hex(8), excluded, done)
     endpoint = node_endpoint(reactor, address, tls_trust, timeout)
-    connecting = endpoint.connect(Factory.forProtocol(lambda: asker))
+    factory = Factory.forProtocol(lambda: asker)
+    factory.noisy = False  # a question per failover: no "Starting factory" lines
+    connecting = endpoint.connect(factory)
     connecting.addErrback(lambda failure: done.errback(failure) if not done.called else None)
 
     def give_up() -> None:
