@@ -33,12 +33,21 @@ class KnownNodes:
         self.learned: list[str] = []  # newest answer's nodes first
         self.leader: str | None = None
         self.term = 0  # highest term an accepted answer named a leader in
+        self.failures: dict[str, int] = {}  # address -> questions it failed in a row
 
     def to_ask(self, excluded: Set[str] = frozenset()) -> list[str]:
         """Whom to ask, best first: the leader, the nodes last heard of, then the seeds."""
         order = [self.leader] if self.leader is not None else []
         order += [*self.learned, *self.seeds]
-        return [a for a in dict.fromkeys(order) if a is not None and a not in excluded]
+        usable = [a for a in dict.fromkeys(order) if a is not None and a not in excluded]
+        return sorted(usable, key=lambda a: self.failures.get(a, 0))  # stable: order kept
+
+    def failed(self, address: str) -> None:
+        """``address`` gave no usable answer: ask it after the others next time, so a few
+        dead or hostile nodes cannot hide the good ones from a bounded search."""
+        self.failures[address] = self.failures.get(address, 0) + 1
+        while len(self.failures) > MAX_KNOWN + len(self.seeds):
+            del self.failures[next(iter(self.failures))]
 
     def check(self, asked: str, answer: Answer) -> Answer:
         """``answer`` if everything in it is plausible from ``asked``, else :class:`Refused`.
@@ -61,6 +70,7 @@ class KnownNodes:
 
     def learn(self, asked: str, answer: Answer) -> None:
         """Believe a checked ``answer`` from ``asked``: its nodes and its leader."""
+        self.failures.pop(asked, None)
         addresses = [a for a in (n.address(self.tls) for n in answer.nodes) if a is not None]
         self.learned = list(dict.fromkeys([*addresses, *self.learned]))[:MAX_KNOWN]
         if answer.leader is not None and answer.term >= self.term:

@@ -164,6 +164,7 @@ def public_locator(
     last_logged: dict[str, float] = {}
 
     def note(address: str, error: BaseException) -> None:
+        known.failed(address)
         reason = error.reason if isinstance(error, Refused) else type(error).__name__
         key = f"{address} {reason}"
         if clock.seconds() - last_logged.get(key, float("-inf")) >= LOG_EVERY:

@@ -114,10 +114,10 @@ def parse_query(message: Message) -> tuple[str, frozenset[str]]:
 
 
 def endpoint_address(description: str, node_id: str) -> tuple[bool, str] | None:
-    """(is TLS, HOST:PORT) others reach a ``tcp:``/``ssl:`` server endpoint at; the node's
+    """(is TLS, HOST:PORT) others reach a ``tcp:``/``tcp6:``/``ssl:`` server endpoint at; the node's
     own host when it listens everywhere; None for any other kind of endpoint."""
-    parts = description.split(":")
-    if parts[0] not in ("tcp", "ssl") or len(parts) < 2 or not parts[1].isdigit():
+    parts = [p.replace("\\:", ":") for p in re.split(r"(?<!\\):", description)]
+    if parts[0] not in ("tcp", "tcp6", "ssl") or len(parts) < 2 or not parts[1].isdigit():
         return None
     host = next((p.split("=", 1)[1] for p in parts[2:] if p.startswith("interface=")), "")
     if host in ("", "0.0.0.0", "::"):
