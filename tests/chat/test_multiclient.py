@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from tests.chat.helpers import Chat, to
-from twistedchat.chat.command import LOGIN, NODE_DOWN, REGISTER
+from twistedchat.chat.command import CONNECT, LOGIN, NODE_DOWN, REGISTER
 from twistedchat.chat.delivery import Delivery
 from twistedchat.chat.limits import ChatLimits
+from twistedchat.chat.resume import RESUME_TAG
 from twistedchat.chat.state import ChatState
 from twistedchat.wire.message import Message
 
@@ -168,3 +169,14 @@ def test_identify_with_no_other_session_of_the_account_changes_nothing_else() ->
     out = chat.internal("back", LOGIN, "alice")
     assert [d.message.command for d in out if d.session == "back"] == ["900"]
     assert chat.state.session_nick("back") == "alice"
+
+
+def test_a_resumable_client_takes_the_user_over_rather_than_join() -> None:
+    chat = Chat()
+    chat.connect("alice", "alice", node="n1")
+    chat.internal("alice", REGISTER, "alice", HASH)
+    params = ("alice", "~alice", "host", "Alice", "alice")
+    connect = Message(CONNECT, params, None, {RESUME_TAG: "hash-of-a-token"})
+    chat.nodes["gateway"] = "n2"
+    chat.apply(chat.command("gateway", connect, "n2"))
+    assert chat.state.session_node("alice") == "n2" and not chat.state._world.clients

@@ -48,7 +48,8 @@ def connect(world: World, out: Outbox, command: Command) -> User | None:
         out.send(session, numeric("*", N.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname"))
         return None
     holder = reclaimed_by(world, params)
-    if holder is not None and multiclient.joins(world, holder):
+    resumable = RESUME_TAG in command.message.tags  # a further client cannot resume
+    if holder is not None and not resumable and multiclient.joins(world, holder):
         multiclient.attach(world, out, command, holder)
         return None
     if holder is not None:
