@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.chat.helpers import Chat, to
-from twistedchat.chat.command import CONNECT, LOGIN, NODE_DOWN, REGISTER
+from twistedchat.chat.command import CONNECT, LOGIN, NODE_DOWN, ORPHAN_QUIT, REGISTER
 from twistedchat.chat.delivery import Delivery
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.resume import RESUME_TAG
@@ -180,3 +180,19 @@ def test_a_resumable_client_takes_the_user_over_rather_than_join() -> None:
     chat.nodes["gateway"] = "n2"
     chat.apply(chat.command("gateway", connect, "n2"))
     assert chat.state.session_node("alice") == "n2" and not chat.state._world.clients
+
+
+def test_a_restarted_nodes_orphan_with_further_clients_goes_on_through_them() -> None:
+    chat = Chat()
+    chat.connect("alice", "alice", node="n1")
+    chat.state._world.set_resume_hash(chat.state._world.users["alice"], "hash")
+    chat.internal("alice", REGISTER, "alice", HASH)
+    chat.connect("bob", "bob", node="n3")
+    chat.send("alice", "JOIN #a")
+    chat.send("bob", "JOIN #a")
+    chat.connect("phone", "alice", node="n2", account="alice")
+    chat.reset("n1")  # a resumable session stays for its client to resume it...
+    session = f"n1/boot{chat.index}/node"
+    out = chat.apply(chat.command(session, Message(ORPHAN_QUIT, ("alice", "hash")), "n1"))
+    assert to(out, "bob") == []  # ...and when it does not, the phone carries on
+    assert chat.state.session_nick("phone") == "alice"

@@ -50,18 +50,6 @@ def attach(world: World, out: Outbox, command: Command, user: User) -> None:
     out.send(command.session, Message("RESUME", ("SUCCESS", user.nick)))
 
 
-def leave(world: World, user: User, origin: str) -> bool:
-    """A connection of ``user`` goes (``origin``: a further client's session id, "" for
-    the user's own); returns whether the user stays, through other connections."""
-    if origin:
-        world.drop_client(user, origin)
-        return not user.first_gone or bool(user.clients)
-    if user.clients:
-        user.first_gone = True
-        return True
-    return False
-
-
 def lose_node(world: World, node: str) -> list[User]:
     """``node`` restarted or was lost: the further clients there are gone, and users whose
     own connection was there but who have further clients elsewhere go on through them.

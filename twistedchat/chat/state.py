@@ -187,8 +187,10 @@ class ChatState:
         elif name == ORPHAN_QUIT:
             orphan = resume.orphan_quit(world, command)
             if orphan is not None:
-                users.leave(world, out, orphan, users.NODE_RESTARTED, command.time)
-                self._end(orphan.session, orphan.seq)
+                handed_out = out.index - 1  # unknown: what the old run handed is gone with it
+                users.depart(world, out, orphan, users.NODE_RESTARTED, handed_out, command.time)
+                if orphan.session not in world.users:
+                    self._end(orphan.session, orphan.seq)
         elif name in (TICK, PLUGIN_SAY):
             event = self._node_plugin_entry(out, index, command)
         elif name in (MOVE, PROBE, ALIVE):

@@ -151,14 +151,25 @@ def quit_(ctx: Context) -> None:
     reason = ctx.params[0] if ctx.params and ctx.params[0] else "Quit"
     if ctx.user.detached_at:
         return  # its node saw the connection go after the QUIT that detached it
-    if multiclient.leave(ctx.world, ctx.user, ctx.origin):
-        return  # the user goes on through another of its clients
-    if alwayson.stays(ctx.world, ctx.user):
-        handed = ctx.message.tags.get(HANDED_TAG, "")
-        handed_out = int(handed) if handed.isdigit() else ctx.out.index - 1
-        alwayson.detach(ctx.world, ctx.out, ctx.user, handed_out, ctx.time)
-        return
-    _leave(ctx.world, ctx.out, ctx.user, reason, ctx.time, skip_node=None)
+    handed = ctx.message.tags.get(HANDED_TAG, "")
+    handed_out = int(handed) if handed.isdigit() else ctx.out.index - 1
+    if ctx.origin:  # a further client of the user (multiclient)
+        ctx.world.drop_client(ctx.user, ctx.origin)  # seen by nobody
+        if ctx.user.clients or not ctx.user.first_gone:
+            return  # the user goes on through another of its connections
+    depart(ctx.world, ctx.out, ctx.user, reason, handed_out, ctx.time)
+
+
+def depart(world: World, out: Outbox, user: User, reason: str, handed_out: int, time: int) -> None:
+    """The user's own connection went, or its last one (having been handed the log up to
+    ``handed_out``): the user goes on through its further clients, stays detached if it
+    is always-on, or quits for everyone."""
+    if user.clients:
+        user.first_gone = True
+    elif alwayson.stays(world, user):
+        alwayson.detach(world, out, user, handed_out, time)
+    else:
+        _leave(world, out, user, reason, time, skip_node=None)
 
 
 def node_reset(world: World, out: Outbox, command: Command) -> list[User]:
