@@ -126,10 +126,11 @@ def client_setup(addresses: list[tuple[str, int]]) -> list[str]:
 def cluster_is_up(status_ports: list[int]) -> bool:
     """Every node answers ``/status`` and names the same leader."""
     leaders = set()
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no http_proxy
     for port in status_ports:
         try:
             url = f"http://127.0.0.1:{port}/status"
-            with urllib.request.urlopen(url, timeout=1) as response:
+            with direct.open(url, timeout=1) as response:
                 leaders.add(json.load(response).get("leader"))
         except (OSError, ValueError):
             return False
