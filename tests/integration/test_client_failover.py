@@ -165,7 +165,8 @@ def test_irssi_moves_to_another_node_and_shows_every_line_once(
     leader = leader_of(nodes)
     assert leader is not None
     # irssi connects to the server added last first: the leader goes first, so it is not.
-    commands = irssi_commands(addresses(ordered(nodes, leader)), "alice", PASSWORD)
+    listed = ordered(nodes, leader)
+    commands = irssi_commands(addresses(listed), "alice", PASSWORD)
     irssi = start_irssi_typing(tmp_path / "irssi-home", "alice", commands)
     bob: IRCClient | None = None
     try:
@@ -173,6 +174,7 @@ def test_irssi_moves_to_another_node_and_shows_every_line_once(
         irssi.type(f"/join {CHANNEL}")
         irssi.wait_shown(f"has joined {CHANNEL}", 10, after=welcome)
         bob, victim = join_bob(nodes, names, "alice")
+        assert victim is listed[-1], "irssi did not start on the server added last"
         talk_and_kill(bob, victim)
 
         def shown_numbers() -> list[int]:
