@@ -10,7 +10,9 @@ connection drop, connect to another node, log in, and get the session that still
 her nick ("Welcome back": same nick, same channel); the test then reads what the client
 itself shows (irssi's log of what it prints, WeeChat's logger files, the raw client's
 lines) and wants bob's 40 lines there once each and in order: what was said while she had
-no connection is replayed by the node she reclaimed on.
+no connection is replayed by the node she reclaimed on, after one ``*** Replaying N lines``
+notice (for the raw client: right before those N lines, and with no tags, which it did
+not negotiate).
 
 The clients: irssi on a pseudo-terminal (``terminal.py``), WeeChat headless in tmux
 (``weechat.py``), each typed the printed commands, and a raw socket client that negotiates
@@ -138,13 +140,27 @@ def check_lines(shown: list[int], what: str) -> None:
     """``shown``: the numbers of bob's lines as the client shows them, in its order."""
     assert len(shown) == len(set(shown)), f"{what} showed a line twice: {shown}"
     assert shown == sorted(shown), f"{what} showed bob's lines out of order: {shown}"
-    # Everything from the first line after the reconnect on is there, gaps or not before.
     assert shown and shown[-1] == LINES, f"{what} did not show bob's last line: {shown}"
     assert shown[: KILL_AFTER - 1] == list(range(1, KILL_AFTER)), (
         f"{what} missed lines said before its node died: {shown}"
     )
     missed = sorted(set(range(1, LINES + 1)) - set(shown))
     assert not missed, f"{what} never showed bob's lines {missed} (said while it was away)"
+
+
+REPLAYING = re.compile(r"\*\*\* Replaying (\d+) lines you missed while your server was down")
+
+
+def check_replay_notice(shown: list[str], after: int, what: str) -> int:
+    """The one ``*** Replaying N lines`` notice among the lines ``shown`` from ``after``
+    (the reconnect's welcome) on, as the client shows it; returns N."""
+    notices = [(i, m) for i, line in enumerate(shown) if (m := REPLAYING.search(line))]
+    assert len(notices) == 1, f"{what} showed {len(notices)} replay notices: {notices}"
+    ((index, match),) = notices
+    assert index > after, f"{what} showed the replay notice before it reconnected"
+    count = int(match[1])
+    assert 1 <= count <= LINES, f"{what}: {shown[index]}"
+    return count
 
 
 def moved(bob: IRCClient, alice: str, names: dict[str, Node], victim: Node) -> Node:
@@ -189,6 +205,7 @@ def test_irssi_moves_to_another_node_and_shows_every_line_once(
         host = irssi.wait_shown("Your host is ", 5, after=back)
         assert names[irssi.shown()[host].split("Your host is ")[1].split(",")[0]] is not victim
         check_lines(shown_numbers(), "irssi")
+        check_replay_notice(irssi.shown(), back, "irssi")
     finally:
         irssi.stop()
         if bob is not None:
@@ -233,6 +250,8 @@ def test_weechat_moves_to_another_node_and_shows_every_line_once(
         host = wee.messages(server_buffer)[wee.wait_shown(server_buffer, "Your host is ", 5, back)]
         assert names[host.split("Your host is ")[1].split(",")[0]] is not victim
         check_lines(shown_numbers(), "WeeChat")
+        # A server notice before registration's end goes to the server buffer.
+        check_replay_notice(wee.messages(server_buffer), back, "WeeChat")
     finally:
         wee.stop()
         if bob is not None:
@@ -366,7 +385,20 @@ def test_a_raw_client_reclaims_on_another_node_and_gets_every_line_once(
         assert alice.failure is None, alice.failure
         # The node she reclaimed on sent her channel back without her asking.
         alice.wait_line(f" JOIN {CHANNEL}", 1, after=back)
-        said = (re.match(rf"^:bob!\S+ PRIVMSG {CHANNEL} :(.*)$", line) for line in alice.lines)
+        lines = list(alice.lines)
+        said = (re.match(rf"^:bob!\S+ PRIVMSG {CHANNEL} :(.*)$", line) for line in lines)
         check_lines([int(m[1]) for s in said if s and (m := TEXT.match(s[1]))], "the raw client")
+        # It negotiated no message-tags: the replayed lines come as plain ones, tags dropped.
+        assert not [line for line in lines if line.startswith("@")]
+        notice = check_replay_notice(lines, back, "the raw client")
+        index = next(i for i, line in enumerate(lines) if REPLAYING.search(line))
+        assert lines[index].startswith(":") and " NOTICE alice :*** Replaying " in lines[index]
+        # The notice comes right before the lines it counts, the missed ones: the first of
+        # them follows the last line the dead node delivered.
+        before = [int(m[1]) for line in lines[:index] if (m := re.search(r" :said (\d+)$", line))]
+        after = [
+            int(m[1]) for line in lines[index + 1 :] if (m := re.search(r" :said (\d+)$", line))
+        ]
+        assert after[:notice] == list(range(before[-1] + 1, before[-1] + 1 + notice)), lines
     finally:
         bob.close()
