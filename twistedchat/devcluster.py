@@ -2,6 +2,9 @@
 
 Node 1 serves IRC on 127.0.0.1:6667 (nodes 2 and 3 on 6668 and 6669), so an IRC client can
 join at once. Ctrl-C stops every node cleanly (the leader hands over leadership first).
+Once every node names the same leader it prints the irssi and WeeChat commands that make
+the nodes one network for a client (SASL, a short reconnect: README, "Connecting IRC
+clients"), with their addresses.
 
 Peer links use mutual TLS: the first run creates a cluster CA in DATA-ROOT/ca/ and a
 certificate for every node in DATA-ROOT/nodeN/tls/ (the node's default --peer-tls-dir),
