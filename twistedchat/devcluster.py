@@ -78,10 +78,11 @@ def irssi_commands(
     network: str = NETWORK,
 ) -> list[str]:
     """irssi commands that make the cluster one network: every node a server of it, SASL
-    PLAIN as the account ``nick``, and a reconnect after ``RECONNECT_DELAY`` s. When its
-    node dies, irssi reconnects to another one of the network's servers, and its login
-    takes back the session that held its nick (same channels, no QUIT or JOIN for others).
-    ``server_reconnect_time`` is irssi's own setting, for every network."""
+    PLAIN as the account ``nick``. When its node dies, irssi tries the network's other
+    servers in turn at once, and its login takes back the session that held its nick
+    (same channels, no QUIT or JOIN for others); ``server_reconnect_time`` (irssi's own,
+    for every network; 300 s by default) is the wait after a round in which none
+    answered."""
     return [
         f"/set server_reconnect_time {RECONNECT_DELAY}",
         f"/network add -nick {nick} -sasl_mechanism PLAIN -sasl_username {nick}"
