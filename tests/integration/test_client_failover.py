@@ -1,23 +1,26 @@
 """A real client loses its node while someone talks, moves to another node by itself,
 takes its session back by logging in, and shows every line once, in order: no gateway.
 
-Per test, a fresh 3-node cluster. alice has an account (SASL PLAIN) and a client that
-knows every node's address as one network (the set-up ``make run`` prints, from
-:mod:`twistedchat.devcluster`), with a reconnect delay of 1 s. She joins a channel; bob,
-a plain socket client on another node, says 40 numbered lines at 5 a second, and after his
-10th the node alice is on is killed (kill -9; never bob's). Her client must see the
-connection drop, connect to another node, log in, and get the session that still holds
-her nick ("Welcome back": same nick, same channel); the test then reads what the client
-itself shows (irssi's log of what it prints, WeeChat's logger files, the raw client's
-lines) and wants bob's 40 lines there once each and in order: what was said while she had
-no connection is replayed by the node she reclaimed on, after one ``*** Replaying N lines``
-notice (for the raw client: right before those N lines, and with no tags, which it did
-not negotiate).
+Per test, a fresh 3-node cluster (each test kills one of its nodes, and starting three
+costs about what restarting one and waiting for it to catch up would). alice has an
+account (SASL PLAIN) and a client that knows every node's address as one network (the
+set-up ``make run`` prints, from :mod:`twistedchat.devcluster`), with a reconnect delay
+of 1 s. She joins a channel; bob, a plain socket client on another node, says 40 numbered
+lines at 5 a second, and after his 10th the node alice is on is killed (kill -9; never
+bob's). Her client must see the connection drop, connect to another node, log in, and get
+the session that still holds her nick ("Welcome back": same nick, same channel); the test
+then reads what the client itself shows (irssi's log of what it prints, WeeChat's logger
+files, the raw client's lines) and wants bob's 40 lines there once each and in order:
+what was said while she had no connection is replayed by the node she reclaimed on, after
+one ``*** Replaying N lines`` notice (for the raw client: right before those N lines, and
+with no tags, which it did not negotiate), and the client back while bob still talks (a
+quick reconnect).
 
 The clients: irssi on a pseudo-terminal (``terminal.py``), WeeChat headless in tmux
 (``weechat.py``), each typed the printed commands, and a raw socket client that negotiates
-nothing but ``sasl`` (``CAP REQ :sasl`` and ``AUTHENTICATE PLAIN``: a client without SASL
-has no way to reclaim a held nick) and reconnects to the next node itself, once with the
+nothing but ``sasl`` (``CAP REQ :sasl`` and ``AUTHENTICATE PLAIN``: without SASL a client
+has no way to reclaim a held nick, neither ``PASS`` nor NickServ ``IDENTIFY`` under
+another nick takes it) and reconnects to the next node itself, once with the
 leader as its node and once with a follower. WeeChat starts on the leader (the first
 address it is given), irssi on a follower.
 """
