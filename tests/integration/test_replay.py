@@ -35,9 +35,29 @@ def lines_of(client: IRCClient) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("victim", ["follower", "leader"])
+def log_in_again(port: int, how: str) -> IRCClient:
+    """alice back on another node: by SASL at connect, or registering under another nick
+    (433 for hers) and then NickServ IDENTIFY."""
+    if how == "sasl":
+        again = sasl_client(port, "alice", "alice", "s3cret-enough")
+        again.expect(" 001 alice ", timeout=15)
+        return again
+    again = IRCClient(port)
+    again.send("NICK alice")
+    again.send("USER alice 0 * :alice")
+    again.expect(" 433 ")
+    again.send("NICK alice_")
+    again.expect(" 001 alice_ ")
+    again.send("PRIVMSG NickServ :IDENTIFY alice s3cret-enough")
+    again.expect(" NICK alice", timeout=15)
+    return again
+
+
+@pytest.mark.parametrize(
+    ("victim", "how"), [("follower", "sasl"), ("leader", "sasl"), ("follower", "identify")]
+)
 def test_a_client_whose_node_died_gets_every_line_once_in_order(
-    cluster_factory: Callable[..., list[Node]], victim: str
+    cluster_factory: Callable[..., list[Node]], victim: str, how: str
 ) -> None:
     nodes = cluster_factory(3)
     leader = leader_of(nodes)
@@ -62,8 +82,7 @@ def test_a_client_whose_node_died_gets_every_line_once_in_order(
         with pytest.raises((ConnectionError, TimeoutError, OSError)):
             while True:  # what the dying node still wrote
                 alice.read_line(timeout=5)
-        again = sasl_client(rescuer.irc_port, "alice", "alice", "s3cret-enough")
-        again.expect(" 001 alice ", timeout=15)
+        again = log_in_again(rescuer.irc_port, how)
         again.expect(f":line {LINES - 1}", timeout=LINES * EVERY + 15)
     finally:
         done.wait(LINES * EVERY + 10)
