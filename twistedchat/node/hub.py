@@ -394,8 +394,8 @@ class SessionHub:
                 if state.session_node(session_id) != self.node_id:
                     self._drop(session_id, "Session ended or moved while this server caught up")
                     continue
-                for delivery in gap.missed(session_id):
-                    self.router.deliver(delivery)
+                for delivery in gap.missed(session_id):  # to this connection only
+                    self.router.share([sink], delivery)
             elif settled:
                 sink.end("Registration interrupted while this server caught up")
                 self.close_session(session_id, "Connection closed")
