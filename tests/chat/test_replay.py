@@ -164,3 +164,14 @@ def test_a_second_reclaim_from_a_live_node_replays_nothing_again() -> None:
     again = chat.connect("again", "alice", node="n2", account="alice")
     assert [d for d in again if d.session == "again" and d.separate] == []
     assert to(again, "again")[-1].endswith("RESUME SUCCESS alice")
+
+
+def test_a_node_marked_down_at_an_unknown_point_is_reclaimed_without_replay_but_told() -> None:
+    chat = alice_on_n1()
+    mark(chat, NODE_DOWN, "n1", "0")  # a new leader that never heard from n1
+    chat.send("bob", "PRIVMSG #a :said meanwhile")
+    assert not chat.state.reclaim_waits(
+        Message(CONNECT, ("alice", "~alice", "host", "Alice", "alice")), "n3"
+    )  # it is down all the same: no need to wait
+    lines = replayed(reclaim(chat))
+    assert len(lines) == 1 and "cannot tell exactly" in lines[0] and "CHATHISTORY" in lines[0]

@@ -27,6 +27,8 @@ from twistedchat.wire.casemap import casefold
 DEFAULT_FLAGS = "nt"
 #: Resume tokens a session accepts at once: the current one and the last few before it.
 RESUME_TOKENS_KEPT = 4
+#: ``NodeInfo.down_at`` of a node marked down by a leader that cannot tell where it stopped.
+DOWN_UNKNOWN = -1
 
 _V = TypeVar("_V")
 
@@ -250,7 +252,8 @@ class NodeInfo:
     sessions: dict[str, None] = field(default_factory=dict)
     server: str = ""  # its IRC server name ("" until a NODE-RESET of this version named it)
     #: While the leader hears nothing from the node: the last log index the node is known
-    #: to have handed out (see :mod:`~twistedchat.chat.replay`); 0 while it is up.
+    #: to have handed out (see :mod:`~twistedchat.chat.replay`), or :data:`DOWN_UNKNOWN`;
+    #: 0 while it is up.
     down_at: int = 0
 
 

@@ -86,6 +86,16 @@ def replay(world: World, out: Outbox, user: User, connection: str, since: int, u
         out.send(connection, stored.message, echo=own, separate=True)
 
 
+def cannot_replay(out: Outbox, user: User, connection: str) -> None:
+    """Tell ``connection`` (now ``user``'s) that what it missed is not replayed: its
+    server went down at a moment the leader cannot tell (decision 0032)."""
+    text = (
+        "*** Your server went down at a moment the cluster cannot tell exactly, so what "
+        "was said meanwhile is not replayed; CHATHISTORY has it"
+    )
+    out.send(connection, Message("NOTICE", (user.nick, text)), separate=True)
+
+
 def _clock(ms: int) -> str:
     """A log time as the notice shows it: ``2026-12-03 11:25:54 UTC``."""
     return server_time(ms)[:19].replace("T", " ") + " UTC"

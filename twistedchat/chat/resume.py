@@ -24,7 +24,7 @@ import hashlib
 
 from twistedchat.chat import alwayson, replay
 from twistedchat.chat.command import Command
-from twistedchat.chat.model import User, World
+from twistedchat.chat.model import DOWN_UNKNOWN, User, World
 from twistedchat.chat.outbox import Outbox
 from twistedchat.wire.message import Message
 
@@ -93,8 +93,10 @@ def take_over(
         alwayson.reattach(world, out, holder)
     world.set_resume_hash(holder, token)
     move(world, out, holder, connection, node, greet=greet)
-    if since:
+    if since > 0:
         replay.replay(world, out, holder, connection, since, out.index)
+    elif since == DOWN_UNKNOWN:
+        replay.cannot_replay(out, holder, connection)
 
 
 def move(

@@ -6,7 +6,7 @@ from twistedchat.chat import accounts, alwayson, multiclient, resume
 from twistedchat.chat.command import HANDED_TAG, SERVER_TAG, Command
 from twistedchat.chat.context import Context
 from twistedchat.chat.limits import truncate
-from twistedchat.chat.model import User, World, run_of
+from twistedchat.chat.model import DOWN_UNKNOWN, User, World, run_of
 from twistedchat.chat.outbox import Outbox, numeric
 from twistedchat.chat.resume import RESUME_TAG
 from twistedchat.wire import numerics as N
@@ -185,7 +185,7 @@ def node_reset(world: World, out: Outbox, command: Command) -> list[User]:
     info.addresses = list(command.message.params)
     info.server = command.message.tags.get(SERVER_TAG, "")
     info.run = run_of(command.session)
-    handed_out = info.down_at or out.index - 1
+    handed_out = _handed_out(info.down_at, out)
     info.down_at = 0
     stranded = multiclient.lose_node(world, command.node)
     sessions = [world.users[s] for s in info.sessions if not world.users[s].first_gone]
@@ -210,11 +210,17 @@ def node_lost(world: World, out: Outbox, command: Command) -> list[User]:
     stranded = multiclient.lose_node(world, lost)
     sessions = [world.users[s] for s in info.sessions if not world.users[s].first_gone]
     sessions += stranded
-    _keep_always_on(world, out, sessions, info.down_at or out.index - 1, command.time)
+    _keep_always_on(world, out, sessions, _handed_out(info.down_at, out), command.time)
     gone = [user for user in sessions if not user.detached_at]
     for user in gone:
         _leave(world, out, user, NODE_LOST_REASON, command.time, skip_node=lost)
     return gone
+
+
+def _handed_out(down_at: int, out: Outbox) -> int:
+    """What a gone node's clients were last handed: where the leader marked it down if it
+    could tell, else everything before this entry (nothing of the gap is replayed)."""
+    return down_at if down_at > 0 else out.index - 1
 
 
 def _keep_always_on(
@@ -228,12 +234,13 @@ def _keep_always_on(
 
 
 def node_down(world: World, command: Command) -> None:
-    """The leader hears nothing from a node: note up to where it handed lines out (the
-    first report counts: a later one, retried meanwhile, knows no more)."""
+    """The leader hears nothing from a node: note up to where it handed lines out, 0 if
+    it cannot tell (the first report counts: a later one, retried meanwhile, knows no
+    more)."""
     params = command.message.params
     info = world.nodes.get(params[0]) if len(params) == 2 and params[1].isdigit() else None
     if info is not None and info.down_at == 0:
-        info.down_at = max(1, int(params[1]))
+        info.down_at = int(params[1]) or DOWN_UNKNOWN
 
 
 def node_up(world: World, command: Command) -> None:

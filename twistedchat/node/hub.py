@@ -212,7 +212,7 @@ class SessionHub:
     def node_is_down(self, node_id: str) -> bool | None:
         """Whether the log has ``node_id`` marked down; None if it knows no such node."""
         down_at = self.state.node_down_at(node_id)
-        return None if down_at is None else down_at > 0
+        return None if down_at is None else down_at != 0
 
     # -- ChatBackend -------------------------------------------------------------------
 

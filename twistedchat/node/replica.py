@@ -134,7 +134,9 @@ class RaftReplica:
         self.failure: str | None = None
         #: When we last heard from each peer over Raft (for dead-node detection).
         self.last_contact: dict[str, float] = {}
-        self._known_commit: dict[str, int] = {}  # see known_commit
+        #: member -> (commit index it learnt, term, said as leader), if the last thing heard
+        #: from it said so: see known_commit.
+        self._known_commit: dict[str, tuple[int, int, bool]] = {}
         #: Raft messages from servers outside the configuration, which the core ignores.
         self.ignored_from_non_members = 0
         self._non_member_log = TokenBucket(1, 1 / NON_MEMBER_LOG_EVERY)
@@ -310,23 +312,33 @@ class RaftReplica:
         self._core.step(message)
         self._schedule()
 
-    def known_commit(self, member: str) -> int:
-        """The highest commit index ``member`` is known to have learnt (0: none heard).
+    def known_commit(self, member: str) -> int | None:
+        """The commit index ``member`` is known to have learnt when we last heard from it;
+        None if what we last heard carried none, or answered an earlier leadership of ours.
 
         A node applies committed entries, and hands out what they send, in the turn it
         learns of them, so this is how far a node that fell silent got (decision 0032): a
-        follower says it in its answers, a leader in what it sends."""
-        return self._known_commit.get(member, 0)
+        follower says it in its answers to the leader, a leader in what it sends. A new
+        leader knows nothing of a follower that died before answering it: None, not a
+        stale figure from an earlier term that would replay too much."""
+        known = self._known_commit.get(member)
+        if known is None:
+            return None
+        commit, term, as_leader = known
+        return commit if as_leader or term == self._core.term else None
 
     def _note_commit_known(self, message: RaftMessage) -> None:
         if isinstance(message, AppendEntries):
-            learnt = message.leader_commit
+            learnt, as_leader = message.leader_commit, True
         elif isinstance(message, AppendEntriesResponse) and message.success:
-            learnt = message.commit
-        else:
+            learnt, as_leader = message.commit, False
+        else:  # it said something else last (a vote request, say): we no longer know
+            self._known_commit.pop(message.src, None)
             return
-        if learnt > self._known_commit.get(message.src, 0):
-            self._known_commit[message.src] = learnt
+        earlier = self._known_commit.get(message.src)
+        if earlier is not None and earlier[1:] == (message.term, as_leader):
+            learnt = max(learnt, earlier[0])  # answers may arrive out of order
+        self._known_commit[message.src] = (learnt, message.term, as_leader)
 
     def _ignored_non_member(self, src: str) -> None:
         """Count what non-members send (the core ignores it); say so once a minute."""

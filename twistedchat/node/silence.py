@@ -1,8 +1,9 @@
 """Which members the leader marks down, or up again, for replay on reclaim (decision 0032).
 
 A member the leader has not heard from over Raft for ``silence`` seconds is reported down
-with the commit index it is known to have learnt (so handed out); one heard again after
-that is reported up. Pure: the agent feeds it what the replica and the log say.
+with the commit index it is known to have learnt (so handed out), or 0 when that is not
+known (it died before answering this leader); one heard again after that is reported up.
+Pure: the agent feeds it what the replica and the log say.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 class Report:
     node: str
     down: bool
-    handed_out: int = 0  # for a down report: the last log index the node handed out
+    handed_out: int = 0  # down: the last log index the node handed out (0: not known)
 
 
 @dataclass(slots=True)
@@ -32,7 +33,7 @@ class SilenceWatch:
         members: Iterable[str],
         now: float,
         last_heard: Mapping[str, float],
-        known_commit: Callable[[str], int],
+        known_commit: Callable[[str], int | None],
         is_down: Callable[[str], bool | None],
     ) -> list[Report]:
         """What to report now about ``members`` (the leader not among them); ``is_down``
@@ -49,7 +50,8 @@ class SilenceWatch:
             if earlier is not None and earlier[0] == silent and now - earlier[1] < self.again:
                 continue
             self._reported[node] = (silent, now)
-            found.append(Report(node, silent, known_commit(node) if silent else 0))
+            handed_out = (known_commit(node) or 0) if silent else 0
+            found.append(Report(node, silent, handed_out))
         for gone in set(self._reported) - set(members):
             del self._reported[gone]
         return found
