@@ -56,12 +56,13 @@ def lose_node(world: World, node: str) -> list[User]:
     Returns the users left with no connection by the clients dropped (whose own
     connection had gone before), for the caller to end or detach."""
     stranded: dict[str, User] = {}
-    for session, owner in list(world.clients.items()):
-        user = world.users[owner]
-        if user.clients[session].node == node:
-            world.drop_client(user, session)
-            if user.first_gone and not user.clients:
-                stranded[user.session] = user
+    owners = dict.fromkeys(world.clients.values())
+    for user in [u for u in world.users.values() if u.session in owners]:  # in a replica-
+        for session, client in list(user.clients.items()):  # independent order (snapshots)
+            if client.node == node:
+                world.drop_client(user, session)
+        if user.first_gone and not user.clients:
+            stranded[user.session] = user
     for session in world.node(node).sessions:
         user = world.users[session]
         if user.clients:

@@ -44,7 +44,7 @@ def dump(world: World, ended: dict[str, int]) -> bytes:
         "channels": [_channel(c) for c in world.channels.values()],
         "whowas": [[e.nick, e.username, e.host, e.realname, e.time] for e in world.whowas],
         "nodes": [
-            [n, i.addresses, i.run, i.max_users, i.server, i.down_at]
+            [n, i.addresses, i.run, i.max_users, i.server, i.down_at, list(i.sessions)]
             for n, i in world.nodes.items()
         ],
         "max_users": world.max_users,
@@ -73,12 +73,14 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
     if not isinstance(doc, dict) or doc.get("version") != VERSION:
         raise SnapshotError("unknown chat snapshot version")
     world = World(limits)
+    session_order: dict[str, list[str]] = {}
     for node_id, addresses, run, max_users, *later in doc["nodes"]:
         # Before version 1 named runs, this was the restart's time: the run is unknown.
-        # Older snapshots have no server name.
+        # Older snapshots have no server name, down mark or session order.
         run = run if isinstance(run, str) else ""
         server = str(later[0]) if later else ""
         down_at = int(later[1]) if len(later) > 1 else 0
+        session_order[node_id] = list(later[2]) if len(later) > 2 else []
         world.nodes[node_id] = NodeInfo(list(addresses), run, max_users, server=server,
                                         down_at=down_at)  # fmt: skip
     for row in doc["channels"]:
@@ -86,6 +88,9 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
         world.channels[casefold(channel.name)] = channel
     for row in doc["users"]:
         world.add_user(_load_user(row))  # the indexes (nicks, nodes, tokens) come with it
+    for node_id, order in session_order.items():  # the order sessions came (moves last),
+        info = world.nodes[node_id]  # which restarts and losses end them in
+        info.sessions = {**dict.fromkeys(s for s in order if s in info.sessions), **info.sessions}
     by_age = sorted(world.detached, key=lambda session: world.users[session].detached_since)
     world.detached = dict.fromkeys(by_age)  # detach order is log order, so by time
     world.presence.clear()  # loading is no one coming online
