@@ -263,3 +263,13 @@ def test_an_always_on_client_that_quits_is_detached_not_gone() -> None:
     bob = server.register("bob")
     bob.send("WHOIS alice")
     assert bob.has(" 301 bob alice :Not connected (always-on)")
+
+
+def test_a_node_that_sees_itself_marked_down_says_it_is_up() -> None:
+    """A deposed leader back from a pause may mark live nodes down; each of them, applying
+    that mark, clears it at once (a stale mark would replay too much to a reclaim)."""
+    _, one, two = two_nodes()
+    two.hub.report_node_down("n1", 3)
+    two.clock.advance(0)
+    assert one.hub.state.node_down_at("n1") == 0
+    assert two.hub.state.node_down_at("n1") == 0

@@ -97,6 +97,7 @@ class ClusterAgent:
         self._load_of = load_of
         self._rebalance = rebalance
         self._silence = SilenceWatch(silence)
+        self._silence_checked = float("-inf")  # when we last looked (a pause shows as a gap)
         self._node_down, self._node_up, self._is_down = node_down, node_up, is_down
         self._last_rebalance = float("-inf")
         self.leaving = False
@@ -276,8 +277,18 @@ class ClusterAgent:
         """Mark members we stopped hearing from over Raft down, and back up (decision
         0032). Raft contact only: discovery says a process lives, not that it applies."""
         assert self._leader_since is not None
-        since = self._leader_since
-        heard = {m: max(since, self.replica.last_contact.get(m, since)) for m in members}
+        late, self._silence_checked = now - self._silence_checked > self._silence.silence, now
+        if late:
+            return  # this process was paused: everyone looks silent, and we may be deposed
+        since, replica = self._leader_since, self.replica
+        heard = {
+            # a follower answers its leader only: count from when we lead; our old leader
+            # (it sent us entries until it went quiet) from when we last heard it
+            m: replica.last_contact.get(m, since)
+            if replica.led_us_last(m)
+            else max(since, replica.last_contact.get(m, since))
+            for m in members
+        }
         for report in self._silence.reports(
             sorted(members), now, heard, self.replica.known_commit, self._is_down
         ):

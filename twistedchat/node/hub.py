@@ -402,6 +402,8 @@ class SessionHub:
         self.router.flush()
         if self.ready:  # at start, the node adopts them once it caught up (_became_ready)
             self._adopt_orphans()
+            if state.node_down_at(self.node_id):
+                self.report_node_up(self.node_id)  # marked down while we caught up
 
     def _settle_restored(self, session_id: str, session: LocalSession) -> bool:
         """Answer the writes of ``session`` the restored state contains; returns whether
@@ -443,6 +445,8 @@ class SessionHub:
             self._end_local_sessions("Node lost: this node was cut off from its cluster")
         self._answer_probe(message)
         self.held_logins.answered(message)
+        if message.command == NODE_DOWN and params[:1] == (self.node_id,):
+            self.report_node_up(self.node_id)  # we are applying entries: a stale mark
         resumed = self._follow_resume(command, applied.moved)
         if applied.attached is not None and self.router.sink(command.session) is not None:
             self.router.join(applied.attached, command.session)  # multiclient

@@ -327,6 +327,11 @@ class RaftReplica:
         commit, term, as_leader = known
         return commit if as_leader or term == self._core.term else None
 
+    def led_us_last(self, member: str) -> bool:
+        """Whether the last thing heard from ``member`` was entries it sent as our leader."""
+        known = self._known_commit.get(member)
+        return known is not None and known[2]
+
     def _note_commit_known(self, message: RaftMessage) -> None:
         if isinstance(message, AppendEntries):
             learnt, as_leader = message.leader_commit, True
