@@ -262,21 +262,13 @@ def plain_violations(history: History) -> list[str]:
     for client, deliveries in sorted(history.delivered.items()):
         for text in dict.fromkeys(text for text, _ in deliveries):
             seen_by.setdefault(text, []).append(client)
-    in_log = sorted(set(history.acked) | set(placed))
     violations = []
     for name, events in sorted(history.plain.items()):
         run = plain_walk(name, events, placed)
         violations += run.violations
         violations += [f"{name}: {text} delivered but never sent"
                        for text, _ in run.seen if text not in history.sent]  # fmt: skip
-        seen = {text for text, _ in run.seen}
-        for text in in_log:
-            sent = history.sent.get(text)
-            if sent is None or text in seen or text.rpartition("-")[0] == name:
-                continue
-            position = placed.get(text)
-            if any(gap.excuses(position, sent) for gap in run.gaps):
-                continue
+        for text, position, sent in missed(history, name, run, placed):
             where = f"{_msgid(position)}, sent {sent:.1f}s"
             if text in history.acked:
                 violations.append(f"{name}: acknowledged {text} ({where}) never delivered")
@@ -287,12 +279,46 @@ def plain_violations(history: History) -> list[str]:
     return violations
 
 
-def plain_summary(history: History, name: str) -> str:
-    """One line on how a plain client fared, for the run's report."""
-    run = plain_walk(name, history.plain.get(name, []), positions(history))
-    return (f"{name}: {len(run.seen)} lines seen, {run.drops} drops, {run.reclaims} "
-            f"reclaims, {max(0, run.new_sessions - 1)} failed (registered anew), {run.replays} "
-            f"replays ({run.cut} cut)")  # fmt: skip
+def missed(history: History, name: str, run: PlainRun, placed: dict[str, Position]
+           ) -> list[tuple[str, Position | None, float]]:  # fmt: skip
+    """The lines plain client ``name`` was owed and never saw, in log order (those no
+    other client saw, so unplaced, last): (text, position, when sent)."""
+    seen = {text for text, _ in run.seen}
+    found = []
+    for text in set(history.acked) | set(placed):
+        sent = history.sent.get(text)
+        if sent is None or text in seen or text.rpartition("-")[0] == name:
+            continue  # a ghost (reported), seen, or its own
+        position = placed.get(text)
+        if not any(gap.excuses(position, sent) for gap in run.gaps):
+            found.append((text, position, sent))
+    return sorted(found, key=lambda item: (item[1] is None, item[1] or (0, 0), item[0]))
+
+
+def plain_summary(history: History, name: str) -> list[str]:
+    """How a plain client fared, for the run's report: one line, then one per run of
+    consecutive lines it was owed and never saw (in log order, between lines it saw)."""
+    placed = positions(history)
+    run = plain_walk(name, history.plain.get(name, []), placed)
+    report = [f"{name}: {len(run.seen)} lines seen, {run.drops} drops, {run.reclaims} "
+              f"reclaims, {max(0, run.new_sessions - 1)} failed (registered anew), "
+              f"{run.replays} replays ({run.cut} cut)"]  # fmt: skip
+    lost = {text for text, _, _ in missed(history, name, run, placed)}
+    shown = {text for text, _ in run.seen} | lost  # what it saw, and what it should have
+    spans: list[list[tuple[Position, str]]] = []
+    previous_lost = False
+    for position, text in sorted((placed[text], text) for text in shown if text in placed):
+        if text in lost and not previous_lost:
+            spans.append([])
+        if text in lost:
+            spans[-1].append((position, text))
+        previous_lost = text in lost
+    for span in spans:
+        (first, a), (last, b) = span[0], span[-1]
+        report.append(f"{name}: {len(span)} owed lines never delivered: {a} ({_msgid(first)}, "
+                      f"sent {history.sent[a]:.1f}s) .. {b} ({_msgid(last)}, sent "
+                      f"{history.sent[b]:.1f}s)")  # fmt: skip
+    return report
 
 
 def _msgid(position: Position | None) -> str:

@@ -222,8 +222,9 @@ def _report(started: float, history: History, violations: list[str], root: Path)
     if gaps:
         longest = max(b - a for a, b in gaps)
         say(started, f"unavailability: {len(gaps)} windows over 1s, longest {longest:.1f}s")
-    for name in sorted(history.plain):
-        say(started, plain_summary(history, name))
+    for name in sorted(history.plain):  # its times are the clients' (sent, joined)
+        for line in plain_summary(history, name):
+            say(started, line)
     for violation in violations[:50]:
         print(f"  VIOLATION {violation}", flush=True)
     if violations:
