@@ -182,13 +182,47 @@ def test_a_plain_client_logged_in_to_the_account_reclaims_its_session() -> None:
     again.send("AUTHENTICATE PLAIN")
     again.send("AUTHENTICATE " + base64.b64encode(b"\0alice\0correct-horse").decode())
     again.send("CAP END")
+    # n1 is not marked down: the reclaim waits a little for that, then goes anyway
+    assert again.has("Taking your session back") and not again.has(" 001 ")
+    two.clock.advance(two.hub.reclaim_wait + 1)
     lines = again.lines()
     assert any(" 001 alice " in line for line in lines), lines
+    assert not again.has("*** Replaying")  # nobody knows where n1 stopped
     assert any(line.startswith(":alice!") and "JOIN #a" in line for line in lines), lines
     assert not again.has("RESUME")  # a plain client is not shown our extension
     assert bob.lines() == []
     again.send("PRIVMSG #a :back")
     assert bob.has(":alice!") and bob.has("PRIVMSG #a :back")
+
+
+def test_a_reclaim_from_a_node_marked_down_replays_what_was_missed() -> None:
+    """The leader marks n1 down while a plain client's session lingers there; logging
+    in on n2 takes it back at once and replays what #a said since, after the channel
+    state, with its original time for a client that negotiated server-time."""
+    log, one, two = two_nodes()
+    alice = one.register("alice")
+    alice.send("REGISTER * * correct-horse")
+    alice.send("JOIN #a")
+    bob = two.register("bob")
+    bob.send("JOIN #a", "PRIVMSG #a :before")
+    assert alice.has("PRIVMSG #a :before")
+    log.hubs.remove(one.hub)  # n1 dies
+    two.hub.report_node_down("n1", len(log.entries))
+    two.clock.advance(0)
+    bob.send("PRIVMSG #a :while you were out", "NOTICE #a :and this")
+    again = two.connect()
+    again.send("CAP LS 302", "CAP REQ :sasl server-time", "NICK alice", "USER alice 0 * :A")
+    again.send("AUTHENTICATE PLAIN")
+    again.send("AUTHENTICATE " + base64.b64encode(b"\0alice\0correct-horse").decode())
+    again.send("CAP END")
+    lines = again.lines()
+    names = next(i for i, line in enumerate(lines) if " 366 alice #a " in line)
+    notice = next(i for i, line in enumerate(lines) if "*** Replaying 2 lines" in line)
+    tail = lines[notice + 1 :]
+    assert names < notice and len(tail) == 2, lines
+    assert tail[0].startswith("@time=") and tail[0].endswith("PRIVMSG #a :while you were out")
+    assert tail[1].endswith("NOTICE #a :and this")
+    assert not any("before" in line for line in lines)
 
 
 def test_the_nick_of_another_account_is_not_reclaimed() -> None:

@@ -31,6 +31,10 @@ CONNECT = "@CONNECT"  # a connection finished registration: params (nick, user, 
 NODE_RESET = "@NODE-RESET"  # a node (re)started: end every session it owned (its addresses)
 SERVER_TAG = "server"  # on a NODE-RESET: the node's IRC server name
 NODE_LOST = "@NODE-LOST"  # the leader gave up on a dead node: end its sessions (params: (node,))
+#: The leader stopped hearing from a node: (node, the last log index it is known to have
+#: learnt committed, so handed out); and heard from it again: (node,). See chat/replay.py.
+NODE_DOWN = "@NODE-DOWN"
+NODE_UP = "@NODE-UP"
 TICK = "@TICK"  # the leader's clock for plugins' time-driven actions (params: ())
 PLUGIN_SAY = "@PLUGIN-SAY"  # a leader hook's answer: params (plugin, target, text)
 MOVE = "@MOVE"  # the leader asks a node to move some resumable clients: (node, count)

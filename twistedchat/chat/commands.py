@@ -45,8 +45,10 @@ from twistedchat.chat.command import (
     CONNECT,
     LOGIN,
     MOVE,
+    NODE_DOWN,
     NODE_LOST,
     NODE_RESET,
+    NODE_UP,
     OPER,
     ORPHAN_QUIT,
     PLUGIN_SAY,
@@ -214,7 +216,8 @@ _TABLE = (
     _write(LOGIN, accounts.login),
     _write(REHASH, accounts.rehash),
     *(Spec(name, Answer.LOG) for name in (
-        NODE_RESET, NODE_LOST, TICK, PLUGIN_SAY, MOVE, RESUME, ORPHAN_QUIT, ADMIN)),
+        NODE_RESET, NODE_LOST, NODE_DOWN, NODE_UP, TICK, PLUGIN_SAY, MOVE, RESUME, ORPHAN_QUIT,
+        ADMIN)),
 )  # fmt: skip
 
 #: Every command, by name (upper case).

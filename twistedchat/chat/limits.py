@@ -22,7 +22,8 @@ class ChatLimits:
     reset, or never registered) keep their last sequence number for exactly-once. The
     ``history_*`` limits bound the replicated message history (see ``chat.history``), and
     the ``mail_*`` ones the messages kept for offline accounts (see ``chat.mailbox``), and
-    the ``metadata_*`` ones the IRCv3 metadata of one user or channel (``chat.metadata``).
+    the ``metadata_*`` ones the IRCv3 metadata of one user or channel (``chat.metadata``);
+    ``replay_lines`` caps what a reclaimed session is replayed (``chat.replay``).
     """
 
     nicklen: int = 30  # NICKLEN
@@ -51,6 +52,7 @@ class ChatLimits:
     metadata_keys: int = 20  # draft/metadata-3 max-keys: keys on one user or channel
     metadata_key_bytes: int = 64  # max-key-bytes
     metadata_value_bytes: int = 300  # max-value-bytes (a key and value fit one 761 line)
+    replay_lines: int = 300  # lines replayed to a session reclaimed from a down node
 
 
 #: A multiline message (IRCv3 ``draft/multiline``, one PRIVMSG or NOTICE whose text holds

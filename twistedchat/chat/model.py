@@ -218,7 +218,7 @@ def run_of(session: str) -> str:
 @dataclass(slots=True)
 class NodeInfo:
     """What the log says about a node: its IRC addresses and server name, current run,
-    peak and current users.
+    peak and current users, and whether the leader hears from it.
 
     ``run`` names the node's process since its last restart (``NODE/BOOT``, see
     :func:`run_of`). ``sessions`` (its users, in connect order) is derived from the users
@@ -230,6 +230,9 @@ class NodeInfo:
     max_users: int = 0
     sessions: dict[str, None] = field(default_factory=dict)
     server: str = ""  # its IRC server name ("" until a NODE-RESET of this version named it)
+    #: While the leader hears nothing from the node: the last log index the node is known
+    #: to have handed out (see :mod:`~twistedchat.chat.replay`); 0 while it is up.
+    down_at: int = 0
 
 
 @dataclass(frozen=True, slots=True)

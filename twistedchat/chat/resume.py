@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 
+from twistedchat.chat import replay
 from twistedchat.chat.command import Command
 from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox
@@ -62,9 +63,17 @@ def resume(world: World, out: Outbox, command: Command) -> User | None:
 def reclaim(world: World, out: Outbox, command: Command, holder: User) -> None:
     """A client logged in by SASL as the account of the session holding its nick takes
     that session over, like a resume: for plain clients that cannot resume (the holder's
-    node died, or its connection hangs). The old resume token stops working."""
+    node died, or its connection hangs). The old resume token stops working.
+
+    If the leader marked the holder's node down, the client is then replayed what the
+    session was sent since (:mod:`~twistedchat.chat.replay`); a resuming client asks for
+    that itself, by msgid, which is exact.
+    """
+    down_at = world.node(holder.node).down_at
     world.set_resume_hash(holder, command.message.tags.get(RESUME_TAG))
     move(world, out, holder, command)
+    if down_at:
+        replay.replay(world, out, holder, command.session, down_at, out.index)
 
 
 def move(world: World, out: Outbox, user: User, command: Command) -> None:

@@ -33,7 +33,10 @@ def dump(world: World, ended: dict[str, int]) -> bytes:
         "users": [_user(u) for u in world.users.values()],
         "channels": [_channel(c) for c in world.channels.values()],
         "whowas": [[e.nick, e.username, e.host, e.realname, e.time] for e in world.whowas],
-        "nodes": [[n, i.addresses, i.run, i.max_users, i.server] for n, i in world.nodes.items()],
+        "nodes": [
+            [n, i.addresses, i.run, i.max_users, i.server, i.down_at]
+            for n, i in world.nodes.items()
+        ],
         "max_users": world.max_users,
         "log_time": world.log_time,
         "ended": [[session, seq] for session, seq in ended.items()],
@@ -62,7 +65,9 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
         # Older snapshots have no server name.
         run = run if isinstance(run, str) else ""
         server = str(later[0]) if later else ""
-        world.nodes[node_id] = NodeInfo(list(addresses), run, max_users, server=server)
+        down_at = int(later[1]) if len(later) > 1 else 0
+        world.nodes[node_id] = NodeInfo(list(addresses), run, max_users, server=server,
+                                        down_at=down_at)  # fmt: skip
     for row in doc["channels"]:
         channel = _load_channel(row)
         world.channels[casefold(channel.name)] = channel

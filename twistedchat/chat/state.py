@@ -25,8 +25,10 @@ from twistedchat.chat.command import (
     ADMIN,
     CONNECT,
     MOVE,
+    NODE_DOWN,
     NODE_LOST,
     NODE_RESET,
+    NODE_UP,
     ORPHAN_QUIT,
     PLUGIN_SAY,
     RESUME,
@@ -149,6 +151,10 @@ class ChatState:
         elif name == NODE_LOST:
             for gone in users.node_lost(world, out, command):
                 self._end(gone.session, gone.seq)
+        elif name == NODE_DOWN:
+            users.node_down(world, command)
+        elif name == NODE_UP:
+            users.node_up(world, command)
         elif name == RESUME:
             resumed = resume.resume(world, out, command)
             moved = None if resumed is None else resumed.session
@@ -308,6 +314,23 @@ class ChatState:
     def resume_hash_of(self, session: str) -> str | None:
         user = self._world.users.get(session)
         return None if user is None else user.resume_hash
+
+    def reclaim_waits(self, connect: Message, node: str) -> bool:
+        """Whether the CONNECT ``connect`` from ``node`` would take over a session on
+        another node that the leader has not marked down: then nobody can tell what that
+        session was last handed, so nothing could be replayed. The hub holds such a
+        CONNECT a little, as the leader marks a dead node down within a second or two."""
+        params = connect.params
+        holder = self._world.user_by_nick(params[0]) if params else None
+        if holder is None or holder.node == node or not users.reclaims(holder, params):
+            return False
+        return self._world.node(holder.node).down_at == 0
+
+    def node_down_at(self, node: str) -> int | None:
+        """Where the leader marked ``node`` down (the log index it had handed out); 0: up;
+        None: the log knows no such node."""
+        info = self._world.nodes.get(node)
+        return None if info is None else info.down_at
 
     def session_node(self, session: str) -> str | None:
         user = self._world.users.get(session)

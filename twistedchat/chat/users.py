@@ -48,7 +48,7 @@ def connect(world: World, out: Outbox, command: Command) -> User | None:
         out.send(session, numeric("*", N.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname"))
         return None
     holder = world.user_by_nick(nick)
-    if holder is not None and _reclaims(holder, params):
+    if holder is not None and reclaims(holder, params):
         resume.reclaim(world, out, command, holder)
         return holder
     if holder is not None:
@@ -66,7 +66,7 @@ def connect(world: World, out: Outbox, command: Command) -> User | None:
     return None
 
 
-def _reclaims(holder: User, params: tuple[str, ...]) -> bool:
+def reclaims(holder: User, params: tuple[str, ...]) -> bool:
     """Whether a CONNECT logged in (SASL) as the holder's account takes its session."""
     account = params[4] if len(params) > 4 else None
     return (
@@ -150,6 +150,7 @@ def node_reset(world: World, out: Outbox, command: Command) -> list[User]:
     info.addresses = list(command.message.params)
     info.server = command.message.tags.get(SERVER_TAG, "")
     info.run = run_of(command.session)
+    info.down_at = 0
     sessions = (world.users[session] for session in info.sessions)
     gone = [user for user in sessions if user.resume_hash is None]
     for user in gone:
@@ -170,6 +171,23 @@ def node_lost(world: World, out: Outbox, command: Command) -> list[User]:
     for user in gone:
         _leave(world, out, user, NODE_LOST_REASON, command.time, skip_node=lost)
     return gone
+
+
+def node_down(world: World, command: Command) -> None:
+    """The leader hears nothing from a node: note up to where it handed lines out (the
+    first report counts: a later one, retried meanwhile, knows no more)."""
+    params = command.message.params
+    info = world.nodes.get(params[0]) if len(params) == 2 and params[1].isdigit() else None
+    if info is not None and info.down_at == 0:
+        info.down_at = max(1, int(params[1]))
+
+
+def node_up(world: World, command: Command) -> None:
+    """The leader hears from a node that was down again."""
+    params = command.message.params
+    info = world.nodes.get(params[0]) if len(params) == 1 else None
+    if info is not None:
+        info.down_at = 0
 
 
 def leave(world: World, out: Outbox, user: User, reason: str, time: int) -> None:

@@ -24,9 +24,12 @@ from twisted.logger import Logger
 
 from twistedchat.chat.command import (
     ADMIN,
+    CONNECT,
     MOVE,
+    NODE_DOWN,
     NODE_LOST,
     NODE_RESET,
+    NODE_UP,
     ORPHAN_QUIT,
     SERVER_TAG,
     Command,
@@ -63,6 +66,16 @@ class LocalSession:
     asked_to_move: bool = False  # sent RESUME MOVE: another request asks someone else
 
 
+@dataclass(frozen=True, slots=True)
+class HeldConnect:
+    """A CONNECT that would reclaim a session of a node not yet marked down, held until
+    ``until`` or until the leader marks it down (see ``ChatState.reclaim_waits``)."""
+
+    message: Message
+    label: str | None
+    until: float
+
+
 class SessionHub:
     """Implements :class:`~twistedchat.irc.backend.ChatBackend` on top of a command log."""
 
@@ -76,6 +89,7 @@ class SessionHub:
         retry_interval: float = 1.0,
         detached_lifetime: float = 300.0,
         resume_grace: float = 60.0,
+        reclaim_wait: float = 5.0,
         plugins: PluginHost | None = None,
         is_leader: Callable[[], bool] = lambda: False,
         administer: Callable[[str, str], None] = lambda verb, node: None,
@@ -86,6 +100,7 @@ class SessionHub:
         self.server_name = server_name
         self.detached_lifetime = detached_lifetime
         self.resume_grace = resume_grace
+        self.reclaim_wait = reclaim_wait
         self.plugin_duties = (
             None
             if plugins is None
@@ -100,6 +115,7 @@ class SessionHub:
         #: Resumable sessions a previous run of this node left: (resume hash, quit time).
         self._orphans: dict[str, tuple[str, float]] = {}
         self.sessions: dict[str, LocalSession] = {}
+        self._held_connects: dict[str, HeldConnect] = {}
         self._boot = secrets.token_hex(4)
         self._counter = itertools.count(1)
         self._retry_call: IDelayedCall | None = None
@@ -185,6 +201,23 @@ class SessionHub:
         if self.ready:
             self._submit(self._node_session, Message(NODE_LOST, (node_id,)), None)
 
+    def report_node_down(self, node_id: str, handed_out: int) -> None:
+        """The leader hears nothing from ``node_id``, which is known to have handed out
+        the log up to ``handed_out``: its sessions, if reclaimed, are replayed from there."""
+        if self.ready:
+            message = Message(NODE_DOWN, (node_id, str(handed_out)))
+            self._submit(self._node_session, message, None)
+
+    def report_node_up(self, node_id: str) -> None:
+        """The leader hears from ``node_id`` again."""
+        if self.ready:
+            self._submit(self._node_session, Message(NODE_UP, (node_id,)), None)
+
+    def node_is_down(self, node_id: str) -> bool | None:
+        """Whether the log has ``node_id`` marked down; None if it knows no such node."""
+        down_at = self.state.node_down_at(node_id)
+        return None if down_at is None else down_at > 0
+
     # -- ChatBackend -------------------------------------------------------------------
 
     def _end_local_sessions(self, reason: str) -> None:
@@ -195,6 +228,7 @@ class SessionHub:
     def _drop(self, session_id: str, reason: str) -> None:
         """Forget a local session without proposing anything, closing its connection."""
         del self.sessions[session_id]
+        self._held_connects.pop(session_id, None)
         self.monitors.forget(session_id)
         self.metadata.forget(session_id)
         sink = self.router.detach(session_id)
@@ -212,6 +246,7 @@ class SessionHub:
         if session is None:
             return
         self.router.detach(session_id)
+        self._held_connects.pop(session_id, None)
         self.monitors.forget(session_id)  # a watch list is its connection's
         self.metadata.forget(session_id)  # and so are its metadata subscriptions
         session.detached_at = self.clock.seconds()
@@ -229,7 +264,30 @@ class SessionHub:
             del self.sessions[session_id]
 
     def submit(self, session_id: str, message: Message, label: str | None) -> None:
-        self._submit(session_id, message, label)
+        if message.command == CONNECT and self.state.reclaim_waits(message, self.node_id):
+            self._hold_connect(session_id, message, label)
+        else:
+            self._submit(session_id, message, label)
+
+    def _hold_connect(self, session_id: str, message: Message, label: str | None) -> None:
+        """Hold a CONNECT that reclaims a session of a node not marked down yet: in a
+        moment the leader either marks that node down (and the session's lines can be
+        replayed from where it stopped) or, after ``reclaim_wait``, it goes anyway."""
+        until = self.clock.seconds() + self.reclaim_wait
+        self._held_connects[session_id] = HeldConnect(message, label, until)
+        text = (
+            "*** Taking your session back: waiting for the cluster to confirm that your "
+            "previous server is down, to replay what you missed"
+        )
+        self.router.deliver(Delivery(session_id, Message("NOTICE", ("*", text))))
+        self.router.flush()
+
+    def _release_held_connects(self) -> None:
+        now = self.clock.seconds()
+        for session_id, held in list(self._held_connects.items()):
+            if now >= held.until or not self.state.reclaim_waits(held.message, self.node_id):
+                del self._held_connects[session_id]
+                self._submit(session_id, held.message, held.label)
 
     def query(self, session_id: str, message: Message) -> list[Message]:
         if metadata.answers(message):  # subscriptions live here (decision 0030)
@@ -274,6 +332,7 @@ class SessionHub:
         now = self.clock.seconds()
         if self.ready:
             self._quit_orphans(now)
+        self._release_held_connects()
         for session_id, session in list(self.sessions.items()):
             if self.proposer.overdue(session.writes):
                 if self.ready or session_id == self._node_session:
@@ -383,6 +442,8 @@ class SessionHub:
 
     def flush(self) -> None:
         """The log applied a batch of entries: write what they sent, once per connection."""
+        if self._held_connects:  # the batch may have marked their nodes down
+            self._release_held_connects()
         self.router.flush()
 
     def _after_apply(self, command: Command, applied: Applied) -> None:

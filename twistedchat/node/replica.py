@@ -34,7 +34,13 @@ from twisted.logger import Logger
 
 from twistedchat.node.snapshotter import InlineSnapshotter, Snapshotter
 from twistedchat.raft.core import NotLeader, RaftConfig, RaftNode, Ready, Role, SnapshotMeta
-from twistedchat.raft.messages import Configuration, EntryKind, RaftMessage
+from twistedchat.raft.messages import (
+    AppendEntries,
+    AppendEntriesResponse,
+    Configuration,
+    EntryKind,
+    RaftMessage,
+)
 from twistedchat.raft.storage import Compaction, LogWrite, RaftStorage, StorageWrite
 from twistedchat.raft.transport import PeerTransport
 from twistedchat.raft.writer import InlineWriter, StorageWriter
@@ -128,6 +134,7 @@ class RaftReplica:
         self.failure: str | None = None
         #: When we last heard from each peer over Raft (for dead-node detection).
         self.last_contact: dict[str, float] = {}
+        self._known_commit: dict[str, int] = {}  # see known_commit
         #: Raft messages from servers outside the configuration, which the core ignores.
         self.ignored_from_non_members = 0
         self._non_member_log = TokenBucket(1, 1 / NON_MEMBER_LOG_EVERY)
@@ -296,11 +303,30 @@ class RaftReplica:
             self._ignored_non_member(message.src)
             return
         self.last_contact[message.src] = self.clock.seconds()
+        self._note_commit_known(message)
         if message.src not in self.transport.peers:
             # A leader adding us talks first; answer it before its config reaches us.
             self.transport.set_peer(message.src, self._peer_endpoint(message.src))
         self._core.step(message)
         self._schedule()
+
+    def known_commit(self, member: str) -> int:
+        """The highest commit index ``member`` is known to have learnt (0: none heard).
+
+        A node applies committed entries, and hands out what they send, in the turn it
+        learns of them, so this is how far a node that fell silent got (decision 0032): a
+        follower says it in its answers, a leader in what it sends."""
+        return self._known_commit.get(member, 0)
+
+    def _note_commit_known(self, message: RaftMessage) -> None:
+        if isinstance(message, AppendEntries):
+            learnt = message.leader_commit
+        elif isinstance(message, AppendEntriesResponse) and message.success:
+            learnt = message.commit
+        else:
+            return
+        if learnt > self._known_commit.get(message.src, 0):
+            self._known_commit[message.src] = learnt
 
     def _ignored_non_member(self, src: str) -> None:
         """Count what non-members send (the core ignores it); say so once a minute."""
