@@ -48,6 +48,9 @@ class History:
     #: ``["replay", t, shown, total]``, ``["drop", t, why]``, ``["gave-up", t, attempts]``.
     #: Its lines carry no msgid (it negotiates nothing); the others' msgids place them.
     plain: dict[str, list[list[Any]]] = field(default_factory=dict)
+    #: When the clients' clock (``sent``, ``acked``, ``joined``, plain events) started, on
+    #: the faults' clock (seconds since the run started).
+    clients_from: float = 0.0
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self)))
@@ -315,9 +318,15 @@ def plain_summary(history: History, name: str) -> list[str]:
         previous_lost = text in lost
     for span in spans:
         (first, a), (last, b) = span[0], span[-1]
-        report.append(f"{name}: {len(span)} owed lines never delivered: {a} ({_msgid(first)}, "
-                      f"sent {history.sent[a]:.1f}s) .. {b} ({_msgid(last)}, sent "
-                      f"{history.sent[b]:.1f}s)")  # fmt: skip
+        begin, end = history.sent[a], history.sent[b]
+        at = begin + history.clients_from
+        around = [str(what) for start, stop, what in history.faults
+                  if float(start) - 1 <= at <= float(stop) + 1]  # fmt: skip
+        lines = f"{a} ({_msgid(first)}, sent {begin:.1f}s)"
+        if len(span) > 1:
+            lines += f" .. {b} ({_msgid(last)}, sent {end:.1f}s)"
+        during = f", during: {'; '.join(around)}" if around else ""
+        report.append(f"{name}: {len(span)} owed lines never delivered: {lines}{during}")
     return report
 
 

@@ -133,6 +133,7 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
         say(started, "cluster up")
         addresses = [n.irc for n in nodes]
         clock = reactor.seconds()  # one clock for every client's times, joins included
+        history.clients_from = time.monotonic() - started  # faults are timed from the start
         for i in range(args.clients):
             ordered = addresses[i % len(nodes) :] + addresses[: i % len(nodes)]
             talkers.append(Talker(f"c{i}", reactor, ordered, history, random.Random(rng.random()),

@@ -160,7 +160,10 @@ def test_a_failed_reclaim_owes_nothing_until_the_client_joined_again() -> None:
 def test_the_summary_counts_reclaims_and_groups_the_lines_a_plain_client_missed() -> None:
     back = [["drop", 0.15, "connection lost"], ["welcome", 2.0, "back"], ["join", 2.0]]
     history = with_plain(*lines("c-1"), *back, ["replay", 2.0, 1, 1], *lines("a-2"))
+    history.faults = [[0.0, 0.5, "kill -9 node1, restarted"]]
+    history.clients_from = 0.6  # the clients' clock started 0.6s into the run
     assert plain_summary(history, "p") == [
         "p: 2 lines seen, 1 drops, 1 reclaims, 0 failed (registered anew), 1 replays (0 cut)",
-        "p: 2 owed lines never delivered: a-1 (5-1, sent 0.0s) .. b-1 (6-1, sent 0.1s)",
+        "p: 2 owed lines never delivered: a-1 (5-1, sent 0.0s) .. b-1 (6-1, sent 0.1s), "
+        "during: kill -9 node1, restarted",
     ]
