@@ -183,8 +183,8 @@ def test_a_plain_client_logged_in_to_the_account_reclaims_its_session() -> None:
     again.send("AUTHENTICATE " + base64.b64encode(b"\0alice\0correct-horse").decode())
     again.send("CAP END")
     # n1 is not marked down: the reclaim waits a little for that, then goes anyway
-    assert again.has("Taking your session back") and not again.has(" 001 ")
-    two.clock.advance(two.hub.reclaim_wait + 1)
+    assert again.has("Logging in to your session") and not again.has(" 001 ")
+    two.clock.advance(two.hub.held_logins.wait + 1)
     lines = again.lines()
     assert any(" 001 alice " in line for line in lines), lines
     assert not again.has("*** Replaying")  # nobody knows where n1 stopped
@@ -232,3 +232,34 @@ def test_the_nick_of_another_account_is_not_reclaimed() -> None:
     thief = server.connect()
     thief.send("NICK owner", "USER x 0 * :X")  # not logged in: the log says no
     assert thief.has(" 433 * owner ") and not thief.has(" 001 ")
+
+
+def test_an_always_on_session_stays_when_its_client_goes_and_replays_at_the_next_login() -> None:
+    _, one, two = two_nodes()
+    alice = one.register("alice")
+    alice.send("REGISTER * * correct-horse", "PRIVMSG NickServ :SET ALWAYS-ON ON")
+    assert alice.has("ALWAYS-ON is on for alice")
+    alice.send("JOIN #a")
+    bob = two.register("bob", caps=("away-notify",))
+    bob.send("JOIN #a")
+    bob.clear()
+    alice.connection_lost()  # no QUIT: the client's network went
+    assert bob.lines() == [":alice!~alice@192.168.1.1 AWAY :Not connected (always-on)"]
+    bob.send("PRIVMSG #a :one", "PRIVMSG alice :two")
+    again = two.sasl_login("alice", "correct-horse")
+    lines = again.lines()
+    assert any(" 001 alice " in line for line in lines), lines
+    notice = next(i for i, line in enumerate(lines) if "*** Replaying 2 lines" in line)
+    assert [line.rsplit(" :", 1)[1] for line in lines[notice + 1 :]] == ["one", "two"]
+    assert bob.has(":alice!~alice@192.168.1.1 AWAY") and not bob.has("QUIT")
+
+
+def test_an_always_on_client_that_quits_is_detached_not_gone() -> None:
+    server = Server()
+    alice = server.register("alice")
+    alice.send("REGISTER * * correct-horse", "PRIVMSG NickServ :SET ALWAYS-ON ON")
+    alice.send("QUIT :see you")
+    assert alice.has("ERROR")
+    bob = server.register("bob")
+    bob.send("WHOIS alice")
+    assert bob.has(" 301 bob alice :Not connected (always-on)")
