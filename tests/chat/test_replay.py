@@ -47,7 +47,7 @@ def test_what_was_said_after_the_node_went_down_is_replayed_once_in_log_order() 
     chat.send("bob", "NOTICE #a :two")
     out = reclaim(chat)
     lines = replayed(out)
-    assert lines[0].startswith("*** Replaying 3 lines you missed while your server was down")
+    assert lines[0].startswith("*** Replaying 3 lines you missed (since ")
     assert lines[1:] == ["one", "psst", "two"]
     answer = [d.message.command for d in out if d.session == "back" and not d.separate]
     assert answer == ["JOIN", "RESUME"]  # the welcome and channel state come first

@@ -148,7 +148,7 @@ def check_lines(shown: list[int], what: str) -> None:
     assert not missed, f"{what} never showed bob's lines {missed} (said while it was away)"
 
 
-REPLAYING = re.compile(r"\*\*\* Replaying (\d+) lines you missed while your server was down")
+REPLAYING = re.compile(r"\*\*\* Replaying (\d+) lines you missed")
 
 
 def check_replay_notice(shown: list[str], after: int, what: str) -> int:

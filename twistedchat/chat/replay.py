@@ -63,7 +63,8 @@ def _between(items: list[Stored], since: int, until: int) -> list[tuple[tuple[in
 
 def replay(world: World, out: Outbox, user: User, connection: str, since: int, until: int) -> None:
     """Send ``connection`` (now ``user``'s) what ``user`` missed between the two log
-    indexes, after the answer to its login (``separate``), with the notice first."""
+    indexes, after the answer to its login (``separate``), with the notice first: its
+    server went down, or it was detached (always-on)."""
     lines = missed(world, user, since, until)
     if not lines:
         return
@@ -73,13 +74,10 @@ def replay(world: World, out: Outbox, user: User, connection: str, since: int, u
     if len(shown) < len(lines):
         text = (
             f"{REPLAY_NOTICE} the last {len(shown)} of the {len(lines)} lines you missed "
-            f"while your server was down (since {first}); CHATHISTORY has the others"
+            f"(since {first}); CHATHISTORY has the others"
         )
     else:
-        text = (
-            f"{REPLAY_NOTICE} {len(shown)} lines you missed while your server was down "
-            f"(since {first})"
-        )
+        text = f"{REPLAY_NOTICE} {len(shown)} lines you missed (since {first})"
     out.send(connection, Message("NOTICE", (user.nick, text)), separate=True)
     for stored in shown:
         own = stored.sender == user.session
