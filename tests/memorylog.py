@@ -6,6 +6,8 @@ connection and the hub are exercised end to end without sockets or processes.
 
 from __future__ import annotations
 
+import base64
+
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
@@ -90,6 +92,16 @@ class Server:
         transport = StringTransport()
         protocol.makeConnection(transport)
         return Client(self, protocol, transport)
+
+    def sasl_login(self, nick: str, password: str, caps: str = "sasl") -> Client:
+        """A client registering as ``nick`` that logs in by SASL PLAIN as the account of
+        that name, asking for ``caps``."""
+        client = self.connect()
+        client.send("CAP LS 302", f"CAP REQ :{caps}", f"NICK {nick}", f"USER {nick} 0 * :{nick}")
+        client.send("AUTHENTICATE PLAIN")
+        plain = base64.b64encode(f"\0{nick}\0{password}".encode()).decode()
+        client.send(f"AUTHENTICATE {plain}", "CAP END")
+        return client
 
     def register(self, nick: str, caps: tuple[str, ...] = ()) -> Client:
         client = self.connect()

@@ -2,6 +2,9 @@
 
 Node 1 serves IRC on 127.0.0.1:6667 (nodes 2 and 3 on 6668 and 6669), so an IRC client can
 join at once. Ctrl-C stops every node cleanly (the leader hands over leadership first).
+Once every node names the same leader it prints the irssi and WeeChat commands that make
+the nodes one network for a client (SASL, a short reconnect: README, "Connecting IRC
+clients"), with their addresses.
 
 Peer links use mutual TLS: the first run creates a cluster CA in DATA-ROOT/ca/ and a
 certificate for every node in DATA-ROOT/nodeN/tls/ (the node's default --peer-tls-dir),
@@ -11,11 +14,13 @@ and later runs issue new ones only where a certificate is missing or no longer f
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import subprocess
 import sys
 import threading
+import urllib.request
 from pathlib import Path
 from typing import IO
 
@@ -57,6 +62,83 @@ def node_command(
         "--secret-file", str(data_root / "cluster.secret"),
         *(option for name in plugins for option in ("--plugin", name)),
     ]  # fmt: skip
+
+
+#: The name the printed client set-up gives the cluster (irssi's network, WeeChat's server).
+NETWORK = "twistedchat"
+
+#: Seconds a client waits before it reconnects to the next node (both clients' minimum).
+RECONNECT_DELAY = 1
+
+
+def irssi_commands(
+    addresses: list[tuple[str, int]],
+    nick: str = "NICK",
+    password: str = "PASSWORD",
+    network: str = NETWORK,
+) -> list[str]:
+    """irssi commands that make the cluster one network: every node a server of it, SASL
+    PLAIN as the account ``nick``. When its node dies, irssi tries the network's other
+    servers in turn at once, and its login takes back the session that held its nick
+    (same channels, no QUIT or JOIN for others); ``server_reconnect_time`` (irssi's own,
+    for every network; 300 s by default) is the wait after a round in which none
+    answered."""
+    return [
+        f"/set server_reconnect_time {RECONNECT_DELAY}",
+        f"/network add -nick {nick} -sasl_mechanism PLAIN -sasl_username {nick}"
+        f" -sasl_password {password} {network}",
+        *(f"/server add -network {network} {host} {port}" for host, port in addresses),
+        f"/connect {network}",
+    ]
+
+
+def weechat_commands(
+    addresses: list[tuple[str, int]],
+    nick: str = "NICK",
+    password: str = "PASSWORD",
+    server: str = NETWORK,
+) -> list[str]:
+    """WeeChat commands for the same: one server of every node's address (WeeChat moves to
+    the next address when one refuses), SASL PLAIN, reconnect after ``RECONNECT_DELAY`` s."""
+    listed = ",".join(f"{host}/{port}" for host, port in addresses)
+    return [
+        f"/server add {server} {listed} -notls -nicks={nick} -username={nick}"
+        f" -sasl_mechanism=plain -sasl_username={nick} -sasl_password={password}"
+        f" -autoreconnect_delay={RECONNECT_DELAY}",
+        f"/connect {server}",
+    ]
+
+
+def client_setup(addresses: list[tuple[str, int]]) -> list[str]:
+    """What ``make run`` prints once the cluster is up: how to connect irssi and WeeChat
+    to all of its nodes at once, to paste with your nick and password filled in."""
+    host, port = addresses[0]
+    return [
+        "twistedchat: to connect an IRC client to every node at once (it moves to another",
+        "twistedchat: node when its own dies, and keeps its nick and channels), register an",
+        f"twistedchat: account once (connect to {host}:{port} as NICK and say",
+        "twistedchat: /msg NickServ REGISTER PASSWORD), then, with NICK and PASSWORD filled in:",
+        "twistedchat: irssi:",
+        *(f"    {command}" for command in irssi_commands(addresses)),
+        "twistedchat: WeeChat:",
+        *(f"    {command}" for command in weechat_commands(addresses)),
+        "twistedchat: or, for any other client, run the gateway "
+        "(.venv/bin/twistd -n --pidfile= chatgateway) and connect to 127.0.0.1:6600.",
+    ]
+
+
+def cluster_is_up(status_ports: list[int]) -> bool:
+    """Every node answers ``/status`` and names the same leader."""
+    leaders = set()
+    direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no http_proxy
+    for port in status_ports:
+        try:
+            url = f"http://127.0.0.1:{port}/status"
+            with direct.open(url, timeout=1) as response:
+                leaders.add(json.load(response).get("leader"))
+        except (OSError, ValueError):
+            return False
+    return len(leaders) == 1 and None not in leaders
 
 
 def _relay(prefix: str, stream: IO[bytes]) -> None:
@@ -109,7 +191,13 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
+    status_ports = [args.base_port + 2000 + i for i in range(args.nodes)]
+    announced = False
     while not stopping.is_set() and all(c.poll() is None for c in children):
+        if not announced and cluster_is_up(status_ports):
+            addresses = [("127.0.0.1", args.base_port + i) for i in range(args.nodes)]
+            print("\n".join(client_setup(addresses)), flush=True)
+            announced = True
         stopping.wait(0.5)
     for child in children:
         if child.poll() is None:

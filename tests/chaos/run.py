@@ -1,7 +1,8 @@
 """Run the chaos suite: ``python -m tests.chaos.run --seed 7 --duration 60``.
 
-Starts real nodes (5 by default), failover-proof clients chatting in one channel, and a
-seeded nemesis; heals everything, lets the clients catch up, then checks the history
+Starts real nodes (5 by default), failover-proof clients chatting in one channel, a
+plain reclaiming client reading it (:mod:`tests.chaos.plain`), and a seeded nemesis;
+heals everything, lets the clients catch up, then checks the history
 (:mod:`tests.chaos.checker`) and that every node holds the same chat state. As root the
 run moves into a network namespace of its own and partitions drop packets; otherwise
 (or with ``--no-netns``) a proxy of the run holds the peer links a partition cuts (see
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from twisted.internet.defer import ensureDeferred, gatherResults
 from twisted.internet.task import deferLater, react
 from twisted.logger import globalLogBeginner, textFileLogObserver
 
-from tests.chaos.checker import History, check, unavailability
+from tests.chaos.checker import History, check, plain_summary, unavailability
 from tests.chaos.cluster import ChaosNode, make_nodes
 from tests.chaos.gateway import GatewayTalker
 from tests.chaos.nemesis import Nemesis
@@ -37,6 +39,7 @@ from tests.chaos.network import (
     namespace,
     namespaces_available,
 )
+from tests.chaos.plain import PlainClient
 from tests.chaos.proxy import PeerProxy
 from tests.chaos.workload import Talker
 from tests.integration.harness import Gateway, cluster_options, free_ports
@@ -65,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=1,
         help="more clients, each a plain IRC client behind a chatgateway",
+    )
+    parser.add_argument(
+        "--plain-clients",
+        type=int,
+        default=1,
+        help="more clients, each a plain IRC client straight to a node that reclaims its "
+        "session by SASL when its connection drops",
     )
     parser.add_argument("--period", type=float, default=0.2, help="seconds between sends")
     parser.add_argument("--dir", type=Path, default=None, help="where data and logs go")
@@ -110,6 +120,7 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
     nodes = make_nodes(root, hosts, extra, proxied=proxy is not None)
     history = History(seed=args.seed)
     talkers: list[Talker | GatewayTalker] = []
+    plains: list[PlainClient] = []
     joins = [arg for node in nodes for arg in ("--join", node.irc)]
     gateway = Gateway(root, free_ports(1)[0], joins)
     reactor.addSystemEventTrigger("before", "shutdown", lambda: [n.stop() for n in nodes])
@@ -122,6 +133,7 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
         say(started, "cluster up")
         addresses = [n.irc for n in nodes]
         clock = reactor.seconds()  # one clock for every client's times, joins included
+        history.clients_from = time.monotonic() - started  # faults are timed from the start
         for i in range(args.clients):
             ordered = addresses[i % len(nodes) :] + addresses[: i % len(nodes)]
             talkers.append(Talker(f"c{i}", reactor, ordered, history, random.Random(rng.random()),
@@ -132,11 +144,15 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
             behind = GatewayTalker(f"g{i}", reactor, gateway.port, history,
                                    random.Random(rng.random()), clock)  # fmt: skip
             talkers.append(behind)
-        await gatherResults([ensureDeferred(t.join()) for t in talkers])
+        for i in range(args.plain_clients):  # its own generator: the same faults per seed
+            plain_rng = random.Random(f"plain-{args.seed}-{i}")
+            plains.append(PlainClient(f"p{i}", reactor, addresses, plain_rng.randrange(len(nodes)),
+                                      history, plain_rng, clock))  # fmt: skip
+        await gatherResults([ensureDeferred(t.join()) for t in [*talkers, *plains]])
         for talker in talkers:  # each is in the channel for every line sent from now on
             history.joined[talker.name] = talker.now()
-        for talker in talkers:
-            talker.begin(args.period)
+        for client in [*talkers, *plains]:
+            client.begin(args.period)
         say(started, "clients joined and talking")
         nemesis = Nemesis(reactor, nodes, network, rng, 2 * ELECTION_TIMEOUT_MS / 1000)
         nemesis.leader = lambda: _leader(reactor, nodes)
@@ -150,8 +166,8 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
         await _heal(reactor, nodes, network)
         say(started, "healed; letting clients catch up")
         await _sleep(reactor, 5)
-        for talker in talkers:
-            talker.halt()
+        for client in [*talkers, *plains]:
+            client.halt()
         await _until(reactor, lambda: _caught_up(history), 120, "every client to catch up",
                      fail=False)  # fmt: skip
         await _until(reactor, lambda: _answered(talkers), 60, "every line to be answered",
@@ -162,7 +178,7 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
         if talkers:
             talkers[0]._send(args.period)  # halted: sends this one line and schedules none
         sentinel = set(history.sent) - before
-        await _until(reactor, lambda: _caught_up(history, sentinel), 60,
+        await _until(reactor, lambda: _caught_up(history, sentinel, plains), 60,
                      "every client to get the sentinel line", fail=False)  # fmt: skip
         digests = await _until(reactor, lambda: _same_state(reactor, nodes), 60,
                                "every node to hold the same state", fail=False)  # fmt: skip
@@ -174,10 +190,10 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
             violations.append(f"the nodes did not converge on one chat state: {points}")
         # Stop everything now (the finally block then has nothing left to do), so that a
         # process that died by itself, would not stop, or logged a traceback is reported.
-        for talker in talkers:
-            talker.halt()
-            talker.close()
-        talkers = []
+        for client in [*talkers, *plains]:
+            client.halt()
+            client.close()
+        talkers, plains = [], []
         gateway.stop()
         for node in nodes:
             node.stop()
@@ -187,9 +203,9 @@ async def run(reactor: Any, args: argparse.Namespace) -> None:
         if violations:
             raise ChaosFailed(f"{len(violations)} violations")
     finally:
-        for talker in talkers:
-            talker.halt()
-            talker.close()
+        for client in [*talkers, *plains]:
+            client.halt()
+            client.close()
         gateway.stop()
         network.heal()
         if proxy is not None:
@@ -207,6 +223,9 @@ def _report(started: float, history: History, violations: list[str], root: Path)
     if gaps:
         longest = max(b - a for a, b in gaps)
         say(started, f"unavailability: {len(gaps)} windows over 1s, longest {longest:.1f}s")
+    for name in sorted(history.plain):  # its times are the clients' (sent, joined)
+        for line in plain_summary(history, name):
+            say(started, line)
     for violation in violations[:50]:
         print(f"  VIOLATION {violation}", flush=True)
     if violations:
@@ -248,13 +267,17 @@ async def _heal(reactor: Any, nodes: list[ChaosNode], network: Network) -> None:
     await _until(reactor, lambda: _leader(reactor, nodes), 60, "a leader after healing")
 
 
-async def _caught_up(history: History, texts: set[str] | None = None) -> bool:
+async def _caught_up(history: History, texts: set[str] | None = None,
+                     plains: Sequence[PlainClient] = ()) -> bool:  # fmt: skip
     """Has every client got ``texts``: by default every line acknowledged or delivered to
-    anyone (uniform agreement wants the unacknowledged ones everywhere too)?"""
+    anyone (uniform agreement wants the unacknowledged ones everywhere too)? The plain
+    clients are asked only for given ``texts`` (the sentinel): what they are owed of the
+    rest is for the checker to say, and a line they missed will not come later."""
     if texts is None:
         texts = set(history.acked)
         texts.update(text for d in history.delivered.values() for text, _ in d)
-    return all(texts <= {text for text, _ in d} for d in history.delivered.values())
+    sets = [{text for text, _ in d} for d in history.delivered.values()]
+    return all(texts <= seen for seen in [*sets, *(p.seen() for p in plains)])
 
 
 async def _answered(talkers: list[Talker | GatewayTalker]) -> bool:

@@ -27,3 +27,4 @@ def test_a_short_chaos_run_has_no_violations(
     report = result.stdout + result.stderr
     assert result.returncode == 0, report[-6000:]
     assert "violations 0" in report
+    assert "p0: " in report  # the plain reclaiming client ran, and was checked

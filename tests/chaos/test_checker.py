@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.chaos.checker import History, check, unavailability
+from tests.chaos.checker import History, check, plain_summary, unavailability
 
 
 def correct() -> History:
@@ -89,3 +89,81 @@ def test_uniform_agreement_binds_only_clients_present_when_the_message_was_sent(
     del history.joined["late"]  # with no join time, the checker cannot hold it to it
     history.lost.clear()
     assert check(history) == ["b: a-3 never delivered, though a saw it (uniform agreement)"]
+
+
+def with_plain(*events: list[object]) -> History:
+    """The correct history, plus a plain client ``p`` that joined at 0.05s (before the
+    first line was placed, which c-1 at 0.01s was not) and then did ``events``."""
+    history = correct()
+    history.sent["c-1"] = 0.01  # said before p's JOIN was answered: not owed to p
+    history.acked["c-1"] = 0.02
+    for client in ("a", "b"):
+        history.delivered[client].insert(0, ["c-1", "4-1"])
+    history.plain["p"] = [["welcome", 0.04, "new"], ["join", 0.05], *events]
+    return history
+
+
+def lines(*texts: str) -> list[list[object]]:
+    return [["line", text] for text in texts]
+
+
+def test_a_plain_client_is_owed_every_line_after_its_first_join_once_in_order() -> None:
+    assert check(with_plain(*lines("a-1", "b-1", "a-2"))) == []
+    history = with_plain(*lines("a-1", "a-2", "a-2", "b-1", "p-1", "ghost"))
+    history.sent["p-1"] = 1.0
+    assert check(history) == [
+        "p: a-2 (1f-1) delivered more than once",
+        "p: b-1 (6-1) delivered out of log order",
+        "p: its own p-1 delivered back to it (it has no echo-message)",
+        "p: ghost delivered but never sent",
+    ]
+    history = with_plain(*lines("a-1", "a-2"))
+    assert check(history) == ["p: acknowledged b-1 (6-1, sent 0.1s) never delivered"]
+    history.sent["b-2"] = 4.0  # never acknowledged, but a saw it: in the log, so owed
+    history.delivered["a"].append(["b-2", "20-1"])
+    history.delivered["b"].append(["b-2", "20-1"])
+    assert check(history)[1:] == ["p: b-2 (20-1, sent 4.0s) never delivered, though a, b saw it "
+                                  "(uniform agreement)"]  # fmt: skip
+
+
+def test_a_reclaimed_session_owes_what_was_said_meanwhile_unless_the_replay_was_cut() -> None:
+    back = [["drop", 0.15, "connection lost"], ["welcome", 2.0, "back"], ["join", 2.0]]
+    history = with_plain(*lines("a-1"), *back, *lines("a-2"))
+    assert check(history) == ["p: acknowledged b-1 (6-1, sent 0.1s) never delivered"]
+    replayed = [["replay", 2.0, 1, 1], *lines("b-1", "a-2")]
+    assert check(with_plain(*lines("a-1"), *back, *replayed)) == []
+    cut = [["replay", 2.0, 1, 2], *lines("a-2")]  # the last 1 of 2: b-1 was left out
+    assert check(with_plain(*lines("a-1"), *back, *cut)) == []
+    cut = [["replay", 2.0, 1, 2], *lines("b-1")]  # but a-2, sent later, is still owed
+    assert check(with_plain(*lines("a-1"), *back, *cut)) == [
+        "p: acknowledged a-2 (1f-1, sent 3.0s) never delivered"
+    ]
+
+
+def test_a_failed_reclaim_owes_nothing_until_the_client_joined_again() -> None:
+    anew = [["drop", 0.15, "connection lost"], ["welcome", 2.0, "new"], ["join", 2.1]]
+    history = with_plain(*lines("a-1"), *anew, *lines("a-2"))
+    assert check(history) == []  # b-1 was said while it had no session
+    history.sent["b-2"] = 2.5  # after its JOIN was answered: owed
+    history.acked["b-2"] = 2.6
+    for client in ("a", "b"):
+        history.delivered[client].insert(-1, ["b-2", "1e-1"])
+    assert check(history) == ["p: acknowledged b-2 (1e-1, sent 2.5s) never delivered"]
+    history.plain["p"] = history.plain["p"][:-2]  # registered anew, never joined again:
+    assert check(history) == [  # owed nothing more, but that is a violation of its own
+        "p: not back in the channel by the end (its session had ended (registered anew at 2.0s))"
+    ]
+    history.plain["p"].append(["gave-up", 9.0, 200])
+    assert check(history)[0] == "p: gave up reconnecting after 200 failed attempts in a row at 9.0s"
+
+
+def test_the_summary_counts_reclaims_and_groups_the_lines_a_plain_client_missed() -> None:
+    back = [["drop", 0.15, "connection lost"], ["welcome", 2.0, "back"], ["join", 2.0]]
+    history = with_plain(*lines("c-1"), *back, ["replay", 2.0, 1, 1], *lines("a-2"))
+    history.faults = [[0.0, 0.5, "kill -9 node1, restarted"]]
+    history.clients_from = 0.6  # the clients' clock started 0.6s into the run
+    assert plain_summary(history, "p") == [
+        "p: 2 lines seen, 1 drops, 1 reclaims, 0 failed (registered anew), 1 replays (0 cut)",
+        "p: 2 owed lines never delivered: a-1 (5-1, sent 0.0s) .. b-1 (6-1, sent 0.1s), "
+        "during: kill -9 node1, restarted",
+    ]

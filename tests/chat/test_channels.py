@@ -12,13 +12,14 @@ def test_first_joiner_creates_the_channel_as_operator_with_nt() -> None:
     out = chat.send("alice", "JOIN #Room")
     assert to(out, "alice") == [
         ":alice!~alice@host JOIN #Room",
+        ":srv MARKREAD #Room *",  # draft/read-marker (the connection drops it for others)
         ":srv 353 alice = #Room @alice",
         ":srv 366 alice #Room :End of /NAMES list",
     ]
     out = chat.send("bob", "JOIN #room")
     assert recipients(out, "JOIN") == ["alice", "bob"]
     assert to(out, "alice") == [":bob!~bob@host JOIN #Room"]  # the channel's own spelling
-    assert to(out, "bob")[1:] == [
+    assert to(out, "bob")[2:] == [
         ":srv 353 bob = #Room :@alice bob",
         ":srv 366 bob #Room :End of /NAMES list",
     ]
@@ -32,11 +33,11 @@ def test_join_sends_topic_before_names() -> None:
     chat.send("alice", "TOPIC #a :hello world")
     out = chat.send("bob", "JOIN #a")
     topic_time = str((chat.time - 1000) // 1000)
-    assert to(out, "bob")[1:3] == [
+    assert to(out, "bob")[2:4] == [
         ":srv 332 bob #a :hello world",
         f":srv 333 bob #a alice!~alice@host {topic_time}",
     ]
-    assert codes(out, "bob")[3:] == ["353", "366"]
+    assert codes(out, "bob")[4:] == ["353", "366"]
 
 
 def test_join_several_with_keys_and_join_zero() -> None:
@@ -46,7 +47,8 @@ def test_join_several_with_keys_and_join_zero() -> None:
     chat.send("alice", "MODE #a +k ka")
     chat.send("alice", "MODE #b +k kb")
     out = chat.send("bob", "JOIN #a,#b,#c ka,wrong")
-    assert codes(out, "bob") == ["JOIN", "353", "366", "475", "JOIN", "353", "366"]
+    joined = ["JOIN", "MARKREAD", "353", "366"]
+    assert codes(out, "bob") == [*joined, "475", *joined]
     out = chat.send("bob", "JOIN 0")
     assert to(out, "bob") == [":bob!~bob@host PART #a", ":bob!~bob@host PART #c"]
     assert chat.state.channel_count() == 2  # #c had only default state
@@ -62,7 +64,7 @@ def test_join_bad_names() -> None:
         ":srv 479 alice #a\x07b :Illegal channel name"
     ]
     assert codes(chat.send("alice", "JOIN #abcdefghij"), "alice") == ["479"]
-    assert codes(chat.send("alice", "JOIN &local"), "alice") == ["JOIN", "353", "366"]
+    assert codes(chat.send("alice", "JOIN &local"), "alice") == ["JOIN", "MARKREAD", "353", "366"]
 
 
 def test_join_is_refused_when_banned_invite_only_keyed_or_full() -> None:

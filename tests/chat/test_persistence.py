@@ -61,7 +61,7 @@ def test_node_reset_empties_channels_and_keeps_their_state() -> None:
     chat.connect("c", "carol", node="n1")
     assert codes(chat.send("c", "JOIN #keep"), "c") == ["475"]
     out = chat.send("c", "JOIN #keep sesame")
-    assert to(out, "c")[1] == ":srv 332 carol #keep :a topic that lasts"
-    assert to(out, "c")[3] == ":srv 353 carol = #keep @carol"  # first joiner of an empty channel
+    assert to(out, "c")[2] == ":srv 332 carol #keep :a topic that lasts"
+    assert to(out, "c")[4] == ":srv 353 carol = #keep @carol"  # first joiner of an empty channel
     assert chat.query("c", "MODE #keep")[0] == ":srv 324 carol #keep +mnk sesame"
     assert chat.query("c", "MODE #keep b")[0].split()[4] == "troll!*@*"

@@ -40,3 +40,18 @@ def test_snapshot_is_versioned_json() -> None:
     assert json.loads(data)["version"] == 1
     with pytest.raises(SnapshotError):
         ChatState.restore(b'{"version": 99}', ChatLimits())
+
+
+def test_a_nodes_sessions_keep_their_order_across_restore_moves_included() -> None:
+    """Restarts and losses end a node's sessions in this order (their QUITs, WHOWAS and
+    ended records): a restored replica must keep the one the others have (found by the
+    chaos suite: three sessions moved onto one node, then the node restarted)."""
+    chat = Chat()
+    for nick in ("six", "seven", "eight"):
+        chat.connect(nick, nick, node="a")
+    world = chat.state._world
+    for nick in ("seven", "eight", "six"):
+        world.move_user(world.users[nick], "b")
+    restored = ChatState.restore(chat.state.snapshot(), ChatLimits())
+    assert restored.sessions_of_node("b") == chat.state.sessions_of_node("b")
+    assert restored.sessions_of_node("b") == ["seven", "eight", "six"]

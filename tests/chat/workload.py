@@ -31,11 +31,20 @@ QUERIES = ["NAMES #a", "NAMES #b,&c", "LIST", "WHO #a", "WHO *", "WHOIS u1", "WH
            "MODE #a b", "MODE #a e", "MODE #a +I", "TOPIC #a", "LUSERS", "MODE u1",
            "CHATHISTORY LATEST alice * 5",
            "CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z "
-           "timestamp=2100-01-01T00:00:00.000Z 5"]  # fmt: skip
+           "timestamp=2100-01-01T00:00:00.000Z 5", "MARKREAD #a", "MARKREAD u1"]  # fmt: skip
+#: MARKREAD's: old, in the future (cut to the log's clock), and not timestamps at all.
+STAMPS = [
+    "timestamp=2000-01-01T00:00:00.000Z",
+    "timestamp=2010-06-01T12:00:00.5Z",
+    "timestamp=2100-01-01T00:00:00.000Z",
+    "*",
+    "timestamp=2020-02-30T00:00:00.000Z",
+]
+
 
 LIMITS = ChatLimits(
     whowas=5, session_records=4, maxlist=3, chanlimit=3, max_channels=4, targmax=2, modes=2,
-    topiclen=10, awaylen=5, kicklen=5,
+    topiclen=10, awaylen=5, kicklen=5, read_markers=3, read_markers_total=5,
 )  # fmt: skip
 
 Step = tuple[int, int, int, int, int, int]  # mode, session, kind, a, b, c
@@ -82,6 +91,7 @@ _KINDS: list[Callable[[int, int, int], Message]] = [
     lambda a, b, c: Message(
         "RENAME", (_pick(CHANNELS, a), _pick(CHANNELS, b), *((_pick(TEXTS, c),) if c % 2 else ()))
     ),
+    lambda a, b, c: Message("MARKREAD", (_target(a, b), _pick(STAMPS, c))),
 ]
 
 

@@ -102,3 +102,21 @@ def start_irssi(home: Path, port: int, nick: str = "irssiuser") -> Terminal:
     (home / "config").write_text(IRSSI_CONFIG % {"log": log})
     argv = ["irssi", "--home", str(home), "-c", "127.0.0.1", "-p", str(port), "-n", nick]
     return Terminal(argv, home, log)
+
+
+def start_irssi_typing(home: Path, nick: str, commands: list[str]) -> Terminal:
+    """irssi with a fresh home and no server given, as ``nick``; once it is up it is
+    typed ``commands`` (``/network add ...``, ``/server add ...``, ``/connect ...``), as a
+    user would set it up."""
+    home.mkdir(parents=True, exist_ok=True)
+    log = home / "irssi.log"
+    (home / "config").write_text(IRSSI_CONFIG % {"log": log})
+    terminal = Terminal(["irssi", "--home", str(home), "-n", nick], home, log)
+    try:
+        terminal.wait_shown("Irssi v", 10)  # its banner: the log is open, input is read
+        for command in commands:
+            terminal.type(command)
+    except BaseException:
+        terminal.stop()
+        raise
+    return terminal

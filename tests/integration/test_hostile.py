@@ -68,6 +68,12 @@ def hostile_lines(rng: random.Random, n: int) -> list[bytes]:
         lambda: b"WALLOPS :hello",
         lambda: b"MODE #x +eI $a:x $m:*!*@*",
         lambda: b"MODE #x +b $q:unknown",
+        lambda: b"PRIVMSG NickServ :SET ALWAYS-ON " + b"ON" * rng.randrange(1, 200),
+        lambda: b"PRIVMSG NickServ :SET " + bytes(rng.randrange(33, 127) for _ in range(80)),
+        lambda: b"PRIVMSG NickServ :IDENTIFY alice " + b"p" * 300,
+        lambda: b"MARKREAD #x timestamp=" + b"9" * 200,
+        lambda: b"NODES " + b"n" * 500,
+        lambda: b"QUIT :" + b"q" * 600,
     ]
     return [rng.choice(makers)() for _ in range(n)]
 

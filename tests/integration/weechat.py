@@ -71,9 +71,21 @@ def _wait_gone(pid: int, timeout: float) -> bool:
 class WeeChat:
     """One ``weechat-headless`` in a detached tmux session, connected as ``nick``."""
 
-    def __init__(self, home: Path, port: int, nick: str = "weeuser"):
+    def __init__(
+        self,
+        home: Path,
+        port: int,
+        nick: str = "weeuser",
+        *,
+        connect: list[str] | None = None,
+        server: str = SERVER,
+    ):
+        """``connect``: WeeChat commands run at start instead of adding and connecting to
+        the one server on ``port`` (they must add and connect to ``server``, the name its
+        buffers are under: ``irc.server.<server>``)."""
         self.home = home
         self.nick = nick
+        self.server = server
         self.fifo = home / "fifo"
         self.logs = home / "logs"
         home.mkdir(parents=True, exist_ok=True)
@@ -85,11 +97,17 @@ class WeeChat:
                 "/set logger.file.flush_delay 0",
                 # Show the nick list (353) on join, not only the count (366).
                 '/set irc.look.display_join_message "329,332,333,353,366"',
-                f"/server add {SERVER} 127.0.0.1/{port} -notls -noautoreconnect"
-                f" -nicks={nick} -username={nick} -realname=WeeChat"
-                # No anti-flood queue: by default a command waits 2 s after the last one.
-                " -anti_flood_prio_high=0 -anti_flood_prio_low=0",
-                f"/connect {SERVER}",
+                *(
+                    connect
+                    if connect is not None
+                    else [
+                        f"/server add {SERVER} 127.0.0.1/{port} -notls -noautoreconnect"
+                        f" -nicks={nick} -username={nick} -realname=WeeChat"
+                        # No anti-flood queue: by default a command waits 2 s after the last.
+                        " -anti_flood_prio_high=0 -anti_flood_prio_low=0",
+                        f"/connect {SERVER}",
+                    ]
+                ),
             ]
         )
         argv = [
@@ -125,7 +143,7 @@ class WeeChat:
     def command(self, command: str, buffer: str | None = None) -> None:
         """Run ``command`` (``/join #x``) in ``buffer`` (``irc.test.#x``; the server's
         buffer when None), as if typed there."""
-        target = buffer or f"irc.server.{SERVER}"
+        target = buffer or f"irc.server.{self.server}"
         line = f"{target} *{command}\n".encode()
         if len(line) > select.PIPE_BUF:  # longer writes to a pipe may be cut or interleaved
             raise ValueError(f"a fifo line of {len(line)} bytes: at most {select.PIPE_BUF}")

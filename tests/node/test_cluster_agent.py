@@ -148,3 +148,38 @@ def test_a_node_with_other_settings_is_ignored_and_named_once_a_minute() -> None
     assert "settings fingerprint theirs is not ours (ours)" in about_b[0]
     assert FIX in about_b[0]
     assert len([line for line in logged if "ignoring node d" in line]) == 1
+
+
+@dataclass
+class SilentReplica(FakeReplica):
+    """What the silence reports read: last contacts, commits known, who led us."""
+
+    last_contact: dict[str, float] = field(default_factory=dict)
+    commits: dict[str, int] = field(default_factory=dict)
+    leaders: frozenset[str] = frozenset()
+
+    def known_commit(self, member: str) -> int | None:
+        return self.commits.get(member)
+
+    def led_us_last(self, member: str) -> bool:
+        return member in self.leaders
+
+
+def test_the_leader_marks_silent_members_down_but_not_right_after_a_pause() -> None:
+    replica = SilentReplica("a", role="leader", last_contact={"old": 10.0}, commits={"old": 42},
+                            leaders=frozenset({"old"}))  # fmt: skip
+    reports: list[tuple[str, int]] = []
+    agent = ClusterAgent(
+        "c", Addresses("a", "irc", "status"), replica,  # type: ignore[arg-type]
+        Directory(expiry=5), Clock(), send_announcement=lambda a: None,
+        client_count=lambda: 0, node_lost=lambda node: None, capacity=10,
+        policy=MembershipPolicy(bootstrap_expect=1), settings="s", silence=0.8,
+        node_down=lambda node, at: reports.append((node, at)), is_down=lambda node: False,
+    )  # fmt: skip
+    agent._leader_since = 10.5  # we won the election after the old leader went quiet
+    agent._report_silence(11.0, {"old", "follower"})
+    assert reports == []  # the first look after a gap (or a pause of ours) says nothing
+    agent._report_silence(11.2, {"old", "follower"})
+    assert reports == [("old", 42)]  # counted from its last entries, not from our election
+    agent._report_silence(11.4, {"old", "follower"})
+    assert reports == [("old", 42), ("follower", 0)]  # never answered us: where is unknown

@@ -128,3 +128,20 @@ def test_a_session_resumed_to_the_node_inside_the_gap_waits_for_its_client() -> 
     assert again.closed
     lagging.clock.advance(lagging.hub.resume_grace + 2)
     assert not leader.hub.state.nick_in_use("bob")  # nobody resumed it: it quit
+
+
+def test_both_clients_of_a_user_on_the_lagging_node_get_the_gap_once_each() -> None:
+    leader, lagging = _cluster()
+    carol = leader.register("carol")
+    laptop = lagging.register("alice")
+    laptop.send("REGISTER * * correct-horse", "JOIN #x")
+    phone = lagging.sasl_login("alice", "correct-horse")
+    carol.send("JOIN #x")
+    assert phone.has(" 001 alice ")
+    laptop.clear()
+    phone.clear()
+    _falls_behind(lagging)
+    carol.send("PRIVMSG #x :gap")
+    _installs_snapshot_of(lagging, leader)
+    carol.send("PRIVMSG #x :after")
+    assert _said(laptop) == ["gap", "after"] and _said(phone) == ["gap", "after"]

@@ -184,7 +184,7 @@ def test_unsupported_field_type_fails_at_compile_time() -> None:
 
 def test_wire_schema_is_pinned() -> None:
     """If this fails, a registered type changed: bump WIRE_VERSION and update the text."""
-    assert WIRE_VERSION == 3
+    assert WIRE_VERSION == 4
     assert codec.describe_schema() == "\n".join(
         [
             "1 RequestVote(src: str, dst: str, term: int, last_log_index: int, "
@@ -195,7 +195,7 @@ def test_wire_schema_is_pinned() -> None:
             "prev_log_term: int, entries: tuple[Entry, ...], leader_commit: int, read_ctx: int)",
             "4 AppendEntriesResponse(src: str, dst: str, term: int, success: bool, "
             "match_index: int, conflict_index: int, conflict_term: int, read_ctx: int, "
-            "time: int)",
+            "time: int, commit: int)",
             "5 InstallSnapshot(src: str, dst: str, term: int, last_included_index: int, "
             "last_included_term: int, config_voters: tuple[str, ...], "
             "config_learners: tuple[str, ...], offset: int, data: bytes, done: bool)",

@@ -188,13 +188,14 @@ def test_a_follower_acknowledges_entries_only_once_they_are_durable() -> None:
     )
     ready = follower.ready()
     assert ready.messages == [] and ready.must_sync
-    assert ready.after_persist == [AppendEntriesResponse("b", "a", 1, True, durable + 2)]
+    answer = AppendEntriesResponse("b", "a", 1, True, durable + 2, commit=durable)
+    assert ready.after_persist == [answer]  # with the commit index it learnt
     # A heartbeat meanwhile (at the leader's next index) is answered at once, for the
     # durable prefix only: a slow disk delays acknowledgements, never heartbeats.
     follower.step(AppendEntries("a", "b", 1, durable + 2, 1, (), durable))
     beat = follower.ready()
     assert not beat.must_sync and beat.messages == [
-        AppendEntriesResponse("b", "a", 1, True, durable)
+        AppendEntriesResponse("b", "a", 1, True, durable, commit=durable)
     ]
     follower.persisted(ready)
     assert follower.log.durable_index == durable + 2
@@ -794,7 +795,7 @@ def test_a_leader_removing_itself_is_heard_until_its_removal_commits() -> None:
     assert follower.configuration.voters == frozenset("bc")
     follower.persisted(follower.ready())
     follower.step(AppendEntries("a", "b", 2, 2, 2, (), 1))  # still a's term: heard
-    assert follower.ready().messages == [AppendEntriesResponse("b", "a", 2, True, 2)]
+    assert follower.ready().messages == [AppendEntriesResponse("b", "a", 2, True, 2, commit=1)]
     follower.step(AppendEntries("a", "b", 2, 2, 2, (), 2))  # the removal commits
     follower.ready()
     follower.step(AppendEntries("a", "b", 3, 2, 2, (), 2))  # from then on a is nobody

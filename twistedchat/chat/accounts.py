@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from twistedchat.chat import nickguard
+from twistedchat.chat import alwayson, nickguard
 from twistedchat.chat.context import Context
 from twistedchat.chat.model import User, World
 from twistedchat.chat.outbox import Outbox
@@ -34,6 +34,39 @@ class Account:
     name: str
     password_hash: str
     registered_at: int
+    always_on: bool | None = None  # NickServ SET ALWAYS-ON; None: the server's default
+
+
+#: What NickServ SET ALWAYS-ON takes, and what each means for :attr:`Account.always_on`.
+ALWAYS_ON_CHOICES = {"ON": True, "OFF": False, "DEFAULT": None}
+
+
+def set_option(ctx: Context) -> None:
+    """NickServ ``SET ALWAYS-ON [ON|OFF|DEFAULT]`` for the session's account (the only
+    option so far); without a value, says what it is. Answered by NickServ's NOTICEs."""
+    user = ctx.user
+    account = None if user.account is None else ctx.world.accounts.get(casefold(user.account))
+    option = ctx.params[0].upper() if ctx.params else ""
+    value = ctx.params[1].upper() if len(ctx.params) > 1 else None
+    mode = ctx.limits.always_on
+    if account is None:
+        text = "You are not logged in."
+    elif option != "ALWAYS-ON":
+        text = "Options: ALWAYS-ON [ON|OFF|DEFAULT]."
+    elif value is not None and value not in ALWAYS_ON_CHOICES:
+        text = "ALWAYS-ON takes ON, OFF or DEFAULT."
+    elif value is not None and mode in ("off", "mandatory"):
+        text = f"Always-on is {'off' if mode == 'off' else 'mandatory'} on this network."
+    else:
+        if value is not None:
+            account.always_on = ALWAYS_ON_CHOICES[value]
+        on = alwayson.enabled(ctx.world, user)
+        text = (
+            f"ALWAYS-ON is {'on' if on else 'off'} for {account.name}"
+            f"{' (the network default)' if account.always_on is None else ''}: your session "
+            + ("stays in its channels when your client leaves." if on else "ends with your client.")
+        )
+    ctx.out.send(user.session, Message("NOTICE", (user.nick, text), SERVICE_PREFIX))
 
 
 def register(ctx: Context) -> None:

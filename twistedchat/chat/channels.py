@@ -6,6 +6,8 @@ from twistedchat.chat.context import Context
 from twistedchat.chat.delivery import without
 from twistedchat.chat.limits import truncate
 from twistedchat.chat.listings import names_replies, topic_replies
+from twistedchat.chat.markstore import CAP as READ_MARKER
+from twistedchat.chat.markstore import marker_message
 from twistedchat.chat.model import Channel, Topic, User
 from twistedchat.wire import numerics as N
 from twistedchat.wire.casemap import casefold
@@ -73,6 +75,9 @@ def _join(ctx: Context, name: str, key: str) -> None:
     message = ctx.out.user_message(user, "JOIN", *user.join_params(channel.name))
     world.remember_event(channel, ctx.time, message)
     ctx.out.send_all(channel.members, message)
+    # draft/read-marker: the joiner's marker for the channel, after the JOIN, before NAMES
+    marker = world.read_markers.get(user.account, channel.name)
+    ctx.out.send(user.session, marker_message(channel.name, marker), needs=READ_MARKER)
     if user.away is not None:  # away-notify: members learn it with the JOIN
         away = ctx.out.user_message(user, "AWAY", user.away)
         ctx.out.send_all(channel.members, away, skip=user.session)

@@ -31,6 +31,15 @@ CONNECT = "@CONNECT"  # a connection finished registration: params (nick, user, 
 NODE_RESET = "@NODE-RESET"  # a node (re)started: end every session it owned (its addresses)
 SERVER_TAG = "server"  # on a NODE-RESET: the node's IRC server name
 NODE_LOST = "@NODE-LOST"  # the leader gave up on a dead node: end its sessions (params: (node,))
+#: The leader stopped hearing from a node: (node, the last log index it is known to have
+#: learnt committed, so handed out); and heard from it again: (node,). See chat/replay.py.
+NODE_DOWN = "@NODE-DOWN"
+NODE_UP = "@NODE-UP"
+#: A node holding a login that would take over or join a session asks the node that
+#: session is on whether its connection is there: (session,); the answer, from a node
+#: that has it: (session,). The chat does not change (node/hub.py).
+PROBE = "@PROBE"
+ALIVE = "@ALIVE"
 TICK = "@TICK"  # the leader's clock for plugins' time-driven actions (params: ())
 PLUGIN_SAY = "@PLUGIN-SAY"  # a leader hook's answer: params (plugin, target, text)
 MOVE = "@MOVE"  # the leader asks a node to move some resumable clients: (node, count)
@@ -45,6 +54,10 @@ ADMIN = "@ADMIN"
 REGISTER = "@REGISTER"  # (account, hash[, "NickServ"])
 LOGIN = "@LOGIN"  # (account,)
 REHASH = "@REHASH"  # (account, old hash, new hash)
+ACCOUNT_SET = "@ACCOUNT-SET"  # NickServ SET: (option[, value]) of the session's account
+#: On a QUIT a node proposes for a connection that was lost: the last log index whose
+#: deliveries it handed to that connection (an always-on session replays from there).
+HANDED_TAG = "handed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,20 +36,26 @@ from twistedchat.chat import (
     modes,
     operators,
     queries,
+    readmarker,
     redaction,
     rename,
     users,
 )
 from twistedchat.chat.command import (
+    ACCOUNT_SET,
     ADMIN,
+    ALIVE,
     CONNECT,
     LOGIN,
     MOVE,
+    NODE_DOWN,
     NODE_LOST,
     NODE_RESET,
+    NODE_UP,
     OPER,
     ORPHAN_QUIT,
     PLUGIN_SAY,
+    PROBE,
     REGISTER,
     REHASH,
     RESUME,
@@ -196,6 +202,10 @@ _TABLE = (
     # subscriptions), before it would ask the replica (decision 0030)
     Spec("METADATA", Answer.REPLICA, 2, apply=metadata.write, query=metadata.query,
          writes_when=metadata.writes),
+    # with a timestamp it sets the account's read marker (draft/read-marker, 0034); no
+    # minimum: a missing target is FAIL MARKREAD NEED_MORE_PARAMS, not a 461
+    Spec("MARKREAD", Answer.REPLICA, apply=readmarker.write, query=readmarker.query,
+         writes_when=readmarker.sets),
     _query("NAMES", queries.names),
     _query("LIST", queries.list_),
     _query("WHO", queries.who),
@@ -213,8 +223,10 @@ _TABLE = (
     _write(REGISTER, accounts.register),
     _write(LOGIN, accounts.login),
     _write(REHASH, accounts.rehash),
+    _write(ACCOUNT_SET, accounts.set_option),
     *(Spec(name, Answer.LOG) for name in (
-        NODE_RESET, NODE_LOST, TICK, PLUGIN_SAY, MOVE, RESUME, ORPHAN_QUIT, ADMIN)),
+        NODE_RESET, NODE_LOST, NODE_DOWN, NODE_UP, PROBE, ALIVE, TICK, PLUGIN_SAY, MOVE, RESUME,
+        ORPHAN_QUIT, ADMIN)),
 )  # fmt: skip
 
 #: Every command, by name (upper case).

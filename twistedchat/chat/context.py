@@ -14,13 +14,18 @@ from twistedchat.wire.message import Message
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """One registered user's command being applied; ``time`` is the entry's (ms)."""
+    """One registered user's command being applied; ``time`` is the entry's (ms).
+
+    ``origin`` is the session id of the connection that sent it: ``user.session``, or one
+    of the user's further clients (multiclient); "" when it is the user's own.
+    """
 
     world: World
     out: Outbox
     user: User
     message: Message
     time: int
+    origin: str = ""
 
     @property
     def params(self) -> tuple[str, ...]:

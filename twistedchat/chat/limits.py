@@ -22,7 +22,10 @@ class ChatLimits:
     reset, or never registered) keep their last sequence number for exactly-once. The
     ``history_*`` limits bound the replicated message history (see ``chat.history``), and
     the ``mail_*`` ones the messages kept for offline accounts (see ``chat.mailbox``), and
-    the ``metadata_*`` ones the IRCv3 metadata of one user or channel (``chat.metadata``).
+    the ``metadata_*`` ones the IRCv3 metadata of one user or channel (``chat.metadata``),
+    the ``read_markers*`` ones the IRCv3 read markers kept (``chat.markstore``);
+    ``replay_lines`` caps what a reclaimed session is replayed (``chat.replay``), and the
+    ``always_on*`` ones the sessions that stay without a client (``chat.alwayson``).
     """
 
     nicklen: int = 30  # NICKLEN
@@ -51,6 +54,14 @@ class ChatLimits:
     metadata_keys: int = 20  # draft/metadata-3 max-keys: keys on one user or channel
     metadata_key_bytes: int = 64  # max-key-bytes
     metadata_value_bytes: int = 300  # max-value-bytes (a key and value fit one 761 line)
+    replay_lines: int = 300  # lines replayed to a session reclaimed from a down node
+    always_on: str = "opt-in"  # off, opt-in, opt-out or mandatory (see chat.alwayson)
+    always_on_days: int = 30  # a detached always-on session ends after this long
+    always_on_max: int = 1000  # detached sessions at once; past it, leaving quits
+    multiclient: bool = True  # a login to a connected account joins it (chat.multiclient)
+    clients_per_user: int = 8  # connections one user may have at once (multiclient)
+    read_markers: int = 200  # draft/read-marker: markers one account keeps (LRU)
+    read_markers_total: int = 100_000  # markers of all accounts together (LRU)
 
 
 #: A multiline message (IRCv3 ``draft/multiline``, one PRIVMSG or NOTICE whose text holds

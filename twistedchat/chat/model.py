@@ -20,14 +20,26 @@ if TYPE_CHECKING:
 from twistedchat.chat.extbans import is_mute, matches
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.mailbox import Mailboxes
+from twistedchat.chat.markstore import ReadMarkers
 from twistedchat.wire.casemap import casefold
 
 #: Channel modes a new channel starts with; a channel with only these is "default".
 DEFAULT_FLAGS = "nt"
 #: Resume tokens a session accepts at once: the current one and the last few before it.
 RESUME_TOKENS_KEPT = 4
+#: ``NodeInfo.down_at`` of a node marked down by a leader that cannot tell where it stopped.
+DOWN_UNKNOWN = -1
 
 _V = TypeVar("_V")
+
+
+@dataclass(slots=True)
+class Client:
+    """A further connection of a user logged in from several clients (multiclient): the
+    node it is on, and its own last applied ``seq`` (its writes are numbered apart)."""
+
+    node: str
+    seq: int
 
 
 @dataclass(slots=True)
@@ -56,6 +68,15 @@ class User:
     bot: bool = False  # user mode +B (IRCv3 bot-mode)
     wallops: bool = False  # user mode +w: receives WALLOPS
     metadata: dict[str, str] = field(default_factory=dict)  # draft/metadata-3, in order set
+    #: An always-on session with no client (see :mod:`~twistedchat.chat.alwayson`): the
+    #: last log index its client was handed (0: it has a client), and since when (ms).
+    detached_at: int = 0
+    detached_since: int = 0
+    auto_away: bool = False  # its away message was set by detaching, and goes on return
+    #: Further connections of the user (multiclient), by their session ids, in attach
+    #: order; ``first_gone``: the connection ``session`` names left while they stayed.
+    clients: dict[str, Client] = field(default_factory=dict)
+    first_gone: bool = False
 
     @property
     def prefix(self) -> str:
@@ -218,7 +239,7 @@ def run_of(session: str) -> str:
 @dataclass(slots=True)
 class NodeInfo:
     """What the log says about a node: its IRC addresses and server name, current run,
-    peak and current users.
+    peak and current users, and whether the leader hears from it.
 
     ``run`` names the node's process since its last restart (``NODE/BOOT``, see
     :func:`run_of`). ``sessions`` (its users, in connect order) is derived from the users
@@ -230,6 +251,10 @@ class NodeInfo:
     max_users: int = 0
     sessions: dict[str, None] = field(default_factory=dict)
     server: str = ""  # its IRC server name ("" until a NODE-RESET of this version named it)
+    #: While the leader hears nothing from the node: the last log index the node is known
+    #: to have handed out (see :mod:`~twistedchat.chat.replay`), or :data:`DOWN_UNKNOWN`;
+    #: 0 while it is up.
+    down_at: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +301,8 @@ class World:
         self.logins: dict[str, dict[str, None]] = {}  # folded account -> its sessions (derived)
         self.nick_guard: dict[str, int] = {}  # session -> since when it holds another's nick
         self.resumable: dict[str, str] = {}  # resume token hash -> session
+        self.detached: dict[str, None] = {}  # detached always-on sessions, oldest first (derived)
+        self.clients: dict[str, str] = {}  # further connection -> its user's session (derived)
         self.plugin_data: dict[str, dict[str, Any]] = {}  # plugin name -> its JSON store
         self.history = History(
             limits.history_max, limits.history_days, limits.history_conversations
@@ -296,6 +323,7 @@ class World:
             limits.mail_per_account, limits.mail_per_sender, limits.mail_from_sender,
             limits.mail_accounts, limits.history_days,
         )  # fmt: skip
+        self.read_markers = ReadMarkers(limits.read_markers, limits.read_markers_total)
 
     # -- lookups -----------------------------------------------------------------------
 
@@ -357,6 +385,32 @@ class World:
         self._place(user)
         if user.account is not None:
             self.logins.setdefault(casefold(user.account), {})[user.session] = None
+        if user.detached_at:
+            self.detached[user.session] = None
+        for client in user.clients:
+            self.clients[client] = user.session
+
+    def user_of(self, session: str) -> tuple[User, Client | None] | None:
+        """The user a connection's session id is of, with its :class:`Client` record if it
+        is a further connection of that user (multiclient); None if it is of no one."""
+        user = self.users.get(session)
+        if user is not None:
+            return user, None
+        owner = self.clients.get(session)
+        if owner is None:
+            return None
+        user = self.users[owner]
+        return user, user.clients[session]
+
+    def attach_client(self, user: User, session: str, node: str, seq: int) -> None:
+        """Connection ``session`` (on ``node``) is now a further client of ``user``."""
+        user.clients[session] = Client(node, seq)
+        self.clients[session] = user.session
+
+    def drop_client(self, user: User, session: str) -> Client:
+        """Connection ``session`` of ``user`` went; returns its record."""
+        del self.clients[session]
+        return user.clients.pop(session)
 
     def log_in(self, user: User, account: str) -> None:
         """``user`` (not logged in yet) is now logged in to ``account``."""
@@ -414,6 +468,9 @@ class World:
         self.presence.append((user.nick, None))
         del self.users[user.session]
         del self.nodes[user.node].sessions[user.session]
+        self.detached.pop(user.session, None)
+        for client in user.clients:
+            del self.clients[client]
         self._forget_login(user)
         for token_hash in user.resume_hashes():
             self.resumable.pop(token_hash, None)

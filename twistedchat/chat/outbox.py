@@ -47,7 +47,7 @@ class Outbox:
 
     def __init__(self, index: int, time: int):
         self.deliveries: list[Sending] = []
-        self._index = index
+        self.index = index  # of the entry being applied
         self._time = server_time(time)
         self._count = 0
 
@@ -62,7 +62,7 @@ class Outbox:
         self._count += 1
         tags = dict(client_tags)
         tags["time"] = self._time
-        tags["msgid"] = f"{self._index:x}-{self._count}"
+        tags["msgid"] = f"{self.index:x}-{self._count}"
         if user.account is not None:
             tags["account"] = user.account
         if user.bot:
@@ -72,7 +72,7 @@ class Outbox:
     def service_message(self, prefix: str, command: str, *params: str) -> Message:
         """A new message from a service (a plugin's speaker) with time and msgid tags."""
         self._count += 1
-        tags = {"time": self._time, "msgid": f"{self._index:x}-{self._count}"}
+        tags = {"time": self._time, "msgid": f"{self.index:x}-{self._count}"}
         return Message(command, params, prefix, tags)
 
     def send(

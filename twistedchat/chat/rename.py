@@ -50,6 +50,7 @@ def rename(ctx: Context) -> None:
     if not case_only and casefold(old_name) in policies:
         policies[casefold(new_name)] = policies.pop(casefold(old_name))
     world.rename_channel(channel, new_name)
+    world.read_markers.rename(old_name, new_name)  # draft/read-marker: markers follow
     world.remember_event(channel, ctx.time, message)
     out.send_all(channel.members, message, needs=CAPABILITY)
     if user.session not in channel.members:  # an IRC operator from outside

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import hashlib
 
+from twistedchat.chat import alwayson, replay
 from twistedchat.chat.command import Command
-from twistedchat.chat.model import User, World
+from twistedchat.chat.model import DOWN_UNKNOWN, User, World
 from twistedchat.chat.outbox import Outbox
 from twistedchat.wire.message import Message
 
@@ -55,29 +56,66 @@ def resume(world: World, out: Outbox, command: Command) -> User | None:
         out.send(command.session, Message("FAIL", ("RESUME", "INVALID_TOKEN", text)))
         return None
     world.set_resume_hash(user, params[1], presented=params[0])
-    move(world, out, user, command)
+    move(world, out, user, command.session, command.node)
     return user
 
 
 def reclaim(world: World, out: Outbox, command: Command, holder: User) -> None:
     """A client logged in by SASL as the account of the session holding its nick takes
     that session over, like a resume: for plain clients that cannot resume (the holder's
-    node died, or its connection hangs). The old resume token stops working."""
-    world.set_resume_hash(holder, command.message.tags.get(RESUME_TAG))
-    move(world, out, holder, command)
+    node died, or its connection hangs). See :func:`take_over`."""
+    token = command.message.tags.get(RESUME_TAG)
+    take_over(world, out, holder, command.session, command.node, token)
 
 
-def move(world: World, out: Outbox, user: User, command: Command) -> None:
-    """Give ``user``'s session to the connection that proposed ``command``.
+def take_over(
+    world: World,
+    out: Outbox,
+    holder: User,
+    connection: str,
+    node: str,
+    token: str | None,
+    *,
+    greet: bool = True,
+) -> None:
+    """The connection ``connection`` on ``node`` takes ``holder``'s session over; its
+    resume token becomes ``token`` (None: not resumable) and the old ones stop working.
+    Without ``greet`` the connection, already registered, is told nothing here (see
+    :func:`move`).
 
-    That connection is told the user's channels (a JOIN each) and ``RESUME SUCCESS``.
+    If the session was detached (:mod:`~twistedchat.chat.alwayson`) or the leader marked
+    its node down, the client is then replayed what the session was sent since
+    (:mod:`~twistedchat.chat.replay`); a resuming client asks for that itself, by msgid,
+    which is exact.
     """
-    world.move_user(user, command.node)
+    since = holder.detached_at or world.node(holder.node).down_at
+    if holder.detached_at:
+        alwayson.reattach(world, out, holder)
+    world.set_resume_hash(holder, token)
+    move(world, out, holder, connection, node, greet=greet)
+    if since > 0:
+        replay.replay(world, out, holder, connection, since, out.index)
+    elif since == DOWN_UNKNOWN:
+        replay.cannot_replay(out, holder, connection)
+
+
+def move(
+    world: World, out: Outbox, user: User, connection: str, node: str, *, greet: bool = True
+) -> None:
+    """Give ``user``'s session to the connection ``connection`` on ``node``.
+
+    With ``greet``, that connection (registering) is told the user's channels (a JOIN
+    each) and ``RESUME SUCCESS``, for its node to greet it as a resumed session.
+    """
+    world.move_user(user, node)
+    user.first_gone = False  # the session's own connection is this one now
     user.seq += RESUME_SEQ_JUMP
+    if not greet:
+        return
     for key in user.channels:
         name = world.channels[key].name
-        out.send(command.session, Message("JOIN", user.join_params(name), user.prefix))
-    out.send(command.session, Message("RESUME", ("SUCCESS", user.nick)))
+        out.send(connection, Message("JOIN", user.join_params(name), user.prefix))
+    out.send(connection, Message("RESUME", ("SUCCESS", user.nick)))
 
 
 def seen_before(user: User, ref: str | None) -> bool:

@@ -52,13 +52,18 @@ class Gap:
         return sides
 
     def had_user(self, session: str) -> bool:
-        """Whether ``session`` was a registered user before the gap."""
-        return session in self.before.users
+        """Whether ``session`` was a registered user's connection before the gap (its
+        own, or one of its further clients)."""
+        return session in self.before.users or session in self.before.clients
 
     def missed(self, session: str) -> list[Delivery]:
-        """What the skipped entries would have sent ``session``, in log order. Nothing
-        for a session that is not a user both before and after."""
-        earlier, now = self.before.users.get(session), self.after.users.get(session)
+        """What the skipped entries would have sent the connection ``session`` (a user's
+        own, or a further client of it), in log order. Nothing for a connection that is
+        not of the same user both before and after."""
+        owner = self.before.clients.get(session, session)
+        if self.after.clients.get(session, session) != owner:
+            return []
+        earlier, now = self.before.users.get(owner), self.after.users.get(owner)
         if earlier is None or now is None:
             return []
         nicks = {casefold(earlier.nick), casefold(now.nick)}

@@ -16,7 +16,17 @@ from typing import Any
 from twistedchat.chat.accounts import Account
 from twistedchat.chat.history import Stored
 from twistedchat.chat.limits import ChatLimits
-from twistedchat.chat.model import Ban, Channel, Member, NodeInfo, Topic, User, WhowasEntry, World
+from twistedchat.chat.model import (
+    Ban,
+    Channel,
+    Client,
+    Member,
+    NodeInfo,
+    Topic,
+    User,
+    WhowasEntry,
+    World,
+)
 from twistedchat.wire.casemap import casefold
 from twistedchat.wire.message import Message
 
@@ -33,11 +43,16 @@ def dump(world: World, ended: dict[str, int]) -> bytes:
         "users": [_user(u) for u in world.users.values()],
         "channels": [_channel(c) for c in world.channels.values()],
         "whowas": [[e.nick, e.username, e.host, e.realname, e.time] for e in world.whowas],
-        "nodes": [[n, i.addresses, i.run, i.max_users, i.server] for n, i in world.nodes.items()],
+        "nodes": [
+            [n, i.addresses, i.run, i.max_users, i.server, i.down_at, list(i.sessions)]
+            for n, i in world.nodes.items()
+        ],
         "max_users": world.max_users,
         "log_time": world.log_time,
         "ended": [[session, seq] for session, seq in ended.items()],
-        "accounts": [[a.name, a.password_hash, a.registered_at] for a in world.accounts.values()],
+        "accounts": [
+            [a.name, a.password_hash, a.registered_at, a.always_on] for a in world.accounts.values()
+        ],
         "nick_guard": [[session, since] for session, since in world.nick_guard.items()],
         "history": [
             [key, [[m.time, *_message(m.message), *_sender(m)] for m in stored]]
@@ -48,6 +63,7 @@ def dump(world: World, ended: dict[str, int]) -> bytes:
             for key, box in world.mail.boxes.items()
         ],
         "plugins": world.plugin_data,
+        "read_markers": world.read_markers.rows(),
     }
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -57,17 +73,26 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
     if not isinstance(doc, dict) or doc.get("version") != VERSION:
         raise SnapshotError("unknown chat snapshot version")
     world = World(limits)
+    session_order: dict[str, list[str]] = {}
     for node_id, addresses, run, max_users, *later in doc["nodes"]:
         # Before version 1 named runs, this was the restart's time: the run is unknown.
-        # Older snapshots have no server name.
+        # Older snapshots have no server name, down mark or session order.
         run = run if isinstance(run, str) else ""
         server = str(later[0]) if later else ""
-        world.nodes[node_id] = NodeInfo(list(addresses), run, max_users, server=server)
+        down_at = int(later[1]) if len(later) > 1 else 0
+        session_order[node_id] = list(later[2]) if len(later) > 2 else []
+        world.nodes[node_id] = NodeInfo(list(addresses), run, max_users, server=server,
+                                        down_at=down_at)  # fmt: skip
     for row in doc["channels"]:
         channel = _load_channel(row)
         world.channels[casefold(channel.name)] = channel
     for row in doc["users"]:
         world.add_user(_load_user(row))  # the indexes (nicks, nodes, tokens) come with it
+    for node_id, order in session_order.items():  # the order sessions came (moves last),
+        info = world.nodes[node_id]  # which restarts and losses end them in
+        info.sessions = {**dict.fromkeys(s for s in order if s in info.sessions), **info.sessions}
+    by_age = sorted(world.detached, key=lambda session: world.users[session].detached_since)
+    world.detached = dict.fromkeys(by_age)  # detach order is log order, so by time
     world.presence.clear()  # loading is no one coming online
     world.changes.clear()
     world.metadata_changes.clear()
@@ -75,14 +100,16 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
     world.whowas = deque((WhowasEntry(*row) for row in doc["whowas"]), maxlen=limits.whowas)
     world.max_users = doc["max_users"]
     world.log_time = doc.get("log_time", 0)
-    for name, password_hash, registered_at in doc.get("accounts", []):
-        world.accounts[casefold(name)] = Account(name, password_hash, registered_at)
+    for name, password_hash, registered_at, *always_on in doc.get("accounts", []):
+        account = Account(name, password_hash, registered_at, *always_on[:1])
+        world.accounts[casefold(name)] = account
     world.nick_guard = {session: since for session, since in doc.get("nick_guard", [])}
     for key, stored in doc.get("history", []):  # absent in snapshots of older versions
         world.history.restore(key, [_load_stored(row) for row in stored])
     for key, box in doc.get("mail", []):  # absent in snapshots of older versions
         world.mail.restore(key, [_load_stored(row) for row in box])
     world.plugin_data = doc.get("plugins", {})
+    world.read_markers.restore(doc.get("read_markers", []))  # absent in older snapshots
     return world, {session: seq for session, seq in doc["ended"]}
 
 
@@ -105,6 +132,8 @@ def _user(u: User) -> list[Any]:
         u.session, u.node, u.seq, u.nick, u.username, u.host, u.realname,
         u.away, u.invisible, u.account, list(u.channels), u.resume_hash, list(u.refs), u.oper,
         list(u.resume_older), u.bot, u.wallops, [[k, v] for k, v in u.metadata.items()],
+        u.detached_at, u.detached_since, u.auto_away,
+        [[s, c.node, c.seq] for s, c in u.clients.items()], u.first_gone,
     ]  # fmt: skip
 
 
@@ -112,8 +141,21 @@ def _load_user(row: list[Any]) -> User:
     session, node, seq, nick, username, host, realname, away, invisible, account, channels = row[
         :11
     ]
-    later_fields: list[Any] = [None, [], False, [], False, False, []]  # not in older snapshots
-    resume_hash, refs, oper, older, bot, wallops, metadata = [
+    later_fields: list[Any] = [None, [], False, [], False, False, [], 0, 0, False, [], False]
+    (
+        resume_hash,
+        refs,
+        oper,
+        older,
+        bot,
+        wallops,
+        metadata,
+        detached_at,
+        since,
+        auto_away,
+        clients,
+        first_gone,
+    ) = [
         *row[11:],
         *later_fields[len(row) - 11 :],
     ]
@@ -123,6 +165,8 @@ def _load_user(row: list[Any]) -> User:
         session, node, seq, nick, username, host, realname,
         away, invisible, account, dict.fromkeys(channels), resume_hash, dict.fromkeys(refs),
         bool(oper), tuple(older), bool(bot), bool(wallops), {k: v for k, v in metadata},
+        int(detached_at), int(since), bool(auto_away),
+        {s: Client(node, seq) for s, node, seq in clients}, bool(first_gone),
     )  # fmt: skip
 
 

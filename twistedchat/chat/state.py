@@ -20,15 +20,30 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, replace
 
-from twistedchat.chat import commands, metadata, nickguard, operators, resume, snapshot, users
+from twistedchat.chat import (
+    alwayson,
+    commands,
+    identify,
+    metadata,
+    nickguard,
+    operators,
+    resume,
+    snapshot,
+    users,
+)
 from twistedchat.chat.command import (
     ADMIN,
+    ALIVE,
     CONNECT,
+    LOGIN,
     MOVE,
+    NODE_DOWN,
     NODE_LOST,
     NODE_RESET,
+    NODE_UP,
     ORPHAN_QUIT,
     PLUGIN_SAY,
+    PROBE,
     RESUME,
     TICK,
     Command,
@@ -63,6 +78,8 @@ class Applied:
     ``metadata`` the metadata keys it changed, for the nodes' subscribers, and ``joins``
     each (session, channel) it joined, for the nodes to send joiners the channel's
     metadata (:class:`~twistedchat.chat.model.MetadataChange`, draft/metadata-3).
+    ``attached`` is the user the entry's connection joined as a further client
+    (multiclient, :mod:`~twistedchat.chat.multiclient`).
     """
 
     deliveries: Sequence[Sending]
@@ -73,6 +90,7 @@ class Applied:
     changes: tuple[UserChange, ...] = ()
     metadata: tuple[MetadataChange, ...] = ()
     joins: tuple[tuple[str, str], ...] = ()
+    attached: str | None = None
 
 
 NOTHING = Applied(())
@@ -116,21 +134,28 @@ class ChatState:
         if seq != self.last_applied_seq(session) + 1:
             return NOTHING  # a duplicate, or an earlier command of this session is missing
         out = Outbox(index, command.time)
-        user = world.users.get(session)
+        found = world.user_of(session)
+        user, client = (None, None) if found is None else found
         message = command.message
         name = message.command.upper()
-        if user is not None and user.node != command.node:
-            return NOTHING  # proposed by the node the session was resumed away from
-        if user is not None and resume.seen_before(user, command.ref):
+        if user is not None and client is not None:
+            if client.node != command.node:
+                return NOTHING  # not the node that connection is on (cannot happen)
+            client.seq = seq
+        elif user is not None:
+            if user.node != command.node or user.first_gone:
+                return NOTHING  # from the node the session was resumed away from, or late
+            if resume.seen_before(user, command.ref):
+                user.seq = seq
+                return NOTHING  # the client re-sent a write it had no acknowledgement for
             user.seq = seq
-            return NOTHING  # the client re-sent a write it had no acknowledgement for
         if user is not None:
-            user.seq = seq
             if name != message.command:  # handlers relay the command name as they get it
                 message = Message(name, message.params, message.source, message.tags)
             return self._apply_user_command(index, command, user, message, out)
         self._end(session, seq)
         moved: str | None = None
+        attached: str | None = None
         admin: tuple[str, str] | None = None
         event: ChatEvent | None = None
         if name == CONNECT and self._reserved(message):
@@ -138,7 +163,10 @@ class ChatState:
             out.send(session, numeric("*", N.ERR_NICKNAMEINUSE, message.params[0], text))
         elif name == CONNECT:
             reclaimed = users.connect(world, out, command)
-            if reclaimed is not None:
+            if session in world.clients:  # it joined a user as a further client
+                del self._ended[session]
+                attached = world.clients[session]
+            elif reclaimed is not None:
                 moved = reclaimed.session
             elif session in world.users:
                 del self._ended[session]
@@ -149,25 +177,31 @@ class ChatState:
         elif name == NODE_LOST:
             for gone in users.node_lost(world, out, command):
                 self._end(gone.session, gone.seq)
+        elif name == NODE_DOWN:
+            users.node_down(world, command)
+        elif name == NODE_UP:
+            users.node_up(world, command)
         elif name == RESUME:
             resumed = resume.resume(world, out, command)
             moved = None if resumed is None else resumed.session
         elif name == ORPHAN_QUIT:
             orphan = resume.orphan_quit(world, command)
             if orphan is not None:
-                users.leave(world, out, orphan, users.NODE_RESTARTED, command.time)
-                self._end(orphan.session, orphan.seq)
+                handed_out = out.index - 1  # unknown: what the old run handed is gone with it
+                users.depart(world, out, orphan, users.NODE_RESTARTED, handed_out, command.time)
+                if orphan.session not in world.users:
+                    self._end(orphan.session, orphan.seq)
         elif name in (TICK, PLUGIN_SAY):
             event = self._node_plugin_entry(out, index, command)
-        elif name == MOVE:
-            pass  # for the named node's hub only: the chat does not change
+        elif name in (MOVE, PROBE, ALIVE):
+            pass  # for the nodes' hubs only: the chat does not change
         elif name == ADMIN and len(message.params) == 2:
             verb, node = message.params
             if verb in operators.ADMIN_VERBS and node in world.nodes:
                 admin = (verb, node)
         elif name != "QUIT":
             out.send(session, numeric("*", N.ERR_NOTREGISTERED, "You have not registered"))
-        return self._applied(out, event, moved, admin)
+        return self._applied(out, event, moved, admin, attached)
 
     def _apply_user_command(
         self, index: int, command: Command, user: User, message: Message, out: Outbox
@@ -175,24 +209,28 @@ class ChatState:
         """A registered user's command, through the plugins if there are any."""
         world, session = self._world, command.session
         event: ChatEvent | None = None
+        identifies = message.command == LOGIN and user.account is None and session in world.users
         if self.plugins is None:  # no plugin to show the event to: skip building it
-            admin = self._apply_core(out, user, message, command.time)
+            admin = self._apply_core(out, user, message, command)
         else:
             event = event_for(user, world, index, command.time, command.node, message)
             admin = None
             if not self._by_plugin(out, event, session):
-                admin = self._apply_core(out, user, message, command.time)
+                admin = self._apply_core(out, user, message, command)
             self.plugins.applied(
                 world, out, replace(event, messages=distinct_messages(out.deliveries))
             )
             event = replace(event, messages=distinct_messages(out.deliveries))
-        if session not in world.users:
+        moved = None
+        if identifies and user.account is not None:  # NickServ IDENTIFY: the account's
+            moved = identify.identify_into(world, out, user, command.time)  # session, if any
+        if session not in world.users and session not in world.clients:
             self._end(session, command.seq)
-        else:
+        elif session in world.users:
             resume.remember(user, command.ref)
             nickguard.review(world, out, user, command.time)
         nickguard.enforce(world, out, command.time, index)
-        return self._applied(out, event, None, admin)
+        return self._applied(out, event, moved, admin)
 
     def _applied(
         self,
@@ -200,19 +238,24 @@ class ChatState:
         event: ChatEvent | None,
         moved: str | None,
         admin: tuple[str, str] | None,
+        attached: str | None = None,
     ) -> Applied:
         world = self._world
+        for user in alwayson.expired(world, world.log_time):
+            users.leave(world, out, user, alwayson.EXPIRED, world.log_time)
+            self._end(user.session, user.seq)
         return Applied(
             out.deliveries, event, moved, admin, tuple(world.presence), tuple(world.changes),
-            tuple(world.metadata_changes), tuple(world.joins),
+            tuple(world.metadata_changes), tuple(world.joins), attached,
         )  # fmt: skip
 
     def _apply_core(
-        self, out: Outbox, user: User, message: Message, time: int
+        self, out: Outbox, user: User, message: Message, command: Command
     ) -> tuple[str, str] | None:
         """Apply a user's write (or answer a query in log order); returns the operator
         request it accepted, if it was one."""
-        ctx = Context(self._world, out, user, message, time)
+        origin = "" if command.session == user.session else command.session
+        ctx = Context(self._world, out, user, message, command.time, origin)
         spec = commands.lookup(message.command)
         if spec is None or spec.apply is None or not spec.applies(message.params):
             # a query sent through the log: answer it in log order all the same
@@ -275,14 +318,22 @@ class ChatState:
 
     def last_applied_seq(self, session: str) -> int:
         """The ``seq`` of the session's last applied command; 0 if none is known."""
-        user = self._world.users.get(session)
-        return user.seq if user is not None else self._ended.get(session, 0)
+        found = self._world.user_of(session)
+        if found is None:
+            return self._ended.get(session, 0)
+        user, client = found
+        return user.seq if client is None else client.seq
+
+    def user_session_of(self, session: str) -> str:
+        """The session of the user connection ``session`` is of: itself, unless it is a
+        further client of a user (multiclient)."""
+        return self._world.clients.get(session, session)
 
     # -- reads -------------------------------------------------------------------------
 
     def query(self, session: str, message: Message, server_name: str) -> list[Message]:
         """Answer a read-only command (see :func:`is_write`) from this replica."""
-        user = self._world.users.get(session)
+        user = self._user(session)
         if user is None:
             return [numeric("*", N.ERR_NOTREGISTERED, "You have not registered")]
         return commands.answer_query(self._world, user, message, server_name)
@@ -292,7 +343,7 @@ class ChatState:
     ) -> list[Message]:
         """``METADATA <target> SYNC`` for ``session`` subscribed to ``subscribed`` (the
         node keeps subscriptions); ``also``: nicks it monitors, for ``*ALL``."""
-        user = self._world.users.get(session)
+        user = self._user(session)
         if user is None:
             return [numeric("*", N.ERR_NOTREGISTERED, "You have not registered")]
         return metadata.sync(self._world, user, target, subscribed, also)
@@ -309,9 +360,35 @@ class ChatState:
         user = self._world.users.get(session)
         return None if user is None else user.resume_hash
 
+    def reclaim_waits(self, login: Message, node: str) -> str | None:
+        """The session the login ``login`` from ``node`` (a CONNECT, or the ``@LOGIN`` of
+        NickServ IDENTIFY) would take over or join, if its own connection is on another
+        node that the leader has not marked down; else None. That node may be dead (then
+        the client takes the session over, and is replayed what it missed from where the
+        leader says the node stopped) or alive (then a CONNECT joins it, multiclient; an
+        IDENTIFY is a login only): the hub holds such a login until the leader marks the
+        node down, that node answers a probe, or a few seconds pass."""
+        params = login.params
+        if login.command == LOGIN and params:
+            params = (params[0], "", "", "", params[0])  # as a SASL CONNECT for that nick
+        holder = users.reclaimed_by(self._world, params) if params else None
+        if holder is None or holder.node == node or holder.detached_at or holder.first_gone:
+            return None
+        return holder.session if self._world.node(holder.node).down_at == 0 else None
+
+    def node_down_at(self, node: str) -> int | None:
+        """Where the leader marked ``node`` down (the log index it had handed out); 0: up;
+        None: the log knows no such node."""
+        info = self._world.nodes.get(node)
+        return None if info is None else info.down_at
+
     def session_node(self, session: str) -> str | None:
-        user = self._world.users.get(session)
-        return None if user is None else user.node
+        """The node the connection ``session`` is on, as the log says."""
+        found = self._world.user_of(session)
+        if found is None:
+            return None
+        user, client = found
+        return user.node if client is None else client.node
 
     def nick_account(self, nick: str) -> str | None:
         """The account of the user holding ``nick`` (None: free, or not logged in)."""
@@ -327,8 +404,13 @@ class ChatState:
         return self._world.user_by_nick(nick) is not None
 
     def session_nick(self, session: str) -> str | None:
-        user = self._world.users.get(session)
+        user = self._user(session)
         return None if user is None else user.nick
+
+    def _user(self, session: str) -> User | None:
+        """The user of the connection ``session`` (one of its clients, multiclient)."""
+        found = self._world.user_of(session)
+        return None if found is None else found[0]
 
     def plugin_world(self) -> World:
         """The world, for the leader's read-only plugin questions (``chat_wants_tick``)."""

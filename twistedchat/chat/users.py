@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from twistedchat.chat import accounts, resume
-from twistedchat.chat.command import SERVER_TAG, Command
+from twistedchat.chat import accounts, alwayson, multiclient, resume
+from twistedchat.chat.command import HANDED_TAG, SERVER_TAG, Command
 from twistedchat.chat.context import Context
 from twistedchat.chat.limits import truncate
-from twistedchat.chat.model import User, World, run_of
+from twistedchat.chat.model import DOWN_UNKNOWN, User, World, run_of
 from twistedchat.chat.outbox import Outbox, numeric
 from twistedchat.chat.resume import RESUME_TAG
 from twistedchat.wire import numerics as N
@@ -47,10 +47,15 @@ def connect(world: World, out: Outbox, command: Command) -> User | None:
     if not valid_nick(nick, world.limits.nicklen):
         out.send(session, numeric("*", N.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname"))
         return None
-    holder = world.user_by_nick(nick)
-    if holder is not None and _reclaims(holder, params):
+    holder = reclaimed_by(world, params)
+    resumable = RESUME_TAG in command.message.tags  # a further client cannot resume
+    if holder is not None and not resumable and multiclient.joins(world, holder):
+        multiclient.attach(world, out, command, holder)
+        return None
+    if holder is not None:
         resume.reclaim(world, out, command, holder)
         return holder
+    holder = world.user_by_nick(nick)
     if holder is not None:
         out.send(session, numeric("*", N.ERR_NICKNAMEINUSE, nick, "Nickname is already in use"))
         return None
@@ -66,7 +71,17 @@ def connect(world: World, out: Outbox, command: Command) -> User | None:
     return None
 
 
-def _reclaims(holder: User, params: tuple[str, ...]) -> bool:
+def reclaimed_by(world: World, params: tuple[str, ...]) -> User | None:
+    """The session a CONNECT with ``params`` takes over: the one holding its nick, logged
+    in to the account it logged in to by SASL; else that account's detached always-on
+    session, whatever nick it asked for (it gets the session's)."""
+    holder = world.user_by_nick(params[0])
+    if holder is not None and reclaims(holder, params):
+        return holder
+    return alwayson.detached_session_of(world, params[4]) if len(params) > 4 else None
+
+
+def reclaims(holder: User, params: tuple[str, ...]) -> bool:
     """Whether a CONNECT logged in (SASL) as the holder's account takes its session."""
     account = params[4] if len(params) > 4 else None
     return (
@@ -134,7 +149,27 @@ def quit_(ctx: Context) -> None:
     closed) must stay distinguishable from it.
     """
     reason = ctx.params[0] if ctx.params and ctx.params[0] else "Quit"
-    _leave(ctx.world, ctx.out, ctx.user, reason, ctx.time, skip_node=None)
+    if ctx.user.detached_at:
+        return  # its node saw the connection go after the QUIT that detached it
+    handed = ctx.message.tags.get(HANDED_TAG, "")
+    handed_out = int(handed) if handed.isdigit() else ctx.out.index - 1
+    if ctx.origin:  # a further client of the user (multiclient)
+        ctx.world.drop_client(ctx.user, ctx.origin)  # seen by nobody
+        if ctx.user.clients or not ctx.user.first_gone:
+            return  # the user goes on through another of its connections
+    depart(ctx.world, ctx.out, ctx.user, reason, handed_out, ctx.time)
+
+
+def depart(world: World, out: Outbox, user: User, reason: str, handed_out: int, time: int) -> None:
+    """The user's own connection went, or its last one (having been handed the log up to
+    ``handed_out``): the user goes on through its further clients, stays detached if it
+    is always-on, or quits for everyone."""
+    if user.clients:
+        user.first_gone = True
+    elif alwayson.stays(world, user):
+        alwayson.detach(world, out, user, handed_out, time)
+    else:
+        _leave(world, out, user, reason, time, skip_node=None)
 
 
 def node_reset(world: World, out: Outbox, command: Command) -> list[User]:
@@ -150,8 +185,13 @@ def node_reset(world: World, out: Outbox, command: Command) -> list[User]:
     info.addresses = list(command.message.params)
     info.server = command.message.tags.get(SERVER_TAG, "")
     info.run = run_of(command.session)
-    sessions = (world.users[session] for session in info.sessions)
-    gone = [user for user in sessions if user.resume_hash is None]
+    handed_out = _handed_out(info.down_at, out)
+    info.down_at = 0
+    stranded = multiclient.lose_node(world, command.node)
+    sessions = [world.users[s] for s in info.sessions if not world.users[s].first_gone]
+    _keep_always_on(world, out, sessions + stranded, handed_out, command.time)
+    gone = [user for user in sessions if user.resume_hash is None and not user.detached_at]
+    gone += [user for user in stranded if not user.detached_at]
     for user in gone:
         _leave(world, out, user, NODE_RESTARTED, command.time, skip_node=command.node)
     return gone
@@ -166,10 +206,49 @@ def node_lost(world: World, out: Outbox, command: Command) -> list[User]:
     if not command.message.params or command.message.params[0] not in world.nodes:
         return []
     lost = command.message.params[0]
-    gone = [world.users[session] for session in world.node(lost).sessions]
+    info = world.node(lost)
+    stranded = multiclient.lose_node(world, lost)
+    sessions = [world.users[s] for s in info.sessions if not world.users[s].first_gone]
+    sessions += stranded
+    _keep_always_on(world, out, sessions, _handed_out(info.down_at, out), command.time)
+    gone = [user for user in sessions if not user.detached_at]
     for user in gone:
         _leave(world, out, user, NODE_LOST_REASON, command.time, skip_node=lost)
     return gone
+
+
+def _handed_out(down_at: int, out: Outbox) -> int:
+    """What a gone node's clients were last handed: where the leader marked it down if it
+    could tell, else everything before this entry (nothing of the gap is replayed)."""
+    return down_at if down_at > 0 else out.index - 1
+
+
+def _keep_always_on(
+    world: World, out: Outbox, users: list[User], handed_out: int, time: int
+) -> None:
+    """Detach the always-on sessions among ``users``, whose node is gone: their clients
+    were last handed ``handed_out`` (where the leader marked the node down, if it did)."""
+    for user in users:
+        if not user.detached_at and alwayson.stays(world, user):
+            alwayson.detach(world, out, user, handed_out, time)
+
+
+def node_down(world: World, command: Command) -> None:
+    """The leader hears nothing from a node: note up to where it handed lines out, 0 if
+    it cannot tell (the first report counts: a later one, retried meanwhile, knows no
+    more)."""
+    params = command.message.params
+    info = world.nodes.get(params[0]) if len(params) == 2 and params[1].isdigit() else None
+    if info is not None and info.down_at == 0:
+        info.down_at = int(params[1]) or DOWN_UNKNOWN
+
+
+def node_up(world: World, command: Command) -> None:
+    """The leader hears from a node that was down again."""
+    params = command.message.params
+    info = world.nodes.get(params[0]) if len(params) == 1 else None
+    if info is not None:
+        info.down_at = 0
 
 
 def leave(world: World, out: Outbox, user: User, reason: str, time: int) -> None:

@@ -59,7 +59,8 @@ class ChatGatewayOptions(usage.Options):
         self["join"] = []
 
     def opt_join(self, address: str) -> None:
-        """HOST:PORT of a node's IRC endpoint to use instead of discovery (repeatable)."""
+        """HOST:PORT of a node's IRC endpoint (repeatable): instead of discovery, and of the
+        cluster secret, ask it which nodes serve the cluster and which the leader assigns."""
         if not _HOST_PORT.match(address):
             raise usage.UsageError(f"--join expects HOST:PORT, not {address!r}")
         self["join"].append(address)
@@ -88,4 +89,7 @@ class ChatGatewayOptions(usage.Options):
             try:
                 self["secret"], _ = load_or_create_secret(Path(self["secret-file"]), create=False)
             except (OSError, ValueError) as error:
-                raise usage.UsageError(f"--secret-file: {error}") from None
+                raise usage.UsageError(
+                    f"--secret-file: {error}; or give --join HOST:PORT of one node, "
+                    "which needs no secret"
+                ) from None

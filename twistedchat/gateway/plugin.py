@@ -38,13 +38,14 @@ class ChatGatewayServiceMaker:
     options = ChatGatewayOptions
 
     def makeService(self, options: ChatGatewayOptions) -> IService:
-        from twistedchat.client.api import Locator, fixed_nodes
+        from twistedchat.client.api import Locator
         from twistedchat.client.discover import discovery_locator
+        from twistedchat.client.public import public_locator
         from twistedchat.gateway.protocol import GatewayFactory
 
         locate: Locator
-        if options["join"]:
-            locate = fixed_nodes(options["join"])
+        if options["join"]:  # no secret: ask the nodes' IRC ports (the public directory)
+            locate = public_locator(reactor, options["join"], options["trust"])
         else:
             targets = [(options["broadcast"], options["discovery-port"])]
             locate = discovery_locator(reactor, options["cluster"], options["secret"], targets)  # type: ignore[arg-type]

@@ -59,14 +59,14 @@ GATEWAY_NAME = "gateway"
 #: what its upstream session would be sent, which is the same for all its clients:
 #: invite-notify (a relay cannot tell its notices from invitations, see
 #: chat.delivery.Delivery.needs); draft/message-redaction, extended-monitor,
-#: draft/no-implicit-names, draft/metadata-3, draft/channel-rename and draft/multiline
-#: (the upstream session does not ask for them, nor does the gateway gather client
-#: batches); chghost and channel-rename are told to it in the quit-and-rejoin or
+#: draft/no-implicit-names, draft/metadata-3, draft/channel-rename, draft/multiline and
+#: draft/read-marker (the upstream session does not ask for them, nor does the gateway
+#: gather client batches); chghost and channel-rename are told to it in the quit-and-rejoin or
 #: part-and-join form, which serves every client.
 NOT_RELAYED = frozenset(
     {RESUME_CAP, "invite-notify", "draft/message-redaction", "extended-monitor",
      "draft/no-implicit-names", "chghost", "draft/multiline", "draft/metadata-3",
-     "draft/channel-rename"}
+     "draft/channel-rename", "draft/read-marker"}
 )  # fmt: skip
 #: What the gateway offers its clients.
 OFFERED = {name: value for name, value in SUPPORTED.items() if name not in NOT_RELAYED}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from twistedchat.chat.command import LOGIN, REGISTER
+from twistedchat.chat.command import ACCOUNT_SET, LOGIN, REGISTER
 from twistedchat.chat.service import SERVICE, SERVICE_PREFIX
 from twistedchat.wire.casemap import casefold
 from twistedchat.wire.message import Message
@@ -99,7 +99,8 @@ def register_command(
 
 
 def service_command(nick: str, message: Message, min_password: int) -> Request:
-    """``REGISTER <password> [email]``, ``IDENTIFY [account] <password>``, ``HELP``."""
+    """``REGISTER <password> [email]``, ``IDENTIFY [account] <password>``, ``SET
+    ALWAYS-ON [ON|OFF|DEFAULT]``, ``HELP``."""
     text = " ".join(message.params) if message.command != "PRIVMSG" else message.params[1]
     words = text.split()
     verb = words[0].upper() if words else "HELP"
@@ -111,7 +112,13 @@ def service_command(nick: str, message: Message, min_password: int) -> Request:
     if verb == "IDENTIFY" and len(words) >= 2:
         account, password = (words[1], words[2]) if len(words) >= 3 else (nick, words[1])
         return Identification(nick, account, password)
-    return _notice(nick, "Commands: REGISTER <password>, IDENTIFY [account] <password>.")
+    if verb == "SET":  # answered in log order, by the chat state (chat.accounts.set_option)
+        return Outcome(write=Message(ACCOUNT_SET, tuple(words[1:3])))
+    return _notice(
+        nick,
+        "Commands: REGISTER <password>, IDENTIFY [account] <password>, "
+        "SET ALWAYS-ON [ON|OFF|DEFAULT].",
+    )
 
 
 def _fail(code: str, account: str, text: str) -> Outcome:

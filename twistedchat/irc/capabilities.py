@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence, Set
 from twistedchat.chat.chathistory import EVENTS_TAG
 from twistedchat.chat.history import MESSAGE_COMMANDS
 from twistedchat.chat.limits import ChatLimits
+from twistedchat.chat.markstore import CAP as READ_MARKER_CAP
 from twistedchat.chat.metadata import CAP as METADATA_CAP
 from twistedchat.chat.metadata import MAX_SUBS
 from twistedchat.irc.multiline import CAP_VALUE as MULTILINE_VALUE
@@ -44,6 +45,7 @@ SUPPORTED: Mapping[str, str] = {
     MULTILINE_CAP: MULTILINE_VALUE,
     METADATA_CAP: METADATA_VALUE,
     "draft/no-implicit-names": "",
+    READ_MARKER_CAP: "",
     "echo-message": "",
     "extended-join": "",
     "extended-monitor": "",
@@ -77,14 +79,15 @@ CAP_ONLY_COMMANDS: Mapping[str, str] = {
 #: The capabilities :func:`for_client` (and echo-message) read: the only ones that change
 #: the bytes a client receives for a message (see :mod:`twistedchat.irc.rendering`); also
 #: those a record's ``needs`` names (invite-notify, draft/message-redaction, chghost,
-#: extended-monitor, draft/no-implicit-names, draft/metadata-3, draft/channel-rename),
+#: extended-monitor, draft/no-implicit-names, draft/metadata-3, draft/channel-rename,
+#: draft/read-marker),
 #: since a rendering checks ``needs`` against the client's view.
 OUTPUT_CAPS = frozenset(
     {"server-time", "message-tags", "account-tag", "batch", "labeled-response",
      "account-notify", "echo-message", "away-notify", "setname", "extended-join",
      "multi-prefix", "userhost-in-names", "invite-notify", "draft/no-implicit-names",
      "extended-monitor", "chghost", "draft/message-redaction", "draft/channel-rename",
-     MULTILINE_CAP, METADATA_CAP}
+     MULTILINE_CAP, METADATA_CAP, READ_MARKER_CAP}
 )  # fmt: skip
 #: Channel status prefixes, highest first: the chat state lists them all (multi-prefix).
 STATUS_PREFIXES = "@+"

@@ -54,6 +54,11 @@ TOPICS: Mapping[str, tuple[str, ...]] = {
         "keys on users (your own) and #channels (its operators set them); SUB, UNSUB and",
         "SUBS <key>...: keys you are told of when they change (IRCv3 draft/metadata-3).",
     ),
+    "MARKREAD": (
+        "MARKREAD <target> [timestamp=YYYY-MM-DDThh:mm:ss.sssZ]: for clients, not people:",
+        "set (only forward) or ask the time of the last message read in a #channel or a",
+        "conversation, shared by every client of your account (IRCv3 draft/read-marker).",
+    ),
     "RENAME": (
         "RENAME <#channel> <#new-name> [:<reason>]: channel operators (or IRC operators)",
         "rename a channel, keeping its members, modes, topic and history; the prefix stays",

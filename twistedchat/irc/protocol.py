@@ -47,6 +47,7 @@ from twistedchat.irc.account_commands import (
 from twistedchat.irc.admission import Admission
 from twistedchat.irc.backend import ChatBackend
 from twistedchat.irc.capabilities import (
+    READ_MARKER_CAP,
     RESUME_CAP,
     SUPPORTED,
     for_client,
@@ -568,7 +569,10 @@ class IRCConnection(Protocol):
         for join in (m for m in messages if m.command == "JOIN"):
             self._send(join)
             channel = join.params[0]
-            for query in (Message("TOPIC", (channel,)), Message("NAMES", (channel,))):
+            queries = [Message("TOPIC", (channel,)), Message("NAMES", (channel,))]
+            if READ_MARKER_CAP in self.caps:  # as after a JOIN: the marker first
+                queries.insert(0, Message("MARKREAD", (channel,)))
+            for query in queries:
                 for reply in self.backend.query(self.session, query):
                     if reply.command != N.RPL_NOTOPIC:
                         self._send(for_client(reply, self.caps) or reply)

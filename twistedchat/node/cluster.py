@@ -12,6 +12,7 @@ to clients, never a co-founder (see docs/decisions/0014-settings-fingerprint.md)
 from __future__ import annotations
 
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from twisted.internet.interfaces import IReactorTime
@@ -24,6 +25,7 @@ from twistedchat.node import balance
 from twistedchat.node.fingerprint import FIX
 from twistedchat.node.membership import ClusterView, MembershipPolicy, bootstrap_voters
 from twistedchat.node.replica import RaftReplica
+from twistedchat.node.silence import SilenceWatch
 from twistedchat.raft.core import ConfigChangeRefused, NotLeader
 from twistedchat.ratelimit import KeyedBuckets
 
@@ -75,6 +77,10 @@ class ClusterAgent:
         settings: str,
         load_of: Callable[[str], int] = lambda node: 0,
         rebalance: Callable[[str, int], None] = lambda node, count: None,
+        silence: float = 1.0,
+        node_down: Callable[[str, int], None] = lambda node, handed_out: None,
+        node_up: Callable[[str], None] = lambda node: None,
+        is_down: Callable[[str], bool | None] = lambda node: None,
     ) -> None:
         self.cluster = cluster
         self.addresses = addresses
@@ -90,6 +96,9 @@ class ClusterAgent:
         self._mismatch_log = KeyedBuckets(1, 1 / MISMATCH_LOG_EVERY, keys=1024)
         self._load_of = load_of
         self._rebalance = rebalance
+        self._silence = SilenceWatch(silence)
+        self._silence_checked = float("-inf")  # when we last looked (a pause shows as a gap)
+        self._node_down, self._node_up, self._is_down = node_down, node_up, is_down
         self._last_rebalance = float("-inf")
         self.leaving = False
         self._fresh_view: frozenset[str] = frozenset()
@@ -232,6 +241,7 @@ class ClusterAgent:
         if self._leader_since is None:
             self._leader_since = now  # give every member a fresh grace period
         config = replica.configuration
+        self._report_silence(now, config.members() - {self.node_id})
         alive = self.directory.alive(now)
         change = self.policy.next_change(
             ClusterView(
@@ -262,6 +272,33 @@ class ClusterAgent:
         )  # fmt: skip
         for removed in sorted(config.members() - change.members()):
             self._node_lost(removed)  # its users quit for everyone, nicks are free again
+
+    def _report_silence(self, now: float, members: AbstractSet[str]) -> None:
+        """Mark members we stopped hearing from over Raft down, and back up (decision
+        0032). Raft contact only: discovery says a process lives, not that it applies."""
+        assert self._leader_since is not None
+        late, self._silence_checked = now - self._silence_checked > self._silence.silence, now
+        if late:
+            return  # this process was paused: everyone looks silent, and we may be deposed
+        since, replica = self._leader_since, self.replica
+        heard = {
+            # a follower answers its leader only: count from when we lead; our old leader
+            # (it sent us entries until it went quiet) from when we last heard it
+            m: replica.last_contact.get(m, since)
+            if replica.led_us_last(m)
+            else max(since, replica.last_contact.get(m, since))
+            for m in members
+        }
+        for report in self._silence.reports(
+            sorted(members), now, heard, self.replica.known_commit, self._is_down
+        ):
+            if report.down:
+                log.info("{node} is silent: marking it down (it handed out up to {index})",
+                         node=report.node, index=report.handed_out)  # fmt: skip
+                self._node_down(report.node, report.handed_out)
+            else:
+                log.info("{node} is heard again: marking it up", node=report.node)
+                self._node_up(report.node)
 
     def _consider_rebalance(self, now: float, alive: list[Announcement]) -> None:
         """With membership settled, ask the busiest live member to shed a few clients."""

@@ -48,7 +48,8 @@ MAX_CANONICAL = 64 * 1024
 SHOWN_DIFFERENCES = 4
 #: What an operator does about a mismatch.
 FIX = (
-    "give every node the same --history-max, --history-days, --chanlimit, --targmax, "
+    "give every node the same --history-max, --history-days, --always-on, --always-on-days, "
+    "--chanlimit, --targmax, "
     "--plugin and --plugin-config (each node's /status shows its settings)"
 )
 _UNSET = object()

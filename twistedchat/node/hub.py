@@ -17,17 +17,22 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from twistedchat.chat.command import (
     ADMIN,
+    ALIVE,
+    HANDED_TAG,
     MOVE,
+    NODE_DOWN,
     NODE_LOST,
     NODE_RESET,
+    NODE_UP,
     ORPHAN_QUIT,
+    PROBE,
     SERVER_TAG,
     Command,
 )
@@ -36,7 +41,8 @@ from twistedchat.chat.delivery import Delivery
 from twistedchat.chat.state import Applied, ChatState
 from twistedchat.irc.backend import SessionSink
 from twistedchat.irc.capabilities import EXTENDED_MONITOR, METADATA_CAP
-from twistedchat.node import metadata
+from twistedchat.node import metadata, multiclient_view
+from twistedchat.node.held_logins import HeldLogins
 from twistedchat.node.monitor import Monitors
 from twistedchat.node.plugin_duties import PluginDuties
 from twistedchat.node.proposer import CommandLog, Proposer, Writes
@@ -60,6 +66,7 @@ class LocalSession:
     detached_at: float | None = None
     quit_at: float | None = None
     quit_reason: str = ""
+    handed_out: int = 0  # the last log index handed to its connection, once it dropped
     asked_to_move: bool = False  # sent RESUME MOVE: another request asks someone else
 
 
@@ -76,6 +83,7 @@ class SessionHub:
         retry_interval: float = 1.0,
         detached_lifetime: float = 300.0,
         resume_grace: float = 60.0,
+        reclaim_wait: float = 5.0,
         plugins: PluginHost | None = None,
         is_leader: Callable[[], bool] = lambda: False,
         administer: Callable[[str, str], None] = lambda verb, node: None,
@@ -100,6 +108,10 @@ class SessionHub:
         #: Resumable sessions a previous run of this node left: (resume hash, quit time).
         self._orphans: dict[str, tuple[str, float]] = {}
         self.sessions: dict[str, LocalSession] = {}
+        self.held_logins = HeldLogins(
+            node_id, lambda: self.state, clock, self._submit, self._propose_for_node,
+            reclaim_wait,
+        )  # fmt: skip
         self._boot = secrets.token_hex(4)
         self._counter = itertools.count(1)
         self._retry_call: IDelayedCall | None = None
@@ -166,7 +178,7 @@ class SessionHub:
             if self.router.sink(session_id) is None or (session.asked_to_move and not again):
                 continue
             if self.state.is_resumable(session_id):
-                self.router.deliver(Delivery(session_id, Message("RESUME", ("MOVE", reason))))
+                self.router.tell(session_id, Message("RESUME", ("MOVE", reason)))
                 session.asked_to_move = True
                 asked += 1
         self.router.flush()
@@ -185,6 +197,23 @@ class SessionHub:
         if self.ready:
             self._submit(self._node_session, Message(NODE_LOST, (node_id,)), None)
 
+    def report_node_down(self, node_id: str, handed_out: int) -> None:
+        """The leader hears nothing from ``node_id``, which is known to have handed out
+        the log up to ``handed_out``: its sessions, if reclaimed, are replayed from there."""
+        if self.ready:
+            message = Message(NODE_DOWN, (node_id, str(handed_out)))
+            self._submit(self._node_session, message, None)
+
+    def report_node_up(self, node_id: str) -> None:
+        """The leader hears from ``node_id`` again."""
+        if self.ready:
+            self._submit(self._node_session, Message(NODE_UP, (node_id,)), None)
+
+    def node_is_down(self, node_id: str) -> bool | None:
+        """Whether the log has ``node_id`` marked down; None if it knows no such node."""
+        down_at = self.state.node_down_at(node_id)
+        return None if down_at is None else down_at != 0
+
     # -- ChatBackend -------------------------------------------------------------------
 
     def _end_local_sessions(self, reason: str) -> None:
@@ -195,6 +224,7 @@ class SessionHub:
     def _drop(self, session_id: str, reason: str) -> None:
         """Forget a local session without proposing anything, closing its connection."""
         del self.sessions[session_id]
+        self.held_logins.forget(session_id)
         self.monitors.forget(session_id)
         self.metadata.forget(session_id)
         sink = self.router.detach(session_id)
@@ -212,24 +242,39 @@ class SessionHub:
         if session is None:
             return
         self.router.detach(session_id)
+        self.held_logins.forget(session_id)
         self.monitors.forget(session_id)  # a watch list is its connection's
         self.metadata.forget(session_id)  # and so are its metadata subscriptions
         session.detached_at = self.clock.seconds()
+        session.handed_out = self.applied_index
+        session.quit_reason = reason
         resumable = self.state.session_node(session_id) == self.node_id and (
             self.state.is_resumable(session_id)
         )
         if reason and resumable:
             session.quit_at = session.detached_at + self.resume_grace
-            session.quit_reason = reason
             return
         pending = session.writes.pending
         if reason and (pending or self.state.session_nick(session_id) is not None):
-            self._submit(session_id, Message("QUIT", (reason,)), None)
+            self._submit(session_id, self._lost_connection_quit(session), None)
         if not pending:
             del self.sessions[session_id]
 
+    @staticmethod
+    def _lost_connection_quit(session: LocalSession) -> Message:
+        """The QUIT of a session whose connection dropped, saying what it had been handed
+        (an always-on session stays, and is replayed from there)."""
+        tags = {HANDED_TAG: str(session.handed_out)}
+        return Message("QUIT", (session.quit_reason,), None, tags)
+
     def submit(self, session_id: str, message: Message, label: str | None) -> None:
-        self._submit(session_id, message, label)
+        if self.held_logins.take(session_id, message, label):
+            nick = self.state.session_nick(session_id) or "*"
+            text = "*** Logging in to your session: checking where it is connected"
+            self.router.tell(session_id, Message("NOTICE", (nick, text)))
+            self.router.flush()
+        else:
+            self._submit(session_id, message, label)
 
     def query(self, session_id: str, message: Message) -> list[Message]:
         if metadata.answers(message):  # subscriptions live here (decision 0030)
@@ -257,7 +302,7 @@ class SessionHub:
         return self.ready and self.log is not None and self.log.writable()
 
     def local_client_count(self) -> int:
-        return len(self.router.sinks)
+        return len(self.router.connections)
 
     # -- proposing ---------------------------------------------------------------------
 
@@ -274,6 +319,7 @@ class SessionHub:
         now = self.clock.seconds()
         if self.ready:
             self._quit_orphans(now)
+        self.held_logins.release()
         for session_id, session in list(self.sessions.items()):
             if self.proposer.overdue(session.writes):
                 if self.ready or session_id == self._node_session:
@@ -281,8 +327,8 @@ class SessionHub:
             elif session.quit_at is not None:
                 if now >= session.quit_at:
                     session.quit_at = None
-                    self._submit(session_id, Message("QUIT", (session.quit_reason,)), None)
-            elif session_id not in self.router.sinks and session_id != self._node_session:
+                    self._submit(session_id, self._lost_connection_quit(session), None)
+            elif session_id not in self.router.connections and session_id != self._node_session:
                 expired = now - (session.detached_at or now) > self.detached_lifetime
                 if not session.writes.pending or expired:
                     del self.sessions[session_id]
@@ -314,9 +360,9 @@ class SessionHub:
             if self._told_cut_off
             else "This server is back in contact with the cluster: messages are accepted again"
         )
-        for session_id in list(self.router.sinks):
+        for session_id in list(self.router.connections):
             nick = self.state.session_nick(session_id) or "*"
-            self.router.deliver(Delivery(session_id, Message("NOTICE", (nick, f"*** {text}"))))
+            self.router.tell(session_id, Message("NOTICE", (nick, f"*** {text}")))
         self.router.flush()
 
     # -- applying ----------------------------------------------------------------------
@@ -348,14 +394,16 @@ class SessionHub:
                 if state.session_node(session_id) != self.node_id:
                     self._drop(session_id, "Session ended or moved while this server caught up")
                     continue
-                for delivery in gap.missed(session_id):
-                    self.router.deliver(delivery)
+                for delivery in gap.missed(session_id):  # to this connection only
+                    self.router.share([sink], delivery)
             elif settled:
                 sink.end("Registration interrupted while this server caught up")
                 self.close_session(session_id, "Connection closed")
         self.router.flush()
         if self.ready:  # at start, the node adopts them once it caught up (_became_ready)
             self._adopt_orphans()
+            if state.node_down_at(self.node_id):
+                self.report_node_up(self.node_id)  # marked down while we caught up
 
     def _settle_restored(self, session_id: str, session: LocalSession) -> bool:
         """Answer the writes of ``session`` the restored state contains; returns whether
@@ -383,6 +431,7 @@ class SessionHub:
 
     def flush(self) -> None:
         """The log applied a batch of entries: write what they sent, once per connection."""
+        self.held_logins.release()  # the batch may have marked their nodes down
         self.router.flush()
 
     def _after_apply(self, command: Command, applied: Applied) -> None:
@@ -394,14 +443,22 @@ class SessionHub:
             self._move_some(count, "Rebalancing: another server has more room")
         if message.command == NODE_LOST and params == (self.node_id,):
             self._end_local_sessions("Node lost: this node was cut off from its cluster")
+        self._answer_probe(message)
+        self.held_logins.answered(message)
+        if message.command == NODE_DOWN and params[:1] == (self.node_id,):
+            self.report_node_up(self.node_id)  # we are applying entries: a stale mark
         resumed = self._follow_resume(command, applied.moved)
+        if applied.attached is not None and self.router.sink(command.session) is not None:
+            self.router.join(applied.attached, command.session)  # multiclient
         event = applied.event
         if event is not None and self.plugin_duties is not None:
             self.plugin_duties.applied(event)
-        replies, after = self.router.hand_out(applied.deliveries, command.session)
+        user = self.state.user_session_of(command.session)
+        replies, after = self.router.hand_out(applied.deliveries, command.session, user)
         origin = self.sessions.get(command.session)
         if origin is not None:
             self._settle(command, origin, replies)
+        self._share(user, command.session, replies)
         for delivery in after:  # once the answer (a welcome burst, say) is out
             self.router.deliver(delivery)
         monitors = self.monitors
@@ -416,6 +473,27 @@ class SessionHub:
         if resumed:  # its connection now has the old id
             self.sessions.pop(command.session, None)
             self.router.detach(command.session)
+
+    def _share(self, user: str, connection: str, replies: list[Delivery]) -> None:
+        """Show the other connections here of ``user`` (multiclient) what the answer to
+        one of its connections changed for all of them: its own messages (whatever
+        their echo-message), joins, parts, nick and mode changes, channel state; not
+        errors and other replies only the asking client understands."""
+        others = self.router.others(user, connection)
+        if not others:
+            return
+        for reply in replies:
+            if reply.session == user and multiclient_view.shared(reply.message):
+                self.router.share(others, replace(reply, echo=False))
+
+    def _answer_probe(self, message: Message) -> None:
+        """A node holding a login asks whether a session's connection is here (see
+        :mod:`~twistedchat.node.held_logins`): say so if it is."""
+        params = message.params
+        if message.command != PROBE or not params or self.router.sink(params[0]) is None:
+            return
+        if self.state.session_node(params[0]) == self.node_id:
+            self._propose_for_node(Message(ALIVE, (params[0],)))
 
     def _follow_admin(self, request: tuple[str, str] | None) -> None:
         """An operator's CLUSTER request was applied: the node it names drains, and the
@@ -448,12 +526,26 @@ class SessionHub:
             now = self.clock.seconds()
             session.detached_at, session.quit_at = now, now + self.resume_grace
             session.quit_reason = "Connection closed"
+            session.handed_out = self.applied_index - 1  # it got nothing of this resume
             return False
         self.router.attach(resumed, connection)
         self.monitors.move(command.session, resumed)
         self.metadata.move(command.session, resumed)
         connection.adopt(resumed)
+        self._carry_over(command, resumed)
         return True
+
+    def _carry_over(self, command: Command, resumed: str) -> None:
+        """The connection sent writes after the one that gave it ``resumed`` (NickServ
+        IDENTIFY, pipelined): they were proposed as its old session, which has ended, so
+        propose them again, in order, as the session it now is (each answered once)."""
+        old = self.sessions.get(command.session)
+        if old is None:
+            return
+        later = [w for w in old.writes.pending if w.seq > command.seq]
+        for write in later:
+            old.writes.pending.remove(write)
+            self._submit(resumed, Command.decode(write.data, 0).message, write.label)
 
     def _settle(self, command: Command, session: LocalSession, replies: list[Delivery]) -> None:
         done = self.proposer.settle(command, session.writes)

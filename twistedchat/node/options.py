@@ -12,6 +12,7 @@ from twisted.internet import endpoints, reactor
 from twisted.python import usage
 
 from twistedchat import plugins
+from twistedchat.chat import alwayson
 from twistedchat.chat.passwords import is_password_hash
 from twistedchat.discovery.udp import default_broadcast
 from twistedchat.security import pki
@@ -29,6 +30,12 @@ def _positive_int(value: str) -> int:
     if number <= 0:
         raise ValueError(f"must be a positive integer, not {value!r}")
     return number
+
+
+def _always_on_mode(value: str) -> str:
+    if value not in alwayson.MODES:
+        raise ValueError(f"must be one of {', '.join(alwayson.MODES)}, not {value!r}")
+    return value
 
 
 def _non_negative_int(value: str) -> int:
@@ -248,6 +255,21 @@ class ChatNodeOptions(usage.Options):
             None,
             30,
             "CHATHISTORY and mail for offline accounts: days a message is kept.",
+            _positive_int,
+        ],
+        [
+            "always-on",
+            None,
+            "opt-in",
+            "Sessions that stay in their channels without a client: off, opt-in (NickServ "
+            "SET ALWAYS-ON ON), opt-out or mandatory.",
+            _always_on_mode,
+        ],
+        [
+            "always-on-days",
+            None,
+            30,
+            "Days an always-on session without a client stays before it quits.",
             _positive_int,
         ],
         [

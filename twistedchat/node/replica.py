@@ -34,7 +34,13 @@ from twisted.logger import Logger
 
 from twistedchat.node.snapshotter import InlineSnapshotter, Snapshotter
 from twistedchat.raft.core import NotLeader, RaftConfig, RaftNode, Ready, Role, SnapshotMeta
-from twistedchat.raft.messages import Configuration, EntryKind, RaftMessage
+from twistedchat.raft.messages import (
+    AppendEntries,
+    AppendEntriesResponse,
+    Configuration,
+    EntryKind,
+    RaftMessage,
+)
 from twistedchat.raft.storage import Compaction, LogWrite, RaftStorage, StorageWrite
 from twistedchat.raft.transport import PeerTransport
 from twistedchat.raft.writer import InlineWriter, StorageWriter
@@ -128,6 +134,9 @@ class RaftReplica:
         self.failure: str | None = None
         #: When we last heard from each peer over Raft (for dead-node detection).
         self.last_contact: dict[str, float] = {}
+        #: member -> (commit index it learnt, term, said as leader), if the last thing heard
+        #: from it said so: see known_commit.
+        self._known_commit: dict[str, tuple[int, int, bool]] = {}
         #: Raft messages from servers outside the configuration, which the core ignores.
         self.ignored_from_non_members = 0
         self._non_member_log = TokenBucket(1, 1 / NON_MEMBER_LOG_EVERY)
@@ -296,11 +305,45 @@ class RaftReplica:
             self._ignored_non_member(message.src)
             return
         self.last_contact[message.src] = self.clock.seconds()
+        self._note_commit_known(message)
         if message.src not in self.transport.peers:
             # A leader adding us talks first; answer it before its config reaches us.
             self.transport.set_peer(message.src, self._peer_endpoint(message.src))
         self._core.step(message)
         self._schedule()
+
+    def known_commit(self, member: str) -> int | None:
+        """The commit index ``member`` is known to have learnt when we last heard from it;
+        None if what we last heard carried none, or answered an earlier leadership of ours.
+
+        A node applies committed entries, and hands out what they send, in the turn it
+        learns of them, so this is how far a node that fell silent got (decision 0032): a
+        follower says it in its answers to the leader, a leader in what it sends. A new
+        leader knows nothing of a follower that died before answering it: None, not a
+        stale figure from an earlier term that would replay too much."""
+        known = self._known_commit.get(member)
+        if known is None:
+            return None
+        commit, term, as_leader = known
+        return commit if as_leader or term == self._core.term else None
+
+    def led_us_last(self, member: str) -> bool:
+        """Whether the last thing heard from ``member`` was entries it sent as our leader."""
+        known = self._known_commit.get(member)
+        return known is not None and known[2]
+
+    def _note_commit_known(self, message: RaftMessage) -> None:
+        if isinstance(message, AppendEntries):
+            learnt, as_leader = message.leader_commit, True
+        elif isinstance(message, AppendEntriesResponse) and message.success:
+            learnt, as_leader = message.commit, False
+        else:  # it said something else last (a vote request, say): we no longer know
+            self._known_commit.pop(message.src, None)
+            return
+        earlier = self._known_commit.get(message.src)
+        if earlier is not None and earlier[1:] == (message.term, as_leader):
+            learnt = max(learnt, earlier[0])  # answers may arrive out of order
+        self._known_commit[message.src] = (learnt, message.term, as_leader)
 
     def _ignored_non_member(self, src: str) -> None:
         """Count what non-members send (the core ignores it); say so once a minute."""

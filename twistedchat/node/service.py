@@ -25,6 +25,8 @@ from twisted.python.usage import UsageError
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.state import ChatState
 from twistedchat.discovery.directory import Directory
+from twistedchat.discovery.front_door import FrontDoorFactory
+from twistedchat.discovery.public import Answer, build_answer
 from twistedchat.discovery.secret import load_or_create_secret
 from twistedchat.discovery.udp import DiscoveryProtocol, listen_discovery
 from twistedchat.discovery.wire import Decoder
@@ -119,6 +121,7 @@ class ChatNodeService(service.Service):
         self._tls_contexts: list[ReloadableServerContext] = []
         self._discovery_port: IListeningPort | None = None
         self._discovery: DiscoveryProtocol | None = None
+        self._front_door: FrontDoorFactory | None = None
         self.hasher = ThreadPoolHasher()  # passwords, off the reactor thread
 
     @classmethod
@@ -130,6 +133,8 @@ class ChatNodeService(service.Service):
         limits = ChatLimits(
             history_max=options["history-max"],
             history_days=options["history-days"],
+            always_on=options["always-on"],
+            always_on_days=options["always-on-days"],
             chanlimit=options["chanlimit"],
             targmax=options["targmax"],
         )
@@ -251,7 +256,11 @@ class ChatNodeService(service.Service):
         await self._start_discovery(hub)
         hub.start(self.replica, c.irc)
         self.hasher.start()
-        factory = IRCFactory(hub, c.settings, self.clock, self.limits.nicklen, self.hasher)
+        irc_factory = IRCFactory(hub, c.settings, self.clock, self.limits.nicklen, self.hasher)
+        # The IRC port also answers the public directory (docs/decisions/0033).
+        factory = self._front_door = FrontDoorFactory(
+            irc_factory, self._public_answer, c.settings.server_name, self.clock
+        )
         for description in c.irc:
             with step(f"cannot listen on IRC {description}"):
                 reloadable = tls_endpoint(reactor, description)
@@ -302,6 +311,10 @@ class ChatNodeService(service.Service):
             node_lost=hub.report_node_lost,
             load_of=hub.clients_on,
             rebalance=hub.request_moves,
+            silence=2 * c.election_timeout_ms / 1000,
+            node_down=hub.report_node_down,
+            node_up=hub.report_node_up,
+            is_down=hub.node_is_down,
             capacity=c.settings.max_clients,
             policy=c.policy,
             settings=self.fingerprint.digest,
@@ -324,6 +337,22 @@ class ChatNodeService(service.Service):
             )
         self._discovery = protocol
         self.agent.start()
+
+    def _public_answer(self, excluded: frozenset[str]) -> Answer:
+        """What the IRC port tells anyone who asks ``NODES``: the serving members with
+        their IRC endpoints from the log, and, on the leader, its assignment."""
+        assert self.replica is not None and self.hub is not None
+        replica, state = self.replica, self.hub.state
+        return build_answer(
+            members=replica.configuration.members(),
+            alive=self.directory.alive(self.clock.seconds()),
+            addresses_of=state.node_addresses,
+            role=str(replica.role),
+            term=replica.term,
+            leader_id=replica.leader_id,
+            leading=replica.is_leader() and not (self.agent is not None and self.agent.leaving),
+            excluded=excluded,
+        )
 
     def _administer(self, verb: str, node: str) -> None:
         """On the leader, an operator's CLUSTER TRANSFER or REMOVE (see the hub)."""
@@ -481,6 +510,7 @@ class ChatNodeService(service.Service):
                 **(self.transport.stats() if self.transport else {}),
                 "ignored_from_non_members": self.replica.ignored_from_non_members,
             },
+            "public_directory": self._front_door.counters if self._front_door else {},
             "clients": self.hub.local_client_count(),
             "users": state.user_count(),
             "channels": state.channel_count(),

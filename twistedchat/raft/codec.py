@@ -46,8 +46,9 @@ from typing import Any
 from twistedchat.raft.messages import MESSAGE_TYPES, Entry, EntryKind
 
 #: Bumped whenever the encoding of any registered type changes (2: ``Hello.app``,
-#: 3: ``Entry.time`` and the senders' clocks in vote and append answers).
-WIRE_VERSION = 3
+#: 3: ``Entry.time`` and the senders' clocks in vote and append answers, 4: the commit
+#: index in append answers).
+WIRE_VERSION = 4
 #: The largest frame accepted or produced (length prefix value): bounds a peer's buffer.
 MAX_FRAME = 64 * 1024 * 1024
 #: The largest Hello (whose ``app`` is bounded by the application, at most 64 KiB): the

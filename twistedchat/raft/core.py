@@ -823,6 +823,7 @@ class RaftNode:
                 match,
                 read_ctx=m.read_ctx,
                 time=self._wall_clock(),
+                commit=self.log.commit,
             )
         )
 

@@ -109,6 +109,10 @@ class AppendEntriesResponse:
     conflict_term: int = 0
     read_ctx: int = 0
     time: int = 0  # the sender's clock (ms), for the log's clock (decision 0020); 0: unknown
+    #: On success: the sender's commit index once it took this in. It applies (and hands
+    #: out) up to there in the same turn, so the leader knows how far a follower that goes
+    #: silent got (decision 0032).
+    commit: int = 0
 
 
 @dataclass(frozen=True, slots=True)
