@@ -10,29 +10,17 @@ from pathlib import Path
 
 from twisted.internet.task import Clock
 
+from tests.node.replicas import started_replica
 from twistedchat.node.replica import RaftReplica
-from twistedchat.raft.core import RaftConfig
-from twistedchat.raft.storage import RaftStorage
-from twistedchat.raft.transport import PeerTransport
 
 ME = "127.0.0.1:1"
 
 
 def _replica(tmp_path: Path, snapshot_every: int) -> tuple[RaftReplica, Clock]:
     clock = Clock()
-    replica = RaftReplica(
-        ME,
-        RaftStorage.open(str(tmp_path / "raft")),
-        PeerTransport(ME, "test", "tcp:0:interface=127.0.0.1", reactor=clock),
-        clock,
-        config=RaftConfig(election_ticks=10, heartbeat_ticks=2),
-        tick_seconds=0.01,
-        apply_command=lambda index, data, time: None,
-        take_snapshot=lambda: b"the state",
-        restore_snapshot=lambda index, data: None,
-        snapshot_every=snapshot_every,
+    replica = started_replica(
+        tmp_path, ME, clock, snapshot=b"the state", snapshot_every=snapshot_every
     )
-    replica.start()
     if replica.fresh:
         replica.found_cluster(frozenset({ME}))
     for _ in range(100):

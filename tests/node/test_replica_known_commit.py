@@ -6,30 +6,15 @@ from pathlib import Path
 
 from twisted.internet.task import Clock
 
+from tests.node.replicas import started_replica
 from twistedchat.node.replica import RaftReplica
-from twistedchat.raft.core import RaftConfig
 from twistedchat.raft.messages import AppendEntries, AppendEntriesResponse
-from twistedchat.raft.storage import RaftStorage
-from twistedchat.raft.transport import PeerTransport
 
 ME, PEER, STRANGER = "127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"
 
 
 def _replica(tmp_path: Path) -> RaftReplica:
-    clock = Clock()
-    replica = RaftReplica(
-        ME,
-        RaftStorage.open(str(tmp_path / "raft")),
-        PeerTransport(ME, "test", "tcp:0:interface=127.0.0.1", reactor=clock),
-        clock,
-        config=RaftConfig(election_ticks=10, heartbeat_ticks=2),
-        tick_seconds=0.01,
-        apply_command=lambda index, data, time: None,
-        take_snapshot=lambda: b"",
-        restore_snapshot=lambda index, data: None,
-        snapshot_every=1000,
-    )
-    replica.start()
+    replica = started_replica(tmp_path, ME, Clock())
     replica.found_cluster(frozenset({ME, PEER}))
     return replica
 
