@@ -23,7 +23,7 @@ def identify_into(world: World, out: Outbox, user: User, time: int) -> str | Non
     session over if it is not live (see the module docstring). Returns the session taken
     over (the hub hands it the connection), else None."""
     assert user.account is not None
-    holder = users.reclaimed_by(world, (user.account, "", "", "", user.account))
+    holder = users.reclaimed_by(world, user.account, user.account)
     if holder is None or holder is user or multiclient.live(world, holder):
         return None  # a connected user is joined by SASL at connect, not by IDENTIFY
     connection, node = user.session, user.node

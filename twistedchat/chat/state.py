@@ -369,9 +369,11 @@ class ChatState:
         IDENTIFY is a login only): the hub holds such a login until the leader marks the
         node down, that node answers a probe, or a few seconds pass."""
         params = login.params
-        if login.command == LOGIN and params:
-            params = (params[0], "", "", "", params[0])  # as a SASL CONNECT for that nick
-        holder = users.reclaimed_by(self._world, params) if params else None
+        if login.command == LOGIN:  # IDENTIFY: the session holding the account's name
+            nick, account = (params[0], params[0]) if params else ("", None)
+        else:
+            nick, account = (params[0] if params else ""), (params[4] if len(params) > 4 else None)
+        holder = users.reclaimed_by(self._world, nick, account)
         if holder is None or holder.node == node or holder.detached_at or holder.first_gone:
             return None
         return holder.session if self._world.node(holder.node).down_at == 0 else None

@@ -47,7 +47,7 @@ def connect(world: World, out: Outbox, command: Command) -> User | None:
     if not valid_nick(nick, world.limits.nicklen):
         out.send(session, numeric("*", N.ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname"))
         return None
-    holder = reclaimed_by(world, params)
+    holder = reclaimed_by(world, nick, params[4] if len(params) > 4 else None)
     resumable = RESUME_TAG in command.message.tags  # a further client cannot resume
     if holder is not None and not resumable and multiclient.joins(world, holder):
         multiclient.attach(world, out, command, holder)
@@ -71,24 +71,17 @@ def connect(world: World, out: Outbox, command: Command) -> User | None:
     return None
 
 
-def reclaimed_by(world: World, params: tuple[str, ...]) -> User | None:
-    """The session a CONNECT with ``params`` takes over: the one holding its nick, logged
-    in to the account it logged in to by SASL; else that account's detached always-on
-    session, whatever nick it asked for (it gets the session's)."""
-    holder = world.user_by_nick(params[0])
-    if holder is not None and reclaims(holder, params):
+def reclaimed_by(world: World, nick: str, account: str | None) -> User | None:
+    """The session a login to ``account`` asking for ``nick`` takes over or joins: the
+    one holding the nick, logged in to that account; else the account's detached
+    always-on session, whatever nick was asked for (it gets the session's)."""
+    if account is None:
+        return None
+    holder = world.user_by_nick(nick)
+    logged_in = None if holder is None else holder.account
+    if holder is not None and logged_in is not None and casefold(logged_in) == casefold(account):
         return holder
-    return alwayson.detached_session_of(world, params[4]) if len(params) > 4 else None
-
-
-def reclaims(holder: User, params: tuple[str, ...]) -> bool:
-    """Whether a CONNECT logged in (SASL) as the holder's account takes its session."""
-    account = params[4] if len(params) > 4 else None
-    return (
-        account is not None
-        and holder.account is not None
-        and (casefold(account) == casefold(holder.account))
-    )
+    return alwayson.detached_session_of(world, account)
 
 
 def nick(ctx: Context) -> None:
