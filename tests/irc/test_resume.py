@@ -273,3 +273,20 @@ def test_a_node_that_sees_itself_marked_down_says_it_is_up() -> None:
     two.clock.advance(0)
     assert one.hub.state.node_down_at("n1") == 0
     assert two.hub.state.node_down_at("n1") == 0
+
+
+def test_a_rebalance_leaves_a_session_that_just_failed_over_alone() -> None:
+    """The death of a node is what unbalances the cluster: the leader's next rebalance
+    must not bounce the clients that just resumed elsewhere (found by the chaos suite)."""
+    _, one, two = two_nodes()
+    alice, token = registered_with_token(one, "alice")
+    alice.connection_lost()
+    again = resumed(two, token)
+    assert again.lines()[-1].endswith("RESUME SUCCESS alice")
+    two.hub.request_moves("n2", 1)
+    two.clock.advance(0)
+    assert not again.has("RESUME MOVE")
+    two.clock.advance(11)
+    two.hub.request_moves("n2", 1)
+    two.clock.advance(0)
+    assert again.has("RESUME MOVE")

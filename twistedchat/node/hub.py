@@ -52,6 +52,9 @@ from twistedchat.wire.message import Message
 
 log = Logger()
 
+#: Seconds a session that resumed here is left alone by rebalancing.
+ARRIVAL_SETTLE = 10.0
+
 
 @dataclass(slots=True)
 class LocalSession:
@@ -68,6 +71,7 @@ class LocalSession:
     quit_reason: str = ""
     handed_out: int = 0  # the last log index handed to its connection, once it dropped
     asked_to_move: bool = False  # sent RESUME MOVE: another request asks someone else
+    arrived_at: float = float("-inf")  # when it resumed here (a rebalance leaves it be)
 
 
 class SessionHub:
@@ -170,12 +174,17 @@ class SessionHub:
         """Ask up to ``count`` of our connected resumable sessions to go elsewhere;
         returns how many were asked. A session asked before (and still moving) is asked
         ``again`` only by a drain: the leader's requests, which pile up in the log while
-        a node lags, must each move someone else."""
+        a node lags, must each move someone else. A rebalance leaves alone a session that
+        resumed here moments ago: it has just failed over (its node died, which is what
+        unbalanced the cluster), and bouncing it on at once only adds a second failover."""
         asked = 0
+        settled = self.clock.seconds() - ARRIVAL_SETTLE
         for session_id, session in list(self.sessions.items()):
             if asked == count:
                 break
             if self.router.sink(session_id) is None or (session.asked_to_move and not again):
+                continue
+            if session.arrived_at > settled and not again:
                 continue
             if self.state.is_resumable(session_id):
                 self.router.tell(session_id, Message("RESUME", ("MOVE", reason)))
@@ -520,6 +529,7 @@ class SessionHub:
             return False
         last = self.state.last_applied_seq(resumed)
         session = LocalSession(Writes(next_seq=last + 1, acked=last))
+        session.arrived_at = self.clock.seconds()
         self.sessions[resumed] = session
         connection = self.router.sink(command.session)
         if connection is None:  # the resuming connection is gone too
