@@ -128,3 +128,12 @@ def codes(deliveries: list[Delivery], session: str) -> list[str]:
 
 def recipients(deliveries: list[Delivery], command: str) -> list[str]:
     return [d.session for d in deliveries if d.message.command == command and not d.echo]
+
+
+def room() -> Chat:
+    """op (channel operator of #a), bob and carol in #a; dave elsewhere."""
+    chat = Chat()
+    chat.users("op", "bob", "carol", "dave")
+    for nick in ("op", "bob", "carol"):
+        chat.send(nick, "JOIN #a")
+    return chat

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.chat.helpers import Chat, show
+from tests.chat.helpers import Chat, room, show
 from twistedchat.chat.command import LOGIN, OPER, REGISTER
 from twistedchat.chat.delivery import Broadcast, Delivery
 from twistedchat.chat.history import REDACTED
@@ -16,15 +16,6 @@ from twistedchat.wire.message import Message
 
 HASH = "scrypt$00$11"
 EVER = ("timestamp=2000-01-01T00:00:00.000Z", "timestamp=2100-01-01T00:00:00.000Z")
-
-
-def room() -> Chat:
-    """op (channel operator), bob and carol in #a; dave elsewhere."""
-    chat = Chat()
-    chat.users("op", "bob", "carol", "dave")
-    for nick in ("op", "bob", "carol"):
-        chat.send(nick, "JOIN #a")
-    return chat
 
 
 def say(chat: Chat, session: str, line: str) -> str:

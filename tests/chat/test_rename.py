@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.chat.helpers import Chat, codes, show, to
+from tests.chat.helpers import Chat, codes, room, show, to
 from twistedchat.chat.command import OPER
 from twistedchat.chat.delivery import Broadcast, Delivery, given
 from twistedchat.chat.plugin_api import POLICY_STORE
@@ -12,15 +12,6 @@ from twistedchat.wire.message import Message
 
 CAPABLE = frozenset({CAPABILITY})
 PLAIN: frozenset[str] = frozenset()
-
-
-def room() -> Chat:
-    """op (channel operator of #a), bob and carol in #a; dave elsewhere."""
-    chat = Chat()
-    chat.users("op", "bob", "carol", "dave")
-    for nick in ("op", "bob", "carol"):
-        chat.send(nick, "JOIN #a")
-    return chat
 
 
 def seen(chat: Chat, session: str, caps: frozenset[str]) -> list[str]:
