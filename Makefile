@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit soak bench clean fuzz chaos
+.PHONY: run test lint typecheck unit soak bench clean fuzz chaos test-programs
 
 PLUGINS := plugins/bots plugins/chatlog plugins/groups docs/example-plugin
 
@@ -19,8 +19,12 @@ run: $(STAMP)
 	$(BIN)/python -m twistedchat.devcluster
 
 ## Lint, type-check and run the whole test suite.
-test: $(STAMP) lint typecheck
+test: $(STAMP) test-programs lint typecheck
 	$(BIN)/python -m pytest -q
+
+## The Debian programs the end-to-end tests drive (irssi, WeeChat, chromium, ...), when missing.
+test-programs:
+	bash scripts/install-test-programs
 
 lint: $(STAMP)
 	$(BIN)/ruff check twistedchat tests benchmarks $(PLUGINS)
