@@ -93,6 +93,17 @@ def test_a_tcp_port_in_use_stops_the_node_with_one_line(tmp_path: Path, role: st
                     ": address already in use")  # fmt: skip
 
 
+def test_the_websocket_port_in_use_stops_the_node_with_one_line(tmp_path: Path) -> None:
+    irc, peer, status = free_ports(3)
+    with held_tcp() as taken:
+        args = node_args(tmp_path, irc=irc, peer=peer, status=status, udp=free_udp_port())
+        websocket = f"tcp:{taken}:interface=127.0.0.1"
+        code, output = run("chatnode", [*args, "--websocket", websocket], tmp_path)
+    assert code == 1, output[-4000:]
+    assert_one_line(output, "chatnode", f"cannot listen on --websocket {websocket}",
+                    ": address already in use")  # fmt: skip
+
+
 def test_the_peer_port_in_use_with_peer_tls(tmp_path: Path) -> None:
     irc, status = free_ports(2)
     with held_tcp() as taken:

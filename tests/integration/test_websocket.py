@@ -5,6 +5,7 @@ that misbehave (each of them harming no other user)."""
 from __future__ import annotations
 
 import json
+import ssl
 import struct
 import urllib.error
 import urllib.request
@@ -14,6 +15,7 @@ import pytest
 from wsproto.events import TextMessage
 
 from tests.integration.harness import IRCClient, Node, free_ports, leader_of, new_node, wait_for
+from tests.integration.test_tls import self_signed
 from tests.web.wsclient import Refused, WebSocketIRCClient
 
 pytestmark = pytest.mark.integration
@@ -201,3 +203,24 @@ def masked_frame(opcode: int, payload: bytes, fin: bool = True) -> bytes:
     else:
         head = struct.pack("!BBH", first, 0x80 | 126, len(payload))
     return head + b"\0\0\0\0" + payload
+
+
+def test_wss_with_an_ssl_endpoint(tmp_path: Path) -> None:
+    key, cert = self_signed(tmp_path)
+    (port,) = free_ports(1)
+    websocket = f"ssl:{port}:privateKey={key}:certKey={cert}:interface=127.0.0.1"
+    node = new_node(tmp_path, "wss", ["--websocket", websocket])
+    node.start()
+    try:
+        wait_for(lambda: (node.status() or {}).get("role") == "leader", 30, "the node to lead")
+        context = ssl.create_default_context(cafile=str(cert))
+        secure = WebSocketIRCClient(port, "secure", tls=context)
+        secure.send("PING :over-tls")
+        secure.expect("over-tls")
+        url = f"https://127.0.0.1:{port}/nodes.json"
+        with urllib.request.urlopen(url, timeout=5, context=context) as response:
+            listing = json.load(response)
+        assert [n["url"] for n in listing["nodes"]] == [f"wss://127.0.0.1:{port}/"]
+        secure.close()
+    finally:
+        node.stop()

@@ -8,6 +8,7 @@ work unchanged. ``send_frame`` and ``send_raw`` let a test send what no client s
 from __future__ import annotations
 
 import socket
+import ssl
 import time
 from collections import deque
 from collections.abc import Iterable
@@ -41,7 +42,8 @@ class Refused(Exception):
 class WebSocketIRCClient(IRCClient):
     """Connects to ``ws://127.0.0.1:PORT/`` offering ``subprotocols``; ``origin`` is sent
     as the Origin header when given; ``receive_buffer`` shrinks the socket's receive
-    buffer (a client that stops reading then stops the server soon). Raises
+    buffer (a client that stops reading then stops the server soon); ``tls`` makes it
+    ``wss://``. Raises
     :class:`Refused` if the upgrade is refused."""
 
     def __init__(
@@ -54,12 +56,15 @@ class WebSocketIRCClient(IRCClient):
         origin: str | None = None,
         path: str = "/",
         receive_buffer: int | None = None,
+        tls: ssl.SSLContext | None = None,
     ):
         self.sock = socket.socket()
         if receive_buffer is not None:  # before connecting, so the window stays small
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
         self.sock.settimeout(10)
         self.sock.connect(("127.0.0.1", port))
+        if tls is not None:  # wss://
+            self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
         self.buffer = b""
         self.lines: list[str] = []
         self.nick = nick
