@@ -535,6 +535,8 @@ class ChatNodeService(service.Service):
             "elections": replica.elections_started,
             "messages": self.hub.messages_applied,
             "deliveries": self.hub.router.delivered,
+            "flood_kills": self.irc_factory.flood_kills if self.irc_factory else 0,
+            "sendq_drops": self.irc_factory.sendq_drops if self.irc_factory else 0,
             # Messages applied per second, every 2 s over the last 10 minutes (dashboard).
             "message_rate": self.metrics.message_rate.document() if self.metrics else None,
         }

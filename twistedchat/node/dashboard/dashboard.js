@@ -75,7 +75,8 @@ function renderNodes(own, docs) {
   for (const member of own.members) {
     const doc = docs[member.id] || { error: "no status address" };
     const reachable = !doc.error;
-    const role = reachable ? doc.role : (member.announced_role ? member.announced_role + "?" : "down?");
+    const role = reachable ? doc.role :
+      "unreachable" + (member.announced_role ? " (was " + member.announced_role + ")" : "");
     let lag = "";
     if (leaderLag[member.id] !== undefined && leaderLag[member.id] !== null) lag = leaderLag[member.id];
     else if (reachable && leader && member.id === leader.id) lag = 0;
@@ -85,7 +86,7 @@ function renderNodes(own, docs) {
     const classes = [leader && member.id === leader.id ? "leader" : "", reachable ? "" : "unreachable"];
     body.append(el("tr", { class: classes.join(" ").trim() || null, "data-node": member.id, "data-role": role },
       el("td", {}, member.id),
-      el("td", { class: "role-" + String(role).replace("?", "") }, role + (member.voter ? "" : " (learner)")),
+      el("td", { class: "role-" + (reachable ? role : "unreachable") }, role + (member.voter ? "" : " (learner)")),
       el("td", {}, reachable ? doc.term : (member.announced_term ?? "")),
       el("td", {}, reachable ? doc.commit_index : ""),
       el("td", {}, reachable ? doc.applied_index : ""),
@@ -99,9 +100,12 @@ function renderNodes(own, docs) {
   $("term").textContent = leader ? leader.term : own.term;
 }
 
+// The serving node's message rate as a line: the last 10 minutes at most, one minute at
+// least (a young cluster's few samples fill the width instead of hugging the right edge).
 function renderRate(rate) {
   const values = rate && rate.per_second ? rate.per_second : [];
-  const slots = rate ? Math.round(600 / rate.step_seconds) : 300;
+  const step = rate ? rate.step_seconds : 2;
+  const slots = Math.min(Math.max(values.length, Math.round(60 / step)), Math.round(600 / step));
   const peak = Math.max(1, ...values);
   const width = 600, height = 160;
   const x = (i) => ((slots - values.length + i) / Math.max(slots - 1, 1)) * width;
@@ -116,9 +120,11 @@ function renderRate(rate) {
     line.setAttribute("y1", y(peak * fraction).toFixed(1)); line.setAttribute("y2", y(peak * fraction).toFixed(1));
     grid.append(line);
   }
+  const span = slots * step;
+  $("rate-start").textContent = span >= 120 ? "−" + Math.round(span / 60) + " min" : "−" + Math.round(span) + " s";
   const latest = values.length ? values[values.length - 1] : 0;
   $("rate-now").textContent = "now " + latest.toFixed(1) + "/s, peak " + (values.length ? peak.toFixed(1) : "0") +
-    "/s (top line), one point per " + (rate ? rate.step_seconds : 2) + " s";
+    "/s (top line), one point per " + step + " s";
 }
 
 function renderCounters(id, counters) {
@@ -150,6 +156,7 @@ async function poll() {
     renderCounters("chat", {
       users: own.users, channels: own.channels, clients_here: own.clients,
       messages_applied: own.messages, deliveries_here: own.deliveries,
+      flood_kills_here: own.flood_kills, sendq_drops_here: own.sendq_drops,
     });
     $("board").hidden = false;
     $("error").textContent = "";
