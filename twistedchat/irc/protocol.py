@@ -213,6 +213,7 @@ class IRCConnection(Protocol):
         flood_waiting = self._drain_call is not None and self._drain_call.active()
         # Lines held behind flood control or a password check are bounded alike.
         if (flood_waiting or self._checking) and len(self._inbox) > self.settings.flood_backlog:
+            self.factory.flood_kills += 1
             self._close("Excess Flood")
 
     def connectionLost(self, reason: Failure | None = None) -> None:
@@ -933,6 +934,7 @@ class IRCConnection(Protocol):
         if self._bytes_while_paused <= self.settings.sendq_bytes:
             return True
         log.info("{nick}: SendQ exceeded", nick=self.nick)
+        self.factory.sendq_drops += 1
         self._closing = True
         self._output.clear()
         if self.transport is not None:
@@ -982,6 +984,9 @@ class IRCFactory(Factory):
             settings.connect_rate,
             settings.limits_exempt,
         )
+        #: Connections closed for flooding and for not reading (SendQ), for /metrics.
+        self.flood_kills = 0
+        self.sendq_drops = 0
 
     def buildProtocol(self, addr: IAddress) -> IRCConnection:  # type: ignore[override]
         connection = IRCConnection(self.backend, self.settings, self.clock)

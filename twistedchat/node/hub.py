@@ -53,6 +53,9 @@ from twistedchat.wire.message import Message
 
 log = Logger()
 
+#: The commands counted as messages (what "messages per second" means on the dashboard).
+CHAT_LINES = frozenset({"PRIVMSG", "NOTICE"})
+
 #: Seconds a session that resumed here is left alone by rebalancing.
 ARRIVAL_SETTLE = 10.0
 
@@ -123,6 +126,7 @@ class SessionHub:
         self._node_session = f"{node_id}/{self._boot}/node"
         self.ready = False  # our NODE_RESET has been applied: user writes may go out
         self.applied_index = 0  # the log index the state reflects
+        self.messages_applied = 0  # PRIVMSG and NOTICE entries applied, for /metrics
         self._told_cut_off = False  # users were told writes are refused for now
 
     @property
@@ -437,6 +441,8 @@ class SessionHub:
         it sent to local sessions (held until :meth:`flush`)."""
         self.applied_index = index
         command = Command.decode(data, time)
+        if command.message.command in CHAT_LINES:
+            self.messages_applied += 1
         applied = self.state.apply(index, command)
         try:
             self._after_apply(command, applied)

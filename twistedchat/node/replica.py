@@ -51,6 +51,8 @@ T = TypeVar("T")
 
 #: Seconds between two log lines about messages from non-members.
 NON_MEMBER_LOG_EVERY = 60.0
+#: Proposals whose commit latency is being timed at most (a stuck log drops the oldest).
+PROPOSALS_TIMED = 4096
 
 
 class ReplicaFailure(Exception):
@@ -146,6 +148,12 @@ class RaftReplica:
         self._known_leader: str | None = None
         #: Called when a new leader becomes known, so lost proposals go out at once.
         self.on_new_leader: Callable[[], None] = lambda: None
+        #: Times a leader became known after none or another was (the first one included;
+        #: a leader re-elected after an election without one counts again), for /metrics.
+        self.leader_changes = 0
+        #: Given the seconds from a leader's proposal to its commit, when set (/metrics).
+        self.on_append_latency: Callable[[float], None] | None = None
+        self._proposed: deque[tuple[int, float]] = deque(maxlen=PROPOSALS_TIMED)
         self._core, self.fresh = self._load_core()
         #: A fresh node ignores peers until it knows whether it founds a cluster or joins one.
         self.decided = not self.fresh
@@ -245,6 +253,10 @@ class RaftReplica:
         return self._core.configuration
 
     @property
+    def elections_started(self) -> int:
+        return self._core.elections_started
+
+    @property
     def commit_index(self) -> int:
         return self._core.commit_index
 
@@ -280,6 +292,8 @@ class RaftReplica:
             self._core.propose(entries)
         except NotLeader:
             return  # no leader known: the hub retries
+        if self.on_append_latency is not None:
+            self._proposed.append((self._core.last_index, self.clock.seconds()))
         self._process_now()  # the hub has batched this turn's proposals already
 
     def writable(self) -> bool:
@@ -405,6 +419,8 @@ class RaftReplica:
             self._halt(str(exc))
             return
         self._notice_leader()
+        if self._proposed:
+            self._time_commits()
         if config_changed:
             self._sync_peers()
 
@@ -475,9 +491,22 @@ class RaftReplica:
         self.stop()
         self._fail_stop(reason)
 
+    def _time_commits(self) -> None:
+        """Report how long the proposals now committed took (a turn's batch is one)."""
+        if not self.is_leader():
+            self._proposed.clear()  # they commit under another leader, or never
+            return
+        commit, now, proposed = self._core.commit_index, self.clock.seconds(), self._proposed
+        report = self.on_append_latency
+        while proposed and proposed[0][0] <= commit:
+            _, at = proposed.popleft()
+            if report is not None:
+                report(now - at)
+
     def _notice_leader(self) -> None:
         leader = self._core.leader_id
         if leader is not None and leader != self._known_leader:
+            self.leader_changes += 1
             self._known_leader = leader
             self.on_new_leader()
         elif leader is None:

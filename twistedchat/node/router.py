@@ -60,6 +60,9 @@ class Router:
         self._joined: dict[str, str] = {}  # a further client's connection -> its user
         self._members: dict[str, list[str]] = {}  # session -> connections receiving for it
         self._holding: list[Receiver] = []  # receivers with output to flush
+        #: Records handed to a local receiver since start (for /metrics): one increment
+        #: per recipient, the only thing the fan-out does for metrics.
+        self.delivered = 0
 
     def attach(self, session: str, sink: SessionSink) -> None:
         """``sink`` is the connection of ``session`` (and receives what it is sent)."""
@@ -126,6 +129,7 @@ class Router:
         after: list[Delivery] = []
         sinks, holding, server = self.sinks, self._holding, self.server_name
         origins = (origin, user or origin)
+        handed = 0
         for sending in sendings:
             if isinstance(sending, Delivery):
                 if sending.session not in origins:
@@ -146,13 +150,16 @@ class Router:
                     continue
                 if rendering is None:
                     rendering = Rendering(message, server, needs)
+                handed += 1
                 if sink.deliver(rendering):
                     holding.append(sink)
+        self.delivered += handed
         return replies, after
 
     def share(self, receivers: list[Receiver], delivery: Delivery) -> None:
         """Send one record to ``receivers`` (other connections of its session's user)."""
         rendering = Rendering(delivery.message, self.server_name, delivery.needs)
+        self.delivered += len(receivers)
         for receiver in receivers:
             if receiver.deliver(rendering, delivery.echo):
                 self._holding.append(receiver)
@@ -167,8 +174,11 @@ class Router:
     def deliver(self, delivery: Delivery) -> None:
         """Send one record to its session, if it is connected here."""
         sink = self.sinks.get(delivery.session)
+        if sink is None:
+            return
+        self.delivered += 1
         rendering = Rendering(delivery.message, self.server_name, delivery.needs)
-        if sink is not None and sink.deliver(rendering, delivery.echo):
+        if sink.deliver(rendering, delivery.echo):
             self._holding.append(sink)
 
     def flush(self) -> None:

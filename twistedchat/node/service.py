@@ -45,6 +45,7 @@ from twistedchat.node.fingerprint import (
 )
 from twistedchat.node.hub import SessionHub
 from twistedchat.node.membership import MembershipPolicy
+from twistedchat.node.metrics import NodeMetrics, follower_lag, node_metrics
 from twistedchat.node.options import ChatNodeOptions, endpoint_host_port, plugin_config
 from twistedchat.node.replica import RaftReplica
 from twistedchat.node.snapshotter import ForkSnapshotter
@@ -128,6 +129,8 @@ class ChatNodeService(service.Service):
         self._discovery: DiscoveryProtocol | None = None
         self._front_door: FrontDoorFactory | None = None
         self.hasher = ThreadPoolHasher()  # passwords, off the reactor thread
+        self.irc_factory: IRCFactory | None = None  # its flood and SendQ counters: /metrics
+        self.metrics: NodeMetrics | None = None
 
     @classmethod
     def from_options(cls, options: ChatNodeOptions) -> ChatNodeService:
@@ -275,7 +278,16 @@ class ChatNodeService(service.Service):
             origins = OriginPolicy(c.websocket_origins, self._web_origins)
             with step(f"cannot listen on --websocket {c.websocket}"):
                 await self._listen(c.websocket, web_site(irc_factory, origins, self._web_nodes))
-        site = status_site(self.describe, c.status_token, hub.request_admin)
+        self.irc_factory = irc_factory
+        metrics = self.metrics = node_metrics(self)
+        metrics.start()
+        site = status_site(
+            self.describe,
+            c.status_token,
+            hub.request_admin,
+            metrics=metrics.exposition,
+            origins=self.status_origins,
+        )
         with step(f"cannot listen on status {c.status}"):
             status_endpoint = endpoints.serverFromString(reactor, c.status)
             self._ports.append(await status_endpoint.listen(site))
@@ -470,6 +482,8 @@ class ChatNodeService(service.Service):
         return ensureDeferred(self._stop())
 
     async def _stop(self) -> None:
+        if self.metrics is not None:
+            self.metrics.stop()
         await self._drain()
         if self.replica is not None:
             await self.replica.hand_over_leadership()
@@ -515,6 +529,7 @@ class ChatNodeService(service.Service):
         config = replica.configuration
         state = self.hub.state
         now = self.clock.seconds()
+        lag = follower_lag(self)
         members = []
         for member in sorted(config.members()):
             announced = self.directory.get(member)
@@ -529,6 +544,13 @@ class ChatNodeService(service.Service):
                     "last_contact_seconds_ago": None
                     if member == self.config.node_id or heard is None
                     else round(now - heard, 3),
+                    # What its announcements last said (the dashboard fetches the rest).
+                    "status": self._status_address()
+                    if member == self.config.node_id
+                    else (announced.status if announced else None),
+                    "announced_role": announced.role if announced else None,
+                    "announced_term": announced.term if announced else None,
+                    "lag": lag.get(member),  # leader only: entries it does not hold yet
                 }
             )
         return {
@@ -546,20 +568,52 @@ class ChatNodeService(service.Service):
             "members": members,
             "voters": sorted(config.voters),
             "learners": sorted(config.learners),
-            "discovery": {
-                **(self._discovery.decoder.counters if self._discovery else {}),
-                "rate_limited": self._discovery.rate_limited if self._discovery else 0,
-            },
+            "discovery": self.discovery_counters(),
             # Frames, refusals (bad frames, Hellos, forged src) and what non-members sent.
-            "peer_links": {
-                **(self.transport.stats() if self.transport else {}),
-                "ignored_from_non_members": self.replica.ignored_from_non_members,
-            },
+            "peer_links": self.peer_link_counters(),
             "public_directory": self._front_door.counters if self._front_door else {},
             "clients": self.hub.local_client_count(),
             "users": state.user_count(),
             "channels": state.channel_count(),
+            "last_index": replica.last_index,
+            "leader_changes": replica.leader_changes,
+            "elections": replica.elections_started,
+            "messages": self.hub.messages_applied,
+            "deliveries": self.hub.router.delivered,
+            "flood_kills": self.irc_factory.flood_kills if self.irc_factory else 0,
+            "sendq_drops": self.irc_factory.sendq_drops if self.irc_factory else 0,
+            # Messages applied per second, every 2 s over the last 10 minutes (dashboard).
+            "message_rate": self.metrics.message_rate.document() if self.metrics else None,
         }
+
+    def discovery_counters(self) -> dict[str, int]:
+        """Announcements accepted, refused by reason, and queries rate-limited."""
+        return {
+            **(self._discovery.decoder.counters if self._discovery else {}),
+            "rate_limited": self._discovery.rate_limited if self._discovery else 0,
+        }
+
+    def peer_link_counters(self) -> dict[str, int]:
+        """The transport's counters and what non-members sent."""
+        return {
+            **(self.transport.stats() if self.transport else {}),
+            "ignored_from_non_members": self.replica.ignored_from_non_members
+            if self.replica
+            else 0,
+        }
+
+    def _status_address(self) -> str:
+        return _host_port(self.config.status, self.config.node_id)
+
+    def status_origins(self) -> set[str]:
+        """The web origins of the members' status sites: a dashboard served by one of
+        them may read the others' ``/status`` (CORS); no other page may."""
+        addresses = {self._status_address()}
+        for member in self.replica.configuration.members() if self.replica else ():
+            announced = self.directory.get(member)
+            if announced is not None and announced.status:
+                addresses.add(announced.status)
+        return {f"{scheme}://{address}" for address in addresses for scheme in ("http", "https")}
 
 
 def _tls_port(irc: list[str]) -> int | None:

@@ -199,6 +199,8 @@ class RaftNode:
         self._voted_for = hard_state.voted_for
         self._role = Role.FOLLOWER
         self._leader_id: str | None = None
+        #: Real elections this node started (not pre-votes), since start: for /metrics.
+        self.elections_started = 0
         self._election_elapsed = 0
         self._heartbeat_elapsed = 0
         self._timeout = self._random_timeout()
@@ -677,6 +679,7 @@ class RaftNode:
             term = self._term + 1
         else:
             self._role = Role.CANDIDATE
+            self.elections_started += 1
             self._term += 1
             self._voted_for = self.id
             term = self._term

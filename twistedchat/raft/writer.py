@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -72,6 +73,9 @@ class ThreadedWriter:
         self._reactor = reactor
         self._on_failure = on_failure
         self._queue: queue.SimpleQueue[tuple[StorageWrite, Done] | None] = queue.SimpleQueue()
+        #: Given each batch's seconds in ``storage.write`` (one transaction, one fsync),
+        #: on the writer thread, when set: for /metrics (prometheus_client is thread-safe).
+        self.on_fsync: Callable[[float], None] | None = None
         self._thread = threading.Thread(target=self._run, name="raft-storage", daemon=True)
         self._thread.start()
 
@@ -87,12 +91,16 @@ class ThreadedWriter:
         while True:
             batch, stopping = self._next_batch()
             if batch:
+                started = time.perf_counter()
                 try:
                     self.storage.write([write for write, _ in batch])
                 except Exception as exc:  # any failure stops the node (see the module doc)
                     reason = f"cannot {_describe(batch)}: {type(exc).__name__}: {exc}"
                     self._reactor.callFromThread(self._on_failure, reason)
                     return
+                timed = self.on_fsync
+                if timed is not None:
+                    timed(time.perf_counter() - started)
                 self._reactor.callFromThread(_call_all, [done for _, done in batch])
             if stopping:
                 return
