@@ -524,7 +524,8 @@
       c.joinedHere.add(b.key);
       if (!current || current.kind === "server" || b.select) selectBuffer(b);
       b.select = false;
-      addLine(b, msg, "event", "", "You are in " + b.name + " (on node " + nodeName(c.node) + ")");
+      var where = " (on node " + nodeName(c.node) + ")";
+      addLine(b, msg, "event", "", (c.reclaimed ? "Back in " : "You are in ") + b.name + where);
       return;
     }
     b.members.set(IRC.casefold(nick), { nick: nick, prefix: "", away: false });
@@ -791,12 +792,15 @@
     return (n < 10 ? "0" : "") + n;
   }
 
-  // A stable colour per nick, so a conversation is easy to follow.
+  // A stable colour per nick, so a conversation is easy to follow: FNV-1a, then mixed
+  // again so that similar nicks still get hues far apart.
   function nickColour(nick) {
-    var hash = 0;
     var folded = IRC.casefold(nick);
-    for (var i = 0; i < folded.length; i++) hash = (hash * 31 + folded.charCodeAt(i)) | 0;
-    return "hsl(" + (Math.abs(hash) % 360) + ", 55%, 38%)";
+    var h = 0x811c9dc5;
+    for (var i = 0; i < folded.length; i++) h = Math.imul(h ^ folded.charCodeAt(i), 0x01000193);
+    h = Math.imul(h ^ (h >>> 15), 0x2c1b3c6d);
+    h ^= h >>> 12;
+    return "hsl(" + ((h >>> 0) % 360) + ", 60%, 36%)";
   }
 
   function isScrolledDown(b) {
