@@ -174,6 +174,8 @@ def test_web_client_chats_and_fails_over_by_itself(
         page.say("private reply")
         bob.expect("PRIVMSG bob :private reply")
         page.click(f'#buffer-list li[data-target="{CHANNEL}"]')
+        page.say("/me waves from the browser")
+        bob.expect(f"PRIVMSG {CHANNEL} :\x01ACTION waves from the browser\x01")
         page.say("see you all")
         bob.expect(f"PRIVMSG {CHANNEL} :see you all")
         page.wait_text(CHANNEL, "see you all")
