@@ -351,6 +351,15 @@
     }
   }
 
+  // A refused login stops us only the first time: after a failover the password is the
+  // one that worked before, and a node refuses it when it is busy checking passwords
+  // (a storm of clients logging in again at once); then back off and try again.
+  function saslRefused(c, msg) {
+    if (!me.loggedInOnce) return fail(c, "Wrong nick or password.");
+    note(buffer(SERVER), "Login refused: " + msg.params[msg.params.length - 1]);
+    abandon(c, "it refused the login");
+  }
+
   function onWelcome(c, msg) {
     c.registered = true;
     c.reclaimed = /^Welcome back/.test(msg.params[1] || "");
@@ -358,9 +367,14 @@
     cluster.attempt = 0;
     cluster.order = failoverOrder(c.node);
     setStatus("connected to node " + nodeName(c.node), "ok");
-    refreshNodes(nodesUrl(c.node.url)).then(function () {
-      if (c === conn) setStatus("connected to node " + nodeName(cluster.node), "ok");
-    });
+    var refresh = function () {
+      refreshNodes(nodesUrl(c.node.url)).then(function () {
+        if (c === conn && !c.dead) setStatus("connected to node " + nodeName(cluster.node), "ok");
+      });
+    };
+    refresh();
+    c.timers.push(setInterval(refresh, NODES_REFRESH_MS)); // nodes come and go
+
     if (!me.registering) enterChat();
   }
 
@@ -414,12 +428,8 @@
     "903": function (c) {
       send(c, "CAP", ["END"]);
     },
-    "904": function (c) {
-      fail(c, "Wrong nick or password.");
-    },
-    "905": function (c) {
-      fail(c, "Wrong nick or password.");
-    },
+    "904": saslRefused,
+    "905": saslRefused,
     "001": onWelcome,
     "005": function (c, msg) {
       msg.params.slice(1, -1).forEach(function (token) {
