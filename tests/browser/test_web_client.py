@@ -14,8 +14,10 @@ server's replay, by ``CHATHISTORY AFTER`` or live; and the user can talk again.
 
 from __future__ import annotations
 
+import json
 import re
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,10 +68,21 @@ def web_nodes(tmp_path: Path) -> Iterator[list[WebNode]]:
         each.node.start()
     try:
         wait_for(lambda: leader_of(nodes), 30, "a leader all nodes agree on")
+        for each in web:  # each node's web address is in the log: the page can fail over
+            wait_for(lambda each=each: len(listed(each)) == 3, 15, f"{each.url}nodes.json")
         yield web
     finally:
         for each in web:
             each.node.stop()
+
+
+def listed(web: WebNode) -> list[str]:
+    """The WebSocket URLs ``web``'s ``/nodes.json`` names (none if it does not answer)."""
+    try:
+        with urllib.request.urlopen(web.url + "nodes.json", timeout=2) as response:
+            return [node["url"] for node in json.load(response)["nodes"]]
+    except OSError:
+        return []
 
 
 class Page:

@@ -92,28 +92,35 @@
     return wsUrl.replace(/^ws/, "http").replace(/\/*$/, "/") + "nodes.json";
   }
 
-  // Ask a node which nodes serve the cluster. Another node's answer is a cross-origin
-  // read; if it is refused we simply keep the list we have.
-  function refreshNodes(fromUrl) {
-    return fetch(fromUrl, { cache: "no-store" })
+  // Ask which nodes serve the cluster: the node we are connected to first (it knows
+  // best), then the one that served the page. A node's answer is its view of the log:
+  // members marked down are left out, so the list is replaced, not merged. Reading
+  // another node than the page's is a cross-origin request, which that node's headers
+  // may refuse (CORS, the page's Content-Security-Policy): then the next source is
+  // asked, and failing all we keep the list we have.
+  function refreshNodes(sources) {
+    if (!sources.length) return Promise.resolve(null);
+    return fetch(sources[0], { cache: "no-store" })
       .then(function (response) {
         if (!response.ok) throw new Error("HTTP " + response.status);
         return response.json();
       })
-      .then(function (answer) {
-        var nodes = (answer.nodes || []).filter(function (n) {
-          return n && typeof n.url === "string" && /^wss?:\/\//.test(n.url);
-        });
-        if (nodes.length) cluster.nodes = nodes;
-        if (cluster.node) {
-          var same = findNode(cluster.node.url);
-          if (same) cluster.node = same; // its leader flag may have changed
-        }
-        return answer;
-      })
+      .then(useNodes)
       .catch(function () {
-        return null;
+        return refreshNodes(sources.slice(1));
       });
+  }
+
+  function useNodes(answer) {
+    var nodes = (answer.nodes || []).filter(function (n) {
+      return n && typeof n.url === "string" && /^wss?:\/\//.test(n.url);
+    });
+    if (nodes.length) cluster.nodes = nodes;
+    if (cluster.node) {
+      var same = findNode(cluster.node.url);
+      if (same) cluster.node = same; // its leader flag may have changed
+    }
+    return answer;
   }
 
   function findNode(url) {
@@ -368,7 +375,9 @@
     cluster.order = failoverOrder(c.node);
     setStatus("connected to node " + nodeName(c.node), "ok");
     var refresh = function () {
-      refreshNodes(nodesUrl(c.node.url)).then(function () {
+      var home = c.node.url === sameOriginWebSocket();
+      var sources = home ? ["nodes.json"] : [nodesUrl(c.node.url), "nodes.json"];
+      refreshNodes(sources).then(function () {
         if (c === conn && !c.dead) setStatus("connected to node " + nodeName(cluster.node), "ok");
       });
     };
@@ -1050,7 +1059,7 @@
   });
 
   setStatus("not connected");
-  refreshNodes("nodes.json").then(function (answer) {
+  refreshNodes(["nodes.json"]).then(function (answer) {
     if (answer && answer.self) setStatus("not connected (node " + answer.self + ")");
   });
 })();
