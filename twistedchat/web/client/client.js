@@ -338,7 +338,8 @@
 
   function onAuthenticate(c, msg) {
     if (msg.params[0] !== "+") return;
-    IRC.saslPlain(me.nick && me.account ? me.account : me.nick, me.password).forEach(function (chunk) {
+    var account = me.account || me.nick; // the account, whatever the nick is now
+    IRC.saslPlain(account, me.password).forEach(function (chunk) {
       send(c, "AUTHENTICATE", [chunk]);
     });
   }
@@ -716,7 +717,9 @@
     var key = name === SERVER ? SERVER : IRC.casefold(name);
     var b = buffers.get(key);
     if (b) return b;
-    var kind = name === SERVER ? "server" : IRC.isChannel(name, server.chantypes) ? "channel" : "query";
+    var kind = "query";
+    if (name === SERVER) kind = "server";
+    else if (IRC.isChannel(name, server.chantypes)) kind = "channel";
     var log = document.createElement("ol");
     log.className = "log";
     log.dataset.target = kind === "server" ? "" : name;
@@ -738,7 +741,9 @@
     };
     // The newest msgid this conversation shows: where CHATHISTORY AFTER starts.
     b.lastMsgid = function () {
-      for (var i = b.entries.length - 1; i >= 0; i--) if (b.entries[i].msgid && b.entries[i].message) return b.entries[i].msgid;
+      for (var i = b.entries.length - 1; i >= 0; i--) {
+        if (b.entries[i].msgid && b.entries[i].message) return b.entries[i].msgid;
+      }
       return null;
     };
     buffers.set(key, b);
@@ -796,7 +801,7 @@
     if (nick) {
       var who = document.createElement("span");
       who.className = "nick";
-      who.textContent = kind === "action" ? "* " + nick : kind === "notice" ? "-" + nick + "-" : nick;
+      who.textContent = { action: "* " + nick, notice: "-" + nick + "-" }[kind] || nick;
       who.style.color = nickColour(nick);
       li.appendChild(who);
     }
@@ -892,7 +897,9 @@
 
   function bufferItem(b) {
     var li = document.createElement("li");
-    li.className = b.kind + (b === current ? " current" : "") + (b.kind === "channel" && !b.wanted ? " parted" : "");
+    li.className = b.kind;
+    if (b === current) li.classList.add("current");
+    if (b.kind === "channel" && !b.wanted) li.classList.add("parted");
     li.dataset.target = b.kind === "server" ? "" : b.name;
     li.textContent = b.name;
     if (b.unread) {
@@ -921,7 +928,8 @@
     members.sort(function (a, b) {
       return rank(a) - rank(b) || (IRC.casefold(a.nick) < IRC.casefold(b.nick) ? -1 : 1);
     });
-    ui.memberCount.textContent = current && current.kind === "channel" ? members.length + " online" : "";
+    var channel = current && current.kind === "channel";
+    ui.memberCount.textContent = channel ? members.length + " online" : "";
     ui.memberList.replaceChildren.apply(ui.memberList, members.map(memberItem));
   }
 
@@ -1017,7 +1025,8 @@
   };
 
   function onInput(text) {
-    if (text[0] !== "/" || text.slice(0, 2) === "//") return say(current, text.replace(/^\/\//, "/"));
+    if (text[0] !== "/") return say(current, text);
+    if (text[1] === "/") return say(current, text.slice(1)); // "//" starts a line with "/"
     var space = text.indexOf(" ");
     var name = text.slice(1, space < 0 ? text.length : space).toLowerCase();
     var rest = space < 0 ? "" : text.slice(space + 1).trim();

@@ -61,8 +61,9 @@ var IRC = (function () {
       return String(p).replace(/[\r\n\0]/g, " ");
     });
     var last = clean.length - 1;
-    if (last >= 0 && (clean[last] === "" || clean[last].indexOf(" ") >= 0 || clean[last][0] === ":")) {
-      clean[last] = ":" + clean[last];
+    var tail = clean[last];
+    if (last >= 0 && (tail === "" || tail.indexOf(" ") >= 0 || tail[0] === ":")) {
+      clean[last] = ":" + tail;
     }
     return [command].concat(clean).join(" ");
   }
