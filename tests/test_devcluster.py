@@ -7,8 +7,16 @@ same commands, with a nick and password filled in, into irssi and WeeChat.
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
-from twistedchat.devcluster import client_setup, cluster_is_up, irssi_commands, weechat_commands
+from twistedchat.devcluster import (
+    browser_setup,
+    client_setup,
+    cluster_is_up,
+    irssi_commands,
+    node_command,
+    weechat_commands,
+)
 
 NODES = [("127.0.0.1", 6667), ("127.0.0.1", 6668), ("127.0.0.1", 6669)]
 
@@ -51,3 +59,14 @@ def test_a_cluster_that_does_not_answer_is_not_up() -> None:
         port = unused.getsockname()[1]
     assert not cluster_is_up([port])
     assert not cluster_is_up([])
+
+
+def test_make_run_serves_the_web_client_on_every_node_and_prints_where() -> None:
+    commands = [node_command(index, 3, Path("/data"), 6667) for index in (1, 2, 3)]
+    webs = [command[command.index("--websocket") + 1] for command in commands]
+    assert webs == [f"tcp:{port}:interface=127.0.0.1" for port in (8080, 8081, 8082)]
+    assert browser_setup([8080, 8081, 8082], [8667, 8668, 8669]) == [
+        "twistedchat: web client: http://127.0.0.1:8080/"
+        " (or any node's: http://127.0.0.1:8081/, http://127.0.0.1:8082/)",
+        "twistedchat: dashboard: http://127.0.0.1:8667/dashboard",
+    ]

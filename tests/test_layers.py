@@ -30,6 +30,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "chat": (*NOT_FOR_THE_CORE, "socket", "time"),
     "raft": ("twistedchat.chat", "twistedchat.irc", "twistedchat.node", "twistedchat.gateway"),
     "discovery": ("twistedchat.chat", "twistedchat.irc", "twistedchat.raft", "twistedchat.node"),
+    # The web endpoint carries IRC connections it is given; it knows no chat or cluster.
+    "web": ("twistedchat.chat", "twistedchat.raft", "twistedchat.node", "twistedchat.discovery"),
 }
 
 

@@ -4,7 +4,8 @@ Node 1 serves IRC on 127.0.0.1:6667 (nodes 2 and 3 on 6668 and 6669), so an IRC 
 join at once. Ctrl-C stops every node cleanly (the leader hands over leadership first).
 Once every node names the same leader it prints the irssi and WeeChat commands that make
 the nodes one network for a client (SASL, a short reconnect: README, "Connecting IRC
-clients"), with their addresses.
+clients"), with their addresses, and the URLs of the web client (node N's web endpoint
+is 127.0.0.1:8079+N) and of the dashboard.
 
 Peer links use mutual TLS: the first run creates a cluster CA in DATA-ROOT/ca/ and a
 certificate for every node in DATA-ROOT/nodeN/tls/ (the node's default --peer-tls-dir),
@@ -35,6 +36,15 @@ def peer_port(index: int, base: int) -> int:
     return base + 1000 + index - 1
 
 
+def status_port(index: int, base: int) -> int:
+    return base + 2000 + index - 1
+
+
+def web_port(index: int, base: int) -> int:
+    """The web endpoint (web client, IRC over WebSocket): 8080, 8081, ... by default."""
+    return base + 1413 + index - 1
+
+
 def ensure_certificates(size: int, data_root: Path, base: int) -> None:
     """The cluster CA and one certificate per node, for mutual TLS between the nodes."""
     for index in range(1, size + 1):
@@ -57,7 +67,8 @@ def node_command(
         "--data-dir", str(data_root / f"node{index}"),
         "--irc", f"tcp:{base + index - 1}:interface=127.0.0.1",
         "--peer", f"tcp:{peer_port(index, base)}:interface=127.0.0.1",
-        "--status", f"tcp:{base + 2000 + index - 1}:interface=127.0.0.1",
+        "--status", f"tcp:{status_port(index, base)}:interface=127.0.0.1",
+        "--websocket", f"tcp:{web_port(index, base)}:interface=127.0.0.1",
         "--bootstrap-expect", str(size),
         "--secret-file", str(data_root / "cluster.secret"),
         *(option for name in plugins for option in ("--plugin", name)),
@@ -127,6 +138,16 @@ def client_setup(addresses: list[tuple[str, int]]) -> list[str]:
     ]
 
 
+def browser_setup(web_ports: list[int], status_ports: list[int]) -> list[str]:
+    """What ``make run`` prints for browsers: the web client and the dashboard."""
+    others = ", ".join(f"http://127.0.0.1:{port}/" for port in web_ports[1:])
+    return [
+        f"twistedchat: web client: http://127.0.0.1:{web_ports[0]}/"
+        + (f" (or any node's: {others})" if others else ""),
+        f"twistedchat: dashboard: http://127.0.0.1:{status_ports[0]}/dashboard",
+    ]
+
+
 def cluster_is_up(status_ports: list[int]) -> bool:
     """Every node answers ``/status`` and names the same leader."""
     leaders = set()
@@ -191,12 +212,14 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    status_ports = [args.base_port + 2000 + i for i in range(args.nodes)]
+    status_ports = [status_port(i, args.base_port) for i in range(1, args.nodes + 1)]
+    web_ports = [web_port(i, args.base_port) for i in range(1, args.nodes + 1)]
     announced = False
     while not stopping.is_set() and all(c.poll() is None for c in children):
         if not announced and cluster_is_up(status_ports):
             addresses = [("127.0.0.1", args.base_port + i) for i in range(args.nodes)]
             print("\n".join(client_setup(addresses)), flush=True)
+            print("\n".join(browser_setup(web_ports, status_ports)), flush=True)
             announced = True
         stopping.wait(0.5)
     for child in children:

@@ -7,9 +7,11 @@ import json
 import pytest
 
 from tests.chat.helpers import Chat, codes
+from twistedchat.chat.command import NODE_RESET, SERVER_TAG, WEB_TAG
 from twistedchat.chat.limits import ChatLimits
 from twistedchat.chat.snapshot import SnapshotError
 from twistedchat.chat.state import ChatState
+from twistedchat.wire.message import Message
 
 
 def test_ended_sessions_keep_their_eviction_order_across_restore() -> None:
@@ -55,3 +57,17 @@ def test_a_nodes_sessions_keep_their_order_across_restore_moves_included() -> No
     restored = ChatState.restore(chat.state.snapshot(), ChatLimits())
     assert restored.sessions_of_node("b") == chat.state.sessions_of_node("b")
     assert restored.sessions_of_node("b") == ["seven", "eight", "six"]
+
+
+def test_a_nodes_web_endpoint_comes_from_its_reset_and_survives_restore() -> None:
+    chat = Chat()
+    session = "w/boot1/node"
+    tags = {SERVER_TAG: "irc.w", WEB_TAG: "ws://127.0.0.1:8080/"}
+    chat.apply(chat.command(session, Message(NODE_RESET, ("127.0.0.1:6667",), None, tags), "w"))
+    chat.reset("plain", "127.0.0.1:6668")  # a node without --websocket
+    restored = ChatState.restore(chat.state.snapshot(), ChatLimits())
+    for state in (chat.state, restored):
+        assert state.node_web("w") == "ws://127.0.0.1:8080/"
+        assert state.node_web("plain") == "" and state.node_web("unknown") == ""
+    chat.apply(chat.command("w/boot2/node", Message(NODE_RESET, ("127.0.0.1:6667",)), "w"))
+    assert chat.state.node_web("w") == ""  # restarted without it

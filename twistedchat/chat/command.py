@@ -30,6 +30,7 @@ from twistedchat.wire.message import Message
 CONNECT = "@CONNECT"  # a connection finished registration: params (nick, user, host, realname)
 NODE_RESET = "@NODE-RESET"  # a node (re)started: end every session it owned (its addresses)
 SERVER_TAG = "server"  # on a NODE-RESET: the node's IRC server name
+WEB_TAG = "web"  # on a NODE-RESET: the URL of its IRC over WebSocket (--websocket), if any
 NODE_LOST = "@NODE-LOST"  # the leader gave up on a dead node: end its sessions (params: (node,))
 #: The leader stopped hearing from a node: (node, the last log index it is known to have
 #: learnt committed, so handed out); and heard from it again: (node,). See chat/replay.py.

@@ -251,6 +251,7 @@ class NodeInfo:
     max_users: int = 0
     sessions: dict[str, None] = field(default_factory=dict)
     server: str = ""  # its IRC server name ("" until a NODE-RESET of this version named it)
+    web: str = ""  # the ws:// or wss:// URL of its IRC over WebSocket ("" if it has none)
     #: While the leader hears nothing from the node: the last log index the node is known
     #: to have handed out (see :mod:`~twistedchat.chat.replay`), or :data:`DOWN_UNKNOWN`;
     #: 0 while it is up.

@@ -44,7 +44,7 @@ def dump(world: World, ended: dict[str, int]) -> bytes:
         "channels": [_channel(c) for c in world.channels.values()],
         "whowas": [[e.nick, e.username, e.host, e.realname, e.time] for e in world.whowas],
         "nodes": [
-            [n, i.addresses, i.run, i.max_users, i.server, i.down_at, list(i.sessions)]
+            [n, i.addresses, i.run, i.max_users, i.server, i.down_at, list(i.sessions), i.web]
             for n, i in world.nodes.items()
         ],
         "max_users": world.max_users,
@@ -76,13 +76,14 @@ def load(data: bytes, limits: ChatLimits) -> tuple[World, dict[str, int]]:
     session_order: dict[str, list[str]] = {}
     for node_id, addresses, run, max_users, *later in doc["nodes"]:
         # Before version 1 named runs, this was the restart's time: the run is unknown.
-        # Older snapshots have no server name, down mark or session order.
+        # Older snapshots have no server name, down mark, session order or web URL.
         run = run if isinstance(run, str) else ""
         server = str(later[0]) if later else ""
         down_at = int(later[1]) if len(later) > 1 else 0
         session_order[node_id] = list(later[2]) if len(later) > 2 else []
+        web = str(later[3]) if len(later) > 3 else ""
         world.nodes[node_id] = NodeInfo(list(addresses), run, max_users, server=server,
-                                        down_at=down_at)  # fmt: skip
+                                        down_at=down_at, web=web)  # fmt: skip
     for row in doc["channels"]:
         channel = _load_channel(row)
         world.channels[casefold(channel.name)] = channel

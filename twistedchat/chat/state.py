@@ -431,6 +431,11 @@ class ChatState:
         info = self._world.nodes.get(node)
         return [] if info is None else list(info.addresses)
 
+    def node_web(self, node: str) -> str:
+        """The URL of ``node``'s IRC over WebSocket, as it announced at its last start."""
+        info = self._world.nodes.get(node)
+        return "" if info is None else info.web
+
     def user_count(self) -> int:
         return len(self._world.users)
 

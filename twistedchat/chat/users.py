@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from twistedchat.chat import accounts, alwayson, multiclient, resume
-from twistedchat.chat.command import HANDED_TAG, SERVER_TAG, Command
+from twistedchat.chat.command import HANDED_TAG, SERVER_TAG, WEB_TAG, Command
 from twistedchat.chat.context import Context
 from twistedchat.chat.limits import truncate
 from twistedchat.chat.model import DOWN_UNKNOWN, User, World, run_of
@@ -172,11 +172,13 @@ def node_reset(world: World, out: Outbox, command: Command) -> list[User]:
     node is gone. Resumable sessions stay: their clients are probably resuming them
     elsewhere, and the restarted node quits the rest after the resume grace period.
     The params are the node's IRC addresses, kept for the status page; its server name
-    comes in the :data:`SERVER_TAG` tag, for WHOIS, WHO and LINKS.
+    comes in the :data:`SERVER_TAG` tag, for WHOIS, WHO and LINKS, and the URL of its
+    IRC over WebSocket in :data:`WEB_TAG`, for web clients that fail over.
     """
     info = world.node(command.node)
     info.addresses = list(command.message.params)
     info.server = command.message.tags.get(SERVER_TAG, "")
+    info.web = command.message.tags.get(WEB_TAG, "")
     info.run = run_of(command.session)
     handed_out = _handed_out(info.down_at, out)
     info.down_at = 0

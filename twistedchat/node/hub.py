@@ -34,6 +34,7 @@ from twistedchat.chat.command import (
     ORPHAN_QUIT,
     PROBE,
     SERVER_TAG,
+    WEB_TAG,
     Command,
 )
 from twistedchat.chat.commands import Spec
@@ -130,11 +131,15 @@ class SessionHub:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def start(self, log_: CommandLog, irc_addresses: tuple[str, ...]) -> None:
-        """Attach to the log and announce this boot, ending sessions of a previous run."""
+    def start(self, log_: CommandLog, irc_addresses: tuple[str, ...], web_url: str = "") -> None:
+        """Attach to the log and announce this boot, ending sessions of a previous run.
+
+        The announcement names the node's IRC addresses and, with ``web_url``, where its
+        IRC over WebSocket is, for web clients moving between nodes."""
         self.proposer.log = log_
         self.sessions[self._node_session] = LocalSession()
-        reset = Message(NODE_RESET, irc_addresses, None, {SERVER_TAG: self.server_name})
+        tags = {SERVER_TAG: self.server_name, **({WEB_TAG: web_url} if web_url else {})}
+        reset = Message(NODE_RESET, irc_addresses, None, tags)
         self._submit(self._node_session, reset, None)
         self._retry_call = self.clock.callLater(self.proposer.retry_interval, self._retry)
 

@@ -116,6 +116,13 @@ class ChatNodeOptions(usage.Options):
             DEFAULT_STATUS,
             "Endpoint string for the HTTP status endpoint (GET /status).",
         ],
+        [
+            "websocket",
+            None,
+            None,
+            "Endpoint string for the node's web endpoint: IRC over WebSocket (IRCv3) and "
+            "the bundled web client (e.g. tcp:8080:interface=127.0.0.1; ssl:... for wss).",
+        ],
         ["max-clients", None, 1024, "Refuse new clients beyond this many.", _positive_int],
         ["flood-burst", None, 10, "Lines a client may send at once.", _positive_int],
         [
@@ -287,6 +294,17 @@ class ChatNodeOptions(usage.Options):
         self["join"] = []
         self["plugin"] = []
         self["oper"] = []
+        self["websocket-origin"] = []
+
+    def opt_websocket_origin(self, pattern: str) -> None:
+        """Origin a page may open IRC over WebSocket from, shell-style (e.g.
+        https://*.example.org; * for any; repeatable). Default: the cluster's own web
+        endpoints, and clients that send no Origin (not browsers)."""
+        if not pattern.strip():
+            raise usage.UsageError(
+                "--websocket-origin expects a pattern such as https://*.example.org"
+            )
+        self["websocket-origin"].append(pattern.strip())
 
     def opt_oper(self, entry: str) -> None:
         """NAME:HASH of an IRC operator; HASH from `chatnode oper-hash` (repeatable)."""
@@ -321,6 +339,8 @@ class ChatNodeOptions(usage.Options):
             self["irc"] = [DEFAULT_IRC]
         for name in ("peer", "status"):
             _check_endpoint(f"--{name}", self[name])
+        if self["websocket"] is not None:
+            _check_endpoint("--websocket", self["websocket"])
         for description in self["irc"]:
             _check_endpoint("--irc", description)
         if self["node-id"] is None:

@@ -17,6 +17,7 @@ from twisted.application import service
 from twisted.internet import endpoints, reactor
 from twisted.internet.defer import Deferred, DeferredList, ensureDeferred
 from twisted.internet.interfaces import IListeningPort, IReactorFromThreads, IReactorTime
+from twisted.internet.protocol import Factory
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -58,6 +59,8 @@ from twistedchat.security.admission import PeerAdmission
 from twistedchat.security.hashing import ThreadPoolHasher
 from twistedchat.security.peertls import PeerTLS, probe
 from twistedchat.startup import abort_start, step, usable_directory
+from twistedchat.web.handshake import OriginPolicy, origin_of
+from twistedchat.web.site import web_site
 
 log = Logger()
 
@@ -99,6 +102,8 @@ class NodeConfig:
     plugin_config: str | None = None  # re-read on SIGHUP
     status_token: str | None = None  # bearer token the status endpoint requires
     peer_tls: PeerTLS | None = None  # None: plain TCP between nodes (--insecure-peers)
+    websocket: str | None = None  # the web endpoint: IRC over WebSocket and the web client
+    websocket_origins: tuple[str, ...] = ()  # --websocket-origin patterns; () the cluster's
 
 
 class ChatNodeService(service.Service):
@@ -178,6 +183,8 @@ class ChatNodeService(service.Service):
             plugin_config=options["plugin-config"],
             status_token=options["status-token"],
             peer_tls=options["peer-tls"],
+            websocket=options["websocket"],
+            websocket_origins=tuple(options["websocket-origin"]),
             policy=MembershipPolicy(
                 max_voters=options["max-voters"],
                 bootstrap_expect=options["bootstrap-expect"],
@@ -254,7 +261,7 @@ class ChatNodeService(service.Service):
             await self.transport.start()
         self.replica.start()
         await self._start_discovery(hub)
-        hub.start(self.replica, c.irc)
+        hub.start(self.replica, c.irc, self._web_url())
         self.hasher.start()
         irc_factory = IRCFactory(hub, c.settings, self.clock, self.limits.nicklen, self.hasher)
         # The IRC port also answers the public directory (docs/decisions/0033).
@@ -263,13 +270,11 @@ class ChatNodeService(service.Service):
         )
         for description in c.irc:
             with step(f"cannot listen on IRC {description}"):
-                reloadable = tls_endpoint(reactor, description)
-                if reloadable is None:
-                    endpoint = endpoints.serverFromString(reactor, description)
-                else:
-                    endpoint, context = reloadable
-                    self._tls_contexts.append(context)
-                self._ports.append(await endpoint.listen(factory))
+                await self._listen(description, factory)
+        if c.websocket is not None:
+            origins = OriginPolicy(c.websocket_origins, self._web_origins)
+            with step(f"cannot listen on --websocket {c.websocket}"):
+                await self._listen(c.websocket, web_site(irc_factory, origins, self._web_nodes))
         site = status_site(self.describe, c.status_token, hub.request_admin)
         with step(f"cannot listen on status {c.status}"):
             status_endpoint = endpoints.serverFromString(reactor, c.status)
@@ -279,6 +284,16 @@ class ChatNodeService(service.Service):
             node=c.node_id, irc=", ".join(c.irc), peer=c.peer, status=c.status,
             members=sorted(self.replica.configuration.members()),
         )  # fmt: skip
+
+    async def _listen(self, description: str, factory: Factory[Any]) -> None:
+        """Listen on ``description``; an ``ssl:`` one's certificate reloads on SIGHUP."""
+        reloadable = tls_endpoint(reactor, description)
+        if reloadable is None:
+            endpoint = endpoints.serverFromString(reactor, description)
+        else:
+            endpoint, context = reloadable
+            self._tls_contexts.append(context)
+        self._ports.append(await endpoint.listen(factory))
 
     async def _start_discovery(self, hub: SessionHub) -> None:
         c = self.config
@@ -353,6 +368,36 @@ class ChatNodeService(service.Service):
             leading=replica.is_leader() and not (self.agent is not None and self.agent.leaving),
             excluded=excluded,
         )
+
+    # -- the web endpoint --------------------------------------------------------------
+
+    def _web_url(self) -> str:
+        """Where others reach this node's IRC over WebSocket ("" without --websocket)."""
+        description = self.config.websocket
+        if description is None:
+            return ""
+        scheme = "wss" if description.startswith("ssl:") else "ws"
+        return f"{scheme}://{_host_port(description, self.config.node_id)}/"
+
+    def _web_nodes(self) -> dict[str, Any]:
+        """``GET /nodes.json``: the web endpoint of every serving node, from the log."""
+        assert self.replica is not None and self.hub is not None
+        replica, state, hub = self.replica, self.hub.state, self.hub
+        heard = {a.node_id for a in self.directory.alive(self.clock.seconds())}
+        heard.add(self.config.node_id)
+        nodes = [
+            {"id": node, "url": state.node_web(node), "leader": node == replica.leader_id}
+            for node in sorted(replica.configuration.members())
+            if state.node_web(node) and node in heard and not hub.node_is_down(node)
+        ]
+        return {"self": self.config.node_id, "nodes": nodes}
+
+    def _web_origins(self) -> set[str]:
+        """The origins of the cluster's web endpoints: their pages may open WebSockets."""
+        assert self.replica is not None and self.hub is not None
+        state = self.hub.state
+        urls = [state.node_web(node) for node in self.replica.configuration.members()]
+        return {origin_of(url) for url in [*urls, self._web_url()] if url}
 
     def _administer(self, verb: str, node: str) -> None:
         """On the leader, an operator's CLUSTER TRANSFER or REMOVE (see the hub)."""

@@ -1,0 +1,177 @@
+"""The node's web endpoint (``--websocket``): one HTTP server for a browser's needs.
+
+- a WebSocket upgrade (on any path) is IRC over WebSocket (:mod:`.handshake` decides who
+  may, :mod:`.transport` carries the lines through the node's own IRC factory, with all
+  its limits);
+- ``GET /nodes.json`` lists the web endpoints of the cluster's serving nodes, so the web
+  client can move to another when its node dies;
+- any other ``GET`` is a file of the bundled web client (``twistedchat/web/client/``),
+  read once at start-up.
+
+Twisted's own ``twisted.web.websocket`` cannot do the first job: it accepts without a
+subprotocol (browsers then fail the handshake of an IRCv3 client), cannot refuse by
+Origin, and reassembles every message in memory however large. wsproto, which it is built
+on, does the framing here; the HTTP channel hands its socket over as Twisted's does
+(docs/decisions/0036).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from twisted.internet.protocol import Factory
+from twisted.logger import Logger
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request, Site
+from wsproto import ConnectionType
+from wsproto.events import AcceptConnection
+from wsproto.events import Request as UpgradeRequest
+from wsproto.handshake import H11Handshake
+from wsproto.utilities import RemoteProtocolError
+
+from twistedchat.web.handshake import BINARY, OriginPolicy, Refusal, choose_subprotocol
+from twistedchat.web.transport import WebSocketLines
+
+log = Logger()
+
+CLIENT_FILES = Path(__file__).parent / "client"
+CONTENT_TYPES = {
+    ".html": b"text/html; charset=utf-8",
+    ".js": b"text/javascript; charset=utf-8",
+    ".css": b"text/css; charset=utf-8",
+    ".svg": b"image/svg+xml",
+    ".png": b"image/png",
+    ".ico": b"image/x-icon",
+}
+#: The page may load only its own files and talk only to WebSocket endpoints (its own node
+#: and the others it fails over to); nothing inline, nothing from elsewhere.
+SECURITY_HEADERS = {
+    b"content-security-policy": b"default-src 'self'; connect-src 'self' ws: wss:; "
+    b"img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    b"x-content-type-options": b"nosniff",
+    b"referrer-policy": b"no-referrer",
+}
+#: An idle HTTP connection (before any upgrade) is closed after this many seconds.
+HTTP_IDLE_TIMEOUT = 30
+
+
+def client_files(directory: Path = CLIENT_FILES) -> dict[str, tuple[bytes, bytes]]:
+    """The web client's files by URL path: (content type, bytes); ``/`` is index.html."""
+    files: dict[str, tuple[bytes, bytes]] = {}
+    if directory.is_dir():
+        for path in sorted(directory.iterdir()):
+            kind = CONTENT_TYPES.get(path.suffix)
+            if kind is not None and path.is_file():
+                files["/" + path.name] = (kind, path.read_bytes())
+    if "/index.html" in files:
+        files["/"] = files["/index.html"]
+    return files
+
+
+class WebRoot(Resource):
+    """Every path of the web endpoint (a leaf: it reads ``request.path`` itself)."""
+
+    isLeaf = True
+
+    def __init__(
+        self,
+        irc: Factory,
+        origins: OriginPolicy,
+        nodes: Callable[[], dict[str, Any]],
+        files: dict[str, tuple[bytes, bytes]],
+    ) -> None:
+        super().__init__()
+        self._irc = irc
+        self._origins = origins
+        self._nodes = nodes
+        self._files = files
+
+    def render_GET(self, request: Request) -> bytes | int:
+        if (request.getHeader(b"upgrade") or b"").lower() == b"websocket":
+            return self._upgrade(request)
+        path = request.path.decode("utf-8", "replace")
+        if path == "/nodes.json":
+            request.setHeader(b"content-type", b"application/json")
+            request.setHeader(b"cache-control", b"no-store")
+            return json.dumps(self._nodes(), sort_keys=True).encode() + b"\n"
+        found = self._files.get(path)
+        if found is None:
+            return _plain(request, 404, "not found")
+        kind, body = found
+        request.setHeader(b"content-type", kind)
+        request.setHeader(b"cache-control", b"no-cache")
+        for name, value in SECURITY_HEADERS.items():
+            request.setHeader(name, value)
+        return body
+
+    def _upgrade(self, request: Request) -> bytes | int:
+        handshake = H11Handshake(ConnectionType.SERVER)
+        headers = [
+            (name, value)
+            for name, values in request.requestHeaders.getAllRawHeaders()
+            for value in values
+        ]
+        try:
+            handshake.initiate_upgrade_connection(headers, request.uri)
+            event = next(handshake.events())
+        except (RemoteProtocolError, StopIteration) as error:
+            return _plain(request, 400, f"not a WebSocket request: {error}")
+        assert isinstance(event, UpgradeRequest)
+        refusal = self._refusal(request, event)
+        if isinstance(refusal, Refusal):
+            log.info("WebSocket from {peer} refused: {why}",
+                     peer=_peer_host(request), why=refusal.reason)  # fmt: skip
+            return _plain(request, refusal.status, refusal.reason)
+        subprotocol = refusal
+        accept = handshake.send(AcceptConnection(subprotocol=subprotocol))
+        connection = handshake.connection
+        channel = request.channel
+        transport = channel.transport
+        assert connection is not None and transport is not None
+        irc = self._irc.buildProtocol(transport.getPeer())
+        assert irc is not None
+        wire = WebSocketLines(connection, irc, binary=subprotocol == BINARY)
+        transport.write(accept)
+        # The HTTP channel stops being the socket's producer and protocol: from here the
+        # socket carries WebSocket frames, the IRC connection is its producer.
+        transport.unregisterProducer()  # type: ignore[attr-defined]
+        if hasattr(transport, "setTcpNoDelay"):  # a chat line should not wait for Nagle
+            transport.setTcpNoDelay(True)
+        channel._protocolUpgradeForWebsockets(wire)
+        return NOT_DONE_YET
+
+    def _refusal(self, request: Request, event: UpgradeRequest) -> Refusal | str | None:
+        """Why this upgrade is refused, else the subprotocol to accept it with."""
+        origin = request.getHeader(b"origin")
+        text = None if origin is None else origin.decode("latin-1")
+        refused = self._origins.check(text, event.host, request.isSecure())
+        if refused is not None:
+            return refused
+        return choose_subprotocol(event.subprotocols)
+
+
+def web_site(
+    irc: Factory,
+    origins: OriginPolicy,
+    nodes: Callable[[], dict[str, Any]],
+    files: dict[str, tuple[bytes, bytes]] | None = None,
+) -> Site:
+    """The web endpoint's site; ``irc`` is the node's IRC factory (its limits apply)."""
+    root = WebRoot(irc, origins, nodes, client_files() if files is None else files)
+    site = Site(root, timeout=HTTP_IDLE_TIMEOUT)
+    site.displayTracebacks = False
+    site.noisy = False
+    return site
+
+
+def _plain(request: Request, code: int, text: str) -> bytes:
+    request.setResponseCode(code)
+    request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+    return text.encode() + b"\n"
+
+
+def _peer_host(request: Request) -> str:
+    return str(getattr(request.getClientAddress(), "host", "?"))

@@ -1,0 +1,171 @@
+"""One IRC connection carried over WebSocket messages.
+
+:class:`WebSocketLines` sits between the TCP transport (after the HTTP upgrade) and an
+ordinary :class:`~twistedchat.irc.protocol.IRCConnection`, which cannot tell it from a
+TCP client: the connection's flood control, SendQ, registration timeout, keepalive,
+line-length limit and the factory's client and per-address caps all apply unchanged.
+
+- **In:** each message's payload is fed to the IRC connection as it arrives, and a line
+  end after its last piece. Nothing is reassembled here, so a huge or never-finished
+  message costs no memory: the connection's line framer drops a line past the limit
+  with ``417 Input line was too long``, as it does for TCP. A message holding several
+  lines (the specification says one) is read as those lines, each counted by flood
+  control; text messages wsproto has checked to be UTF-8, binary ones the connection
+  checks itself (``FAIL * INVALID_UTF8``).
+- **Out:** each line the connection writes becomes one message, without its ``\\r\\n``,
+  text or binary as negotiated (our lines are UTF-8: the server refuses others).
+- **Back-pressure:** the connection registers itself as the TCP transport's producer, so
+  a browser that stops reading pauses it and its SendQ counts, as for TCP.
+
+wsproto answers pings, and closes on a protocol error with the code the RFC gives (1002
+bad frame, 1007 bad UTF-8); the IRC connection then sees its transport go.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.internet.interfaces import IAddress, IProtocol, IPushProducer, ITransport
+from twisted.internet.protocol import Protocol
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from wsproto.connection import Connection, ConnectionState
+from wsproto.events import (
+    BytesMessage,
+    CloseConnection,
+    Ping,
+    TextMessage,
+)
+from wsproto.frame_protocol import CloseReason
+from zope.interface import implementer
+
+log = Logger()
+
+LINE_END = b"\r\n"
+
+
+@implementer(ITransport, IPushProducer)
+class WebSocketLines(Protocol):
+    """Carries ``irc``'s lines over the WebSocket ``connection`` (already accepted).
+
+    It is the TCP transport's protocol (once the HTTP channel hands the socket over) and
+    the IRC connection's transport.
+    """
+
+    def __init__(self, connection: Connection, irc: IProtocol, binary: bool) -> None:
+        self._ws = connection
+        self._irc = irc
+        self._binary = binary
+        self._closed = False
+
+    # -- the TCP side --------------------------------------------------------------------
+
+    def connectionMade(self) -> None:
+        self._irc.makeConnection(self)
+
+    def dataReceived(self, data: bytes) -> None:
+        if self._closed:
+            return
+        self._ws.receive_data(data)
+        for event in self._ws.events():
+            if isinstance(event, TextMessage):
+                self._irc_receives(event.data.encode(), event.message_finished)
+            elif isinstance(event, BytesMessage):
+                self._irc_receives(bytes(event.data), event.message_finished)
+            elif isinstance(event, Ping):
+                self._send(self._ws.send(event.response()))
+            elif isinstance(event, CloseConnection):
+                self._closed_by_peer(event)
+                return
+            if self._closed:
+                return
+
+    def connectionLost(self, reason: Failure | None = None) -> None:
+        self._closed = True
+        self._irc.connectionLost(reason)  # type: ignore[arg-type]  # IRCConnection takes None
+
+    def _irc_receives(self, data: bytes, finished: bool) -> None:
+        if data:
+            self._irc.dataReceived(data)
+        if finished and not self._closed:
+            self._irc.dataReceived(LINE_END)
+
+    def _closed_by_peer(self, event: CloseConnection) -> None:
+        """The client closed, or sent what wsproto could not read (``event`` then has
+        the RFC's code for it): answer with a close of our own and hang up."""
+        if self._ws.state is ConnectionState.REMOTE_CLOSING:
+            self._send(self._ws.send(event.response()))
+        elif self._ws.state is ConnectionState.OPEN:
+            log.info("closing a WebSocket client: {reason} ({code})", reason=event.reason,
+                     code=event.code)  # fmt: skip
+            self._send(self._ws.send(CloseConnection(event.code, (event.reason or "")[:100])))
+        self._hang_up()
+
+    # -- ITransport, for the IRC connection ------------------------------------------------
+
+    def write(self, data: bytes) -> None:
+        """Each ``\\r\\n``-ended line ``data`` holds goes out as one message."""
+        if self._closed or self._ws.state is not ConnectionState.OPEN:
+            return
+        lines = data.split(LINE_END)
+        if lines[-1] == b"":
+            lines.pop()
+        if self._binary:
+            frames = [self._ws.send(BytesMessage(line)) for line in lines]
+        else:
+            frames = [self._ws.send(TextMessage(line.decode("utf-8", "replace"))) for line in lines]
+        self._send(b"".join(frames))
+
+    def writeSequence(self, data: Any) -> None:
+        self.write(b"".join(data))
+
+    def loseConnection(self) -> None:
+        """Close politely: a close message after what is written, then the socket."""
+        if self._ws.state is ConnectionState.OPEN:
+            self._send(self._ws.send(CloseConnection(CloseReason.NORMAL_CLOSURE)))
+        self._hang_up()
+
+    def abortConnection(self) -> None:
+        self._closed = True
+        if self.transport is not None:
+            self.transport.abortConnection()  # type: ignore[attr-defined]
+
+    def getPeer(self) -> IAddress:
+        assert self.transport is not None
+        return self.transport.getPeer()
+
+    def getHost(self) -> IAddress:
+        assert self.transport is not None
+        return self.transport.getHost()
+
+    def registerProducer(self, producer: IPushProducer, streaming: bool) -> None:
+        assert self.transport is not None
+        self.transport.registerProducer(producer, streaming)  # type: ignore[attr-defined]
+
+    def unregisterProducer(self) -> None:
+        if self.transport is not None:
+            self.transport.unregisterProducer()  # type: ignore[attr-defined]
+
+    # -- IPushProducer: the IRC connection pauses our reading while it is busy -------------
+
+    def pauseProducing(self) -> None:
+        if self.transport is not None:
+            self.transport.pauseProducing()  # type: ignore[attr-defined]
+
+    def resumeProducing(self) -> None:
+        if self.transport is not None and not self._closed:
+            self.transport.resumeProducing()  # type: ignore[attr-defined]
+
+    def stopProducing(self) -> None:
+        self.abortConnection()
+
+    # -- the socket ----------------------------------------------------------------------
+
+    def _send(self, data: bytes) -> None:
+        if data and self.transport is not None:
+            self.transport.write(data)
+
+    def _hang_up(self) -> None:
+        self._closed = True
+        if self.transport is not None:
+            self.transport.loseConnection()
