@@ -224,3 +224,21 @@ def test_wss_with_an_ssl_endpoint(tmp_path: Path) -> None:
         secure.close()
     finally:
         node.stop()
+
+
+def test_web_endpoint_serves_files_and_refuses_the_rest(tmp_path: Path) -> None:
+    port, options = websocket_options()
+    node = new_node(tmp_path, "files", options)
+    node.start()
+    try:
+        wait_for(lambda: (node.status() or {}).get("role") == "leader", 30, "the node to lead")
+        status, headers, body = get(port, "/")
+        assert status == 200 and b"<html" in body.lower()
+        assert "default-src 'self'" in headers["Content-Security-Policy"]
+        assert get(port, "/../../etc/passwd")[0] == 404
+        assert get(port, "/nope.js")[0] == 404
+        # Asking to upgrade without the WebSocket headers is a clear 400.
+        status, _, body = get(port, "/", {"Upgrade": "websocket", "Connection": "Upgrade"})
+        assert status == 400 and b"not a WebSocket request" in body
+    finally:
+        node.stop()
