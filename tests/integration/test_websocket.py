@@ -81,7 +81,15 @@ def test_web_clients_talk_with_tcp_clients_across_nodes(tmp_path: Path) -> None:
             WebSocketIRCClient(ports[0], subprotocols=["xmpp"])
         assert refused.value.status == 400
 
-        listing = json.loads(get(ports[1], "/nodes.json")[2])
+        page_origin = f"http://127.0.0.1:{ports[0]}"
+        _, headers, body = get(ports[1], "/nodes.json", {"Origin": page_origin})
+        listing = json.loads(body)
+        assert headers["Access-Control-Allow-Origin"] == page_origin  # a page of the cluster
+        hostile = get(ports[1], "/nodes.json", {"Origin": "https://evil.example"})[1]
+        assert "Access-Control-Allow-Origin" not in hostile
+        # The web client's page may read the other nodes' lists: they are in its CSP.
+        policy = get(ports[0], "/")[1]["Content-Security-Policy"]
+        assert "connect-src 'self' ws: wss: " in policy and f"http://127.0.0.1:{ports[1]}" in policy
         assert listing["self"] == nodes[1].node_id
         assert {n["url"] for n in listing["nodes"]} == {f"ws://127.0.0.1:{p}/" for p in ports}
         assert sum(n["leader"] for n in listing["nodes"]) == 1

@@ -72,6 +72,10 @@ class OriginPolicy:
         self.patterns = tuple(patterns)
         self._cluster_origins = cluster_origins
 
+    def cluster(self) -> set[str]:
+        """The web origins of the cluster's nodes (for the web client's own CSP)."""
+        return set(self._cluster_origins())
+
     def check(self, origin: str | None, host: str | None, secure: bool) -> Refusal | None:
         if origin is None:
             return None

@@ -46,11 +46,14 @@ CONTENT_TYPES = {
     ".png": b"image/png",
     ".ico": b"image/x-icon",
 }
-#: The page may load only its own files and talk only to WebSocket endpoints (its own node
-#: and the others it fails over to); nothing inline, nothing from elsewhere.
+#: The page may load only its own files and connect only to WebSocket endpoints and the
+#: cluster's web endpoints (the nodes it fails over to, whose ``/nodes.json`` it reads);
+#: nothing inline, nothing from elsewhere. ``{cluster}`` is filled in per request.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; connect-src 'self' ws: wss:{cluster}; img-src 'self' data:; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
 SECURITY_HEADERS = {
-    b"content-security-policy": b"default-src 'self'; connect-src 'self' ws: wss:; "
-    b"img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
     b"x-content-type-options": b"nosniff",
     b"referrer-policy": b"no-referrer",
 }
@@ -94,9 +97,7 @@ class WebRoot(Resource):
             return self._upgrade(request)
         path = request.path.decode("utf-8", "replace")
         if path == "/nodes.json":
-            request.setHeader(b"content-type", b"application/json")
-            request.setHeader(b"cache-control", b"no-store")
-            return json.dumps(self._nodes(), sort_keys=True).encode() + b"\n"
+            return self._node_list(request)
         found = self._files.get(path)
         if found is None:
             return _plain(request, 404, "not found")
@@ -105,7 +106,25 @@ class WebRoot(Resource):
         request.setHeader(b"cache-control", b"no-cache")
         for name, value in SECURITY_HEADERS.items():
             request.setHeader(name, value)
+        cluster = "".join(f" {origin}" for origin in sorted(self._origins.cluster()))
+        request.setHeader(
+            b"content-security-policy", CONTENT_SECURITY_POLICY.format(cluster=cluster).encode()
+        )
         return body
+
+    def _node_list(self, request: Request) -> bytes:
+        """The cluster's web endpoints, readable by pages of the origins allowed to open
+        IRC over WebSocket here: a web client whose own node died asks the others."""
+        request.setHeader(b"content-type", b"application/json")
+        request.setHeader(b"cache-control", b"no-store")
+        request.setHeader(b"vary", b"origin")
+        origin = request.getHeader(b"origin")
+        if origin is not None:
+            text = origin.decode("latin-1")
+            host = (request.getHeader(b"host") or b"").decode("latin-1") or None
+            if self._origins.check(text, host, request.isSecure()) is None:
+                request.setHeader(b"access-control-allow-origin", origin)
+        return json.dumps(self._nodes(), sort_keys=True).encode() + b"\n"
 
     def _upgrade(self, request: Request) -> bytes | int:
         handshake = H11Handshake(ConnectionType.SERVER)
