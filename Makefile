@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.failover
 	$(BIN)/python -m benchmarks.login_storm
 	$(BIN)/python -m benchmarks.irc_commit
+	$(BIN)/python -m benchmarks.websocket_fanout
 	$(BIN)/python -m benchmarks.report
 
 clean:

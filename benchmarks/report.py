@@ -64,6 +64,7 @@ FULL_RUN: dict[str, dict[str, Any]] = {
     "connections": {"clients": 10000},
     "failover": {"kills": 20, "clients": 10},
     "login_storm": {"seconds": 10.0, "connections": 16, "chatters": 8},
+    "websocket_fanout": {"receivers": 100, "messages": 2000, "rounds": 3},
 }
 PARAGRAPHS = textwrap.TextWrapper(width=100, break_long_words=False, break_on_hyphens=False)
 
@@ -717,6 +718,30 @@ def login_storm(record: Record) -> list[str]:
     ]
 
 
+def websocket_fanout(record: Record) -> list[str]:
+    best = record["results"]["best"]
+    tcp, ws = best["tcp"], best["websocket"]
+    rows = [
+        [label, f"{tcp[key]:{spec}}", f"{ws[key]:{spec}}", ratio(ws[key], tcp[key])]
+        for key, label, spec in (
+            ("deliveries_per_s", "deliveries/s (best round)", ",.0f"),
+            ("cpu_us_per_delivery", "node CPU us per delivery (median)", ".2f"),
+        )
+    ]
+    return [
+        "### IRC over WebSocket",
+        "",
+        *caption(
+            record,
+            "#irc-over-websocket-the-same-node-over-tcp-and-over-websocket",
+            "One node, one burst to a channel's receivers over TCP, then over WebSocket; "
+            "ratios are WebSocket / TCP.",
+        ),
+        *table(["measure", "TCP", "WebSocket", "ratio"], "lrrr", rows),
+        "",
+    ]
+
+
 SECTIONS: dict[str, Callable[[Record], list[str]]] = {
     "raft_commit": raft_commit,
     "irc_fanout": irc_fanout,
@@ -725,6 +750,7 @@ SECTIONS: dict[str, Callable[[Record], list[str]]] = {
     "connections": connections,
     "failover": failover,
     "login_storm": login_storm,
+    "websocket_fanout": websocket_fanout,
 }
 
 

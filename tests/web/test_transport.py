@@ -11,7 +11,7 @@ from wsproto.connection import Connection
 from wsproto.events import BytesMessage, CloseConnection, Event, Ping, Pong, TextMessage
 from wsproto.frame_protocol import CloseReason
 
-from twistedchat.web.transport import WebSocketLines
+from twistedchat.web.transport import WebSocketLines, frame_lines
 
 
 class Recorder(Protocol):
@@ -113,3 +113,21 @@ def test_the_irc_connection_is_the_sockets_producer() -> None:
     assert socket.producerState == "producing"
     wire.unregisterProducer()
     assert socket.producer is None
+
+
+def test_frames_of_every_size_read_back_as_the_lines_they_carry() -> None:
+    """Our own framing (the fan-out's inner loop) against wsproto's reading of it, at the
+    length encodings' edges, in text and binary, and with a line that is not UTF-8."""
+    lines = [b"a" * n for n in (1, 125, 126, 127, 65535, 65536, 70000)] + ["é€".encode()]
+    for binary in (False, True):
+        client = Connection(ConnectionType.CLIENT)
+        client.receive_data(frame_lines(b"".join(line + b"\r\n" for line in lines), binary))
+        got = [e.data for e in client.events()]
+        if binary:
+            assert got == lines
+        else:
+            assert got == [line.decode() for line in lines]
+    client = Connection(ConnectionType.CLIENT)
+    client.receive_data(frame_lines(b"PRIVMSG #c :\xff\r\n", binary=False))
+    (mended,) = list(client.events())
+    assert isinstance(mended, TextMessage) and mended.data == "PRIVMSG #c :\ufffd"
