@@ -238,13 +238,49 @@ def test_a_catch_up_cut_short_delivers_what_it_gathered_next_time() -> None:
     )
     reconnected(session)  # the TARGETS answer never came: the catch-up is cut short
     lines, _ = feed(session, ":srv RESUME SUCCESS alice")
-    assert lines[0].endswith("CHATHISTORY AFTER #a msgid=3-1 100")  # nothing asked twice
-    events = []
-    for line in lines:
+    assert lines[0].endswith("CHATHISTORY AFTER #a msgid=2-1 100")  # what was gathered
+    after_label = parse_line(lines[0].encode()).tags["label"]
+    events = feed(
+        session,
+        f"@label={after_label} :srv BATCH +L2 labeled-response",
+        f"@batch=L2;msgid=3-1;time={T0} :bob!b@h PRIVMSG #a :held",  # fetched again
+        ":srv BATCH -L2",
+    )[1]
+    for line in lines[1:]:
         label = parse_line(line.encode()).tags["label"]
         events += feed(session, f"@label={label} :srv ACK")[1]
     texts = [e.message.params[-1] for e in events if isinstance(e, Incoming)]
     assert texts == ["gathered", "held"]
+
+
+def test_a_catch_up_cut_short_before_its_pages_came_starts_from_the_same_place() -> None:
+    """The gateway moved twice in a row (its node killed, then a rebalance while it was
+    catching up) lost the lines between its last msgid and the first line that came live
+    during the first catch-up: that live line had moved the resume point past them."""
+    session = registered()
+    feed(session, f"@msgid=1-1;time={T0} :bob!b@h PRIVMSG #a :before")
+    reconnected(session)
+    lines, _ = feed(session, ":srv RESUME SUCCESS alice")
+    assert lines[0].endswith("CHATHISTORY AFTER #a msgid=1-1 100")
+    feed(session, f"@msgid=5-1;time={T0} :bob!b@h PRIVMSG #a :live")  # no page came yet
+    reconnected(session)  # moved again
+    lines, _ = feed(session, ":srv RESUME SUCCESS alice")
+    assert lines[0].endswith("CHATHISTORY AFTER #a msgid=1-1 100")  # not after "live"
+    after_label = parse_line(lines[0].encode()).tags["label"]
+    events = feed(
+        session,
+        f"@label={after_label} :srv BATCH +L1 labeled-response",
+        f"@batch=L1;msgid=3-1;time={T0} :bob!b@h PRIVMSG #a :missed",
+        f"@batch=L1;msgid=5-1;time={T0} :bob!b@h PRIVMSG #a :live",
+        ":srv BATCH -L1",
+        f"@msgid=6-1;time={T0} :bob!b@h PRIVMSG #a :newer",  # live during this catch-up
+        f"@msgid=5-1;time={T0} :bob!b@h PRIVMSG #a :live",  # (cannot come twice; harmless)
+    )[1]
+    for line in lines[1:]:
+        label = parse_line(line.encode()).tags["label"]
+        events += feed(session, f"@label={label} :srv ACK")[1]
+    texts = [e.message.params[-1] for e in events if isinstance(e, Incoming)]
+    assert texts == ["missed", "live", "newer"]
 
 
 def test_commands_given_before_the_first_connection_follow_the_registration() -> None:

@@ -222,10 +222,17 @@ class ResumableSession:
         """The connection ended; commands stay pending until a node answers them.
 
         A catch-up cut short keeps what it gathered (already counted as seen, so no node
-        will send it again) for the next one to deliver first.
+        will send it again) for the next one to deliver first: each conversation's pages
+        run on from its last msgid, so what they brought has no gap. The lines that came
+        live meanwhile are dropped, not kept: a page not yet answered may lie before them,
+        and had they counted, the next catch-up would have started after them and never
+        fetched that page (a gateway moved twice in a row lost lines so). The next
+        catch-up fetches them again, in their place. Live lines without a msgid cannot be
+        fetched again: those are kept.
         """
         if self.phase is Phase.SYNCING:
-            self._interrupted += self._missed + self._held
+            unfetchable = [m for m in self._held if "msgid" not in m.tags]
+            self._interrupted += self._missed + unfetchable
             self._missed, self._held = [], []
         self.phase = Phase.OFFLINE
         self.asked_to_move = False
@@ -389,11 +396,9 @@ class ResumableSession:
         self.events.append(Reply(label, tuple(_without(m, "label") for m in messages)))
 
     def _live(self, message: Message) -> None:
-        if not self._note(message):
-            return
         if self.phase is Phase.SYNCING:
-            self._held.append(message)
-        else:
+            self._held.append(message)  # counted as seen only once the catch-up is done
+        elif self._note(message):
             self.events.append(Incoming(message))
 
     def _note(self, message: Message) -> bool:
@@ -490,7 +495,8 @@ class ResumableSession:
         for message in self._interrupted + missed:
             self.events.append(Incoming(_without(message, "batch")))
         for message in self._held:
-            self.events.append(Incoming(message))
+            if self._note(message):  # a line both fetched and live is shown once
+                self.events.append(Incoming(message))
         self._interrupted, self._missed, self._held = [], [], []
         self.phase = Phase.READY
         self.events.append(Resumed(self.nick, len(missed)))
