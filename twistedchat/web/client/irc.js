@@ -1,6 +1,7 @@
 // The IRC side of the web client with no I/O and no page: parsing and writing lines,
-// nick casemapping, SASL PLAIN, and the order messages are shown in. client.js does
-// the rest. Everything here is a pure function, so it is easy to read and to check.
+// nick casemapping, SASL PLAIN, and the order messages are shown in. The other files
+// do the rest (state.js lists them). Everything here is a pure function, so it is easy
+// to read and to check.
 //
 // A classic script (no ES module): the node serves these files as it likes, and a
 // module would be refused by the browser if they came with a non-JavaScript MIME type.
