@@ -119,8 +119,9 @@ def test_origin_is_checked(tmp_path: Path) -> None:
     try:
         wait_for(lambda: (node.status() or {}).get("role") == "leader", 30, "the node to lead")
         WebSocketIRCClient(port, "fine", origin="https://chat.example.org").close()
+        WebSocketIRCClient(port, "own", origin=f"http://127.0.0.1:{port}").close()
         with pytest.raises(Refused):
-            WebSocketIRCClient(port, origin=f"http://127.0.0.1:{port}")  # patterns decide
+            WebSocketIRCClient(port, origin="https://example.org.evil")
     finally:
         node.stop()
 

@@ -102,17 +102,51 @@ def test_the_irc_connection_closing_sends_a_close_after_its_last_line() -> None:
     assert isinstance(close, CloseConnection) and socket.disconnecting
 
 
+class Producer:
+    """Stands for the IRC connection as a producer: records what it is told."""
+
+    def __init__(self) -> None:
+        self.told: list[str] = []
+
+    def pauseProducing(self) -> None:
+        self.told.append("pause")
+
+    def resumeProducing(self) -> None:
+        self.told.append("resume")
+
+    def stopProducing(self) -> None:
+        self.told.append("stop")
+
+
 def test_the_irc_connection_is_the_sockets_producer() -> None:
     """So a browser that stops reading pauses it and its SendQ counts, as on TCP."""
-    wire, irc, socket, _ = pair()
-    wire.registerProducer(irc, True)  # type: ignore[arg-type]
-    assert socket.producer is irc and socket.streaming
-    wire.pauseProducing()
+    wire, _, socket, _ = pair()
+    producer = Producer()
+    wire.registerProducer(producer, True)  # type: ignore[arg-type]
+    assert socket.producer is not None and socket.streaming
+    socket.producer.pauseProducing()  # the socket's buffer is full
+    socket.producer.resumeProducing()
+    socket.producer.stopProducing()
+    assert producer.told == ["pause", "resume", "stop"]
+    wire.pauseProducing()  # the IRC connection stops reading the client, for a while
     assert socket.producerState == "paused"
     wire.resumeProducing()
     assert socket.producerState == "producing"
     wire.unregisterProducer()
     assert socket.producer is None
+
+
+def test_a_client_that_pings_without_reading_gets_one_pong_once_it_reads() -> None:
+    """Pongs would otherwise pile up in the node's memory, out of the SendQ's sight."""
+    wire, _, socket, client = pair()
+    wire.registerProducer(Producer(), True)  # type: ignore[arg-type]
+    socket.producer.pauseProducing()
+    for n in range(1000):
+        wire.dataReceived(client.send(Ping(b"p%d" % n)))
+    assert socket.value() == b""
+    socket.producer.resumeProducing()
+    (pong,) = events_sent(socket, client)
+    assert isinstance(pong, Pong) and pong.payload == b"p999"  # the last one only
 
 
 def test_frames_of_every_size_read_back_as_the_lines_they_carry() -> None:

@@ -7,6 +7,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from twisted.internet import endpoints, reactor
 from twisted.python import usage
@@ -122,6 +123,13 @@ class ChatNodeOptions(usage.Options):
             None,
             "Endpoint string for the node's web endpoint: IRC over WebSocket (IRCv3) and "
             "the bundled web client (e.g. tcp:8080:interface=127.0.0.1; ssl:... for wss).",
+        ],
+        [
+            "websocket-url",
+            None,
+            None,
+            "The ws:// or wss:// URL browsers reach --websocket at, when it is not the "
+            "endpoint's own address (a reverse proxy, a unix: endpoint, a public name).",
         ],
         ["max-clients", None, 1024, "Refuse new clients beyond this many.", _positive_int],
         ["flood-burst", None, 10, "Lines a client may send at once.", _positive_int],
@@ -297,9 +305,9 @@ class ChatNodeOptions(usage.Options):
         self["websocket-origin"] = []
 
     def opt_websocket_origin(self, pattern: str) -> None:
-        """Origin a page may open IRC over WebSocket from, shell-style (e.g.
-        https://*.example.org; * for any; repeatable). Default: the cluster's own web
-        endpoints, and clients that send no Origin (not browsers)."""
+        """Origin a page may also open IRC over WebSocket from, shell-style (e.g.
+        https://*.example.org; * for any; repeatable), beside the cluster's own web
+        endpoints, always allowed (so are clients that send no Origin: not browsers)."""
         if not pattern.strip():
             raise usage.UsageError(
                 "--websocket-origin expects a pattern such as https://*.example.org"
@@ -341,6 +349,7 @@ class ChatNodeOptions(usage.Options):
             _check_endpoint(f"--{name}", self[name])
         if self["websocket"] is not None:
             _check_endpoint("--websocket", self["websocket"])
+            _check_websocket_url(self["websocket"], self["websocket-url"])
         for description in self["irc"]:
             _check_endpoint("--irc", description)
         if self["node-id"] is None:
@@ -390,6 +399,28 @@ def _peer_tls(options: ChatNodeOptions) -> PeerTLS | None:
         return PeerTLS.load(directory, node_id)
     except pki.PKIError as error:
         raise usage.UsageError(f"--peer-tls-dir: {error}") from None
+
+
+def _check_websocket_url(endpoint: str, url: str | None) -> None:
+    """The web endpoint's published URL must be one a browser can use: given, or derived
+    from a tcp:/ssl: endpoint's interface and port."""
+    if url is None:
+        if endpoint.split(":", 1)[0] not in ("tcp", "ssl"):
+            raise usage.UsageError(
+                f"--websocket {endpoint}: give --websocket-url ws://HOST:PORT/ (or wss://), "
+                "the address browsers reach it at; it cannot be derived from this endpoint"
+            )
+        endpoint_host_port(endpoint)
+        return
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise usage.UsageError(f"--websocket-url: cannot read {url!r}") from None
+    if parts.scheme not in ("ws", "wss") or not parts.hostname or port == 0:
+        raise usage.UsageError(
+            f"--websocket-url expects ws://HOST[:PORT]/ or wss://..., not {url!r}"
+        )
 
 
 def _check_endpoint(option: str, description: str) -> None:

@@ -104,7 +104,8 @@ class NodeConfig:
     status_token: str | None = None  # bearer token the status endpoint requires
     peer_tls: PeerTLS | None = None  # None: plain TCP between nodes (--insecure-peers)
     websocket: str | None = None  # the web endpoint: IRC over WebSocket and the web client
-    websocket_origins: tuple[str, ...] = ()  # --websocket-origin patterns; () the cluster's
+    websocket_origins: tuple[str, ...] = ()  # --websocket-origin: beside the cluster's own
+    websocket_url: str | None = None  # --websocket-url: where browsers reach it (a proxy)
 
 
 class ChatNodeService(service.Service):
@@ -188,6 +189,7 @@ class ChatNodeService(service.Service):
             peer_tls=options["peer-tls"],
             websocket=options["websocket"],
             websocket_origins=tuple(options["websocket-origin"]),
+            websocket_url=options["websocket-url"],
             policy=MembershipPolicy(
                 max_voters=options["max-voters"],
                 bootstrap_expect=options["bootstrap-expect"],
@@ -384,10 +386,13 @@ class ChatNodeService(service.Service):
     # -- the web endpoint --------------------------------------------------------------
 
     def _web_url(self) -> str:
-        """Where others reach this node's IRC over WebSocket ("" without --websocket)."""
+        """Where browsers reach this node's IRC over WebSocket ("" without --websocket):
+        ``--websocket-url``, else derived from the endpoint."""
         description = self.config.websocket
         if description is None:
             return ""
+        if self.config.websocket_url is not None:
+            return self.config.websocket_url
         scheme = "wss" if description.startswith("ssl:") else "ws"
         return f"{scheme}://{_host_port(description, self.config.node_id)}/"
 
@@ -409,7 +414,8 @@ class ChatNodeService(service.Service):
         assert self.replica is not None and self.hub is not None
         state = self.hub.state
         urls = [state.node_web(node) for node in self.replica.configuration.members()]
-        return {origin_of(url) for url in [*urls, self._web_url()] if url}
+        origins = {origin_of(url) for url in [*urls, self._web_url()] if url}
+        return {origin for origin in origins if origin is not None}
 
     def _administer(self, verb: str, node: str) -> None:
         """On the leader, an operator's CLUSTER TRANSFER or REMOVE (see the hub)."""

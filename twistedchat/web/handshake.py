@@ -47,23 +47,32 @@ def choose_subprotocol(offered: Sequence[str]) -> str | Refusal | None:
     return Refusal(400, f"unsupported subprotocol; this server speaks {', '.join(SUBPROTOCOLS)}")
 
 
-def origin_of(url: str) -> str:
+def origin_of(url: str) -> str | None:
     """The origin a page served from ``url`` (``ws://``, ``wss://``, ``http(s)://``) has:
-    scheme, host and port, as a browser sends it in ``Origin``."""
-    parts = urlsplit(url)
+    scheme, host and port, as a browser sends it in ``Origin`` (an IPv6 host keeps its
+    brackets); None for a URL that names no host or a port out of range."""
+    try:
+        parts = urlsplit(url)
+        number = parts.port
+    except ValueError:  # a bad IPv6 literal, a port out of range
+        return None
+    host = (parts.hostname or "").lower()
+    if not host:
+        return None
     scheme = {"ws": "http", "wss": "https"}.get(parts.scheme, parts.scheme)
     default = {"http": 80, "https": 443}.get(scheme)
-    port = "" if parts.port in (None, default) else f":{parts.port}"
-    return f"{scheme}://{(parts.hostname or '').lower()}{port}"
+    port = "" if number in (None, default) else f":{number}"
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}{port}"
 
 
 class OriginPolicy:
     """Decides whether a request's ``Origin`` may open IRC over WebSocket.
 
-    ``patterns`` are shell-style (``https://*.example.org``, ``*`` for any). Without
-    patterns, ``cluster_origins()`` (the web origins of the cluster's nodes, this one's
-    included) are allowed, and so is the request's own host (``Host``), so a node whose
-    published URL names another address than the one a user typed still serves its page.
+    ``cluster_origins()`` (the web origins of the cluster's nodes, this one's included:
+    their URLs, ``--websocket-url``, are in the log) are always allowed; ``patterns``
+    (shell-style: ``https://*.example.org``, ``*`` for any) allow more. The request's
+    ``Host`` is not trusted: a page of any site can name a host of its own that resolves
+    to this node (DNS rebinding) and would pass a same-host check.
     """
 
     def __init__(
@@ -76,15 +85,15 @@ class OriginPolicy:
         """The web origins of the cluster's nodes (for the web client's own CSP)."""
         return set(self._cluster_origins())
 
-    def check(self, origin: str | None, host: str | None, secure: bool) -> Refusal | None:
+    def check(self, origin: str | None) -> Refusal | None:
+        """None if a request with this ``Origin`` header (None: it sent none, so it is
+        no browser's page) may open IRC over WebSocket, else why not."""
         if origin is None:
             return None
         origin = origin.strip().lower()
-        if self.patterns:
-            if any(fnmatchcase(origin, pattern.lower()) for pattern in self.patterns):
-                return None
-        elif origin in self._cluster_origins() or (
-            host is not None and origin == origin_of(f"{'https' if secure else 'http'}://{host}")
-        ):
+        if origin in self._cluster_origins():
             return None
-        return Refusal(403, f"origin {origin} may not open IRC over WebSocket here")
+        if any(fnmatchcase(origin, pattern.lower()) for pattern in self.patterns):
+            return None
+        shown = origin[:100].encode("ascii", "replace").decode()
+        return Refusal(403, f"origin {shown} may not open IRC over WebSocket here")

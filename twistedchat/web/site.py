@@ -18,12 +18,14 @@ on, does the framing here; the HTTP channel hands its socket over as Twisted's d
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from twisted.internet.protocol import Factory
+import h11
+from twisted.internet.interfaces import IAddress
 from twisted.logger import Logger
+from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 from wsproto import ConnectionType
@@ -32,6 +34,8 @@ from wsproto.events import Request as UpgradeRequest
 from wsproto.handshake import H11Handshake
 from wsproto.utilities import RemoteProtocolError
 
+from twistedchat.irc.admission import Admission
+from twistedchat.irc.protocol import IRCFactory
 from twistedchat.web.handshake import BINARY, OriginPolicy, Refusal, choose_subprotocol
 from twistedchat.web.transport import WebSocketLines
 
@@ -59,6 +63,9 @@ SECURITY_HEADERS = {
 }
 #: An idle HTTP connection (before any upgrade) is closed after this many seconds.
 HTTP_IDLE_TIMEOUT = 30
+#: Connections the web endpoint holds beyond the node's --max-clients (page loads, and
+#: browsers that keep a spare connection open).
+SPARE_CONNECTIONS = 64
 
 
 def client_files(directory: Path = CLIENT_FILES) -> dict[str, tuple[bytes, bytes]]:
@@ -81,7 +88,7 @@ class WebRoot(Resource):
 
     def __init__(
         self,
-        irc: Factory,
+        irc: IRCFactory,
         origins: OriginPolicy,
         nodes: Callable[[], dict[str, Any]],
         files: dict[str, tuple[bytes, bytes]],
@@ -93,7 +100,8 @@ class WebRoot(Resource):
         self._files = files
 
     def render_GET(self, request: Request) -> bytes | int:
-        if (request.getHeader(b"upgrade") or b"").lower() == b"websocket":
+        upgrade = (request.getHeader(b"upgrade") or b"").lower() == b"websocket"
+        if upgrade and request.method == b"GET":  # not HEAD, which twisted.web sends here
             return self._upgrade(request)
         path = request.path.decode("utf-8", "replace")
         if path == "/nodes.json":
@@ -119,11 +127,8 @@ class WebRoot(Resource):
         request.setHeader(b"cache-control", b"no-store")
         request.setHeader(b"vary", b"origin")
         origin = request.getHeader(b"origin")
-        if origin is not None:
-            text = origin.decode("latin-1")
-            host = (request.getHeader(b"host") or b"").decode("latin-1") or None
-            if self._origins.check(text, host, request.isSecure()) is None:
-                request.setHeader(b"access-control-allow-origin", origin)
+        if origin is not None and self._origins.check(origin.decode("latin-1")) is None:
+            request.setHeader(b"access-control-allow-origin", origin)
         return json.dumps(self._nodes(), sort_keys=True).encode() + b"\n"
 
     def _upgrade(self, request: Request) -> bytes | int:
@@ -136,15 +141,17 @@ class WebRoot(Resource):
         try:
             handshake.initiate_upgrade_connection(headers, request.uri)
             event = next(handshake.events())
-        except (RemoteProtocolError, StopIteration) as error:
+        except (RemoteProtocolError, h11.ProtocolError, StopIteration) as error:
+            # h11 re-reads the request Twisted parsed and is stricter (no Host, two Hosts)
             return _plain(request, 400, f"not a WebSocket request: {error}")
         assert isinstance(event, UpgradeRequest)
-        refusal = self._refusal(request, event)
-        if isinstance(refusal, Refusal):
+        origin = request.getHeader(b"origin")
+        refused = self._origins.check(None if origin is None else origin.decode("latin-1"))
+        subprotocol = choose_subprotocol(event.subprotocols) if refused is None else refused
+        if isinstance(subprotocol, Refusal):
             log.info("WebSocket from {peer} refused: {why}",
-                     peer=_peer_host(request), why=refusal.reason)  # fmt: skip
-            return _plain(request, refusal.status, refusal.reason)
-        subprotocol = refusal
+                     peer=_peer_host(request), why=subprotocol.reason)  # fmt: skip
+            return _plain(request, subprotocol.status, subprotocol.reason)
         accept = handshake.send(AcceptConnection(subprotocol=subprotocol))
         connection = handshake.connection
         channel = request.channel
@@ -162,28 +169,59 @@ class WebRoot(Resource):
         channel._protocolUpgradeForWebsockets(wire)
         return NOT_DONE_YET
 
-    def _refusal(self, request: Request, event: UpgradeRequest) -> Refusal | str | None:
-        """Why this upgrade is refused, else the subprotocol to accept it with."""
-        origin = request.getHeader(b"origin")
-        text = None if origin is None else origin.decode("latin-1")
-        refused = self._origins.check(text, event.host, request.isSecure())
-        if refused is not None:
-            return refused
-        return choose_subprotocol(event.subprotocols)
+
+class ConnectionCap(WrappingFactory):
+    """Bounds the web endpoint's connections, upgraded or not, per address and in all.
+
+    The IRC connection's own limits only apply once a request is upgraded; before that
+    an HTTP connection costs the node a socket, and a client that sends its request one
+    byte at a time keeps it (the idle timeout restarts with every byte). So at most
+    ``per_address`` connections per address (loopback exempt, as for IRC) and ``total``
+    in all; a connection past either is closed at once."""
+
+    def __init__(self, site: Site, per_address: int, total: int, exempt: Sequence[str]) -> None:
+        super().__init__(site)
+        self.total = total
+        self.admission = Admission(per_address, burst=1, rate=0, exempt=exempt)
+        self._hosts: dict[ProtocolWrapper, str] = {}
+
+    def buildProtocol(self, addr: IAddress) -> ProtocolWrapper | None:  # type: ignore[override]
+        host = str(getattr(addr, "host", ""))
+        refusal = "web endpoint full" if len(self._hosts) >= self.total else None
+        refusal = refusal or self.admission.admit(host, 0.0)
+        if refusal is not None:
+            log.info("web connection from {host} refused: {why}", host=host, why=refusal)
+            return None
+        wrapper = super().buildProtocol(addr)
+        self._hosts[wrapper] = host
+        return wrapper
+
+    def unregisterProtocol(self, protocol: ProtocolWrapper) -> None:
+        super().unregisterProtocol(protocol)
+        host = self._hosts.pop(protocol, None)
+        if host is not None:
+            self.admission.left(host)
 
 
 def web_site(
-    irc: Factory,
+    irc: IRCFactory,
     origins: OriginPolicy,
     nodes: Callable[[], dict[str, Any]],
     files: dict[str, tuple[bytes, bytes]] | None = None,
-) -> Site:
-    """The web endpoint's site; ``irc`` is the node's IRC factory (its limits apply)."""
+) -> ConnectionCap:
+    """The web endpoint; ``irc`` is the node's IRC factory, whose limits apply to every
+    WebSocket client and bound the connections before the upgrade too."""
     root = WebRoot(irc, origins, nodes, client_files() if files is None else files)
     site = Site(root, timeout=HTTP_IDLE_TIMEOUT)
     site.displayTracebacks = False
     site.noisy = False
-    return site
+    settings = irc.settings
+    return ConnectionCap(
+        site,
+        per_address=settings.max_per_address,
+        total=settings.max_clients + SPARE_CONNECTIONS,
+        exempt=settings.limits_exempt,
+    )
 
 
 def _plain(request: Request, code: int, text: str) -> bytes:

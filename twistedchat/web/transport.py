@@ -89,6 +89,8 @@ class WebSocketLines(Protocol):
         self._irc = irc
         self._binary = binary
         self._closed = False
+        self._writes_paused = False  # the socket's buffer is full: the client is not reading
+        self._late_ping: Ping | None = None  # the last ping that came meanwhile
 
     # -- the TCP side --------------------------------------------------------------------
 
@@ -105,7 +107,7 @@ class WebSocketLines(Protocol):
             elif isinstance(event, BytesMessage):
                 self._irc_receives(bytes(event.data), event.message_finished)
             elif isinstance(event, Ping):
-                self._send(self._ws.send(event.response()))
+                self._answer(event)
             elif isinstance(event, CloseConnection):
                 self._closed_by_peer(event)
                 return
@@ -121,6 +123,16 @@ class WebSocketLines(Protocol):
             self._irc.dataReceived(data)
         if finished and not self._closed:
             self._irc.dataReceived(LINE_END)
+
+    def _answer(self, ping: Ping) -> None:
+        """Pong, unless the client is not reading: then only its last ping is answered,
+        once it reads again (RFC 6455 5.5.3 allows it). A client that pings without
+        reading would otherwise fill the node's memory with pongs, none of which the
+        IRC connection's SendQ sees."""
+        if self._writes_paused:
+            self._late_ping = ping
+        else:
+            self._send(self._ws.send(ping.response()))
 
     def _closed_by_peer(self, event: CloseConnection) -> None:
         """The client closed, or sent what wsproto could not read (``event`` then has
@@ -164,14 +176,17 @@ class WebSocketLines(Protocol):
         return self.transport.getHost()
 
     def registerProducer(self, producer: IPushProducer, streaming: bool) -> None:
+        """The IRC connection becomes the socket's producer, through a :class:`_Gate`
+        that lets us see the pauses too."""
         assert self.transport is not None
-        self.transport.registerProducer(producer, streaming)  # type: ignore[attr-defined]
+        gate = _Gate(self, producer)
+        self.transport.registerProducer(gate, streaming)  # type: ignore[attr-defined]
 
     def unregisterProducer(self) -> None:
         if self.transport is not None:
             self.transport.unregisterProducer()  # type: ignore[attr-defined]
 
-    # -- IPushProducer: the IRC connection pauses our reading while it is busy -------------
+    # -- as the IRC connection's transport, it pauses our reading while it is busy ----------
 
     def pauseProducing(self) -> None:
         if self.transport is not None:
@@ -184,6 +199,12 @@ class WebSocketLines(Protocol):
     def stopProducing(self) -> None:
         self.abortConnection()
 
+    def _writes_pause(self, paused: bool) -> None:
+        self._writes_paused = paused
+        if not paused and self._late_ping is not None:
+            ping, self._late_ping = self._late_ping, None
+            self._answer(ping)
+
     # -- the socket ----------------------------------------------------------------------
 
     def _send(self, data: bytes) -> None:
@@ -194,3 +215,25 @@ class WebSocketLines(Protocol):
         self._closed = True
         if self.transport is not None:
             self.transport.loseConnection()
+
+
+@implementer(IPushProducer)
+class _Gate:
+    """The socket's producer for the IRC connection: passes the socket's pauses (its
+    buffer full) on to the connection, whose SendQ then counts, and tells the WebSocket
+    side, whose pongs then wait."""
+
+    def __init__(self, lines: WebSocketLines, producer: IPushProducer) -> None:
+        self._lines = lines
+        self._producer = producer
+
+    def pauseProducing(self) -> None:
+        self._lines._writes_pause(True)
+        self._producer.pauseProducing()
+
+    def resumeProducing(self) -> None:
+        self._lines._writes_pause(False)
+        self._producer.resumeProducing()
+
+    def stopProducing(self) -> None:
+        self._producer.stopProducing()
