@@ -3,7 +3,7 @@
 "use strict";
 
 const POLL_MS = 1500;
-const MEMBER_TIMEOUT_MS = 1200;
+const MEMBER_TIMEOUT_MS = 3000; // a busy node answers late; a poll waits for every answer
 const TOKEN_KEY = "twistedchat-status-token";
 
 function $(id) { return document.getElementById(id); }

@@ -14,7 +14,12 @@
 
   var HISTORY_ON_JOIN = 50; // lines of history shown when a conversation is opened
 
-  var seen = new Set(); // every msgid shown (or deliberately skipped), in any buffer
+  // A tab left open for days must not grow without bound: a conversation keeps its last
+  // MAX_LINES lines, and the msgids remembered (to show each message once) are the last
+  // MAX_SEEN; catch-ups only ever bring what is newer than a conversation's last line.
+  var MAX_LINES = 2000;
+  var MAX_SEEN = 20000;
+  var seen = new Set(); // msgids shown (or deliberately skipped), in any buffer, in order
 
   // -- conversations (buffers) ----------------------------------------------------------
 
@@ -61,6 +66,7 @@
     if (msgid) {
       if (seen.has(msgid)) return false;
       seen.add(msgid);
+      if (seen.size > MAX_SEEN) seen.delete(seen.values().next().value);
     }
     var key = IRC.orderKey(msg, Date.now());
     var entry = {
@@ -74,6 +80,7 @@
     var stuck = view.isScrolledDown(b);
     b.log.insertBefore(entry.el, at < b.entries.length ? b.entries[at].el : firstPending(b));
     b.entries.splice(at, 0, entry);
+    if (b.entries.length > MAX_LINES) b.log.removeChild(b.entries.shift().el);
     if (b !== tc.current && entry.message) {
       b.unread += 1;
       view.renderBufferList();

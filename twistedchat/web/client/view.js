@@ -56,7 +56,8 @@
     li.className = "msg " + kind;
     if (msg.tags.msgid) li.dataset.msgid = msg.tags.msgid;
     var time = document.createElement("time");
-    var when = msg.tags.time ? new Date(msg.tags.time) : new Date();
+    var when = new Date(msg.tags.time || Date.now());
+    if (isNaN(when.getTime())) when = new Date(); // a time tag we cannot read
     time.dateTime = when.toISOString();
     time.textContent = pad(when.getHours()) + ":" + pad(when.getMinutes());
     time.title = when.toLocaleString();
