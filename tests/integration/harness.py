@@ -408,10 +408,21 @@ def new_node(root: Path, name: str, extra: Iterable[str] = ()) -> Node:
     return Node(root / name, irc, peer, status, extra=[*cluster_options(root), *extra])
 
 
+#: How long a test cluster's fresh nodes wait for a stable view before founding (the
+#: default is 1.5 s). Safe here: every node waits for all ``size`` of them
+#: (``--bootstrap-expect``) and never founds before this long after its own start.
+TEST_BOOTSTRAP_SETTLE = "0.5"
+
+
 def make_cluster(root: Path, size: int, extra: Iterable[str] = ()) -> list[Node]:
-    """``size`` fresh nodes that find each other by broadcast and form one cluster."""
+    """``size`` fresh nodes that find each other by broadcast and form one cluster. A test
+    that sets its own ``--bootstrap-expect`` (fewer founders than nodes) keeps the
+    default settle, so nodes started together still found together."""
+    extra = list(extra)
+    settle = [] if "--bootstrap-expect" in extra else ["--bootstrap-settle", TEST_BOOTSTRAP_SETTLE]
     return [
-        new_node(root, f"node{i}", ["--bootstrap-expect", str(size), *extra]) for i in range(size)
+        new_node(root, f"node{i}", ["--bootstrap-expect", str(size), *settle, *extra])
+        for i in range(size)
     ]
 
 

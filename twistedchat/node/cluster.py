@@ -40,8 +40,6 @@ SERVING = frozenset({"leader", "follower", "candidate", "learner"})
 
 ANNOUNCE_EVERY = 1.0
 LEADER_ANNOUNCE_EVERY = 0.25
-#: How long the set of fresh nodes must stay the same before founding a cluster from it.
-BOOTSTRAP_SETTLE = 1.5
 MEMBERSHIP_EVERY = 0.5
 #: Seconds between two requests to move clients (they need time to land elsewhere).
 REBALANCE_EVERY = 15.0
@@ -216,7 +214,7 @@ class ClusterAgent:
         fresh = frozenset(a.node_id for a in alive if a.role == NEW) | {self.node_id}
         if fresh != self._fresh_view:
             self._fresh_view, self._fresh_view_since = fresh, now
-        if now - self._fresh_view_since < BOOTSTRAP_SETTLE:
+        if now - self._fresh_view_since < self.policy.bootstrap_settle:
             return
         voters = bootstrap_voters(self.node_id, fresh, self.policy.bootstrap_expect)
         if voters is None:

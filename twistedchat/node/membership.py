@@ -43,6 +43,9 @@ class MembershipPolicy:
     max_voters: int = 5
     bootstrap_expect: int = 1
     dead_timeout: float = 30.0
+    #: Seconds the set of fresh nodes must stay the same before a cluster is founded
+    #: from it (``--bootstrap-settle``; the tests' clusters use less).
+    bootstrap_settle: float = 1.5
     catch_up_lag: int = 64
 
     def next_change(self, view: ClusterView) -> Configuration | None:

@@ -220,6 +220,13 @@ class ChatNodeOptions(usage.Options):
             _positive_int,
         ],
         [
+            "bootstrap-settle",
+            None,
+            1.5,
+            "Seconds the set of fresh nodes must stay the same before they found a cluster.",
+            _positive_float,
+        ],
+        [
             "max-voters",
             None,
             5,

@@ -193,6 +193,7 @@ class ChatNodeService(service.Service):
             policy=MembershipPolicy(
                 max_voters=options["max-voters"],
                 bootstrap_expect=options["bootstrap-expect"],
+                bootstrap_settle=options["bootstrap-settle"],
                 dead_timeout=options["dead-node-timeout"],
             ),
         )
